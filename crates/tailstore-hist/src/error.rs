@@ -1,0 +1,32 @@
+//! The error type of `tailstore-hist`.
+
+/// Errors from building layouts, parsing error sets and decoding intervals.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A layout's digits or bounds are out of range.
+    #[error("invalid histogram layout: {reason}")]
+    InvalidLayout {
+        /// What is wrong with the parameters.
+        reason: &'static str,
+    },
+    /// An error-set specification such as `"4xx|5xx"` could not be parsed.
+    #[error("invalid status set {spec:?}: {reason} (expected codes or classes like \"400|429|5xx\")")]
+    InvalidStatusSet {
+        /// The specification as given.
+        spec: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// Encoded histogram bytes are malformed.
+    #[error("corrupt histogram encoding at byte {offset}: {reason}")]
+    Corrupt {
+        /// Byte offset inside the encoded buffer where decoding failed.
+        offset: usize,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Two histograms with different layouts were combined.
+    #[error("layout mismatch: histograms with different layouts cannot be merged")]
+    LayoutMismatch,
+}

@@ -1,0 +1,782 @@
+//! The per-series recorder: single-writer shards on the hot path, the open
+//! seconds and late deltas behind one mutex on the cold path.
+//!
+//! # Protocol
+//!
+//! Every recording thread owns one [`Shard`] per series (a
+//! `thread_local::ThreadLocal` entry, handed to a new thread only after the
+//! previous owner exited). A shard accumulates **one data second** at a time,
+//! named by `state = second + 1` (`0` = empty). Only the owning thread ever
+//! writes a shard's cells, so an increment is a relaxed load and a relaxed
+//! store: no lock prefix, no read-modify-write, no allocation once the
+//! touched blocks exist.
+//!
+//! Everything else happens under the series mutex (`Open`):
+//!
+//! * **Rotation** (owner, cold path): a sample for another second, a missing
+//!   block, or a counter about to overflow makes the owner *sweep* its shard:
+//!   move the counts into the open second they belong to, zero the cells, and
+//!   continue. Single writer, so this is exact.
+//! * **Steal** (sealer): when a second `X` is sealed, shards still holding `X`
+//!   (idle threads) are read without being zeroed, since the owner may be writing them
+//!   this instant. The sealer keeps a per-cell *baseline* of what it took and
+//!   sets the `STOLEN` bit. Whatever the owner adds after the baseline, its
+//!   one in-flight record or a few more before it sees the bit, is the
+//!   *residue*: the owner's next cold path, a later seal pass (prompted by a
+//!   change in the shard's record counter), or a query computes it as
+//!   `cells - baseline` and files it as a late delta for `X`. No sample is
+//!   lost or counted twice, and every sample stays in its own second.
+//! * **Queries** read shards the same way (non-destructively) while holding
+//!   the mutex, so they see every sample recorded before the call, the open
+//!   second included.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
+use thread_local::ThreadLocal;
+
+use crate::dense::Accumulator;
+use crate::layout::Layout;
+use crate::sparse::{Interval, MergeSorted, SparseHist};
+use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
+use crate::sync::{AtomicU32, AtomicU64};
+
+/// Cells per lazily allocated block.
+const BLOCK: usize = 256;
+const BLOCK_SHIFT: u32 = 8;
+/// Status codes per status block (one block per hundred).
+const STATUS_BLOCK: usize = 100;
+/// Bit of `Shard::state` set once a sealer has taken a baseline.
+const STOLEN: u64 = 1 << 63;
+
+type Block = [AtomicU32; BLOCK];
+type StatusBlock = [AtomicU32; STATUS_BLOCK];
+
+fn new_block() -> Box<Block> {
+    Box::new(std::array::from_fn(|_| AtomicU32::new(0)))
+}
+
+fn new_status_block() -> Box<StatusBlock> {
+    Box::new(std::array::from_fn(|_| AtomicU32::new(0)))
+}
+
+/// One thread's counts for one series and one second.
+///
+/// Field protocol: `state`, the cells and the scalar fields are written only
+/// by the owning thread, with relaxed stores; `n` is stored with `Release`
+/// after each record so a reader that sees it change knows to rescan.
+/// Readers (sealer, queries) only load, and only while holding the series
+/// mutex, except the owner's own hot path which needs no lock.
+struct Shard {
+    /// `second + 1` of the counts held (0: empty), `| STOLEN` after a steal.
+    state: AtomicU64,
+    blocks: Box<[OnceLock<Box<Block>>]>,
+    status: [OnceLock<Box<StatusBlock>>; STATUS_CODES / STATUS_BLOCK],
+    /// Lowest and highest bucket index touched (`lo > hi` when none).
+    lo: AtomicU32,
+    hi: AtomicU32,
+    min_ns: AtomicU64,
+    max_ns: AtomicU64,
+    sum_ns: AtomicU64,
+    clamped: AtomicU64,
+    invalid_status: AtomicU64,
+    /// Records since the last sweep (a change hint for the sealer).
+    n: AtomicU64,
+    /// The sealer's baseline while `STOLEN` is set. Locked only under the
+    /// series mutex, so it never contends.
+    baseline: Mutex<Option<Box<Baseline>>>,
+}
+
+/// What a steal took from a shard: the exact values of every non-zero cell.
+struct Baseline {
+    second: u64,
+    cells: Vec<(u32, u32)>,
+    status: Vec<(u16, u32)>,
+    sum_ns: u64,
+    clamped: u64,
+    invalid_status: u64,
+    n: u64,
+}
+
+/// A consistent-enough read of a shard (see the module protocol).
+struct ShardRead {
+    second: u64,
+    stolen: bool,
+    cells: Vec<(u32, u32)>,
+    status: Vec<(u16, u32)>,
+    min_ns: u64,
+    max_ns: u64,
+    sum_ns: u64,
+    clamped: u64,
+    invalid_status: u64,
+    n: u64,
+}
+
+impl Shard {
+    fn new(layout: &Layout) -> Shard {
+        let nblocks = layout.len().div_ceil(BLOCK);
+        Shard {
+            state: AtomicU64::new(0),
+            blocks: (0..nblocks).map(|_| OnceLock::new()).collect(),
+            status: std::array::from_fn(|_| OnceLock::new()),
+            lo: AtomicU32::new(u32::MAX),
+            hi: AtomicU32::new(0),
+            min_ns: AtomicU64::new(u64::MAX),
+            max_ns: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+            clamped: AtomicU64::new(0),
+            invalid_status: AtomicU64::new(0),
+            n: AtomicU64::new(0),
+            baseline: Mutex::new(None),
+        }
+    }
+
+    /// The hot path. Returns false, having changed nothing, when the cold
+    /// path is needed (block missing, a counter would overflow).
+    ///
+    /// Only the owning thread calls this.
+    #[inline(always)]
+    fn try_record(&self, layout: &Layout, value_ns: u64, status: u16) -> bool {
+        self.try_record_indexed(layout, layout.index(value_ns), value_ns, status)
+    }
+
+    /// [`Shard::try_record`] with the bucket index of `value_ns` precomputed.
+    #[inline(always)]
+    fn try_record_indexed(&self, layout: &Layout, idx: u32, value_ns: u64, status: u16) -> bool {
+        let v = value_ns.min(layout.highest_ns());
+        let (code, bad_status) = clamp_status(status);
+        let Some(block) = self.blocks.get((idx >> BLOCK_SHIFT) as usize).and_then(OnceLock::get)
+        else {
+            return false;
+        };
+        let cell = &block[idx as usize & (BLOCK - 1)];
+        let Some(sblock) = self.status[usize::from(code) / STATUS_BLOCK].get() else {
+            return false;
+        };
+        let scell = &sblock[usize::from(code) % STATUS_BLOCK];
+        let c = cell.load(Relaxed);
+        let s = scell.load(Relaxed);
+        let Some(sum) = self.sum_ns.load(Relaxed).checked_add(v) else {
+            return false;
+        };
+        if c == u32::MAX || s == u32::MAX {
+            return false;
+        }
+        // Commit. The range is widened before the cell so that a reader that
+        // sees the count also scans its slot.
+        if idx < self.lo.load(Relaxed) {
+            self.lo.store(idx, Relaxed);
+        }
+        if idx > self.hi.load(Relaxed) {
+            self.hi.store(idx, Relaxed);
+        }
+        cell.store(c + 1, Relaxed);
+        scell.store(s + 1, Relaxed);
+        self.sum_ns.store(sum, Relaxed);
+        if v < self.min_ns.load(Relaxed) {
+            self.min_ns.store(v, Relaxed);
+        }
+        if v > self.max_ns.load(Relaxed) {
+            self.max_ns.store(v, Relaxed);
+        }
+        if value_ns > layout.highest_ns() {
+            self.clamped.store(self.clamped.load(Relaxed) + 1, Relaxed);
+        }
+        if bad_status {
+            self.invalid_status.store(self.invalid_status.load(Relaxed) + 1, Relaxed);
+        }
+        self.n.store(self.n.load(Relaxed) + 1, Release);
+        true
+    }
+
+    /// A status-only record (latency unknown). Owner only.
+    fn try_record_status(&self, status: u16) -> bool {
+        let (code, bad_status) = clamp_status(status);
+        let Some(sblock) = self.status[usize::from(code) / STATUS_BLOCK].get() else {
+            return false;
+        };
+        let scell = &sblock[usize::from(code) % STATUS_BLOCK];
+        let s = scell.load(Relaxed);
+        if s == u32::MAX {
+            return false;
+        }
+        scell.store(s + 1, Relaxed);
+        if bad_status {
+            self.invalid_status.store(self.invalid_status.load(Relaxed) + 1, Relaxed);
+        }
+        self.n.store(self.n.load(Relaxed) + 1, Release);
+        true
+    }
+
+    /// Allocates the blocks a record of `value_ns` / `status` needs. Owner only.
+    fn ensure_blocks(&self, layout: &Layout, value_ns: Option<u64>, status: u16) {
+        if let Some(v) = value_ns {
+            let idx = layout.index(v);
+            if let Some(b) = self.blocks.get((idx >> BLOCK_SHIFT) as usize) {
+                b.get_or_init(new_block);
+            }
+        }
+        let (code, _) = clamp_status(status);
+        self.status[usize::from(code) / STATUS_BLOCK].get_or_init(new_status_block);
+    }
+
+    /// Reads the shard without changing it.
+    fn read(&self) -> ShardRead {
+        let n = self.n.load(Acquire);
+        let state = self.state.load(Relaxed);
+        let lo = self.lo.load(Relaxed);
+        let hi = self.hi.load(Relaxed);
+        let mut cells = Vec::new();
+        if lo <= hi {
+            for b in (lo >> BLOCK_SHIFT)..=(hi >> BLOCK_SHIFT) {
+                let Some(block) = self.blocks.get(b as usize).and_then(OnceLock::get) else {
+                    continue;
+                };
+                let first = lo.max(b << BLOCK_SHIFT);
+                let last = hi.min((b << BLOCK_SHIFT) | (BLOCK as u32 - 1));
+                for j in first..=last {
+                    let c = block[j as usize & (BLOCK - 1)].load(Relaxed);
+                    if c > 0 {
+                        cells.push((j, c));
+                    }
+                }
+            }
+        }
+        let mut status = Vec::new();
+        for (bi, sb) in self.status.iter().enumerate() {
+            if let Some(sb) = sb.get() {
+                for (k, cell) in sb.iter().enumerate() {
+                    let c = cell.load(Relaxed);
+                    if c > 0 {
+                        status.push(((bi * STATUS_BLOCK + k) as u16, c));
+                    }
+                }
+            }
+        }
+        ShardRead {
+            second: (state & !STOLEN).wrapping_sub(1),
+            stolen: state & STOLEN != 0,
+            cells,
+            status,
+            min_ns: self.min_ns.load(Relaxed),
+            max_ns: self.max_ns.load(Relaxed),
+            sum_ns: self.sum_ns.load(Relaxed),
+            clamped: self.clamped.load(Relaxed),
+            invalid_status: self.invalid_status.load(Relaxed),
+            n,
+        }
+    }
+
+    fn is_empty_state(&self) -> bool {
+        self.state.load(Relaxed) == 0
+    }
+
+    /// Zeroes everything and marks the shard empty. Owner only, under the
+    /// series mutex.
+    fn reset(&self) {
+        let lo = self.lo.load(Relaxed);
+        let hi = self.hi.load(Relaxed);
+        if lo <= hi {
+            for b in (lo >> BLOCK_SHIFT)..=(hi >> BLOCK_SHIFT) {
+                if let Some(block) = self.blocks.get(b as usize).and_then(OnceLock::get) {
+                    block.iter().for_each(|c| c.store(0, Relaxed));
+                }
+            }
+        }
+        for sb in self.status.iter().filter_map(OnceLock::get) {
+            sb.iter().for_each(|c| c.store(0, Relaxed));
+        }
+        self.lo.store(u32::MAX, Relaxed);
+        self.hi.store(0, Relaxed);
+        self.min_ns.store(u64::MAX, Relaxed);
+        self.max_ns.store(0, Relaxed);
+        self.sum_ns.store(0, Relaxed);
+        self.clamped.store(0, Relaxed);
+        self.invalid_status.store(0, Relaxed);
+        self.n.store(0, Relaxed);
+        *self.baseline.lock() = None;
+        self.state.store(0, Relaxed);
+    }
+}
+
+/// An unsealed second (or a late delta) being assembled under the mutex.
+#[derive(Default, Clone)]
+struct Pending {
+    buckets: Vec<(u32, u64)>,
+    status: StatusCounts,
+    min_ns: u64,
+    max_ns: u64,
+    sum_ns: u128,
+    clamped: u64,
+    invalid_status: u64,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending { min_ns: u64::MAX, ..Pending::default() }
+    }
+
+    fn add_cells(&mut self, cells: impl Iterator<Item = (u32, u64)>) {
+        let mut incoming: Vec<(u32, u64)> = cells.filter(|c| c.1 > 0).collect();
+        if incoming.is_empty() {
+            return;
+        }
+        if self.buckets.is_empty() {
+            self.buckets = incoming;
+            return;
+        }
+        incoming = MergeSorted {
+            a: std::mem::take(&mut self.buckets).into_iter().peekable(),
+            b: incoming.into_iter().peekable(),
+        }
+        .collect();
+        self.buckets = incoming;
+    }
+
+    fn add_read(&mut self, r: &ShardRead, base: Option<&Baseline>) {
+        match base {
+            None => {
+                self.add_cells(r.cells.iter().map(|&(i, c)| (i, u64::from(c))));
+                self.status.merge(&StatusCounts::from_pairs(
+                    r.status.iter().map(|&(s, c)| (s, u64::from(c))),
+                ));
+                self.sum_ns += u128::from(r.sum_ns);
+                self.clamped += r.clamped;
+                self.invalid_status += r.invalid_status;
+            }
+            Some(b) => {
+                self.add_cells(subtract(&r.cells, &b.cells));
+                self.status.merge(&StatusCounts::from_pairs(subtract(&r.status, &b.status)));
+                self.sum_ns += u128::from(r.sum_ns.saturating_sub(b.sum_ns));
+                self.clamped += r.clamped.saturating_sub(b.clamped);
+                self.invalid_status += r.invalid_status.saturating_sub(b.invalid_status);
+            }
+        }
+        // Extremes of a residue are those of the whole shard: exact for every
+        // window that contains the second, which is the only way the residue
+        // is ever read (it merges with the sealed second).
+        if !r.cells.is_empty() {
+            self.min_ns = self.min_ns.min(r.min_ns);
+            self.max_ns = self.max_ns.max(r.max_ns);
+        }
+    }
+
+    fn add_pending(&mut self, p: &Pending) {
+        self.add_cells(p.buckets.iter().copied());
+        self.status.merge(&p.status);
+        self.min_ns = self.min_ns.min(p.min_ns);
+        self.max_ns = self.max_ns.max(p.max_ns);
+        self.sum_ns += p.sum_ns;
+        self.clamped += p.clamped;
+        self.invalid_status += p.invalid_status;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.status.is_empty()
+    }
+
+    fn add_to(&self, acc: &mut Accumulator) {
+        for &(i, c) in &self.buckets {
+            acc.add_bucket(i, c);
+        }
+        for (s, c) in self.status.iter() {
+            acc.add_status(s, c);
+        }
+        if !self.buckets.is_empty() {
+            acc.add_extremes(self.min_ns, self.max_ns, self.sum_ns);
+        }
+        acc.add_clamped(self.clamped, self.invalid_status);
+    }
+
+    fn into_interval(self, start_s: u64) -> Interval {
+        let empty_hist = self.buckets.is_empty();
+        Interval {
+            start_s,
+            span_s: 1,
+            // Pending buckets are kept ascending by `add_cells`.
+            hist: SparseHist::from_sorted(self.buckets).expect("pending buckets are ascending"),
+            status: self.status,
+            min_ns: if empty_hist { u64::MAX } else { self.min_ns },
+            max_ns: if empty_hist { 0 } else { self.max_ns },
+            sum_ns: self.sum_ns,
+            clamped: self.clamped,
+            invalid_status: self.invalid_status,
+        }
+    }
+}
+
+/// `a - b` cell-wise over two ascending lists (`b`'s cells are a subset of
+/// `a`'s positions or smaller counts; negative differences cannot occur for a
+/// single-writer shard and are floored at zero).
+fn subtract<K: Ord + Copy>(a: &[(K, u32)], b: &[(K, u32)]) -> impl Iterator<Item = (K, u64)> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &(k, c) in a {
+        while j < b.len() && b[j].0 < k {
+            j += 1;
+        }
+        let base = if j < b.len() && b[j].0 == k { b[j].1 } else { 0 };
+        if c > base {
+            out.push((k, u64::from(c - base)));
+        }
+    }
+    out.into_iter()
+}
+
+/// Counters a recorder keeps about samples that did not take the fast path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecorderCounters {
+    /// Samples for a second that was already sealed: filed as late deltas.
+    pub late: u64,
+    /// Samples older than retention (or before 1970): dropped.
+    pub rejected: u64,
+}
+
+/// The data-time limits a recorder applies, shared by all series of a store.
+pub trait Clock: Send + Sync {
+    /// Registers a sample second and returns the newest second seen so far
+    /// (including this one).
+    fn observe(&self, second: u64) -> u64;
+    /// The samples of a second `s` with `s + retention < newest` are rejected.
+    fn retention_s(&self) -> u64;
+}
+
+struct Open {
+    /// Unsealed seconds assembled from sweeps and steals.
+    seconds: BTreeMap<u64, Pending>,
+    /// Late deltas not yet handed out by `seal`.
+    late: BTreeMap<u64, Pending>,
+    /// Every second below this is sealed.
+    sealed_below: u64,
+    counters: RecorderCounters,
+}
+
+/// What one seal pass hands to the store: sealed seconds and late deltas.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    /// Newly sealed one-second intervals, ascending.
+    pub seconds: Vec<Interval>,
+    /// Late deltas for seconds sealed earlier (merge them into those seconds).
+    pub late: Vec<Interval>,
+}
+
+/// The lock-free recorder of one series.
+pub struct Recorder {
+    layout: Layout,
+    shards: ThreadLocal<Shard>,
+    open: Mutex<Open>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("layout", &self.layout).finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// A recorder for `layout`. Seconds below `sealed_below` count as sealed
+    /// (use 0 for a new series).
+    pub fn new(layout: Layout, sealed_below: u64) -> Recorder {
+        Recorder {
+            layout,
+            shards: ThreadLocal::new(),
+            open: Mutex::new(Open {
+                seconds: BTreeMap::new(),
+                late: BTreeMap::new(),
+                sealed_below,
+                counters: RecorderCounters::default(),
+            }),
+        }
+    }
+
+    /// The layout of every histogram this recorder produces.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    #[inline(always)]
+    fn shard(&self) -> &Shard {
+        self.shards.get_or(|| Shard::new(&self.layout))
+    }
+
+    /// Records one request of `value_ns` nanoseconds with `status`, in data
+    /// second `second`. Lock-free and allocation-free when this thread last
+    /// recorded the same second into blocks it already has.
+    #[inline]
+    pub fn record(&self, clock: &dyn Clock, second: u64, value_ns: u64, status: u16) {
+        let shard = self.shard();
+        if shard.state.load(Relaxed) == second.wrapping_add(1)
+            && shard.try_record(&self.layout, value_ns, status)
+        {
+            return;
+        }
+        self.record_cold(clock, shard, second, Some(value_ns), status);
+    }
+
+    /// Records a request whose latency is unknown: it counts in rate, status
+    /// and error ratio, not in latency quantiles.
+    pub fn record_status_only(&self, clock: &dyn Clock, second: u64, status: u16) {
+        let shard = self.shard();
+        if shard.state.load(Relaxed) == second.wrapping_add(1) && shard.try_record_status(status) {
+            return;
+        }
+        self.record_cold(clock, shard, second, None, status);
+    }
+
+    /// Records a batch of `(value_ns, status)` samples that share one second.
+    ///
+    /// Bucket indices are computed in a separate branch-free pass over the
+    /// slice (it vectorizes), then scattered.
+    pub fn record_batch(&self, clock: &dyn Clock, second: u64, samples: &[(u64, u16)]) {
+        let mut idx = [0u32; 256];
+        for chunk in samples.chunks(256) {
+            for (slot, s) in idx.iter_mut().zip(chunk) {
+                *slot = self.layout.index(s.0);
+            }
+            let shard = self.shard();
+            for (k, s) in chunk.iter().enumerate() {
+                if shard.state.load(Relaxed) == second.wrapping_add(1)
+                    && shard.try_record_indexed(&self.layout, idx[k], s.0, s.1)
+                {
+                    continue;
+                }
+                self.record_cold(clock, shard, second, Some(s.0), s.1);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_cold(
+        &self,
+        clock: &dyn Clock,
+        shard: &Shard,
+        second: u64,
+        value_ns: Option<u64>,
+        status: u16,
+    ) {
+        let newest = clock.observe(second);
+        let mut open = self.open.lock();
+        let state = shard.state.load(Relaxed);
+        // 1. Give back what the shard holds (residue of a steal, or a sweep).
+        if state != 0 && (state != second.wrapping_add(1)) || state & STOLEN != 0 {
+            self.sweep_own(&mut open, shard);
+        }
+        // 2. Classify the new sample.
+        if second.saturating_add(clock.retention_s()) < newest {
+            open.counters.rejected += 1;
+            return;
+        }
+        if second < open.sealed_below {
+            open.counters.late += 1;
+            let mut p = Pending::new();
+            let (code, bad) = clamp_status(status);
+            if let Some(v) = value_ns {
+                let clamped = v > self.layout.highest_ns();
+                let v = v.min(self.layout.highest_ns());
+                p.buckets.push((self.layout.index(v), 1));
+                p.min_ns = v;
+                p.max_ns = v;
+                p.sum_ns = u128::from(v);
+                p.clamped = u64::from(clamped);
+            }
+            p.status = StatusCounts::from_pairs([(code, 1)]);
+            p.invalid_status = u64::from(bad);
+            open.late.entry(second).or_insert_with(Pending::new).add_pending(&p);
+            return;
+        }
+        // 3. Fast-path state for this second, then record.
+        shard.ensure_blocks(&self.layout, value_ns, status);
+        if shard.state.load(Relaxed) != second.wrapping_add(1) {
+            // Empty after step 1 (or already this second).
+            shard.state.store(second.wrapping_add(1), Relaxed);
+        }
+        let ok = match value_ns {
+            Some(v) => shard.try_record(&self.layout, v, status),
+            None => shard.try_record_status(status),
+        };
+        if !ok {
+            // A counter is saturated: sweep and retry on a fresh shard.
+            self.sweep_own(&mut open, shard);
+            shard.state.store(second.wrapping_add(1), Relaxed);
+            let ok = match value_ns {
+                Some(v) => shard.try_record(&self.layout, v, status),
+                None => shard.try_record_status(status),
+            };
+            debug_assert!(ok, "a freshly reset shard with its blocks accepts a record");
+        }
+    }
+
+    /// The owner moves its shard's contents where they belong and resets it.
+    fn sweep_own(&self, open: &mut Open, shard: &Shard) {
+        if shard.is_empty_state() {
+            return;
+        }
+        let r = shard.read();
+        let base = shard.baseline.lock().take();
+        match base {
+            Some(b) => {
+                let mut p = Pending::new();
+                p.add_read(&r, Some(&b));
+                if !p.is_empty() {
+                    open.counters.late += p.status.total();
+                    open.late.entry(b.second).or_insert_with(Pending::new).add_pending(&p);
+                }
+            }
+            None => {
+                let mut p = Pending::new();
+                p.add_read(&r, None);
+                if !p.is_empty() {
+                    if r.second < open.sealed_below {
+                        // Sealed meanwhile without a steal of this shard cannot
+                        // happen (sealing steals every shard of the second), but
+                        // filing it as late keeps it exact regardless.
+                        open.counters.late += p.status.total();
+                        open.late.entry(r.second).or_insert_with(Pending::new).add_pending(&p);
+                    } else {
+                        open.seconds.entry(r.second).or_insert_with(Pending::new).add_pending(&p);
+                    }
+                }
+            }
+        }
+        shard.reset();
+    }
+
+    /// Seals every second below `seal_below`: steals idle shards, collects
+    /// residues and late deltas, and returns them.
+    pub fn seal(&self, seal_below: u64) -> Sealed {
+        let mut open = self.open.lock();
+        let mut out = Sealed::default();
+        let target = seal_below.max(open.sealed_below);
+        for shard in self.shards.iter() {
+            let state = shard.state.load(Relaxed);
+            if state == 0 {
+                continue;
+            }
+            let mut base = shard.baseline.lock();
+            if state & STOLEN != 0 {
+                // Residue check, prompted by a change of the record counter.
+                if let Some(b) = base.as_mut() {
+                    if shard.n.load(Acquire) != b.n {
+                        let r = shard.read();
+                        let mut p = Pending::new();
+                        p.add_read(&r, Some(b));
+                        if !p.is_empty() {
+                            open.counters.late += p.status.total();
+                            open.late.entry(b.second).or_insert_with(Pending::new).add_pending(&p);
+                        }
+                        **b = Baseline::from_read(b.second, &r);
+                    }
+                }
+                continue;
+            }
+            let second = state.wrapping_sub(1);
+            if second >= target {
+                continue;
+            }
+            // Steal: mark first, then read, so anything the owner adds after
+            // our read shows up against the baseline.
+            shard.state.store(state | STOLEN, Relaxed);
+            let r = shard.read();
+            let mut p = Pending::new();
+            p.add_read(&r, None);
+            if !p.is_empty() {
+                open.seconds.entry(second).or_insert_with(Pending::new).add_pending(&p);
+            }
+            *base = Some(Box::new(Baseline::from_read(second, &r)));
+        }
+        let keep = open.seconds.split_off(&target);
+        let done = std::mem::replace(&mut open.seconds, keep);
+        out.seconds = done.into_iter().map(|(s, p)| p.into_interval(s)).collect();
+        out.late = std::mem::take(&mut open.late)
+            .into_iter()
+            .map(|(s, p)| p.into_interval(s))
+            .collect();
+        open.sealed_below = target;
+        out
+    }
+
+    /// Adds everything not yet handed out by [`Recorder::seal`] for seconds
+    /// in `[start_s, end_s)` into `acc`: open seconds, pending late deltas,
+    /// shard contents and residues.
+    pub fn read_unsealed(&self, start_s: u64, end_s: u64, acc: &mut Accumulator) {
+        let open = self.open.lock();
+        for (_, p) in open.seconds.range(start_s..end_s) {
+            p.add_to(acc);
+        }
+        for (_, p) in open.late.range(start_s..end_s) {
+            p.add_to(acc);
+        }
+        for shard in self.shards.iter() {
+            if shard.is_empty_state() {
+                continue;
+            }
+            let r = shard.read();
+            if !(start_s..end_s).contains(&r.second) {
+                continue;
+            }
+            let base = shard.baseline.lock();
+            let mut p = Pending::new();
+            p.add_read(&r, if r.stolen { base.as_deref() } else { None });
+            p.add_to(acc);
+        }
+    }
+
+    /// Seconds that hold unsealed data, for planning (ascending, deduplicated).
+    pub fn unsealed_seconds(&self) -> Vec<u64> {
+        let open = self.open.lock();
+        let mut v: Vec<u64> = open.seconds.keys().chain(open.late.keys()).copied().collect();
+        for shard in self.shards.iter() {
+            let st = shard.state.load(Relaxed);
+            if st != 0 {
+                v.push((st & !STOLEN) - 1);
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Late and rejected counts so far.
+    pub fn counters(&self) -> RecorderCounters {
+        self.open.lock().counters
+    }
+
+    /// Bytes held by this recorder's shards and pending data (approximate:
+    /// allocations, not allocator overhead).
+    pub fn memory_bytes(&self) -> usize {
+        let open = self.open.lock();
+        let mut bytes = std::mem::size_of::<Recorder>();
+        for shard in self.shards.iter() {
+            bytes += std::mem::size_of::<Shard>()
+                + shard.blocks.len() * std::mem::size_of::<OnceLock<Box<Block>>>();
+            bytes += shard.blocks.iter().filter(|b| b.get().is_some()).count()
+                * std::mem::size_of::<Block>();
+            bytes += shard.status.iter().filter(|b| b.get().is_some()).count()
+                * std::mem::size_of::<StatusBlock>();
+            if let Some(b) = shard.baseline.lock().as_ref() {
+                bytes += b.cells.capacity() * 8 + b.status.capacity() * 8;
+            }
+        }
+        for p in open.seconds.values().chain(open.late.values()) {
+            bytes += p.buckets.capacity() * 16 + p.status.len() * 16;
+        }
+        bytes
+    }
+}
+
+impl Baseline {
+    fn from_read(second: u64, r: &ShardRead) -> Baseline {
+        Baseline {
+            second,
+            cells: r.cells.clone(),
+            status: r.status.clone(),
+            sum_ns: r.sum_ns,
+            clamped: r.clamped,
+            invalid_status: r.invalid_status,
+            n: r.n,
+        }
+    }
+}
