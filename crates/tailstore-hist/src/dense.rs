@@ -142,7 +142,8 @@ impl Accumulator {
     pub fn add_accumulator(&mut self, other: &Accumulator) {
         if other.lo <= other.hi {
             // Contiguous slices of equal length: this loop auto-vectorizes.
-            let (dst, src) = (&mut self.counts[other.lo..=other.hi], &other.counts[other.lo..=other.hi]);
+            let (dst, src) =
+                (&mut self.counts[other.lo..=other.hi], &other.counts[other.lo..=other.hi]);
             for (d, s) in dst.iter_mut().zip(src) {
                 *d += *s;
             }

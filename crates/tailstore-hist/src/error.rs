@@ -11,7 +11,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// An error-set specification such as `"4xx|5xx"` could not be parsed.
-    #[error("invalid status set {spec:?}: {reason} (expected codes or classes like \"400|429|5xx\")")]
+    #[error(
+        "invalid status set {spec:?}: {reason} (expected codes or classes like \"400|429|5xx\")"
+    )]
     InvalidStatusSet {
         /// The specification as given.
         spec: String,

@@ -690,10 +690,8 @@ impl Recorder {
         let keep = open.seconds.split_off(&target);
         let done = std::mem::replace(&mut open.seconds, keep);
         out.seconds = done.into_iter().map(|(s, p)| p.into_interval(s)).collect();
-        out.late = std::mem::take(&mut open.late)
-            .into_iter()
-            .map(|(s, p)| p.into_interval(s))
-            .collect();
+        out.late =
+            std::mem::take(&mut open.late).into_iter().map(|(s, p)| p.into_interval(s)).collect();
         open.sealed_below = target;
         out
     }

@@ -78,7 +78,10 @@ impl SparseHist {
             }
             let i = u64::from(i);
             if i < next {
-                return Err(Error::Corrupt { offset: h.bytes.len(), reason: "indices not ascending" });
+                return Err(Error::Corrupt {
+                    offset: h.bytes.len(),
+                    reason: "indices not ascending",
+                });
             }
             put_varint(&mut h.bytes, i - next);
             put_varint(&mut h.bytes, c);
@@ -191,7 +194,9 @@ pub struct MergeSorted<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, 
     pub b: std::iter::Peekable<B>,
 }
 
-impl<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> Iterator for MergeSorted<A, B> {
+impl<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> Iterator
+    for MergeSorted<A, B>
+{
     type Item = (u32, u64);
 
     fn next(&mut self) -> Option<(u32, u64)> {
@@ -294,7 +299,10 @@ mod tests {
         assert_eq!(get_varint(&[0xff; 11], &mut p), None);
         let mut p = 0;
         // 10th byte may only carry one bit.
-        assert_eq!(get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut p), None);
+        assert_eq!(
+            get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut p),
+            None
+        );
     }
 
     #[test]

@@ -1,1 +1,33 @@
-//! placeholder
+//! `tailstore-query`: selectors, windows, the planner over rollup levels,
+//! the in-memory tier of sealed history, and window statistics.
+//!
+//! The planner covers a half-open window of whole seconds with the fewest
+//! pieces: every whole hour inside the window from the hour level, the
+//! remaining whole minutes from the minute level, the edge seconds from the
+//! second level. A one-hour window at an arbitrary second merges at most
+//! 59 + 59 + 59 pieces; a seven-day window about 168 + 118 + 118.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod plan;
+mod selector;
+mod stats;
+mod tier;
+
+pub use error::Error;
+pub use plan::{plan, Plan, Segment};
+pub use selector::Selector;
+pub use stats::WindowStats;
+pub use tier::{LevelCoverage, LevelSpec, MemTier};
+
+impl WindowStats {
+    /// Records what the plan covered: the first covered second, how many
+    /// series and pieces were merged.
+    pub fn with_plan_info(mut self, covered_start_s: u64, series: usize, pieces: usize) -> Self {
+        self.start_s = covered_start_s.max(self.start_s);
+        self.series = series;
+        self.pieces = pieces;
+        self
+    }
+}

@@ -1,0 +1,136 @@
+//! The planner: cover a window with the fewest pieces of the coarsest levels.
+
+use crate::tier::LevelCoverage;
+
+/// One step of a plan: merge the pieces of `level` that start in `[start_s, end_s)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Index into the source's levels (0 = finest).
+    pub level: usize,
+    /// First second (aligned to the level's span).
+    pub start_s: u64,
+    /// End second, exclusive (aligned to the level's span).
+    pub end_s: u64,
+}
+
+/// A plan for a window, and what it could not cover.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Segments in time order.
+    pub segments: Vec<Segment>,
+    /// Sub-ranges no retained level covers (older than every retention).
+    pub uncovered: Vec<(u64, u64)>,
+}
+
+impl Plan {
+    /// Number of pieces the plan merges at most (one per level span in each segment).
+    pub fn max_pieces(&self, levels: &[LevelCoverage]) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| (s.end_s - s.start_s) / u64::from(levels[s.level].span_s))
+            .sum()
+    }
+}
+
+/// Plans `[start_s, end_s)` over `levels` (finest first, each span a multiple
+/// of the previous): the coarsest level takes every whole piece inside the
+/// window that it still retains, and the edges recurse to finer levels.
+pub fn plan(levels: &[LevelCoverage], start_s: u64, end_s: u64) -> Plan {
+    let mut p = Plan::default();
+    if start_s < end_s && !levels.is_empty() {
+        plan_into(levels, levels.len() - 1, start_s, end_s, &mut p);
+    }
+    p
+}
+
+fn plan_into(levels: &[LevelCoverage], li: usize, a: u64, b: u64, p: &mut Plan) {
+    if a >= b {
+        return;
+    }
+    let lv = levels[li];
+    let span = u64::from(lv.span_s);
+    if li == 0 {
+        let from = a.max(lv.from_s);
+        if a < from.min(b) {
+            p.uncovered.push((a, from.min(b)));
+        }
+        // The finest level must start at a multiple of its span too.
+        if from < b {
+            p.segments.push(Segment { level: 0, start_s: from, end_s: b });
+        }
+        return;
+    }
+    let x = a.div_ceil(span).saturating_mul(span).max(lv.from_s);
+    let y = b - b % span;
+    if x < y {
+        plan_into(levels, li - 1, a, x, p);
+        p.segments.push(Segment { level: li, start_s: x, end_s: y });
+        plan_into(levels, li - 1, y, b, p);
+    } else {
+        plan_into(levels, li - 1, a, b, p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lv(span_s: u32, from_s: u64) -> LevelCoverage {
+        LevelCoverage { span_s, from_s }
+    }
+
+    #[test]
+    fn hour_window_unaligned() {
+        let levels = [lv(1, 0), lv(60, 0), lv(3600, 0)];
+        let p = plan(&levels, 7230, 7230 + 3600);
+        assert!(p.uncovered.is_empty());
+        // 30 s + 59 min + 30 s.
+        assert_eq!(
+            p.segments,
+            vec![
+                Segment { level: 0, start_s: 7230, end_s: 7260 },
+                Segment { level: 1, start_s: 7260, end_s: 10800 },
+                Segment { level: 0, start_s: 10800, end_s: 10830 },
+            ]
+        );
+        assert_eq!(p.max_pieces(&levels), 30 + 59 + 30);
+    }
+
+    #[test]
+    fn uses_hours_and_covers_exactly() {
+        let levels = [lv(1, 0), lv(60, 0), lv(3600, 0)];
+        for (a, b) in [(0, 1), (59, 61), (3599, 7201), (100, 90_000), (86_399, 691_201)] {
+            let p = plan(&levels, a, b);
+            let mut t = a;
+            for s in &p.segments {
+                assert_eq!(s.start_s, t);
+                let span = u64::from(levels[s.level].span_s);
+                assert_eq!(s.start_s % span, 0);
+                assert_eq!(s.end_s % span, 0, "{s:?}");
+                t = s.end_s;
+            }
+            assert_eq!(t, b);
+        }
+        assert!(plan(&levels, 0, 7 * 86_400).max_pieces(&levels) == 168);
+    }
+
+    #[test]
+    fn retention_edges() {
+        // Seconds kept from 10_000, minutes from 0.
+        let levels = [lv(1, 10_000), lv(60, 0)];
+        let p = plan(&levels, 9_990, 10_030);
+        assert_eq!(p.uncovered, vec![(9_990, 10_000)]);
+        let p = plan(&levels, 0, 20_000);
+        assert!(p.uncovered.is_empty());
+        // Nothing retained before 10 000 at the finest level, minutes from 9 960.
+        let levels = [lv(1, 10_000), lv(60, 9_960)];
+        let p = plan(&levels, 9_000, 10_100);
+        assert_eq!(p.uncovered, vec![(9_000, 9_960)]);
+    }
+
+    #[test]
+    fn empty_window() {
+        let levels = [lv(1, 0)];
+        assert_eq!(plan(&levels, 5, 5), Plan::default());
+    }
+}

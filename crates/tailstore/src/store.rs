@@ -1,0 +1,474 @@
+//! The store, its series handles, the background clock and the query builder.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Recorder, Sealed};
+use tailstore_query::{plan, MemTier, Selector, WindowStats};
+
+use crate::error::Error;
+use crate::options::Options;
+
+/// Receives every sealed interval: the hook persistence plugs into.
+///
+/// Called from the sealing thread, after the interval is visible to queries,
+/// in ascending time order per series for sealed seconds. `late` deltas are
+/// additions to a second sealed earlier.
+pub trait Sink: Send + Sync {
+    /// One sealed one-second interval (or late delta) of `series`.
+    fn sealed(&self, series: &str, interval: &Interval, late: bool);
+}
+
+/// Counters of a whole store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Series created.
+    pub series: usize,
+    /// Samples that arrived after their second was sealed (kept, as late deltas).
+    pub late: u64,
+    /// Samples dropped: older than retention in data time, or before 1970.
+    pub rejected: u64,
+    /// Newest data second seen (unix seconds), 0 before the first sample.
+    pub newest_s: u64,
+    /// Approximate bytes held by recorders and sealed history.
+    pub memory_bytes: usize,
+}
+
+/// The data clock shared by every series of a store.
+struct Timeline {
+    /// Newest data second seen (max over samples; follows the wall clock
+    /// once `record()` has been used).
+    newest: AtomicU64,
+    /// Coarse wall-clock second, published by the ticker.
+    now_s: AtomicU64,
+    live: AtomicBool,
+    retention_s: u64,
+    rejected_pre_epoch: AtomicU64,
+}
+
+impl Clock for Timeline {
+    fn observe(&self, second: u64) -> u64 {
+        self.newest.fetch_max(second, Relaxed).max(second)
+    }
+
+    fn retention_s(&self) -> u64 {
+        self.retention_s
+    }
+}
+
+fn wall_second() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+struct SeriesInner {
+    name: Arc<str>,
+    recorder: Recorder,
+    tier: Mutex<MemTier>,
+}
+
+struct Inner {
+    opts: Options,
+    timeline: Arc<Timeline>,
+    series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
+    sinks: RwLock<Vec<Arc<dyn Sink>>>,
+    stop: AtomicBool,
+    /// Serialises seal passes (ticker, `seal_now`, queries do not seal).
+    sealing: Mutex<u64>,
+}
+
+/// An embedded time-series store of request latencies and statuses.
+///
+/// Cloning is cheap and shares the store. Dropping the last clone stops the
+/// background clock.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+    _ticker: Arc<TickerGuard>,
+}
+
+struct TickerGuard {
+    inner: Weak<Inner>,
+}
+
+impl Drop for TickerGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.stop.store(true, Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Store {
+    /// A store that keeps everything in memory, with a background clock
+    /// thread that publishes the current second and seals intervals.
+    pub fn in_memory(opts: Options) -> Store {
+        let retention_s = opts.levels()[0].retention_s;
+        let timeline = Arc::new(Timeline {
+            newest: AtomicU64::new(0),
+            now_s: AtomicU64::new(wall_second()),
+            live: AtomicBool::new(false),
+            retention_s,
+            rejected_pre_epoch: AtomicU64::new(0),
+        });
+        let inner = Arc::new(Inner {
+            opts,
+            timeline,
+            series: RwLock::new(HashMap::new()),
+            sinks: RwLock::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            sealing: Mutex::new(0),
+        });
+        let weak = Arc::downgrade(&inner);
+        let tick = inner.opts.tick;
+        let spawned = std::thread::Builder::new()
+            .name("tailstore-clock".into())
+            .spawn(move || ticker(weak, tick));
+        if spawned.is_err() {
+            // Without a thread the clock still advances on every query and
+            // `seal_now`; record() then uses the second of the last of those.
+            inner.timeline.now_s.store(wall_second(), Relaxed);
+        }
+        let guard = Arc::new(TickerGuard { inner: Arc::downgrade(&inner) });
+        Store { inner, _ticker: guard }
+    }
+
+    /// The handle of series `name`, created on first use. Keep it: recording
+    /// through a handle takes no lock, looking a name up does.
+    pub fn series(&self, name: &str) -> Series {
+        if let Some(s) = self.inner.series.read().get(name) {
+            return Series { inner: s.clone(), timeline: self.inner.timeline.clone() };
+        }
+        let mut map = self.inner.series.write();
+        let s = map
+            .entry(Arc::from(name))
+            .or_insert_with(|| {
+                let levels = self.inner.opts.levels();
+                Arc::new(SeriesInner {
+                    name: Arc::from(name),
+                    recorder: Recorder::new(self.inner.opts.layout, 0),
+                    tier: Mutex::new(MemTier::new(&levels)),
+                })
+            })
+            .clone();
+        Series { inner: s, timeline: self.inner.timeline.clone() }
+    }
+
+    /// Names of all series, sorted.
+    pub fn series_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.series.read().keys().map(|k| k.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// Starts a query over the series `selector` picks.
+    pub fn query(&self, selector: Selector) -> Query<'_> {
+        Query {
+            store: self,
+            selector,
+            window: WindowSpec::Unset,
+            errors: self.inner.opts.errors.clone(),
+        }
+    }
+
+    /// Registers a sink for sealed intervals (e.g. persistence).
+    pub fn add_sink(&self, sink: Arc<dyn Sink>) {
+        self.inner.sinks.write().push(sink);
+    }
+
+    /// Seals now every second that is past the lateness window, instead of
+    /// waiting for the clock thread.
+    pub fn seal_now(&self) {
+        seal_pass(&self.inner);
+    }
+
+    /// Store-wide counters.
+    pub fn stats(&self) -> StoreStats {
+        let series = self.inner.series.read();
+        let mut st = StoreStats {
+            series: series.len(),
+            newest_s: self.inner.timeline.newest.load(Relaxed),
+            rejected: self.inner.timeline.rejected_pre_epoch.load(Relaxed),
+            ..StoreStats::default()
+        };
+        for s in series.values() {
+            let c = s.recorder.counters();
+            st.late += c.late;
+            st.rejected += c.rejected;
+            st.memory_bytes += s.recorder.memory_bytes() + s.tier.lock().memory_bytes();
+        }
+        st
+    }
+
+    /// The options the store was built with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+}
+
+fn ticker(weak: Weak<Inner>, tick: Duration) {
+    let mut last_newest = u64::MAX;
+    let mut passes_since_seal = 0u32;
+    loop {
+        std::thread::sleep(tick);
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.stop.load(Relaxed) {
+            return;
+        }
+        let now = wall_second();
+        inner.timeline.now_s.store(now, Relaxed);
+        if inner.timeline.live.load(Relaxed) {
+            inner.timeline.newest.fetch_max(now, Relaxed);
+        }
+        let newest = inner.timeline.newest.load(Relaxed);
+        passes_since_seal += 1;
+        // Seal when data time moved, and at least every ~second for steals
+        // and residues of idle shards.
+        if newest != last_newest || passes_since_seal * tick.as_millis() as u32 >= 1000 {
+            seal_pass(&inner);
+            last_newest = newest;
+            passes_since_seal = 0;
+        }
+    }
+}
+
+fn seal_pass(inner: &Inner) {
+    let mut guard = inner.sealing.lock();
+    let newest = inner.timeline.newest.load(Relaxed);
+    let seal_below = newest.saturating_sub(inner.opts.lateness_s());
+    let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
+    let sinks = inner.sinks.read().clone();
+    for s in series {
+        let sealed: Sealed = {
+            let mut tier = s.tier.lock();
+            let sealed = s.recorder.seal(seal_below);
+            tier.advance(newest);
+            for iv in sealed.seconds.iter().chain(&sealed.late) {
+                tier.insert(iv);
+            }
+            sealed
+        };
+        for sink in &sinks {
+            for iv in &sealed.seconds {
+                sink.sealed(&s.name, iv, false);
+            }
+            for iv in &sealed.late {
+                sink.sealed(&s.name, iv, true);
+            }
+        }
+    }
+    *guard = seal_below;
+}
+
+/// A cheap, cloneable handle to one series; `Send + Sync`.
+#[derive(Clone)]
+pub struct Series {
+    inner: Arc<SeriesInner>,
+    timeline: Arc<Timeline>,
+}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series").field("name", &self.inner.name).finish()
+    }
+}
+
+#[inline]
+fn duration_ns(d: Duration) -> u64 {
+    // Saturates past ~584 years; the layout clamps far below that anyway.
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Series {
+    /// The series name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Records one request that took `latency` and answered `status`, at the
+    /// current second of the store's coarse clock. No lock, no allocation
+    /// (after this thread's first records), no clock read.
+    #[inline]
+    pub fn record(&self, latency: Duration, status: u16) {
+        let tl = &*self.timeline;
+        if !tl.live.load(Relaxed) {
+            tl.live.store(true, Relaxed);
+        }
+        let second = tl.now_s.load(Relaxed);
+        self.inner.recorder.record(tl, second, duration_ns(latency), status);
+    }
+
+    /// Records one request at an explicit time (replays, benchmark harnesses):
+    /// it lands in the second `floor(at)`, whatever the order of calls.
+    #[inline]
+    pub fn record_at(&self, at: SystemTime, latency: Duration, status: u16) {
+        match at.duration_since(UNIX_EPOCH) {
+            Ok(d) => self.inner.recorder.record(
+                &*self.timeline,
+                d.as_secs(),
+                duration_ns(latency),
+                status,
+            ),
+            Err(_) => {
+                self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Records one request at unix second `second` with a latency in ns: the
+    /// allocation-free core of [`Series::record_at`].
+    #[inline]
+    pub fn record_at_unix(&self, second: u64, latency_ns: u64, status: u16) {
+        self.inner.recorder.record(&*self.timeline, second, latency_ns, status);
+    }
+
+    /// Records a request whose latency is unknown (e.g. a load balancer's
+    /// `-1`): it counts in rate, status and error ratio, not in quantiles.
+    pub fn record_status_at(&self, at: SystemTime, status: u16) {
+        match at.duration_since(UNIX_EPOCH) {
+            Ok(d) => {
+                self.inner.recorder.record_status_only(&*self.timeline, d.as_secs(), status);
+            }
+            Err(_) => {
+                self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Records many `(latency_ns, status)` samples of one unix second. The
+    /// bucket indices are computed in one branch-free pass, then scattered.
+    pub fn record_batch_at_unix(&self, second: u64, samples: &[(u64, u16)]) {
+        self.inner.recorder.record_batch(&*self.timeline, second, samples);
+    }
+
+    /// Approximate bytes this series holds (recorder shards and history).
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.recorder.memory_bytes() + self.inner.tier.lock().memory_bytes()
+    }
+
+    /// Recorder-only bytes (the hot-path shards and unsealed seconds).
+    pub fn recorder_bytes(&self) -> usize {
+        self.inner.recorder.memory_bytes()
+    }
+}
+
+enum WindowSpec {
+    Unset,
+    Between(SystemTime, SystemTime),
+    Last(Duration, Option<SystemTime>),
+}
+
+/// A query being built: choose a window, optionally an error set, then [`Query::run`].
+pub struct Query<'a> {
+    store: &'a Store,
+    selector: Selector,
+    window: WindowSpec,
+    errors: ErrorSet,
+}
+
+/// Unix seconds of the first second whose start is at or after `t`.
+fn ceil_second(t: SystemTime, what: &'static str) -> Result<u64, Error> {
+    let d = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| Error::Query(tailstore_query::Error::BeforeEpoch { what }))?;
+    Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+impl<'a> Query<'a> {
+    /// The half-open window `[start, end)`. A second belongs to it when the
+    /// second's start instant does, so whole-second bounds are exact.
+    pub fn between(mut self, start: SystemTime, end: SystemTime) -> Self {
+        self.window = WindowSpec::Between(start, end);
+        self
+    }
+
+    /// The sliding window of length `len` (rounded up to whole seconds)
+    /// ending now, the current second included.
+    pub fn last(mut self, len: Duration) -> Self {
+        self.window = WindowSpec::Last(len, None);
+        self
+    }
+
+    /// With [`Query::last`]: end the window at `end` instead of now.
+    pub fn ending_at(mut self, end: SystemTime) -> Self {
+        if let WindowSpec::Last(len, _) = self.window {
+            self.window = WindowSpec::Last(len, Some(end));
+        } else {
+            self.window = WindowSpec::Last(Duration::ZERO, Some(end));
+        }
+        self
+    }
+
+    /// Counts these status codes as errors in this query.
+    pub fn errors(mut self, errors: ErrorSet) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    fn bounds(&self) -> Result<(u64, u64), Error> {
+        let len_s = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        match self.window {
+            WindowSpec::Unset => Err(Error::NoWindow),
+            WindowSpec::Between(a, b) => {
+                let (s, e) = (ceil_second(a, "window start")?, ceil_second(b, "window end")?);
+                if a > b {
+                    return Err(Error::Query(tailstore_query::Error::EndBeforeStart {
+                        start_s: s,
+                        end_s: e,
+                    }));
+                }
+                Ok((s, e))
+            }
+            WindowSpec::Last(len, None) => {
+                let end = wall_second() + 1;
+                Ok((end.saturating_sub(len_s(len)), end))
+            }
+            WindowSpec::Last(len, Some(at)) => {
+                let end = ceil_second(at, "window end")?;
+                Ok((end.saturating_sub(len_s(len)), end))
+            }
+        }
+    }
+
+    /// Runs the query.
+    pub fn run(self) -> Result<WindowStats, Error> {
+        let (start_s, end_s) = self.bounds()?;
+        let inner = &self.store.inner;
+        let targets: Vec<Arc<SeriesInner>> = {
+            let map = inner.series.read();
+            match self.selector.as_exact() {
+                Some(name) => map.get(name).cloned().into_iter().collect(),
+                None => map.values().filter(|s| self.selector.matches(&s.name)).cloned().collect(),
+            }
+        };
+        let mut acc = Accumulator::new(inner.opts.layout);
+        let mut covered_start = start_s;
+        let mut pieces = 0;
+        for s in &targets {
+            let tier = s.tier.lock();
+            let cov = tier.coverage();
+            let p = plan(&cov, start_s, end_s);
+            for seg in &p.segments {
+                pieces += tier.add_range(seg.level, seg.start_s, seg.end_s, &mut acc);
+            }
+            let from = p.uncovered.iter().map(|u| u.1).max().unwrap_or(start_s);
+            covered_start = covered_start.max(from);
+            // Still under the tier lock: nothing can move from unsealed to
+            // sealed while we read both.
+            s.recorder.read_unsealed(from, end_s, &mut acc);
+        }
+        Ok(WindowStats::new(acc, self.errors, start_s, end_s).with_plan_info(
+            covered_start,
+            targets.len(),
+            pieces,
+        ))
+    }
+}
