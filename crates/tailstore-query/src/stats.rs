@@ -121,6 +121,11 @@ impl WindowStats {
         self.acc.clamped()
     }
 
+    /// Status values of 1000 or more, recorded as status 0.
+    pub fn invalid_status(&self) -> u64 {
+        self.acc.invalid_status()
+    }
+
     /// Start of the window actually covered.
     pub fn start(&self) -> SystemTime {
         secs(self.start_s)

@@ -1,0 +1,185 @@
+//! Documented semantics: live recording, lateness, late deltas, retention,
+//! unknown latencies, clamping.
+
+use std::time::{Duration, SystemTime};
+
+use tailstore::{ErrorSet, Layout, Options, Selector, Store};
+
+use crate::util::{at, secs};
+
+const T: u64 = 1_750_000_000;
+
+#[test]
+fn live_record_is_visible_immediately() {
+    let store = Store::in_memory(Options::default());
+    let s = store.series("/models/fraud-v2/predict");
+    for i in 0..1000u64 {
+        s.record(Duration::from_micros(100 + i), if i < 10 { 503 } else { 200 });
+    }
+    let w = store.query(Selector::exact("/models/fraud-v2/predict")).last(Duration::from_secs(60)).run().unwrap();
+    assert_eq!(w.count(), 1000);
+    assert_eq!(w.errors(), 10);
+    assert_eq!(w.error_ratio(), Some(0.01));
+    assert_eq!(w.min(), Some(Duration::from_micros(100)));
+    assert_eq!(w.max(), Some(Duration::from_micros(1099)));
+    // Still visible after the clock seals it.
+    store.seal_now();
+    let w = store.query(Selector::exact("/models/fraud-v2/predict")).last(Duration::from_secs(60)).run().unwrap();
+    assert_eq!(w.count(), 1000);
+}
+
+#[test]
+fn live_record_from_many_threads_then_sealed_by_clock() {
+    let store = Store::in_memory(Options::default().lateness(Duration::ZERO));
+    let s = store.series("x");
+    std::thread::scope(|sc| {
+        for t in 0..3 {
+            let s = s.clone();
+            sc.spawn(move || {
+                for i in 0..10_000u64 {
+                    s.record(Duration::from_micros(i % 1000 + t), 200);
+                }
+            });
+        }
+    });
+    // Wait (bounded) for the clock thread to move past this second and steal the
+    // idle threads' shards.
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let w = store.query(Selector::exact("x")).last(Duration::from_secs(30)).run().unwrap();
+    assert_eq!(w.count(), 30_000);
+}
+
+#[test]
+fn out_of_order_within_lateness_is_not_late() {
+    let store = Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(10)));
+    let s = store.series("x");
+    s.record_at(secs(T + 20), Duration::from_millis(5), 200);
+    s.record_at(secs(T + 11), Duration::from_millis(6), 200);
+    store.seal_now();
+    s.record_at(secs(T + 10), Duration::from_millis(7), 200); // 10 s behind newest: sealed? no: seal_below = T + 10
+    assert_eq!(store.stats().late, 0);
+    s.record_at(secs(T + 9), Duration::from_millis(8), 500); // older than lateness, sealed: late
+    assert_eq!(store.stats().late, 1);
+    for (sec, want) in [(T + 9, 1), (T + 10, 1), (T + 11, 1), (T + 20, 1), (T + 12, 0)] {
+        let w = store.query(Selector::exact("x")).between(secs(sec), secs(sec + 1)).run().unwrap();
+        assert_eq!(w.count(), want, "second {sec}");
+    }
+    store.seal_now();
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 60)).run().unwrap();
+    assert_eq!((w.count(), w.errors()), (4, 1));
+    assert_eq!(w.max(), Some(Duration::from_millis(8)));
+}
+
+#[test]
+fn late_samples_far_behind_land_in_their_own_second_and_rollups() {
+    let store = Store::in_memory(Options::default().keep_everything().lateness(Duration::ZERO));
+    let s = store.series("x");
+    for k in 0..7200u64 {
+        s.record_at(secs(T + k), Duration::from_millis(1), 200);
+    }
+    store.seal_now();
+    // An hour and a half late.
+    s.record_at(at(T + 1800, 999_999_999), Duration::from_millis(900), 503);
+    store.seal_now();
+    assert_eq!(store.stats().late, 1);
+    let w = store.query(Selector::exact("x")).between(secs(T + 1800), secs(T + 1801)).run().unwrap();
+    assert_eq!((w.count(), w.errors()), (2, 1));
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 7200)).run().unwrap();
+    assert_eq!((w.count(), w.errors()), (7201, 1));
+    assert!(w.pieces() < 200, "hour and minute pieces used: {}", w.pieces());
+    assert_eq!(w.max(), Some(Duration::from_millis(900)));
+}
+
+#[test]
+fn retention_rejects_only_older_than_retention() {
+    let store = Store::in_memory(Options::default().retention(Duration::from_secs(60)));
+    let s = store.series("x");
+    s.record_at(secs(T + 1000), Duration::from_millis(1), 200);
+    s.record_at(secs(T + 941), Duration::from_millis(1), 200); // 59 s behind: kept (late or not)
+    s.record_at(secs(T + 900), Duration::from_millis(1), 200); // 100 s behind: rejected
+    s.record_at(SystemTime::UNIX_EPOCH - Duration::from_secs(1), Duration::from_millis(1), 200);
+    let st = store.stats();
+    assert_eq!(st.rejected, 2);
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 2000)).run().unwrap();
+    assert_eq!(w.count(), 2);
+}
+
+#[test]
+fn replaying_old_data_uses_data_time() {
+    // Default retention is 1 h; last year's logs still replay because
+    // retention and lateness are measured from the newest sample.
+    let store = Store::in_memory(Options::default());
+    let s = store.series("x");
+    let old = 1_600_000_000u64;
+    for k in 0..100 {
+        s.record_at(secs(old + k), Duration::from_millis(3), 200);
+    }
+    store.seal_now();
+    assert_eq!(store.stats().rejected, 0);
+    let w = store.query(Selector::exact("x")).last(Duration::from_secs(60)).ending_at(secs(old + 100)).run().unwrap();
+    assert_eq!(w.count(), 60);
+    assert_eq!(w.rate_per_sec(), 1.0);
+}
+
+#[test]
+fn unknown_latency_counts_in_rate_not_quantiles() {
+    let store = Store::in_memory(Options::default().keep_everything());
+    let s = store.series("alb");
+    s.record_at(secs(T), Duration::from_millis(10), 200);
+    s.record_status_at(secs(T), 504);
+    s.record_status_at(secs(T), 460);
+    let w = store.query(Selector::exact("alb")).between(secs(T), secs(T + 1)).run().unwrap();
+    assert_eq!((w.count(), w.latency_count(), w.errors()), (3, 1, 1));
+    assert_eq!(w.quantile(0.99), Some(Duration::from_millis(10)));
+}
+
+#[test]
+fn clamping_is_counted_and_bounded() {
+    let store = Store::in_memory(Options::default().keep_everything());
+    let s = store.series("x");
+    s.record_at(secs(T), Duration::from_secs(7200), 200); // above the 1 h range
+    s.record_at(secs(T), Duration::MAX, 200);
+    s.record_at(secs(T), Duration::ZERO, 0);
+    s.record_at(secs(T), Duration::from_nanos(1), 1000); // not a status: recorded as 0
+    s.record_at(secs(T), Duration::from_millis(1), u16::MAX);
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 1)).run().unwrap();
+    let highest = Duration::from_nanos(Layout::default().highest_ns());
+    assert_eq!(w.count(), 5);
+    assert_eq!(w.clamped(), 2);
+    assert_eq!(w.invalid_status(), 2);
+    assert_eq!(w.max(), Some(highest));
+    assert_eq!(w.min(), Some(Duration::ZERO));
+    assert_eq!(w.status_counts().get(0), 3);
+    assert_eq!(w.quantile(1.0), Some(highest));
+    assert_eq!(w.quantile(0.0), Some(Duration::ZERO));
+}
+
+#[test]
+fn per_query_error_set() {
+    let store = Store::in_memory(Options::default().keep_everything());
+    let s = store.series("x");
+    for st in [200, 401, 404, 429, 500, 503] {
+        s.record_at(secs(T), Duration::from_millis(1), st);
+    }
+    let q = || store.query(Selector::exact("x")).between(secs(T), secs(T + 1));
+    assert_eq!(q().run().unwrap().errors(), 4);
+    assert_eq!(q().errors(ErrorSet::parse("5xx").unwrap()).run().unwrap().errors(), 2);
+    assert_eq!(q().errors(ErrorSet::empty()).run().unwrap().errors(), 0);
+}
+
+#[test]
+fn configurable_precision_and_ns_resolution() {
+    let layout = Layout::new(4, 1, 1_000_000_000).unwrap();
+    let store = Store::in_memory(Options::default().layout(layout).keep_everything());
+    let s = store.series("x");
+    for v in [17u64, 1_234_567, 999_999_999] {
+        s.record_at(secs(T), Duration::from_nanos(v), 200);
+    }
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 1)).run().unwrap();
+    let p50 = w.quantile(0.5).unwrap().as_nanos() as f64;
+    assert!((p50 - 1_234_567.0).abs() / 1_234_567.0 <= layout.relative_error());
+    assert_eq!(w.quantile(0.0), Some(Duration::from_nanos(17)));
+}

@@ -1,0 +1,8 @@
+//! End-to-end behaviour tests of the `tailstore` facade, in one binary.
+
+mod util;
+
+mod bad_input;
+mod concurrency;
+mod oracle;
+mod semantics;

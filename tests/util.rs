@@ -1,0 +1,140 @@
+//! Test helpers: a deterministic PRNG, latency distributions, the exact oracle.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tailstore_hist::{nearest_rank, ErrorSet};
+
+/// splitmix64: small, fast, deterministic.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    pub fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.unit(), self.unit());
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// Latency distributions the property tests draw from (values in ns).
+#[derive(Clone, Copy, Debug)]
+pub enum Dist {
+    LogNormal { median_ns: f64, sigma: f64 },
+    Bimodal { a_ns: f64, b_ns: f64, p_b: f64 },
+    HeavyTail { scale_ns: f64, alpha: f64 },
+    Constant(u64),
+    Tiny,
+}
+
+impl Dist {
+    pub fn sample(&self, r: &mut Rng) -> u64 {
+        let v = match *self {
+            Dist::LogNormal { median_ns, sigma } => median_ns * (sigma * r.normal()).exp(),
+            Dist::Bimodal { a_ns, b_ns, p_b } => {
+                let m = if r.unit() < p_b { b_ns } else { a_ns };
+                m * (0.1 * r.normal()).exp()
+            }
+            Dist::HeavyTail { scale_ns, alpha } => scale_ns / r.unit().powf(1.0 / alpha),
+            Dist::Constant(v) => v as f64,
+            Dist::Tiny => r.below(3000) as f64,
+        };
+        v.min(1e16) as u64
+    }
+}
+
+pub const STATUSES: [u16; 10] = [200, 200, 200, 200, 201, 404, 429, 500, 503, 0];
+
+pub fn at(second: u64, frac_ns: u32) -> SystemTime {
+    UNIX_EPOCH + Duration::new(second, frac_ns)
+}
+
+pub fn secs(s: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(s)
+}
+
+/// A sample as the oracle sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub series: usize,
+    pub second: u64,
+    pub latency_ns: u64,
+    pub status: u16,
+}
+
+/// The exact answer over samples: sorted latencies, counts, statuses.
+pub struct Oracle {
+    pub sorted: Vec<u64>,
+    pub count: u64,
+    pub errors: u64,
+    pub status: std::collections::BTreeMap<u16, u64>,
+}
+
+impl Oracle {
+    pub fn new<'a>(samples: impl Iterator<Item = &'a Sample>, highest_ns: u64) -> Oracle {
+        let set = ErrorSet::default();
+        let mut o =
+            Oracle { sorted: Vec::new(), count: 0, errors: 0, status: Default::default() };
+        for s in samples {
+            o.sorted.push(s.latency_ns.min(highest_ns));
+            o.count += 1;
+            let code = if s.status >= 1000 { 0 } else { s.status };
+            o.errors += u64::from(set.contains(code));
+            *o.status.entry(code).or_default() += 1;
+        }
+        o.sorted.sort_unstable();
+        o
+    }
+
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let k = nearest_rank(q, self.sorted.len() as u64);
+        Some(self.sorted[(k - 1) as usize])
+    }
+}
+
+pub const QS: [f64; 7] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+/// Asserts a window's statistics against the oracle; `ctx` names the case.
+pub fn check(w: &tailstore::WindowStats, o: &Oracle, rel: f64, ctx: &str) {
+    assert_eq!(w.count(), o.count, "count {ctx}");
+    assert_eq!(w.errors(), o.errors, "errors {ctx}");
+    let st: Vec<(u16, u64)> = w.status_counts().iter().collect();
+    let want: Vec<(u16, u64)> = o.status.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(st, want, "status {ctx}");
+    for q in QS {
+        let got = w.quantile(q).map(|d| d.as_nanos() as u64);
+        let exact = o.quantile(q);
+        match (got, exact) {
+            (None, None) => {}
+            (Some(g), Some(e)) => {
+                let err = (g as f64 - e as f64).abs();
+                assert!(err <= e as f64 * rel, "q {q}: got {g} exact {e} rel {} {ctx}", err / e as f64);
+            }
+            other => panic!("q {q}: {other:?} {ctx}"),
+        }
+    }
+    assert_eq!(w.min().map(|d| d.as_nanos() as u64), o.sorted.first().copied(), "min {ctx}");
+    assert_eq!(w.max().map(|d| d.as_nanos() as u64), o.sorted.last().copied(), "max {ctx}");
+    if !o.sorted.is_empty() {
+        let mean = o.sorted.iter().map(|v| *v as f64).sum::<f64>() / o.sorted.len() as f64;
+        let got = w.mean().unwrap().as_nanos() as f64;
+        assert!((got - mean).abs() <= 1.0 + mean * 1e-9, "mean {got} vs {mean} {ctx}");
+    }
+}
