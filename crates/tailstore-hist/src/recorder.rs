@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::OnceLock;
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 
@@ -465,7 +466,9 @@ pub struct Sealed {
 /// The lock-free recorder of one series.
 pub struct Recorder {
     layout: Layout,
-    shards: ThreadLocal<Shard>,
+    /// Cache-padded: `ThreadLocal` stores entries of adjacent thread ids
+    /// contiguously, and their hot fields must not share a line.
+    shards: ThreadLocal<CachePadded<Shard>>,
     open: Mutex<Open>,
 }
 
@@ -498,7 +501,7 @@ impl Recorder {
 
     #[inline(always)]
     fn shard(&self) -> &Shard {
-        self.shards.get_or(|| Shard::new(&self.layout))
+        self.shards.get_or(|| CachePadded::new(Shard::new(&self.layout)))
     }
 
     /// Records one request of `value_ns` nanoseconds with `status`, in data
@@ -748,7 +751,7 @@ impl Recorder {
         let open = self.open.lock();
         let mut bytes = std::mem::size_of::<Recorder>();
         for shard in self.shards.iter() {
-            bytes += std::mem::size_of::<Shard>()
+            bytes += std::mem::size_of::<CachePadded<Shard>>()
                 + shard.blocks.len() * std::mem::size_of::<OnceLock<Box<Block>>>();
             bytes += shard.blocks.iter().filter(|b| b.get().is_some()).count()
                 * std::mem::size_of::<Block>();

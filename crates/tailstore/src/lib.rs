@@ -44,6 +44,11 @@ mod error;
 mod options;
 mod store;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use error::Error;
 pub use options::Options;
 pub use store::{Query, Series, Sink, Store, StoreStats};

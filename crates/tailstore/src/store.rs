@@ -133,8 +133,8 @@ impl Store {
             .name("tailstore-clock".into())
             .spawn(move || ticker(weak, tick));
         if spawned.is_err() {
-            // Without a thread the clock still advances on every query and
-            // `seal_now`; record() then uses the second of the last of those.
+            // Without a thread the clock still advances on every `seal_now`;
+            // record() then uses the second of the last of those.
             inner.timeline.now_s.store(wall_second(), Relaxed);
         }
         let guard = Arc::new(TickerGuard { inner: Arc::downgrade(&inner) });
@@ -242,6 +242,8 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
 
 fn seal_pass(inner: &Inner) {
     let mut guard = inner.sealing.lock();
+    // Keeps the coarse clock current even without the clock thread.
+    inner.timeline.now_s.fetch_max(wall_second(), Relaxed);
     let newest = inner.timeline.newest.load(Relaxed);
     let seal_below = newest.saturating_sub(inner.opts.lateness_s());
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
