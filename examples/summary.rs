@@ -59,7 +59,12 @@ fn parse(line: &str) -> Result<(SystemTime, String, u16, Duration), &'static str
     if !(secs.is_finite() && secs >= 0.0) {
         return Err("negative or non-finite $request_time");
     }
-    Ok((parse_time_local(time).ok_or("bad $time_local")?, endpoint, status, Duration::from_secs_f64(secs)))
+    Ok((
+        parse_time_local(time).ok_or("bad $time_local")?,
+        endpoint,
+        status,
+        Duration::from_secs_f64(secs),
+    ))
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -67,9 +72,9 @@ fn ms(d: Option<Duration>) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/gonx-access.log").into());
+    let path = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/gonx-access.log").into()
+    });
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let store = Store::in_memory(Options::default().keep_everything());
     let (mut first, mut last) = (u64::MAX, 0u64);
@@ -94,7 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("{path}: no parsable lines").into());
     }
     store.seal_now();
-    let (a, b) = (UNIX_EPOCH + Duration::from_secs(first), UNIX_EPOCH + Duration::from_secs(last + 1));
+    let (a, b) =
+        (UNIX_EPOCH + Duration::from_secs(first), UNIX_EPOCH + Duration::from_secs(last + 1));
     println!("{path}: {} s of traffic, {bad} bad lines", last + 1 - first);
     println!(
         "{:<16} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}  top statuses",
@@ -103,11 +109,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut names = store.series_names();
     names.push("(all)".into());
     for name in names {
-        let sel = if name == "(all)" { Selector::regex(".*")? } else { Selector::exact(name.as_str()) };
+        let sel =
+            if name == "(all)" { Selector::regex(".*")? } else { Selector::exact(name.as_str()) };
         let w = store.query(sel).between(a, b).run()?;
         let q = w.quantiles(&[0.5, 0.95, 0.99]);
         let mut st: Vec<(u16, u64)> = w.status_counts().iter().collect();
-        st.sort_by(|x, y| y.1.cmp(&x.1));
+        st.sort_by_key(|x| std::cmp::Reverse(x.1));
         let top: Vec<String> = st.iter().take(3).map(|(c, n)| format!("{c}:{n}")).collect();
         println!(
             "{:<16} {:>7} {:>8.2} {:>7.2} {:>8} {:>8} {:>8} {:>8}  {}",

@@ -41,7 +41,11 @@ fn run(threads: usize, per_thread: u64, lateness_s: u64) {
         sc.spawn(|| {
             let mut last = 0;
             while !stop.load(Ordering::Relaxed) {
-                let w = store.query(Selector::exact("c")).between(secs(T), secs(T + 100_000)).run().unwrap();
+                let w = store
+                    .query(Selector::exact("c"))
+                    .between(secs(T), secs(T + 100_000))
+                    .run()
+                    .unwrap();
                 assert!(w.count() <= threads as u64 * per_thread);
                 // Monotone: once seen, a sample stays seen.
                 assert!(w.count() >= last, "count went back from {last} to {}", w.count());
@@ -56,14 +60,22 @@ fn run(threads: usize, per_thread: u64, lateness_s: u64) {
                 let n = per_thread - (t as u64 % 2) * (per_thread / 3);
                 sc.spawn(move || {
                     for i in 0..n {
-                        s.record_at_unix(second_of(t, i), 1_000 + (i % 5000) * 997, status_of(t, i));
+                        s.record_at_unix(
+                            second_of(t, i),
+                            1_000 + (i % 5000) * 997,
+                            status_of(t, i),
+                        );
                     }
                     for i in n..per_thread {
                         // The rest comes from a burst after a pause.
                         if i == n {
                             std::thread::sleep(Duration::from_millis(20));
                         }
-                        s.record_at_unix(second_of(t, i), 1_000 + (i % 5000) * 997, status_of(t, i));
+                        s.record_at_unix(
+                            second_of(t, i),
+                            1_000 + (i % 5000) * 997,
+                            status_of(t, i),
+                        );
                     }
                 })
             })
@@ -84,12 +96,14 @@ fn run(threads: usize, per_thread: u64, lateness_s: u64) {
         }
     }
     for pass in 0..2 {
-        let w = store.query(Selector::exact("c")).between(secs(T), secs(T + 100_000)).run().unwrap();
+        let w =
+            store.query(Selector::exact("c")).between(secs(T), secs(T + 100_000)).run().unwrap();
         assert_eq!(w.count(), threads as u64 * per_thread, "pass {pass}");
         let got: BTreeMap<u16, u64> = w.status_counts().iter().collect();
         assert_eq!(got, per_status, "pass {pass}");
         for (&sec, &n) in &per_second {
-            let w = store.query(Selector::exact("c")).between(secs(sec), secs(sec + 1)).run().unwrap();
+            let w =
+                store.query(Selector::exact("c")).between(secs(sec), secs(sec + 1)).run().unwrap();
             assert_eq!(w.count(), n, "second {sec} pass {pass}");
         }
         // Seal everything (data time far ahead) and check again.

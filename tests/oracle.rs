@@ -16,9 +16,13 @@ fn dist_strategy() -> impl Strategy<Value = Dist> {
     prop_oneof![
         (1_000.0f64..5e9, 0.05f64..2.0)
             .prop_map(|(median_ns, sigma)| Dist::LogNormal { median_ns, sigma }),
-        (1e5f64..1e7, 1e8f64..3e9, 0.001f64..0.5)
-            .prop_map(|(a_ns, b_ns, p_b)| Dist::Bimodal { a_ns, b_ns, p_b }),
-        (1e4f64..1e7, 0.3f64..3.0).prop_map(|(scale_ns, alpha)| Dist::HeavyTail { scale_ns, alpha }),
+        (1e5f64..1e7, 1e8f64..3e9, 0.001f64..0.5).prop_map(|(a_ns, b_ns, p_b)| Dist::Bimodal {
+            a_ns,
+            b_ns,
+            p_b
+        }),
+        (1e4f64..1e7, 0.3f64..3.0)
+            .prop_map(|(scale_ns, alpha)| Dist::HeavyTail { scale_ns, alpha }),
         (0u64..10_000_000_000).prop_map(Dist::Constant),
         Just(Dist::Tiny),
     ]
@@ -50,7 +54,11 @@ fn build(seed: u64, n: usize, span_s: u64, dist: Dist, lateness_s: u64, shuffle:
     let series: Vec<_> = names.iter().map(|n| store.series(n)).collect();
     for (i, s) in samples.iter().enumerate() {
         let frac = (r.below(1_000_000_000)) as u32;
-        series[s.series].record_at(at(s.second, frac), Duration::from_nanos(s.latency_ns), s.status);
+        series[s.series].record_at(
+            at(s.second, frac),
+            Duration::from_nanos(s.latency_ns),
+            s.status,
+        );
         // Seal now and then, so queries mix sealed pieces, late deltas and open data.
         if i % 997 == 0 {
             store.seal_now();
@@ -72,7 +80,8 @@ fn check_windows(c: &Case, r: &mut Rng, span_s: u64, windows: usize) {
             c.samples.iter().filter(|s| s.series == pick && (a..b).contains(&s.second)),
             highest,
         );
-        let w = c.store.query(Selector::exact(c.names[pick])).between(secs(a), secs(b)).run().unwrap();
+        let w =
+            c.store.query(Selector::exact(c.names[pick])).between(secs(a), secs(b)).run().unwrap();
         check(&w, &o, rel, &format!("series {pick} window [{a}, {b})"));
         assert_eq!(w.bounds_s(), (a, b));
         // Regex over two series: merged exactly.
@@ -80,7 +89,12 @@ fn check_windows(c: &Case, r: &mut Rng, span_s: u64, windows: usize) {
             c.samples.iter().filter(|s| s.series < 2 && (a..b).contains(&s.second)),
             highest,
         );
-        let w = c.store.query(Selector::regex("/models/.*").unwrap()).between(secs(a), secs(b)).run().unwrap();
+        let w = c
+            .store
+            .query(Selector::regex("/models/.*").unwrap())
+            .between(secs(a), secs(b))
+            .run()
+            .unwrap();
         check(&w, &o, rel, &format!("regex window [{a}, {b})"));
     }
 }
@@ -117,7 +131,8 @@ fn single_sample_and_empty_window() {
     for q in crate::util::QS {
         assert_eq!(w.quantile(q), Some(Duration::from_micros(1234)), "q {q}");
     }
-    let w = store.query(Selector::exact("x")).between(secs(BASE + 1), secs(BASE + 9)).run().unwrap();
+    let w =
+        store.query(Selector::exact("x")).between(secs(BASE + 1), secs(BASE + 9)).run().unwrap();
     assert_eq!(w.count(), 0);
     assert_eq!(w.quantile(0.5), None);
     assert_eq!(w.error_ratio(), None);

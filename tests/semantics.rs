@@ -16,7 +16,11 @@ fn live_record_is_visible_immediately() {
     for i in 0..1000u64 {
         s.record(Duration::from_micros(100 + i), if i < 10 { 503 } else { 200 });
     }
-    let w = store.query(Selector::exact("/models/fraud-v2/predict")).last(Duration::from_secs(60)).run().unwrap();
+    let w = store
+        .query(Selector::exact("/models/fraud-v2/predict"))
+        .last(Duration::from_secs(60))
+        .run()
+        .unwrap();
     assert_eq!(w.count(), 1000);
     assert_eq!(w.errors(), 10);
     assert_eq!(w.error_ratio(), Some(0.01));
@@ -24,7 +28,11 @@ fn live_record_is_visible_immediately() {
     assert_eq!(w.max(), Some(Duration::from_micros(1099)));
     // Still visible after the clock seals it.
     store.seal_now();
-    let w = store.query(Selector::exact("/models/fraud-v2/predict")).last(Duration::from_secs(60)).run().unwrap();
+    let w = store
+        .query(Selector::exact("/models/fraud-v2/predict"))
+        .last(Duration::from_secs(60))
+        .run()
+        .unwrap();
     assert_eq!(w.count(), 1000);
 }
 
@@ -54,7 +62,8 @@ fn live_record_from_many_threads_then_sealed_by_clock() {
 
 #[test]
 fn out_of_order_within_lateness_is_not_late() {
-    let store = Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(10)));
+    let store =
+        Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(10)));
     let s = store.series("x");
     s.record_at(secs(T + 20), Duration::from_millis(5), 200);
     s.record_at(secs(T + 11), Duration::from_millis(6), 200);
@@ -85,7 +94,8 @@ fn late_samples_far_behind_land_in_their_own_second_and_rollups() {
     s.record_at(at(T + 1800, 999_999_999), Duration::from_millis(900), 503);
     store.seal_now();
     assert_eq!(store.stats().late, 1);
-    let w = store.query(Selector::exact("x")).between(secs(T + 1800), secs(T + 1801)).run().unwrap();
+    let w =
+        store.query(Selector::exact("x")).between(secs(T + 1800), secs(T + 1801)).run().unwrap();
     assert_eq!((w.count(), w.errors()), (2, 1));
     let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 7200)).run().unwrap();
     assert_eq!((w.count(), w.errors()), (7201, 1));
@@ -119,7 +129,12 @@ fn replaying_old_data_uses_data_time() {
     }
     store.seal_now();
     assert_eq!(store.stats().rejected, 0);
-    let w = store.query(Selector::exact("x")).last(Duration::from_secs(60)).ending_at(secs(old + 100)).run().unwrap();
+    let w = store
+        .query(Selector::exact("x"))
+        .last(Duration::from_secs(60))
+        .ending_at(secs(old + 100))
+        .run()
+        .unwrap();
     assert_eq!(w.count(), 60);
     assert_eq!(w.rate_per_sec(), 1.0);
 }

@@ -87,8 +87,7 @@ pub struct Oracle {
 impl Oracle {
     pub fn new<'a>(samples: impl Iterator<Item = &'a Sample>, highest_ns: u64) -> Oracle {
         let set = ErrorSet::default();
-        let mut o =
-            Oracle { sorted: Vec::new(), count: 0, errors: 0, status: Default::default() };
+        let mut o = Oracle { sorted: Vec::new(), count: 0, errors: 0, status: Default::default() };
         for s in samples {
             o.sorted.push(s.latency_ns.min(highest_ns));
             o.count += 1;
@@ -125,7 +124,11 @@ pub fn check(w: &tailstore::WindowStats, o: &Oracle, rel: f64, ctx: &str) {
             (None, None) => {}
             (Some(g), Some(e)) => {
                 let err = (g as f64 - e as f64).abs();
-                assert!(err <= e as f64 * rel, "q {q}: got {g} exact {e} rel {} {ctx}", err / e as f64);
+                assert!(
+                    err <= e as f64 * rel,
+                    "q {q}: got {g} exact {e} rel {} {ctx}",
+                    err / e as f64
+                );
             }
             other => panic!("q {q}: {other:?} {ctx}"),
         }

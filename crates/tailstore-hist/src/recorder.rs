@@ -303,7 +303,7 @@ impl Shard {
 }
 
 /// An unsealed second (or a late delta) being assembled under the mutex.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 struct Pending {
     buckets: Vec<(u32, u64)>,
     status: StatusCounts,
@@ -314,9 +314,23 @@ struct Pending {
     invalid_status: u64,
 }
 
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending {
+            buckets: Vec::new(),
+            status: StatusCounts::default(),
+            min_ns: u64::MAX,
+            max_ns: 0,
+            sum_ns: 0,
+            clamped: 0,
+            invalid_status: 0,
+        }
+    }
+}
+
 impl Pending {
     fn new() -> Pending {
-        Pending { min_ns: u64::MAX, ..Pending::default() }
+        Pending::default()
     }
 
     fn add_cells(&mut self, cells: impl Iterator<Item = (u32, u64)>) {
@@ -587,7 +601,7 @@ impl Recorder {
             }
             p.status = StatusCounts::from_pairs([(code, 1)]);
             p.invalid_status = u64::from(bad);
-            open.late.entry(second).or_insert_with(Pending::new).add_pending(&p);
+            open.late.entry(second).or_default().add_pending(&p);
             return;
         }
         // 3. Fast-path state for this second, then record.
@@ -625,7 +639,7 @@ impl Recorder {
                 p.add_read(&r, Some(&b));
                 if !p.is_empty() {
                     open.counters.late += p.status.total();
-                    open.late.entry(b.second).or_insert_with(Pending::new).add_pending(&p);
+                    open.late.entry(b.second).or_default().add_pending(&p);
                 }
             }
             None => {
@@ -637,9 +651,9 @@ impl Recorder {
                         // happen (sealing steals every shard of the second), but
                         // filing it as late keeps it exact regardless.
                         open.counters.late += p.status.total();
-                        open.late.entry(r.second).or_insert_with(Pending::new).add_pending(&p);
+                        open.late.entry(r.second).or_default().add_pending(&p);
                     } else {
-                        open.seconds.entry(r.second).or_insert_with(Pending::new).add_pending(&p);
+                        open.seconds.entry(r.second).or_default().add_pending(&p);
                     }
                 }
             }
@@ -668,7 +682,7 @@ impl Recorder {
                         p.add_read(&r, Some(b));
                         if !p.is_empty() {
                             open.counters.late += p.status.total();
-                            open.late.entry(b.second).or_insert_with(Pending::new).add_pending(&p);
+                            open.late.entry(b.second).or_default().add_pending(&p);
                         }
                         **b = Baseline::from_read(b.second, &r);
                     }
@@ -686,7 +700,7 @@ impl Recorder {
             let mut p = Pending::new();
             p.add_read(&r, None);
             if !p.is_empty() {
-                open.seconds.entry(second).or_insert_with(Pending::new).add_pending(&p);
+                open.seconds.entry(second).or_default().add_pending(&p);
             }
             *base = Some(Box::new(Baseline::from_read(second, &r)));
         }
