@@ -101,11 +101,20 @@ impl Accumulator {
         }
     }
 
-    /// Adds a sparse histogram's buckets.
+    /// Adds a sparse histogram's buckets: one vectorized slice add per run.
     pub fn add_hist(&mut self, hist: &SparseHist) {
-        for (i, c) in hist.iter() {
-            self.add_bucket(i, c);
+        let Some((first, last)) = hist.index_range() else { return };
+        if last as usize >= self.counts.len() {
+            // Another layout's histogram: keep what fits, bucket by bucket.
+            for (i, c) in hist.iter() {
+                self.add_bucket(i, c);
+            }
+            return;
         }
+        hist.add_into(&mut self.counts);
+        self.total += hist.total();
+        self.lo = self.lo.min(first as usize);
+        self.hi = self.hi.max(last as usize);
     }
 
     /// Adds requests with status `code`.

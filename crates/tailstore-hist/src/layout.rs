@@ -27,6 +27,10 @@ pub struct Layout {
     bucket_count: u8,
     /// Number of counts slots (`(bucket_count + 1) << half_mag`).
     len: u32,
+    /// Precomputed for `index`: `(2 << half_mag) - 1) << unit_mag`.
+    sub_mask: u64,
+    /// Precomputed for `index`: `64 - unit_mag - half_mag - 1`.
+    lz_base: u32,
 }
 
 impl Default for Layout {
@@ -84,6 +88,8 @@ impl Layout {
             half_mag: half_mag as u8,
             bucket_count: bucket_count as u8,
             len,
+            sub_mask: ((1u64 << (half_mag + 1)) - 1) << unit_mag,
+            lz_base: 64 - unit_mag - (half_mag + 1),
         })
     }
 
@@ -125,10 +131,8 @@ impl Layout {
         let v = value_ns.min(self.highest_ns);
         let unit_mag = u32::from(self.unit_mag);
         let half_mag = u32::from(self.half_mag);
-        let sub_mask = ((1u64 << (half_mag + 1)) - 1) << unit_mag;
         // bucket = position of the highest set bit above the sub-bucket range.
-        let lz_base = 64 - unit_mag - (half_mag + 1);
-        let bucket = lz_base - (v | sub_mask).leading_zeros();
+        let bucket = self.lz_base - (v | self.sub_mask).leading_zeros();
         let sub = (v >> (bucket + unit_mag)) as u32;
         // For bucket 0, sub is in 0..2*half; for higher buckets in half..2*half,
         // so the sum never collides and stays below (bucket_count + 1) << half_mag.

@@ -50,5 +50,5 @@ pub use dense::{nearest_rank, Accumulator};
 pub use error::Error;
 pub use layout::Layout;
 pub use recorder::{Clock, Recorder, RecorderCounters, Sealed};
-pub use sparse::{get_varint, put_varint, Interval, MergeSorted, SparseHist, SparseIter};
+pub use sparse::{get_varint, put_varint, Interval, MergeSorted, SparseHist};
 pub use status::{clamp_status, ErrorSet, StatusCounts, STATUS_CODES};

@@ -42,25 +42,30 @@ use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::sparse::{Interval, MergeSorted, SparseHist};
 use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
-use crate::sync::{AtomicU32, AtomicU64};
+use crate::sync::{AtomicU16, AtomicU64};
 
 /// Cells per lazily allocated block.
 const BLOCK: usize = 256;
 const BLOCK_SHIFT: u32 = 8;
-/// Status codes per status block (one block per hundred).
-const STATUS_BLOCK: usize = 100;
+/// Status codes below this have inline cells; the rest share one lazy block.
+const STATUS_INLINE: usize = 600;
 /// Bit of `Shard::state` set once a sealer has taken a baseline.
 const STOLEN: u64 = 1 << 63;
 
-type Block = [AtomicU32; BLOCK];
-type StatusBlock = [AtomicU32; STATUS_BLOCK];
+/// A shard's counter cell. 16 bits halve the memory of a series; a cell
+/// about to overflow makes its owner sweep the shard first (a cold path
+/// taken at most once per 65 535 records into one bucket).
+type Cell = AtomicU16;
+const CELL_MAX: u16 = u16::MAX;
+type Block = [Cell; BLOCK];
+type StatusBlock = [Cell; STATUS_CODES - STATUS_INLINE];
 
 fn new_block() -> Box<Block> {
-    Box::new(std::array::from_fn(|_| AtomicU32::new(0)))
+    Box::new(std::array::from_fn(|_| Cell::new(0)))
 }
 
 fn new_status_block() -> Box<StatusBlock> {
-    Box::new(std::array::from_fn(|_| AtomicU32::new(0)))
+    Box::new(std::array::from_fn(|_| Cell::new(0)))
 }
 
 /// One thread's counts for one series and one second.
@@ -74,10 +79,10 @@ struct Shard {
     /// `second + 1` of the counts held (0: empty), `| STOLEN` after a steal.
     state: AtomicU64,
     blocks: Box<[OnceLock<Box<Block>>]>,
-    status: [OnceLock<Box<StatusBlock>>; STATUS_CODES / STATUS_BLOCK],
-    /// Lowest and highest bucket index touched (`lo > hi` when none).
-    lo: AtomicU32,
-    hi: AtomicU32,
+    /// Status cells for codes `0 ..= 599`, inline: every record touches one.
+    status: [Cell; STATUS_INLINE],
+    /// Status cells for codes `600 ..= 999`, allocated on first use.
+    status_rare: OnceLock<Box<StatusBlock>>,
     min_ns: AtomicU64,
     max_ns: AtomicU64,
     sum_ns: AtomicU64,
@@ -121,9 +126,8 @@ impl Shard {
         Shard {
             state: AtomicU64::new(0),
             blocks: (0..nblocks).map(|_| OnceLock::new()).collect(),
-            status: std::array::from_fn(|_| OnceLock::new()),
-            lo: AtomicU32::new(u32::MAX),
-            hi: AtomicU32::new(0),
+            status: std::array::from_fn(|_| Cell::new(0)),
+            status_rare: OnceLock::new(),
             min_ns: AtomicU64::new(u64::MAX),
             max_ns: AtomicU64::new(0),
             sum_ns: AtomicU64::new(0),
@@ -153,26 +157,18 @@ impl Shard {
             return false;
         };
         let cell = &block[idx as usize & (BLOCK - 1)];
-        let Some(sblock) = self.status[usize::from(code) / STATUS_BLOCK].get() else {
+        let Some(scell) = self.status_cell(code) else {
             return false;
         };
-        let scell = &sblock[usize::from(code) % STATUS_BLOCK];
         let c = cell.load(Relaxed);
         let s = scell.load(Relaxed);
         let Some(sum) = self.sum_ns.load(Relaxed).checked_add(v) else {
             return false;
         };
-        if c == u32::MAX || s == u32::MAX {
+        if c == CELL_MAX || s == CELL_MAX {
             return false;
         }
-        // Commit. The range is widened before the cell so that a reader that
-        // sees the count also scans its slot.
-        if idx < self.lo.load(Relaxed) {
-            self.lo.store(idx, Relaxed);
-        }
-        if idx > self.hi.load(Relaxed) {
-            self.hi.store(idx, Relaxed);
-        }
+        // Commit.
         cell.store(c + 1, Relaxed);
         scell.store(s + 1, Relaxed);
         self.sum_ns.store(sum, Relaxed);
@@ -195,12 +191,11 @@ impl Shard {
     /// A status-only record (latency unknown). Owner only.
     fn try_record_status(&self, status: u16) -> bool {
         let (code, bad_status) = clamp_status(status);
-        let Some(sblock) = self.status[usize::from(code) / STATUS_BLOCK].get() else {
+        let Some(scell) = self.status_cell(code) else {
             return false;
         };
-        let scell = &sblock[usize::from(code) % STATUS_BLOCK];
         let s = scell.load(Relaxed);
-        if s == u32::MAX {
+        if s == CELL_MAX {
             return false;
         }
         scell.store(s + 1, Relaxed);
@@ -220,40 +215,43 @@ impl Shard {
             }
         }
         let (code, _) = clamp_status(status);
-        self.status[usize::from(code) / STATUS_BLOCK].get_or_init(new_status_block);
+        if usize::from(code) >= STATUS_INLINE {
+            self.status_rare.get_or_init(new_status_block);
+        }
+    }
+
+    /// The status cell of `code` (`< 1000`), `None` while its block is missing.
+    #[inline(always)]
+    fn status_cell(&self, code: u16) -> Option<&Cell> {
+        let c = usize::from(code);
+        match self.status.get(c) {
+            Some(cell) => Some(cell),
+            None => self.status_rare.get()?.get(c - STATUS_INLINE),
+        }
     }
 
     /// Reads the shard without changing it.
     fn read(&self) -> ShardRead {
         let n = self.n.load(Acquire);
         let state = self.state.load(Relaxed);
-        let lo = self.lo.load(Relaxed);
-        let hi = self.hi.load(Relaxed);
         let mut cells = Vec::new();
-        if lo <= hi {
-            for b in (lo >> BLOCK_SHIFT)..=(hi >> BLOCK_SHIFT) {
-                let Some(block) = self.blocks.get(b as usize).and_then(OnceLock::get) else {
-                    continue;
-                };
-                let first = lo.max(b << BLOCK_SHIFT);
-                let last = hi.min((b << BLOCK_SHIFT) | (BLOCK as u32 - 1));
-                for j in first..=last {
-                    let c = block[j as usize & (BLOCK - 1)].load(Relaxed);
-                    if c > 0 {
-                        cells.push((j, c));
-                    }
+        for (b, block) in self.blocks.iter().enumerate() {
+            let Some(block) = block.get() else { continue };
+            for (k, cell) in block.iter().enumerate() {
+                let c = cell.load(Relaxed);
+                if c > 0 {
+                    // b < len / BLOCK, so the index fits the layout's u32 range.
+                    cells.push(((b * BLOCK + k) as u32, u32::from(c)));
                 }
             }
         }
         let mut status = Vec::new();
-        for (bi, sb) in self.status.iter().enumerate() {
-            if let Some(sb) = sb.get() {
-                for (k, cell) in sb.iter().enumerate() {
-                    let c = cell.load(Relaxed);
-                    if c > 0 {
-                        status.push(((bi * STATUS_BLOCK + k) as u16, c));
-                    }
-                }
+        let rare = self.status_rare.get().map(|b| &b[..]).unwrap_or(&[]);
+        for (code, cell) in self.status.iter().chain(rare).enumerate() {
+            let c = cell.load(Relaxed);
+            if c > 0 {
+                // code < STATUS_CODES = 1000, so it fits u16.
+                status.push((code as u16, u32::from(c)));
             }
         }
         ShardRead {
@@ -277,20 +275,13 @@ impl Shard {
     /// Zeroes everything and marks the shard empty. Owner only, under the
     /// series mutex.
     fn reset(&self) {
-        let lo = self.lo.load(Relaxed);
-        let hi = self.hi.load(Relaxed);
-        if lo <= hi {
-            for b in (lo >> BLOCK_SHIFT)..=(hi >> BLOCK_SHIFT) {
-                if let Some(block) = self.blocks.get(b as usize).and_then(OnceLock::get) {
-                    block.iter().for_each(|c| c.store(0, Relaxed));
-                }
-            }
+        for block in self.blocks.iter().filter_map(OnceLock::get) {
+            block.iter().for_each(|c| c.store(0, Relaxed));
         }
-        for sb in self.status.iter().filter_map(OnceLock::get) {
+        self.status.iter().for_each(|c| c.store(0, Relaxed));
+        if let Some(sb) = self.status_rare.get() {
             sb.iter().for_each(|c| c.store(0, Relaxed));
         }
-        self.lo.store(u32::MAX, Relaxed);
-        self.hi.store(0, Relaxed);
         self.min_ns.store(u64::MAX, Relaxed);
         self.max_ns.store(0, Relaxed);
         self.sum_ns.store(0, Relaxed);
@@ -515,6 +506,15 @@ impl Recorder {
 
     #[inline(always)]
     fn shard(&self) -> &Shard {
+        match self.shards.get() {
+            Some(s) => s,
+            None => self.new_shard(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_shard(&self) -> &Shard {
         self.shards.get_or(|| CachePadded::new(Shard::new(&self.layout)))
     }
 
@@ -769,8 +769,9 @@ impl Recorder {
                 + shard.blocks.len() * std::mem::size_of::<OnceLock<Box<Block>>>();
             bytes += shard.blocks.iter().filter(|b| b.get().is_some()).count()
                 * std::mem::size_of::<Block>();
-            bytes += shard.status.iter().filter(|b| b.get().is_some()).count()
-                * std::mem::size_of::<StatusBlock>();
+            if shard.status_rare.get().is_some() {
+                bytes += std::mem::size_of::<StatusBlock>();
+            }
             if let Some(b) = shard.baseline.lock().as_ref() {
                 bytes += b.cells.capacity() * 8 + b.status.capacity() * 8;
             }

@@ -1,10 +1,8 @@
 //! Sealed, sparse histograms and the interval record that carries them.
 //!
-//! A [`SparseHist`] stores only non-empty buckets, as LEB128 varint pairs
-//! `(gap, count)` where `gap = index - previous_index - 1` (the first
-//! previous index is -1). Central buckets of a latency distribution are
-//! adjacent, so most gaps are 0 and most pairs take two bytes. The same bytes
-//! are the uncompressed payload that storage writes (see `docs/FORMAT.md`).
+//! A [`SparseHist`] stores only the runs of non-empty buckets, so merging
+//! it into a dense accumulator is a handful of vectorized slice adds. The
+//! varint helpers here are the building blocks of the on-disk encoding.
 
 use crate::error::Error;
 use crate::status::StatusCounts;
@@ -45,12 +43,70 @@ pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
+/// Zero gaps up to this many buckets are stored inside a run rather than
+/// starting a new one (a run header costs 8 bytes).
+const RUN_GAP: u32 = 4;
+
+/// Counts of a [`SparseHist`], in the narrowest width that holds the largest.
+#[derive(Clone, PartialEq, Eq)]
+enum Counts {
+    U8(Box<[u8]>),
+    U16(Box<[u16]>),
+    U32(Box<[u32]>),
+    U64(Box<[u64]>),
+}
+
+impl Counts {
+    fn len(&self) -> usize {
+        match self {
+            Counts::U8(c) => c.len(),
+            Counts::U16(c) => c.len(),
+            Counts::U32(c) => c.len(),
+            Counts::U64(c) => c.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Counts::U8(c) => c.get(i).map_or(0, |v| u64::from(*v)),
+            Counts::U16(c) => c.get(i).map_or(0, |v| u64::from(*v)),
+            Counts::U32(c) => c.get(i).map_or(0, |v| u64::from(*v)),
+            Counts::U64(c) => c.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Counts::U8(_) => 1,
+            Counts::U16(_) => 2,
+            Counts::U32(_) => 4,
+            Counts::U64(_) => 8,
+        }
+    }
+}
+
 /// A histogram of non-empty buckets, immutable once built.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Buckets are kept as *runs*: `(start, len)` ranges of adjacent bucket
+/// indices with their counts stored contiguously, in the narrowest integer
+/// width that holds the largest count. Merging a run into a dense
+/// accumulator is a slice add that the compiler vectorizes; the central
+/// buckets of a latency distribution form a few long runs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SparseHist {
-    bytes: Vec<u8>,
+    /// `(first index, length)` of each run, ascending and non-overlapping.
+    runs: Vec<(u32, u32)>,
+    /// All runs' counts, concatenated (zeros allowed inside a run).
+    counts: Counts,
     buckets: u32,
     total: u64,
+}
+
+impl Default for SparseHist {
+    fn default() -> Self {
+        SparseHist { runs: Vec::new(), counts: Counts::U8(Box::new([])), buckets: 0, total: 0 }
+    }
 }
 
 impl std::fmt::Debug for SparseHist {
@@ -58,46 +114,76 @@ impl std::fmt::Debug for SparseHist {
         f.debug_struct("SparseHist")
             .field("buckets", &self.buckets)
             .field("total", &self.total)
-            .field("bytes", &self.bytes.len())
+            .field("runs", &self.runs.len())
+            .field("heap_bytes", &self.heap_bytes())
             .finish()
     }
 }
 
 impl SparseHist {
     /// Builds from `(index, count)` pairs in strictly ascending index order;
-    /// zero counts are skipped.
-    ///
-    /// Pairs out of order are a caller bug; they are rejected rather than
-    /// encoded, so the result always decodes.
+    /// zero counts are skipped. Pairs out of order are rejected.
     pub fn from_sorted(pairs: impl IntoIterator<Item = (u32, u64)>) -> Result<SparseHist, Error> {
-        let mut h = SparseHist::default();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        let mut buckets = 0u32;
+        let mut total = 0u64;
+        let mut max = 0u64;
         let mut next: u64 = 0; // smallest index the next pair may have
-        for (i, c) in pairs {
+        for (pos, (i, c)) in pairs.into_iter().enumerate() {
             if c == 0 {
                 continue;
             }
-            let i = u64::from(i);
-            if i < next {
-                return Err(Error::Corrupt {
-                    offset: h.bytes.len(),
-                    reason: "indices not ascending",
-                });
+            if u64::from(i) < next {
+                return Err(Error::Corrupt { offset: pos, reason: "indices not ascending" });
             }
-            put_varint(&mut h.bytes, i - next);
-            put_varint(&mut h.bytes, c);
-            next = i + 1;
-            h.buckets += 1;
-            h.total = h.total.saturating_add(c);
+            match runs.last_mut() {
+                Some((start, len)) if i - (*start + *len) <= RUN_GAP => {
+                    let gap = i - (*start + *len);
+                    counts.extend(std::iter::repeat_n(0, gap as usize));
+                    *len += gap + 1;
+                }
+                _ => runs.push((i, 1)),
+            }
+            counts.push(c);
+            next = u64::from(i) + 1;
+            buckets += 1;
+            total = total.saturating_add(c);
+            max = max.max(c);
         }
-        Ok(h)
+        let counts = if max <= u64::from(u8::MAX) {
+            Counts::U8(counts.iter().map(|c| *c as u8).collect())
+        } else if max <= u64::from(u16::MAX) {
+            Counts::U16(counts.iter().map(|c| *c as u16).collect())
+        } else if max <= u64::from(u32::MAX) {
+            Counts::U32(counts.iter().map(|c| *c as u32).collect())
+        } else {
+            Counts::U64(counts.into_boxed_slice())
+        };
+        Ok(SparseHist { runs, counts, buckets, total })
     }
 
-    /// Decodes and validates encoded bytes (as produced by [`SparseHist::as_bytes`])
-    /// for a layout with `len` buckets.
-    pub fn from_bytes(bytes: &[u8], len: usize) -> Result<SparseHist, Error> {
+    /// Encodes as LEB128 varint pairs `(gap, count)`, `gap = index -
+    /// previous index - 1` (the first previous index is -1): the compact form
+    /// storage builds on (see `docs/FORMAT.md`).
+    pub fn encode_varint(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.buckets as usize * 2);
+        let mut next: u64 = 0;
+        for (i, c) in self.iter() {
+            put_varint(&mut out, u64::from(i) - next);
+            put_varint(&mut out, c);
+            next = u64::from(i) + 1;
+        }
+        out
+    }
+
+    /// Decodes and validates [`SparseHist::encode_varint`] bytes for a
+    /// layout with `len` buckets. Never panics; malformed input is an error
+    /// naming the byte offset.
+    pub fn decode_varint(bytes: &[u8], len: usize) -> Result<SparseHist, Error> {
         let mut pos = 0;
         let mut next: u64 = 0;
-        let mut buckets = 0u32;
+        let mut pairs = Vec::new();
         let mut total: u64 = 0;
         while pos < bytes.len() {
             let at = pos;
@@ -117,14 +203,10 @@ impl SparseHist {
                 .checked_add(c)
                 .ok_or(Error::Corrupt { offset: at_count, reason: "total count overflows" })?;
             next = idx + 1;
-            buckets += 1;
+            // idx < len <= u32::MAX (layouts have at most 65 << 17 buckets).
+            pairs.push((idx as u32, c));
         }
-        Ok(SparseHist { bytes: bytes.to_vec(), buckets, total })
-    }
-
-    /// The encoded `(gap, count)` varint pairs.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        SparseHist::from_sorted(pairs)
     }
 
     /// Number of non-empty buckets.
@@ -142,9 +224,55 @@ impl SparseHist {
         self.buckets == 0
     }
 
-    /// Iterates `(index, count)` in ascending index order.
-    pub fn iter(&self) -> SparseIter<'_> {
-        SparseIter { bytes: &self.bytes, pos: 0, next: 0 }
+    /// Lowest and highest non-empty bucket index.
+    pub fn index_range(&self) -> Option<(u32, u32)> {
+        let first = self.runs.first()?;
+        let last = self.runs.last()?;
+        Some((first.0, last.0 + last.1 - 1))
+    }
+
+    /// Heap bytes held (runs and counts).
+    pub fn heap_bytes(&self) -> usize {
+        self.runs.capacity() * 8 + self.counts.len() * self.counts.width()
+    }
+
+    /// Iterates `(index, count)` of the non-empty buckets, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut offset = 0usize;
+        self.runs.iter().flat_map(move |&(start, len)| {
+            let base = offset;
+            offset += len as usize;
+            (0..len).filter_map(move |k| {
+                let c = self.counts.get(base + k as usize);
+                (c > 0).then_some((start + k, c))
+            })
+        })
+    }
+
+    /// Adds every bucket into `dense` (indexed by bucket), run by run.
+    ///
+    /// Each run is a contiguous slice add (vectorized). Runs past the end of
+    /// `dense` are cut off; they can only come from another layout, which
+    /// callers reject earlier.
+    #[inline]
+    pub fn add_into(&self, dense: &mut [u64]) {
+        fn add<T: Copy + Into<u64>>(dst: &mut [u64], src: &[T]) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d += (*s).into();
+            }
+        }
+        let mut offset = 0usize;
+        for &(start, len) in &self.runs {
+            let (s, l) = (start as usize, len as usize);
+            let Some(dst) = dense.get_mut(s..s + l) else { break };
+            match &self.counts {
+                Counts::U8(c) => add(dst, &c[offset..offset + l]),
+                Counts::U16(c) => add(dst, &c[offset..offset + l]),
+                Counts::U32(c) => add(dst, &c[offset..offset + l]),
+                Counts::U64(c) => add(dst, &c[offset..offset + l]),
+            }
+            offset += l;
+        }
     }
 
     /// Merges two sparse histograms (linear in their sizes).
@@ -156,33 +284,8 @@ impl SparseHist {
             return other.clone();
         }
         let merged = MergeSorted { a: self.iter().peekable(), b: other.iter().peekable() };
-        // Both inputs are ascending and decode cleanly, so the merge is ascending.
+        // Both inputs are ascending, so the merge is ascending.
         SparseHist::from_sorted(merged).expect("merge of ascending streams is ascending")
-    }
-}
-
-/// Iterator over a [`SparseHist`]'s `(index, count)` pairs.
-pub struct SparseIter<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    next: u64,
-}
-
-impl Iterator for SparseIter<'_> {
-    type Item = (u32, u64);
-
-    #[inline]
-    fn next(&mut self) -> Option<(u32, u64)> {
-        if self.pos >= self.bytes.len() {
-            return None;
-        }
-        // A SparseHist is only built by `from_sorted` or validated by
-        // `from_bytes`, so decoding succeeds; a failure ends the iteration.
-        let gap = get_varint(self.bytes, &mut self.pos)?;
-        let c = get_varint(self.bytes, &mut self.pos)?;
-        let idx = self.next + gap;
-        self.next = idx + 1;
-        Some((u32::try_from(idx).ok()?, c))
     }
 }
 
@@ -310,13 +413,23 @@ mod tests {
         let a = SparseHist::from_sorted([(0, 1), (5, 2), (6, 0), (7, 9)]).unwrap();
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![(0, 1), (5, 2), (7, 9)]);
         assert_eq!(a.total(), 12);
-        let back = SparseHist::from_bytes(a.as_bytes(), 8).unwrap();
+        let back = SparseHist::decode_varint(&a.encode_varint(), 8).unwrap();
         assert_eq!(back, a);
-        assert!(SparseHist::from_bytes(a.as_bytes(), 7).is_err());
+        assert!(SparseHist::decode_varint(&a.encode_varint(), 7).is_err());
+        let mut dense = vec![0u64; 10];
+        a.add_into(&mut dense);
+        assert_eq!(dense, vec![1, 0, 0, 0, 0, 2, 0, 9, 0, 0]);
+        assert_eq!(a.index_range(), Some((0, 7)));
         let b = SparseHist::from_sorted([(5, 1), (100, 4)]).unwrap();
         let m = a.merged(&b);
         assert_eq!(m.iter().collect::<Vec<_>>(), vec![(0, 1), (5, 3), (7, 9), (100, 4)]);
         assert!(SparseHist::from_sorted([(3, 1), (3, 1)]).is_err());
-        assert!(SparseHist::from_bytes(&[0, 0], 8).is_err());
+        assert!(SparseHist::decode_varint(&[0, 0], 8).is_err());
+        // Widths adapt to the largest count.
+        let w = SparseHist::from_sorted([(3, 1 << 40), (100, 1)]).unwrap();
+        assert_eq!(w.iter().collect::<Vec<_>>(), vec![(3, 1 << 40), (100, 1)]);
+        let mut dense = vec![0u64; 101];
+        w.add_into(&mut dense);
+        assert_eq!((dense[3], dense[100]), (1 << 40, 1));
     }
 }

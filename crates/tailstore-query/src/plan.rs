@@ -61,7 +61,7 @@ fn plan_into(levels: &[LevelCoverage], li: usize, a: u64, b: u64, p: &mut Plan) 
         return;
     }
     let x = a.div_ceil(span).saturating_mul(span).max(lv.from_s);
-    let y = b - b % span;
+    let y = (b - b % span).min(lv.until_s - lv.until_s % span);
     if x < y {
         plan_into(levels, li - 1, a, x, p);
         p.segments.push(Segment { level: li, start_s: x, end_s: y });
@@ -76,7 +76,23 @@ mod tests {
     use super::*;
 
     fn lv(span_s: u32, from_s: u64) -> LevelCoverage {
-        LevelCoverage { span_s, from_s }
+        LevelCoverage { span_s, from_s, until_s: u64::MAX }
+    }
+
+    #[test]
+    fn unbuilt_rollups_fall_back_to_finer_levels() {
+        let mut levels = [lv(1, 0), lv(60, 0), lv(3600, 0)];
+        levels[1].until_s = 7200; // minutes built up to 7200
+        levels[2].until_s = 3600; // hours built up to 3600
+        let p = plan(&levels, 0, 7300);
+        assert_eq!(
+            p.segments,
+            vec![
+                Segment { level: 2, start_s: 0, end_s: 3600 },
+                Segment { level: 1, start_s: 3600, end_s: 7200 },
+                Segment { level: 0, start_s: 7200, end_s: 7300 },
+            ]
+        );
     }
 
     #[test]

@@ -30,42 +30,107 @@ pub struct LevelCoverage {
     pub span_s: u32,
     /// Pieces starting at or after this second are present (retention edge).
     pub from_s: u64,
+    /// Pieces ending at or before this second are complete (rollup edge);
+    /// `u64::MAX` for the finest level.
+    pub until_s: u64,
 }
 
-/// Sealed history of one series in memory: every level is kept exact by
-/// merging each sealed second (and each late delta) into the piece of every
-/// level that contains it.
+/// Sealed history of one series in memory, exact at every level.
+///
+/// Sealed seconds go into the finest level. A rollup piece is built once,
+/// when its whole span is sealed ([`MemTier::roll_up`]): one dense merge of
+/// the finer pieces, not one sparse merge per second. A late delta merges
+/// into its second and into every rollup piece already built that contains it.
 #[derive(Debug)]
 pub struct MemTier {
-    levels: Vec<(LevelSpec, BTreeMap<u64, Interval>)>,
+    levels: Vec<Level>,
     newest_s: u64,
 }
 
+#[derive(Debug)]
+struct Level {
+    spec: LevelSpec,
+    pieces: BTreeMap<u64, Interval>,
+    /// Pieces starting below this are built (complete but for late data).
+    built_until: u64,
+}
+
 impl MemTier {
-    /// A tier with the given levels, finest first.
+    /// A tier with the given levels, finest first. Each level's span must be
+    /// a multiple of the previous one's, and each level's retention is raised
+    /// to at least the next level's span, so that rollups can be built.
     pub fn new(levels: &[LevelSpec]) -> MemTier {
-        MemTier { levels: levels.iter().map(|l| (*l, BTreeMap::new())).collect(), newest_s: 0 }
+        let mut specs: Vec<LevelSpec> = levels.to_vec();
+        for k in 0..specs.len().saturating_sub(1) {
+            let next = u64::from(specs[k + 1].span_s);
+            specs[k].retention_s = specs[k].retention_s.max(next);
+        }
+        MemTier {
+            levels: specs
+                .into_iter()
+                .map(|spec| Level { spec, pieces: BTreeMap::new(), built_until: 0 })
+                .collect(),
+            newest_s: 0,
+        }
     }
 
-    /// Merges a sealed one-second interval or late delta into every level.
+    /// Adds a sealed one-second interval or a late delta.
     ///
     /// Pieces already past a level's retention are not recreated.
     pub fn insert(&mut self, iv: &Interval) {
         let newest = self.newest_s;
-        for (spec, map) in &mut self.levels {
-            let span = u64::from(spec.span_s);
+        for (k, level) in self.levels.iter_mut().enumerate() {
+            let span = u64::from(level.spec.span_s);
             let start = iv.start_s - iv.start_s % span;
-            if start < spec.retained_from(newest) {
+            if start < level.spec.retained_from(newest) {
                 continue;
             }
-            match map.get_mut(&start) {
+            if k > 0 && start >= level.built_until {
+                // Not built yet: the roll-up will include it from the finer level.
+                continue;
+            }
+            match level.pieces.get_mut(&start) {
                 Some(piece) => piece.merge(iv),
                 None => {
                     let mut piece = iv.clone();
                     piece.start_s = start;
-                    piece.span_s = spec.span_s;
-                    map.insert(start, piece);
+                    piece.span_s = level.spec.span_s;
+                    level.pieces.insert(start, piece);
                 }
+            }
+        }
+    }
+
+    /// Builds every rollup piece whose span lies wholly below `sealed_below`
+    /// (every second below it is sealed), using `scratch` for the merge.
+    pub fn roll_up(&mut self, sealed_below: u64, scratch: &mut Accumulator) {
+        for k in 1..self.levels.len() {
+            let (finer, coarser) = self.levels.split_at_mut(k);
+            let src = &finer[k - 1];
+            let dst = &mut coarser[0];
+            let span = u64::from(dst.spec.span_s);
+            let limit = sealed_below - sealed_below % span;
+            while dst.built_until < limit {
+                // Jump over empty stretches to the next finer piece.
+                let Some((&next, _)) = src.pieces.range(dst.built_until..).next() else {
+                    dst.built_until = limit;
+                    break;
+                };
+                let start = next - next % span;
+                if start >= limit {
+                    dst.built_until = limit;
+                    break;
+                }
+                scratch.clear();
+                let mut any = false;
+                for iv in src.pieces.range(start..start + span).map(|e| e.1) {
+                    scratch.add_interval(iv);
+                    any = true;
+                }
+                if any && start >= dst.spec.retained_from(self.newest_s) {
+                    dst.pieces.insert(start, scratch.to_interval(start, dst.spec.span_s));
+                }
+                dst.built_until = start + span;
             }
         }
     }
@@ -76,9 +141,9 @@ impl MemTier {
             return;
         }
         self.newest_s = newest_s;
-        for (spec, map) in &mut self.levels {
-            let from = spec.retained_from(newest_s);
-            *map = map.split_off(&from);
+        for level in &mut self.levels {
+            let from = level.spec.retained_from(newest_s);
+            level.pieces = level.pieces.split_off(&from);
         }
     }
 
@@ -86,9 +151,11 @@ impl MemTier {
     pub fn coverage(&self) -> Vec<LevelCoverage> {
         self.levels
             .iter()
-            .map(|(spec, _)| LevelCoverage {
-                span_s: spec.span_s,
-                from_s: spec.retained_from(self.newest_s),
+            .enumerate()
+            .map(|(k, l)| LevelCoverage {
+                span_s: l.spec.span_s,
+                from_s: l.spec.retained_from(self.newest_s),
+                until_s: if k == 0 { u64::MAX } else { l.built_until },
             })
             .collect()
     }
@@ -102,9 +169,9 @@ impl MemTier {
         end_s: u64,
         acc: &mut Accumulator,
     ) -> usize {
-        let Some((_, map)) = self.levels.get(level) else { return 0 };
+        let Some(level) = self.levels.get(level) else { return 0 };
         let mut n = 0;
-        for iv in map.range(start_s..end_s).map(|e| e.1) {
+        for iv in level.pieces.range(start_s..end_s).map(|e| e.1) {
             acc.add_interval(iv);
             n += 1;
         }
@@ -113,15 +180,15 @@ impl MemTier {
 
     /// Number of pieces held per level, finest first.
     pub fn piece_counts(&self) -> Vec<usize> {
-        self.levels.iter().map(|l| l.1.len()).collect()
+        self.levels.iter().map(|l| l.pieces.len()).collect()
     }
 
     /// First and last (exclusive) second with data at the finest level that has any.
     pub fn time_bounds(&self) -> Option<(u64, u64)> {
-        self.levels.iter().find_map(|(spec, map)| {
-            let first = map.keys().next()?;
-            let (last, _) = map.iter().next_back()?;
-            Some((*first, last + u64::from(spec.span_s)))
+        self.levels.iter().find_map(|l| {
+            let first = l.pieces.keys().next()?;
+            let (last, _) = l.pieces.iter().next_back()?;
+            Some((*first, last + u64::from(l.spec.span_s)))
         })
     }
 
@@ -129,12 +196,9 @@ impl MemTier {
     pub fn memory_bytes(&self) -> usize {
         self.levels
             .iter()
-            .flat_map(|l| l.1.values())
+            .flat_map(|l| l.pieces.values())
             .map(|iv| {
-                std::mem::size_of::<Interval>()
-                    + 48
-                    + iv.hist.as_bytes().len()
-                    + iv.status.len() * 16
+                std::mem::size_of::<Interval>() + 48 + iv.hist.heap_bytes() + iv.status.len() * 16
             })
             .sum()
     }
@@ -162,14 +226,21 @@ mod tests {
             LevelSpec { span_s: 60, retention_s: 3600 },
         ];
         let mut t = MemTier::new(&levels);
+        let mut scratch = Accumulator::new(Layout::default());
         for s in 0..600 {
             t.advance(s);
             t.insert(&iv(s, 1));
+            t.roll_up(s + 1, &mut scratch);
         }
         assert_eq!(t.piece_counts(), vec![120, 10]);
+        // A late delta reaches the built minute too.
+        t.insert(&iv(550, 5));
+        let mut acc = Accumulator::new(Layout::default());
+        t.add_range(1, 540, 600, &mut acc);
+        assert_eq!(acc.requests(), 65);
         let mut acc = Accumulator::new(Layout::default());
         assert_eq!(t.add_range(1, 0, 600, &mut acc), 10);
-        assert_eq!(acc.requests(), 600);
+        assert_eq!(acc.requests(), 605);
         assert_eq!(levels[0].retained_from(599), 480);
         assert_eq!(levels[1].retained_from(599), 0);
         assert_eq!(levels[1].retained_from(3700), 60);

@@ -248,6 +248,7 @@ fn seal_pass(inner: &Inner) {
     let seal_below = newest.saturating_sub(inner.opts.lateness_s());
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
+    let mut scratch = Accumulator::new(inner.opts.layout);
     for s in series {
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
@@ -256,6 +257,7 @@ fn seal_pass(inner: &Inner) {
             for iv in sealed.seconds.iter().chain(&sealed.late) {
                 tier.insert(iv);
             }
+            tier.roll_up(seal_below, &mut scratch);
             sealed
         };
         for sink in &sinks {
