@@ -40,7 +40,7 @@ use thread_local::ThreadLocal;
 
 use crate::dense::Accumulator;
 use crate::layout::Layout;
-use crate::sparse::{Interval, MergeSorted, SparseHist};
+use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
 use crate::sync::{AtomicU16, AtomicU64};
 
@@ -296,7 +296,9 @@ impl Shard {
 /// An unsealed second (or a late delta) being assembled under the mutex.
 #[derive(Clone)]
 struct Pending {
-    buckets: Vec<(u32, u64)>,
+    /// Compact (run-length, adaptive width): open seconds linger for the
+    /// lateness window, so their size is part of a live series' footprint.
+    buckets: SparseHist,
     status: StatusCounts,
     min_ns: u64,
     max_ns: u64,
@@ -308,7 +310,7 @@ struct Pending {
 impl Default for Pending {
     fn default() -> Pending {
         Pending {
-            buckets: Vec::new(),
+            buckets: SparseHist::default(),
             status: StatusCounts::default(),
             min_ns: u64::MAX,
             max_ns: 0,
@@ -325,20 +327,11 @@ impl Pending {
     }
 
     fn add_cells(&mut self, cells: impl Iterator<Item = (u32, u64)>) {
-        let mut incoming: Vec<(u32, u64)> = cells.filter(|c| c.1 > 0).collect();
-        if incoming.is_empty() {
-            return;
+        // Shard reads and subtractions yield ascending indices.
+        let incoming = SparseHist::from_sorted(cells).expect("cells are ascending");
+        if !incoming.is_empty() {
+            self.buckets = self.buckets.merged(&incoming);
         }
-        if self.buckets.is_empty() {
-            self.buckets = incoming;
-            return;
-        }
-        incoming = MergeSorted {
-            a: std::mem::take(&mut self.buckets).into_iter().peekable(),
-            b: incoming.into_iter().peekable(),
-        }
-        .collect();
-        self.buckets = incoming;
     }
 
     fn add_read(&mut self, r: &ShardRead, base: Option<&Baseline>) {
@@ -370,7 +363,9 @@ impl Pending {
     }
 
     fn add_pending(&mut self, p: &Pending) {
-        self.add_cells(p.buckets.iter().copied());
+        if !p.buckets.is_empty() {
+            self.buckets = self.buckets.merged(&p.buckets);
+        }
         self.status.merge(&p.status);
         self.min_ns = self.min_ns.min(p.min_ns);
         self.max_ns = self.max_ns.max(p.max_ns);
@@ -384,9 +379,7 @@ impl Pending {
     }
 
     fn add_to(&self, acc: &mut Accumulator) {
-        for &(i, c) in &self.buckets {
-            acc.add_bucket(i, c);
-        }
+        acc.add_hist(&self.buckets);
         for (s, c) in self.status.iter() {
             acc.add_status(s, c);
         }
@@ -401,8 +394,7 @@ impl Pending {
         Interval {
             start_s,
             span_s: 1,
-            // Pending buckets are kept ascending by `add_cells`.
-            hist: SparseHist::from_sorted(self.buckets).expect("pending buckets are ascending"),
+            hist: self.buckets,
             status: self.status,
             min_ns: if empty_hist { u64::MAX } else { self.min_ns },
             max_ns: if empty_hist { 0 } else { self.max_ns },
@@ -457,6 +449,9 @@ struct Open {
     /// Every second below this is sealed.
     sealed_below: u64,
     counters: RecorderCounters,
+    /// Whether any sample came with an explicit time (`record_at`); a series
+    /// fed only by the live clock needs no lateness window.
+    explicit: bool,
 }
 
 /// What one seal pass hands to the store: sealed seconds and late deltas.
@@ -495,6 +490,7 @@ impl Recorder {
                 late: BTreeMap::new(),
                 sealed_below,
                 counters: RecorderCounters::default(),
+                explicit: false,
             }),
         }
     }
@@ -521,25 +517,35 @@ impl Recorder {
     /// Records one request of `value_ns` nanoseconds with `status`, in data
     /// second `second`. Lock-free and allocation-free when this thread last
     /// recorded the same second into blocks it already has.
+    ///
+    /// `explicit` says the second came from the caller (a replay or harness
+    /// timestamp) rather than the live clock; see [`Recorder::seal`].
     #[inline]
-    pub fn record(&self, clock: &dyn Clock, second: u64, value_ns: u64, status: u16) {
+    pub fn record(
+        &self,
+        clock: &dyn Clock,
+        explicit: bool,
+        second: u64,
+        value_ns: u64,
+        status: u16,
+    ) {
         let shard = self.shard();
         if shard.state.load(Relaxed) == second.wrapping_add(1)
             && shard.try_record(&self.layout, value_ns, status)
         {
             return;
         }
-        self.record_cold(clock, shard, second, Some(value_ns), status);
+        self.record_cold(clock, explicit, shard, second, Some(value_ns), status);
     }
 
     /// Records a request whose latency is unknown: it counts in rate, status
     /// and error ratio, not in latency quantiles.
-    pub fn record_status_only(&self, clock: &dyn Clock, second: u64, status: u16) {
+    pub fn record_status_only(&self, clock: &dyn Clock, explicit: bool, second: u64, status: u16) {
         let shard = self.shard();
         if shard.state.load(Relaxed) == second.wrapping_add(1) && shard.try_record_status(status) {
             return;
         }
-        self.record_cold(clock, shard, second, None, status);
+        self.record_cold(clock, explicit, shard, second, None, status);
     }
 
     /// Records a batch of `(value_ns, status)` samples that share one second.
@@ -547,6 +553,7 @@ impl Recorder {
     /// Bucket indices are computed in a separate branch-free pass over the
     /// slice (it vectorizes), then scattered.
     pub fn record_batch(&self, clock: &dyn Clock, second: u64, samples: &[(u64, u16)]) {
+        let explicit = true;
         let mut idx = [0u32; 256];
         for chunk in samples.chunks(256) {
             for (slot, s) in idx.iter_mut().zip(chunk) {
@@ -559,7 +566,7 @@ impl Recorder {
                 {
                     continue;
                 }
-                self.record_cold(clock, shard, second, Some(s.0), s.1);
+                self.record_cold(clock, explicit, shard, second, Some(s.0), s.1);
             }
         }
     }
@@ -569,6 +576,7 @@ impl Recorder {
     fn record_cold(
         &self,
         clock: &dyn Clock,
+        explicit: bool,
         shard: &Shard,
         second: u64,
         value_ns: Option<u64>,
@@ -576,6 +584,7 @@ impl Recorder {
     ) {
         let newest = clock.observe(second);
         let mut open = self.open.lock();
+        open.explicit |= explicit;
         let state = shard.state.load(Relaxed);
         // 1. Give back what the shard holds (residue of a steal, or a sweep).
         if state != 0 && (state != second.wrapping_add(1)) || state & STOLEN != 0 {
@@ -593,7 +602,9 @@ impl Recorder {
             if let Some(v) = value_ns {
                 let clamped = v > self.layout.highest_ns();
                 let v = v.min(self.layout.highest_ns());
-                p.buckets.push((self.layout.index(v), 1));
+                // A single pair is trivially ascending.
+                p.buckets = SparseHist::from_sorted([(self.layout.index(v), 1)])
+                    .expect("one pair is ascending");
                 p.min_ns = v;
                 p.max_ns = v;
                 p.sum_ns = u128::from(v);
@@ -661,12 +672,15 @@ impl Recorder {
         shard.reset();
     }
 
-    /// Seals every second below `seal_below`: steals idle shards, collects
-    /// residues and late deltas, and returns them.
-    pub fn seal(&self, seal_below: u64) -> Sealed {
+    /// Seals every second below `seal_below` (or below `live_seal_below`
+    /// when every sample so far came from the live clock, which needs no
+    /// lateness window): steals idle shards, collects residues and late
+    /// deltas, and returns them.
+    pub fn seal(&self, seal_below: u64, live_seal_below: u64) -> Sealed {
         let mut open = self.open.lock();
         let mut out = Sealed::default();
-        let target = seal_below.max(open.sealed_below);
+        let wanted = if open.explicit { seal_below } else { live_seal_below.max(seal_below) };
+        let target = wanted.max(open.sealed_below);
         for shard in self.shards.iter() {
             let state = shard.state.load(Relaxed);
             if state == 0 {
@@ -777,7 +791,7 @@ impl Recorder {
             }
         }
         for p in open.seconds.values().chain(open.late.values()) {
-            bytes += p.buckets.capacity() * 16 + p.status.len() * 16;
+            bytes += p.buckets.heap_bytes() + p.status.len() * 16;
         }
         bytes
     }

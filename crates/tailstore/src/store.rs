@@ -246,13 +246,16 @@ fn seal_pass(inner: &Inner) {
     inner.timeline.now_s.fetch_max(wall_second(), Relaxed);
     let newest = inner.timeline.newest.load(Relaxed);
     let seal_below = newest.saturating_sub(inner.opts.lateness_s());
+    // Live samples carry the coarse clock's second: one second of grace
+    // covers a writer that read the clock just before it ticked.
+    let live_seal_below = newest.saturating_sub(1);
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
     let mut scratch = Accumulator::new(inner.opts.layout);
     for s in series {
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
-            let sealed = s.recorder.seal(seal_below);
+            let sealed = s.recorder.seal(seal_below, live_seal_below);
             tier.advance(newest);
             for iv in sealed.seconds.iter().chain(&sealed.late) {
                 tier.insert(iv);
@@ -307,7 +310,7 @@ impl Series {
             tl.live.store(true, Relaxed);
         }
         let second = tl.now_s.load(Relaxed);
-        self.inner.recorder.record(tl, second, duration_ns(latency), status);
+        self.inner.recorder.record(tl, false, second, duration_ns(latency), status);
     }
 
     /// Records one request at an explicit time (replays, benchmark harnesses):
@@ -317,6 +320,7 @@ impl Series {
         match at.duration_since(UNIX_EPOCH) {
             Ok(d) => self.inner.recorder.record(
                 &*self.timeline,
+                true,
                 d.as_secs(),
                 duration_ns(latency),
                 status,
@@ -331,7 +335,7 @@ impl Series {
     /// allocation-free core of [`Series::record_at`].
     #[inline]
     pub fn record_at_unix(&self, second: u64, latency_ns: u64, status: u16) {
-        self.inner.recorder.record(&*self.timeline, second, latency_ns, status);
+        self.inner.recorder.record(&*self.timeline, true, second, latency_ns, status);
     }
 
     /// Records a request whose latency is unknown (e.g. a load balancer's
@@ -339,7 +343,7 @@ impl Series {
     pub fn record_status_at(&self, at: SystemTime, status: u16) {
         match at.duration_since(UNIX_EPOCH) {
             Ok(d) => {
-                self.inner.recorder.record_status_only(&*self.timeline, d.as_secs(), status);
+                self.inner.recorder.record_status_only(&*self.timeline, true, d.as_secs(), status);
             }
             Err(_) => {
                 self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
