@@ -152,7 +152,7 @@ fn week_window_uses_rollups_exactly() {
     let start = 1_700_000_000u64 + 17; // not aligned to a minute or hour
     let days = 7 * 86_400 + 4000;
     let mut samples = Vec::new();
-    for sec in (start..start + days).step_by(7) {
+    for sec in (start..start + days).step_by(23) {
         let v = Dist::LogNormal { median_ns: 4e7, sigma: 0.6 }.sample(&mut r);
         let st = STATUSES[r.below(10) as usize];
         s.record_at_unix(sec, v, st);

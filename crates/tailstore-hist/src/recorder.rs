@@ -810,3 +810,61 @@ impl Baseline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(u64);
+
+    impl Clock for Fixed {
+        fn observe(&self, second: u64) -> u64 {
+            second.max(self.0)
+        }
+        fn retention_s(&self) -> u64 {
+            u64::MAX / 4
+        }
+    }
+
+    #[test]
+    fn shard_size_is_bounded() {
+        let size = std::mem::size_of::<CachePadded<Shard>>();
+        println!("size_of::<CachePadded<Shard>>() = {size}");
+        assert!(size <= 1536, "{size}");
+    }
+
+    #[test]
+    fn cell_overflow_sweeps_instead_of_wrapping() {
+        let r = Recorder::new(Layout::default(), 0);
+        let clock = Fixed(0);
+        let n = 3 * u64::from(u16::MAX) + 7;
+        for _ in 0..n {
+            r.record(&clock, true, 100, 5_000, 200);
+        }
+        let mut acc = Accumulator::new(Layout::default());
+        r.read_unsealed(100, 101, &mut acc);
+        assert_eq!((acc.total(), acc.requests()), (n, n));
+        let sealed = r.seal(101, 101);
+        assert_eq!(sealed.seconds.len(), 1);
+        assert_eq!(sealed.seconds[0].requests(), n);
+        assert_eq!(sealed.seconds[0].sum_ns, u128::from(n) * 5_000);
+    }
+
+    #[test]
+    fn steal_then_owner_residue_is_late_in_its_own_second() {
+        let r = Recorder::new(Layout::default(), 0);
+        let clock = Fixed(0);
+        r.record(&clock, true, 10, 1_000, 200);
+        // The sealer steals the shard while its owner still holds second 10.
+        let sealed = r.seal(11, 11);
+        assert_eq!(sealed.seconds[0].requests(), 1);
+        // The owner's next record for second 10 finds the shard stolen: it is
+        // late (its second is sealed) and must not double count the first.
+        r.record(&clock, true, 10, 2_000, 500);
+        let sealed = r.seal(11, 11);
+        assert_eq!(sealed.late.len(), 1);
+        assert_eq!(sealed.late[0].start_s, 10);
+        assert_eq!(sealed.late[0].requests(), 1);
+        assert_eq!(r.counters().late, 1);
+    }
+}
