@@ -4,5 +4,6 @@ mod util;
 
 mod bad_input;
 mod concurrency;
+mod fuzz_corpus;
 mod oracle;
 mod semantics;

@@ -9,8 +9,11 @@ use crate::status::{StatusCounts, STATUS_CODES};
 /// `q * n` is computed in `f64`; a product within a relative `1e-12` above an
 /// integer is taken as that integer, so that e.g. `0.07 * 100` (which is
 /// `7.000000000000001` in binary floating point) has rank 7, not 8.
-/// `q` must be in `[0, 1]` (callers validate it); `n` must be positive.
+/// `q` must be in `[0, 1]` (callers validate it); `n == 0` gives 0.
 pub fn nearest_rank(q: f64, n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
     let x = q * n as f64;
     let k = (x - x * 1e-12).ceil();
     // k is in [0, n] because q is in [0, 1]; the cast saturates anyway.
@@ -262,7 +265,12 @@ impl Accumulator {
             }
             // cum + counts[pos] >= rank here because rank <= total.
             let idx = (self.lo + pos.min(counts.len() - 1)) as u32;
-            let v = self.layout.median_equivalent(idx).clamp(self.min_ns, self.max_ns);
+            let mid = self.layout.median_equivalent(idx);
+            // Extremes come with the counts from every recorder path; a
+            // histogram added without them (or decoded with inconsistent
+            // ones) must not make `clamp` panic.
+            let v =
+                if self.min_ns <= self.max_ns { mid.clamp(self.min_ns, self.max_ns) } else { mid };
             out[slot] = Some(v);
         }
     }
@@ -309,6 +317,7 @@ mod tests {
         assert_eq!(nearest_rank(0.07, 100), 7);
         assert_eq!(nearest_rank(0.99, 100), 99);
         assert_eq!(nearest_rank(0.999, 1), 1);
+        assert_eq!(nearest_rank(0.5, 0), 0);
     }
 
     #[test]
