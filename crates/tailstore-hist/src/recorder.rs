@@ -293,116 +293,48 @@ impl Shard {
     }
 }
 
-/// An unsealed second (or a late delta) being assembled under the mutex.
-#[derive(Clone)]
-struct Pending {
-    /// Compact (run-length, adaptive width): open seconds linger for the
-    /// lateness window, so their size is part of a live series' footprint.
-    buckets: SparseHist,
-    status: StatusCounts,
-    min_ns: u64,
-    max_ns: u64,
-    sum_ns: u128,
-    clamped: u64,
-    invalid_status: u64,
-}
+// Unsealed seconds and late deltas are assembled as `Interval`s under the
+// series mutex; these helpers add shard contents to one.
 
-impl Default for Pending {
-    fn default() -> Pending {
-        Pending {
-            buckets: SparseHist::default(),
-            status: StatusCounts::default(),
-            min_ns: u64::MAX,
-            max_ns: 0,
-            sum_ns: 0,
-            clamped: 0,
-            invalid_status: 0,
-        }
+fn add_cells(iv: &mut Interval, cells: impl Iterator<Item = (u32, u64)>) {
+    // Shard reads and subtractions yield ascending indices.
+    let incoming = SparseHist::from_sorted(cells).expect("cells are ascending");
+    if !incoming.is_empty() {
+        iv.hist = iv.hist.merged(&incoming);
     }
 }
 
-impl Pending {
-    fn new() -> Pending {
-        Pending::default()
+/// Adds a shard read, or its residue over `base`, to `iv`.
+fn add_read(iv: &mut Interval, r: &ShardRead, base: Option<&Baseline>) {
+    match base {
+        None => {
+            add_cells(iv, r.cells.iter().map(|&(i, c)| (i, u64::from(c))));
+            iv.status
+                .merge(&StatusCounts::from_pairs(r.status.iter().map(|&(s, c)| (s, u64::from(c)))));
+            iv.sum_ns += u128::from(r.sum_ns);
+            iv.clamped += r.clamped;
+            iv.invalid_status += r.invalid_status;
+        }
+        Some(b) => {
+            add_cells(iv, subtract(&r.cells, &b.cells));
+            iv.status.merge(&StatusCounts::from_pairs(subtract(&r.status, &b.status)));
+            iv.sum_ns += u128::from(r.sum_ns.saturating_sub(b.sum_ns));
+            iv.clamped += r.clamped.saturating_sub(b.clamped);
+            iv.invalid_status += r.invalid_status.saturating_sub(b.invalid_status);
+        }
     }
+    // Extremes of a residue are those of the whole shard: exact for every
+    // window that contains the second, which is the only way the residue is
+    // ever read (it merges with the sealed second).
+    if !iv.hist.is_empty() {
+        iv.min_ns = iv.min_ns.min(r.min_ns);
+        iv.max_ns = iv.max_ns.max(r.max_ns);
+    }
+}
 
-    fn add_cells(&mut self, cells: impl Iterator<Item = (u32, u64)>) {
-        // Shard reads and subtractions yield ascending indices.
-        let incoming = SparseHist::from_sorted(cells).expect("cells are ascending");
-        if !incoming.is_empty() {
-            self.buckets = self.buckets.merged(&incoming);
-        }
-    }
-
-    fn add_read(&mut self, r: &ShardRead, base: Option<&Baseline>) {
-        match base {
-            None => {
-                self.add_cells(r.cells.iter().map(|&(i, c)| (i, u64::from(c))));
-                self.status.merge(&StatusCounts::from_pairs(
-                    r.status.iter().map(|&(s, c)| (s, u64::from(c))),
-                ));
-                self.sum_ns += u128::from(r.sum_ns);
-                self.clamped += r.clamped;
-                self.invalid_status += r.invalid_status;
-            }
-            Some(b) => {
-                self.add_cells(subtract(&r.cells, &b.cells));
-                self.status.merge(&StatusCounts::from_pairs(subtract(&r.status, &b.status)));
-                self.sum_ns += u128::from(r.sum_ns.saturating_sub(b.sum_ns));
-                self.clamped += r.clamped.saturating_sub(b.clamped);
-                self.invalid_status += r.invalid_status.saturating_sub(b.invalid_status);
-            }
-        }
-        // Extremes of a residue are those of the whole shard: exact for every
-        // window that contains the second, which is the only way the residue
-        // is ever read (it merges with the sealed second).
-        if !r.cells.is_empty() {
-            self.min_ns = self.min_ns.min(r.min_ns);
-            self.max_ns = self.max_ns.max(r.max_ns);
-        }
-    }
-
-    fn add_pending(&mut self, p: &Pending) {
-        if !p.buckets.is_empty() {
-            self.buckets = self.buckets.merged(&p.buckets);
-        }
-        self.status.merge(&p.status);
-        self.min_ns = self.min_ns.min(p.min_ns);
-        self.max_ns = self.max_ns.max(p.max_ns);
-        self.sum_ns += p.sum_ns;
-        self.clamped += p.clamped;
-        self.invalid_status += p.invalid_status;
-    }
-
-    fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.status.is_empty()
-    }
-
-    fn add_to(&self, acc: &mut Accumulator) {
-        acc.add_hist(&self.buckets);
-        for (s, c) in self.status.iter() {
-            acc.add_status(s, c);
-        }
-        if !self.buckets.is_empty() {
-            acc.add_extremes(self.min_ns, self.max_ns, self.sum_ns);
-        }
-        acc.add_clamped(self.clamped, self.invalid_status);
-    }
-
-    fn into_interval(self, start_s: u64) -> Interval {
-        let empty_hist = self.buckets.is_empty();
-        Interval {
-            start_s,
-            span_s: 1,
-            hist: self.buckets,
-            status: self.status,
-            min_ns: if empty_hist { u64::MAX } else { self.min_ns },
-            max_ns: if empty_hist { 0 } else { self.max_ns },
-            sum_ns: self.sum_ns,
-            clamped: self.clamped,
-            invalid_status: self.invalid_status,
-        }
-    }
+/// Merges `iv` into the entry of its second in `map`.
+fn file(map: &mut BTreeMap<u64, Interval>, iv: &Interval) {
+    map.entry(iv.start_s).or_insert_with(|| Interval::empty(iv.start_s, 1)).merge(iv);
 }
 
 /// `a - b` cell-wise over two ascending lists (`b`'s cells are a subset of
@@ -443,9 +375,9 @@ pub trait Clock: Send + Sync {
 
 struct Open {
     /// Unsealed seconds assembled from sweeps and steals.
-    seconds: BTreeMap<u64, Pending>,
+    seconds: BTreeMap<u64, Interval>,
     /// Late deltas not yet handed out by `seal`.
-    late: BTreeMap<u64, Pending>,
+    late: BTreeMap<u64, Interval>,
     /// Every second below this is sealed.
     sealed_below: u64,
     counters: RecorderCounters,
@@ -597,13 +529,13 @@ impl Recorder {
         }
         if second < open.sealed_below {
             open.counters.late += 1;
-            let mut p = Pending::new();
+            let mut p = Interval::empty(second, 1);
             let (code, bad) = clamp_status(status);
             if let Some(v) = value_ns {
                 let clamped = v > self.layout.highest_ns();
                 let v = v.min(self.layout.highest_ns());
                 // A single pair is trivially ascending.
-                p.buckets = SparseHist::from_sorted([(self.layout.index(v), 1)])
+                p.hist = SparseHist::from_sorted([(self.layout.index(v), 1)])
                     .expect("one pair is ascending");
                 p.min_ns = v;
                 p.max_ns = v;
@@ -612,7 +544,7 @@ impl Recorder {
             }
             p.status = StatusCounts::from_pairs([(code, 1)]);
             p.invalid_status = u64::from(bad);
-            open.late.entry(second).or_default().add_pending(&p);
+            file(&mut open.late, &p);
             return;
         }
         // 3. Fast-path state for this second, then record.
@@ -646,25 +578,25 @@ impl Recorder {
         let base = shard.baseline.lock().take();
         match base {
             Some(b) => {
-                let mut p = Pending::new();
-                p.add_read(&r, Some(&b));
+                let mut p = Interval::empty(b.second, 1);
+                add_read(&mut p, &r, Some(&b));
                 if !p.is_empty() {
                     open.counters.late += p.status.total();
-                    open.late.entry(b.second).or_default().add_pending(&p);
+                    file(&mut open.late, &p);
                 }
             }
             None => {
-                let mut p = Pending::new();
-                p.add_read(&r, None);
+                let mut p = Interval::empty(r.second, 1);
+                add_read(&mut p, &r, None);
                 if !p.is_empty() {
                     if r.second < open.sealed_below {
                         // Sealed meanwhile without a steal of this shard cannot
                         // happen (sealing steals every shard of the second), but
                         // filing it as late keeps it exact regardless.
                         open.counters.late += p.status.total();
-                        open.late.entry(r.second).or_default().add_pending(&p);
+                        file(&mut open.late, &p);
                     } else {
-                        open.seconds.entry(r.second).or_default().add_pending(&p);
+                        file(&mut open.seconds, &p);
                     }
                 }
             }
@@ -692,11 +624,11 @@ impl Recorder {
                 if let Some(b) = base.as_mut() {
                     if shard.n.load(Acquire) != b.n {
                         let r = shard.read();
-                        let mut p = Pending::new();
-                        p.add_read(&r, Some(b));
+                        let mut p = Interval::empty(b.second, 1);
+                        add_read(&mut p, &r, Some(b));
                         if !p.is_empty() {
                             open.counters.late += p.status.total();
-                            open.late.entry(b.second).or_default().add_pending(&p);
+                            file(&mut open.late, &p);
                         }
                         **b = Baseline::from_read(b.second, &r);
                     }
@@ -711,18 +643,17 @@ impl Recorder {
             // our read shows up against the baseline.
             shard.state.store(state | STOLEN, Relaxed);
             let r = shard.read();
-            let mut p = Pending::new();
-            p.add_read(&r, None);
+            let mut p = Interval::empty(second, 1);
+            add_read(&mut p, &r, None);
             if !p.is_empty() {
-                open.seconds.entry(second).or_default().add_pending(&p);
+                file(&mut open.seconds, &p);
             }
             *base = Some(Box::new(Baseline::from_read(second, &r)));
         }
         let keep = open.seconds.split_off(&target);
         let done = std::mem::replace(&mut open.seconds, keep);
-        out.seconds = done.into_iter().map(|(s, p)| p.into_interval(s)).collect();
-        out.late =
-            std::mem::take(&mut open.late).into_iter().map(|(s, p)| p.into_interval(s)).collect();
+        out.seconds = done.into_values().collect();
+        out.late = std::mem::take(&mut open.late).into_values().collect();
         open.sealed_below = target;
         out
     }
@@ -733,10 +664,10 @@ impl Recorder {
     pub fn read_unsealed(&self, start_s: u64, end_s: u64, acc: &mut Accumulator) {
         let open = self.open.lock();
         for (_, p) in open.seconds.range(start_s..end_s) {
-            p.add_to(acc);
+            acc.add_interval(p);
         }
         for (_, p) in open.late.range(start_s..end_s) {
-            p.add_to(acc);
+            acc.add_interval(p);
         }
         for shard in self.shards.iter() {
             if shard.is_empty_state() {
@@ -747,9 +678,9 @@ impl Recorder {
                 continue;
             }
             let base = shard.baseline.lock();
-            let mut p = Pending::new();
-            p.add_read(&r, if r.stolen { base.as_deref() } else { None });
-            p.add_to(acc);
+            let mut p = Interval::empty(r.second, 1);
+            add_read(&mut p, &r, if r.stolen { base.as_deref() } else { None });
+            acc.add_interval(&p);
         }
     }
 
@@ -791,7 +722,7 @@ impl Recorder {
             }
         }
         for p in open.seconds.values().chain(open.late.values()) {
-            bytes += p.buckets.heap_bytes() + p.status.len() * 16;
+            bytes += p.hist.heap_bytes() + p.status.len() * 16;
         }
         bytes
     }
