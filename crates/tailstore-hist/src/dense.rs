@@ -97,8 +97,8 @@ impl Accumulator {
     pub fn add_bucket(&mut self, index: u32, count: u64) {
         let i = index as usize;
         if let Some(slot) = self.counts.get_mut(i) {
-            *slot += count;
-            self.total += count;
+            *slot = slot.saturating_add(count);
+            self.total = self.total.saturating_add(count);
             self.lo = self.lo.min(i);
             self.hi = self.hi.max(i);
         }
@@ -115,7 +115,7 @@ impl Accumulator {
             return;
         }
         hist.add_into(&mut self.counts);
-        self.total += hist.total();
+        self.total = self.total.saturating_add(hist.total());
         self.lo = self.lo.min(first as usize);
         self.hi = self.hi.max(last as usize);
     }
@@ -123,7 +123,7 @@ impl Accumulator {
     /// Adds requests with status `code`.
     pub fn add_status(&mut self, code: u16, count: u64) {
         if let Some(s) = self.status.get_mut(usize::from(code)) {
-            *s += count;
+            *s = s.saturating_add(count);
         }
     }
 
@@ -131,13 +131,13 @@ impl Accumulator {
     pub fn add_extremes(&mut self, min_ns: u64, max_ns: u64, sum_ns: u128) {
         self.min_ns = self.min_ns.min(min_ns);
         self.max_ns = self.max_ns.max(max_ns);
-        self.sum_ns += sum_ns;
+        self.sum_ns = self.sum_ns.saturating_add(sum_ns);
     }
 
     /// Adds clamping counters.
     pub fn add_clamped(&mut self, clamped: u64, invalid_status: u64) {
-        self.clamped += clamped;
-        self.invalid_status += invalid_status;
+        self.clamped = self.clamped.saturating_add(clamped);
+        self.invalid_status = self.invalid_status.saturating_add(invalid_status);
     }
 
     /// Adds everything an interval holds.
@@ -157,14 +157,14 @@ impl Accumulator {
             let (dst, src) =
                 (&mut self.counts[other.lo..=other.hi], &other.counts[other.lo..=other.hi]);
             for (d, s) in dst.iter_mut().zip(src) {
-                *d += *s;
+                *d = d.saturating_add(*s);
             }
             self.lo = self.lo.min(other.lo);
             self.hi = self.hi.max(other.hi);
-            self.total += other.total;
+            self.total = self.total.saturating_add(other.total);
         }
         for (d, s) in self.status.iter_mut().zip(other.status.iter()) {
-            *d += *s;
+            *d = d.saturating_add(*s);
         }
         self.add_extremes(other.min_ns, other.max_ns, other.sum_ns);
         self.add_clamped(other.clamped, other.invalid_status);
@@ -177,7 +177,7 @@ impl Accumulator {
 
     /// Number of requests (all statuses, with or without latency).
     pub fn requests(&self) -> u64 {
-        self.status.iter().sum()
+        self.status.iter().fold(0, |a, b| a.saturating_add(*b))
     }
 
     /// The per-status counts.
@@ -252,14 +252,17 @@ impl Accumulator {
             // Skip whole 32-slot chunks whose sum keeps us below the rank; the
             // chunk sum is a contiguous reduction that auto-vectorizes.
             while pos + 32 <= counts.len() {
-                let chunk: u64 = counts[pos..pos + 32].iter().sum();
-                if cum + chunk >= rank {
-                    break;
+                // Wrapping, not checked: a plain add vectorizes, and only
+                // hostile (saturated) counts could wrap; they then fall
+                // through to the exact slot-by-slot walk below.
+                let chunk = counts[pos..pos + 32].iter().fold(0u64, |a, b| a.wrapping_add(*b));
+                match cum.checked_add(chunk) {
+                    Some(c) if c < rank => cum = c,
+                    _ => break,
                 }
-                cum += chunk;
                 pos += 32;
             }
-            while pos < counts.len() && cum + counts[pos] < rank {
+            while pos < counts.len() && cum.saturating_add(counts[pos]) < rank {
                 cum += counts[pos];
                 pos += 1;
             }

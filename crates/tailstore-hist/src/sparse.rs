@@ -19,8 +19,9 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// Reads an unsigned LEB128 varint at `*pos`, advancing it.
 ///
-/// Returns `None` on a truncated or over-long (more than 10 bytes, or
-/// overflowing `u64`) encoding.
+/// Returns `None` on a truncated, non-canonical (a redundant final zero
+/// byte) or over-long (more than 10 bytes, or overflowing `u64`) encoding,
+/// so every value has exactly one accepted encoding.
 #[inline]
 pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v: u64 = 0;
@@ -34,6 +35,11 @@ pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
         }
         v |= low << shift;
         if b & 0x80 == 0 {
+            // Canonical encodings only: a final zero byte after a
+            // continuation is an over-long encoding of a smaller number.
+            if b == 0 && shift > 0 {
+                return None;
+            }
             return Some(v);
         }
         shift += 7;
@@ -258,7 +264,7 @@ impl SparseHist {
     pub fn add_into(&self, dense: &mut [u64]) {
         fn add<T: Copy + Into<u64>>(dst: &mut [u64], src: &[T]) {
             for (d, s) in dst.iter_mut().zip(src) {
-                *d += (*s).into();
+                *d = d.saturating_add((*s).into());
             }
         }
         let mut offset = 0usize;
@@ -307,7 +313,7 @@ impl<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> Iterator
             (Some(x), Some(y)) if x.0 == y.0 => {
                 self.a.next();
                 self.b.next();
-                Some((x.0, x.1 + y.1))
+                Some((x.0, x.1.saturating_add(y.1)))
             }
             (Some(x), Some(y)) if x.0 < y.0 => self.a.next(),
             (Some(_), Some(_)) => self.b.next(),
@@ -372,9 +378,9 @@ impl Interval {
         self.status.merge(&other.status);
         self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
-        self.sum_ns += other.sum_ns;
-        self.clamped += other.clamped;
-        self.invalid_status += other.invalid_status;
+        self.sum_ns = self.sum_ns.saturating_add(other.sum_ns);
+        self.clamped = self.clamped.saturating_add(other.clamped);
+        self.invalid_status = self.invalid_status.saturating_add(other.invalid_status);
     }
 
     /// True when no request was counted.
@@ -400,6 +406,8 @@ mod tests {
         }
         let mut p = 0;
         assert_eq!(get_varint(&[0xff; 11], &mut p), None);
+        let mut p = 0;
+        assert_eq!(get_varint(&[0x88, 0x00], &mut p), None, "non-canonical 8");
         let mut p = 0;
         // 10th byte may only carry one bit.
         assert_eq!(

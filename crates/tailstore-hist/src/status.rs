@@ -118,7 +118,7 @@ impl StatusCounts {
         entries.sort_unstable_by_key(|p| p.0);
         entries.dedup_by(|later, first| {
             if later.0 == first.0 {
-                first.1 += later.1;
+                first.1 = first.1.saturating_add(later.1);
                 true
             } else {
                 false
@@ -139,12 +139,12 @@ impl StatusCounts {
 
     /// Sum of all counts.
     pub fn total(&self) -> u64 {
-        self.entries.iter().map(|p| p.1).sum()
+        self.entries.iter().fold(0, |a, p| a.saturating_add(p.1))
     }
 
     /// Sum of the counts whose code is in `errors`.
     pub fn errors(&self, errors: &ErrorSet) -> u64 {
-        self.entries.iter().filter(|p| errors.contains(p.0)).map(|p| p.1).sum()
+        self.entries.iter().filter(|p| errors.contains(p.0)).fold(0, |a, p| a.saturating_add(p.1))
     }
 
     /// Number of distinct codes.
@@ -167,7 +167,7 @@ impl StatusCounts {
         loop {
             match (a.peek(), b.peek()) {
                 (Some(x), Some(y)) if x.0 == y.0 => {
-                    out.push((x.0, x.1 + y.1));
+                    out.push((x.0, x.1.saturating_add(y.1)));
                     a.next();
                     b.next();
                 }
