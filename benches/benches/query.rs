@@ -63,8 +63,9 @@ fn build() -> Fixture {
     for k in 0..SPAN_S {
         batch.clear();
         batch.extend(
-            (0..PER_SECOND)
-                .map(|_| (lat.sample_ns(), if st.next_u64() % 50 == 0 { 503 } else { 200 })),
+            (0..PER_SECOND).map(|_| {
+                (lat.sample_ns(), if st.next_u64().is_multiple_of(50) { 503 } else { 200 })
+            }),
         );
         let second = BASE_SECOND + k;
         s.record_batch_at_unix(second, &batch);

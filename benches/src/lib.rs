@@ -107,7 +107,9 @@ pub fn latencies_ns(n: usize, seed: u64) -> Vec<u64> {
 pub fn samples(n: usize, seed: u64) -> Vec<(u64, u16)> {
     let mut lat = Lognormal::latency(seed);
     let mut rng = SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_5EED);
-    (0..n).map(|_| (lat.sample_ns(), if rng.next_u64() % 50 == 0 { 503 } else { 200 })).collect()
+    (0..n)
+        .map(|_| (lat.sample_ns(), if rng.next_u64().is_multiple_of(50) { 503 } else { 200 }))
+        .collect()
 }
 
 /// An empty peer hdrhistogram: 1 µs ..= 1 h in ns, 3 significant digits.

@@ -76,9 +76,12 @@ impl MemTier {
 
     /// Adds a sealed one-second interval or a late delta.
     ///
-    /// Pieces already past a level's retention are not recreated.
-    pub fn insert(&mut self, iv: &Interval) {
+    /// Pieces already past a level's retention are not recreated. Returns the
+    /// deltas applied to rollup pieces already built, as `(level, delta)`
+    /// with the delta re-spanned to the piece (for persistence).
+    pub fn insert(&mut self, iv: &Interval) -> Vec<(usize, Interval)> {
         let newest = self.newest_s;
+        let mut deltas = Vec::new();
         for (k, level) in self.levels.iter_mut().enumerate() {
             let span = u64::from(level.spec.span_s);
             let start = iv.start_s - iv.start_s % span;
@@ -89,21 +92,74 @@ impl MemTier {
                 // Not built yet: the roll-up will include it from the finer level.
                 continue;
             }
+            let mut delta = iv.clone();
+            delta.start_s = start;
+            delta.span_s = level.spec.span_s;
             match level.pieces.get_mut(&start) {
-                Some(piece) => piece.merge(iv),
+                Some(piece) => piece.merge(&delta),
                 None => {
-                    let mut piece = iv.clone();
-                    piece.start_s = start;
-                    piece.span_s = level.spec.span_s;
-                    level.pieces.insert(start, piece);
+                    level.pieces.insert(start, delta.clone());
                 }
+            }
+            if k > 0 {
+                deltas.push((k, delta));
+            }
+        }
+        deltas
+    }
+
+    /// Loads a stored piece of `level` (one second, or a whole rollup piece
+    /// read back from storage): merges it in, and marks the rollup span as
+    /// built. Pieces past retention are dropped.
+    pub fn load(&mut self, level: usize, iv: &Interval) {
+        let newest = self.newest_s;
+        let Some(l) = self.levels.get_mut(level) else { return };
+        let span = u64::from(l.spec.span_s);
+        let start = iv.start_s - iv.start_s % span;
+        if start < l.spec.retained_from(newest) {
+            return;
+        }
+        let mut piece = iv.clone();
+        piece.start_s = start;
+        piece.span_s = l.spec.span_s;
+        match l.pieces.get_mut(&start) {
+            Some(p) => p.merge(&piece),
+            None => {
+                l.pieces.insert(start, piece);
             }
         }
     }
 
+    /// Rollup pieces at or after this second are rebuilt from the finer
+    /// level; earlier ones are taken as loaded. Used when opening a store.
+    pub fn set_built_until(&mut self, level: usize, until_s: u64) {
+        if let Some(l) = self.levels.get_mut(level) {
+            l.built_until = until_s;
+            let keep: BTreeMap<u64, Interval> =
+                l.pieces.range(..until_s).map(|(k, v)| (*k, v.clone())).collect();
+            l.pieces = keep;
+        }
+    }
+
+    /// The level specs (finest first), with retentions as adjusted by `new`.
+    pub fn specs(&self) -> Vec<LevelSpec> {
+        self.levels.iter().map(|l| l.spec).collect()
+    }
+
+    /// The piece of `level` starting at `start_s`, if any.
+    pub fn piece(&self, level: usize, start_s: u64) -> Option<&Interval> {
+        self.levels.get(level)?.pieces.get(&start_s)
+    }
+
     /// Builds every rollup piece whose span lies wholly below `sealed_below`
     /// (every second below it is sealed), using `scratch` for the merge.
-    pub fn roll_up(&mut self, sealed_below: u64, scratch: &mut Accumulator) {
+    /// Returns the pieces built, as `(level, piece)`.
+    pub fn roll_up(
+        &mut self,
+        sealed_below: u64,
+        scratch: &mut Accumulator,
+    ) -> Vec<(usize, Interval)> {
+        let mut built = Vec::new();
         for k in 1..self.levels.len() {
             let (finer, coarser) = self.levels.split_at_mut(k);
             let src = &finer[k - 1];
@@ -128,11 +184,14 @@ impl MemTier {
                     any = true;
                 }
                 if any && start >= dst.spec.retained_from(self.newest_s) {
-                    dst.pieces.insert(start, scratch.to_interval(start, dst.spec.span_s));
+                    let piece = scratch.to_interval(start, dst.spec.span_s);
+                    built.push((k, piece.clone()));
+                    dst.pieces.insert(start, piece);
                 }
                 dst.built_until = start + span;
             }
         }
+        built
     }
 
     /// Moves the data clock to `newest_s` and drops pieces past retention.

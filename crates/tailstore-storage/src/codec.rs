@@ -95,7 +95,7 @@ pub fn decode_payload(
         let start_s = v(&mut pos, "bad varint (start)")?;
         let span = v(&mut pos, "bad varint (span)")?;
         let span_s = u32::try_from(span).map_err(|_| bad(at, "span out of range"))?;
-        if span_s == 0 || start_s % u64::from(span_s) != 0 {
+        if span_s == 0 || !start_s.is_multiple_of(u64::from(span_s)) {
             return Err(bad(at, "start is not a multiple of a non-zero span"));
         }
         let flags = *bytes.get(pos).ok_or_else(|| bad(pos, "truncated flags"))?;

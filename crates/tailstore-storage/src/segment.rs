@@ -43,7 +43,7 @@ pub fn parse_segment_name(name: &str) -> Option<(u8, u64)> {
         return None;
     }
     let bucket: u64 = bucket.parse().ok()?;
-    (bucket % bucket_len_s(level) == 0).then_some((level, bucket))
+    bucket.is_multiple_of(bucket_len_s(level)).then_some((level, bucket))
 }
 
 /// The 16-byte header of a new segment of `level`.

@@ -10,6 +10,9 @@ pub enum Error {
     /// A histogram layout or status set is invalid.
     #[error(transparent)]
     Hist(#[from] tailstore_hist::Error),
+    /// Reading or writing the store directory failed.
+    #[error(transparent)]
+    Storage(#[from] tailstore_storage::Error),
     /// `run()` was called before choosing a window with `between` or `last`.
     #[error("query has no window: call .between(start, end) or .last(duration) before .run()")]
     NoWindow,

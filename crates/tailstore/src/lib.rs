@@ -54,3 +54,4 @@ pub use options::Options;
 pub use store::{Query, Series, Sink, Store, StoreStats};
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 pub use tailstore_query::{Selector, WindowStats};
+pub use tailstore_storage::{check, Damage, FsyncPolicy, Report};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tailstore_hist::{ErrorSet, Layout};
 use tailstore_query::LevelSpec;
+use tailstore_storage::FsyncPolicy;
 
 /// Configuration of a [`Store`](crate::Store), built with chained setters.
 ///
@@ -20,26 +21,31 @@ use tailstore_query::LevelSpec;
 pub struct Options {
     pub(crate) layout: Layout,
     pub(crate) lateness: Duration,
-    pub(crate) retention_1s: Duration,
-    pub(crate) retention_1m: Duration,
-    pub(crate) retention_1h: Duration,
+    pub(crate) retention_1s: Option<Duration>,
+    pub(crate) retention_1m: Option<Duration>,
+    pub(crate) retention_1h: Option<Duration>,
     pub(crate) errors: ErrorSet,
     pub(crate) tick: Duration,
+    pub(crate) flush_every: Duration,
+    pub(crate) fsync: FsyncPolicy,
 }
 
 impl Default for Options {
-    /// 3 digits over 1 µs ..= 1 h; lateness 10 s; in memory, one-second
-    /// intervals for 1 h, minutes for 48 h, hours for 35 days; the guide's
-    /// error set; a 10 ms clock tick.
+    /// 3 digits over 1 µs ..= 1 h; lateness 10 s; the guide's error set; a
+    /// 10 ms clock tick. Retention in memory: one-second intervals 1 h,
+    /// minutes 48 h, hours 35 days; on disk (`Store::open`): 48 h, 35 days,
+    /// 400 days. Durable stores flush every second and `fsync` at most every second.
     fn default() -> Self {
         Options {
             layout: Layout::default(),
             lateness: Duration::from_secs(10),
-            retention_1s: Duration::from_secs(3600),
-            retention_1m: Duration::from_secs(48 * 3600),
-            retention_1h: Duration::from_secs(35 * 86_400),
+            retention_1s: None,
+            retention_1m: None,
+            retention_1h: None,
             errors: ErrorSet::default(),
             tick: Duration::from_millis(10),
+            flush_every: Duration::from_secs(1),
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
         }
     }
 }
@@ -61,28 +67,42 @@ impl Options {
     /// Retention of one-second intervals (rounded up to whole seconds, at
     /// least 1 s). Samples older than this, in data time, are rejected.
     pub fn retention(mut self, retention: Duration) -> Self {
-        self.retention_1s = retention;
+        self.retention_1s = Some(retention);
         self
     }
 
     /// Retention of the one-minute rollups.
     pub fn retention_minutes(mut self, retention: Duration) -> Self {
-        self.retention_1m = retention;
+        self.retention_1m = Some(retention);
         self
     }
 
     /// Retention of the one-hour rollups.
     pub fn retention_hours(mut self, retention: Duration) -> Self {
-        self.retention_1h = retention;
+        self.retention_1h = Some(retention);
         self
     }
 
     /// Keep everything: every retention becomes unbounded (for replays).
     pub fn keep_everything(mut self) -> Self {
         let forever = Duration::from_secs(u64::MAX / 4);
-        self.retention_1s = forever;
-        self.retention_1m = forever;
-        self.retention_1h = forever;
+        self.retention_1s = Some(forever);
+        self.retention_1m = Some(forever);
+        self.retention_1h = Some(forever);
+        self
+    }
+
+    /// How often a durable store writes what was sealed (default 1 s). A
+    /// crash loses at most the seconds not yet flushed.
+    pub fn flush_every(mut self, every: Duration) -> Self {
+        self.flush_every = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// When a durable store `fsync`s its segment files (default: at most
+    /// once a second). See `docs/FORMAT.md` for what each policy survives.
+    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.fsync = policy;
         self
     }
 
@@ -103,12 +123,17 @@ impl Options {
         self.lateness.as_secs() + u64::from(self.lateness.subsec_nanos() > 0)
     }
 
-    pub(crate) fn levels(&self) -> Vec<LevelSpec> {
+    /// Levels of the in-memory tier (`durable = false`) or of the files.
+    pub(crate) fn levels(&self, durable: bool) -> Vec<LevelSpec> {
         let s = |d: Duration| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
+        let h = 3600;
+        let (d1, d2, d3) =
+            if durable { (48 * h, 35 * 24 * h, 400 * 24 * h) } else { (h, 48 * h, 35 * 24 * h) };
+        let pick = |set: Option<Duration>, default: u64| set.map_or(default, s);
         vec![
-            LevelSpec { span_s: 1, retention_s: s(self.retention_1s) },
-            LevelSpec { span_s: 60, retention_s: s(self.retention_1m).max(60) },
-            LevelSpec { span_s: 3600, retention_s: s(self.retention_1h).max(3600) },
+            LevelSpec { span_s: 1, retention_s: pick(self.retention_1s, d1) },
+            LevelSpec { span_s: 60, retention_s: pick(self.retention_1m, d2).max(60) },
+            LevelSpec { span_s: 3600, retention_s: pick(self.retention_1h, d3).max(3600) },
         ]
     }
 }

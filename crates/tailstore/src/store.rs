@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Recorder, Sealed};
-use tailstore_query::{plan, MemTier, Selector, WindowStats};
+use tailstore_query::{plan, LevelSpec, MemTier, Selector, WindowStats};
+use tailstore_storage::{scan_dir, Report, StoredInterval, Writer, WriterOptions};
 
 use crate::error::Error;
 use crate::options::Options;
@@ -35,6 +36,9 @@ pub struct StoreStats {
     pub newest_s: u64,
     /// Approximate bytes held by recorders and sealed history.
     pub memory_bytes: usize,
+    /// Failed background writes or retention passes of a durable store (the
+    /// next `flush()` returns the error).
+    pub storage_errors: u64,
 }
 
 /// The data clock shared by every series of a store.
@@ -69,8 +73,30 @@ struct SeriesInner {
     tier: Mutex<MemTier>,
 }
 
+/// The durable side of a store opened with [`Store::open`].
+struct Storage {
+    writer: Writer,
+    disk_levels: Vec<LevelSpec>,
+    last_flush: std::time::Instant,
+    last_retention: std::time::Instant,
+    /// The first background error not yet returned by `flush()`.
+    error: Option<tailstore_storage::Error>,
+    errors: u64,
+}
+
+impl Storage {
+    fn note(&mut self, r: Result<(), tailstore_storage::Error>) {
+        if let Err(e) = r {
+            self.errors += 1;
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
 struct Inner {
     opts: Options,
+    storage: Option<Mutex<Storage>>,
+    open_report: Option<Report>,
     timeline: Arc<Timeline>,
     series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
     sinks: RwLock<Vec<Arc<dyn Sink>>>,
@@ -82,11 +108,12 @@ struct Inner {
 /// An embedded time-series store of request latencies and statuses.
 ///
 /// Cloning is cheap and shares the store. Dropping the last clone stops the
-/// background clock.
+/// background clock and, for a durable store, seals and flushes everything.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    // Declared first so it drops first, while `inner` is still alive.
     _ticker: Arc<TickerGuard>,
+    inner: Arc<Inner>,
 }
 
 struct TickerGuard {
@@ -97,6 +124,14 @@ impl Drop for TickerGuard {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
             inner.stop.store(true, Relaxed);
+            if inner.storage.is_some() {
+                seal_pass(&inner, true);
+                if let Some(st) = &inner.storage {
+                    let mut st = st.lock();
+                    let r = st.writer.flush();
+                    st.note(r);
+                }
+            }
         }
     }
 }
@@ -111,7 +146,56 @@ impl Store {
     /// A store that keeps everything in memory, with a background clock
     /// thread that publishes the current second and seals intervals.
     pub fn in_memory(opts: Options) -> Store {
-        let retention_s = opts.levels()[0].retention_s;
+        Store::build(opts, None, None, false)
+    }
+
+    /// Opens (creating if needed) the durable store in `dir` as its single
+    /// writer: the history found there is loaded (damaged chunks are skipped
+    /// and listed in [`Store::open_report`]), and from then on every sealed
+    /// interval is appended and flushed every `flush_every` (default 1 s),
+    /// on [`Store::flush`] and at drop.
+    ///
+    /// A second writer on the same directory gets [`Error::Storage`] naming
+    /// the holder's pid.
+    pub fn open(dir: impl AsRef<std::path::Path>, opts: Options) -> Result<Store, Error> {
+        let dir = dir.as_ref();
+        let writer =
+            Writer::open(dir, WriterOptions { fsync: opts.fsync, ..WriterOptions::default() })?;
+        let scan = scan_dir(dir, opts.layout.len())?;
+        let storage = Storage {
+            writer,
+            disk_levels: opts.levels(true),
+            last_flush: std::time::Instant::now(),
+            last_retention: std::time::Instant::now() - Duration::from_secs(3600),
+            error: None,
+            errors: 0,
+        };
+        Ok(Store::build(opts, Some(storage), Some(scan), true))
+    }
+
+    /// Opens a store directory read-only (no lock: any number of readers,
+    /// while a writer appends), with the history flushed up to now. Samples
+    /// recorded into it stay in memory.
+    pub fn open_read_only(dir: impl AsRef<std::path::Path>, opts: Options) -> Result<Store, Error> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::Storage(tailstore_storage::Error::Io {
+                op: "open store directory",
+                path: dir.to_path_buf(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }));
+        }
+        let scan = scan_dir(dir, opts.layout.len())?;
+        Ok(Store::build(opts, None, Some(scan), true))
+    }
+
+    fn build(
+        opts: Options,
+        storage: Option<Storage>,
+        scan: Option<tailstore_storage::DirScan>,
+        durable: bool,
+    ) -> Store {
+        let retention_s = opts.levels(durable)[0].retention_s;
         let timeline = Arc::new(Timeline {
             newest: AtomicU64::new(0),
             now_s: AtomicU64::new(wall_second()),
@@ -119,14 +203,26 @@ impl Store {
             retention_s,
             rejected_pre_epoch: AtomicU64::new(0),
         });
+        let (report, persist) = match scan {
+            Some(scan) => {
+                let report = scan.report.clone();
+                (Some(report), Some(scan))
+            }
+            None => (None, None),
+        };
         let inner = Arc::new(Inner {
             opts,
+            storage: storage.map(Mutex::new),
+            open_report: report,
             timeline,
             series: RwLock::new(HashMap::new()),
             sinks: RwLock::new(Vec::new()),
             stop: AtomicBool::new(false),
             sealing: Mutex::new(0),
         });
+        if let Some(scan) = persist {
+            load(&inner, scan);
+        }
         let weak = Arc::downgrade(&inner);
         let tick = inner.opts.tick;
         let spawned = std::thread::Builder::new()
@@ -141,6 +237,30 @@ impl Store {
         Store { inner, _ticker: guard }
     }
 
+    /// What opening found on disk: segments, chunks OK, damaged regions.
+    /// `None` for an in-memory store.
+    pub fn open_report(&self) -> Option<&Report> {
+        self.inner.open_report.as_ref()
+    }
+
+    /// Seals everything recorded so far (the open seconds included; later
+    /// samples for them become late deltas) and, for a durable store, writes
+    /// and `fsync`s it per the policy. Returns the first background write
+    /// error since the last call, if any.
+    pub fn flush(&self) -> Result<(), Error> {
+        seal_pass(&self.inner, true);
+        if let Some(st) = &self.inner.storage {
+            let mut st = st.lock();
+            let r = st.writer.flush();
+            st.note(r);
+            st.last_flush = std::time::Instant::now();
+            if let Some(e) = st.error.take() {
+                return Err(Error::Storage(e));
+            }
+        }
+        Ok(())
+    }
+
     /// The handle of series `name`, created on first use. Keep it: recording
     /// through a handle takes no lock, looking a name up does.
     pub fn series(&self, name: &str) -> Series {
@@ -150,14 +270,7 @@ impl Store {
         let mut map = self.inner.series.write();
         let s = map
             .entry(Arc::from(name))
-            .or_insert_with(|| {
-                let levels = self.inner.opts.levels();
-                Arc::new(SeriesInner {
-                    name: Arc::from(name),
-                    recorder: Recorder::new(self.inner.opts.layout, 0),
-                    tier: Mutex::new(MemTier::new(&levels)),
-                })
-            })
+            .or_insert_with(|| Arc::new(new_series(&self.inner.opts, name, 0)))
             .clone();
         Series { inner: s, timeline: self.inner.timeline.clone() }
     }
@@ -187,7 +300,7 @@ impl Store {
     /// Seals now every second that is past the lateness window, instead of
     /// waiting for the clock thread.
     pub fn seal_now(&self) {
-        seal_pass(&self.inner);
+        seal_pass(&self.inner, false);
     }
 
     /// Store-wide counters.
@@ -199,6 +312,9 @@ impl Store {
             rejected: self.inner.timeline.rejected_pre_epoch.load(Relaxed),
             ..StoreStats::default()
         };
+        if let Some(storage) = &self.inner.storage {
+            st.storage_errors = storage.lock().errors;
+        }
         for s in series.values() {
             let c = s.recorder.counters();
             st.late += c.late;
@@ -233,36 +349,182 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
         // Seal when data time moved, and at least every ~second for steals
         // and residues of idle shards.
         if newest != last_newest || passes_since_seal * tick.as_millis() as u32 >= 1000 {
-            seal_pass(&inner);
+            seal_pass(&inner, false);
             last_newest = newest;
             passes_since_seal = 0;
+        }
+        if let Some(st) = &inner.storage {
+            let mut st = st.lock();
+            if st.last_flush.elapsed() >= inner.opts.flush_every {
+                let r = st.writer.flush();
+                st.note(r);
+                st.last_flush = std::time::Instant::now();
+            }
+            if st.last_retention.elapsed() >= Duration::from_secs(10) {
+                st.last_retention = std::time::Instant::now();
+                let specs = st.disk_levels.clone();
+                for (level, spec) in specs.iter().enumerate() {
+                    let r = st
+                        .writer
+                        .remove_before(level as u8, spec.retained_from(newest))
+                        .map(|_| ());
+                    st.note(r);
+                }
+            }
         }
     }
 }
 
-fn seal_pass(inner: &Inner) {
+fn new_series(opts: &Options, name: &str, sealed_below: u64) -> SeriesInner {
+    SeriesInner {
+        name: Arc::from(name),
+        recorder: Recorder::new(opts.layout, sealed_below),
+        tier: Mutex::new(MemTier::new(&opts.levels(false))),
+    }
+}
+
+/// Loads a directory scan into the series' tiers. Seconds add up; a rollup
+/// piece is the last complete (non-late) copy stored plus the late deltas
+/// after it, and rollups still covered by retained finer data are rebuilt
+/// from it (and re-persisted where the stored copy differs or is missing).
+fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
+    let mut newest = 0u64;
+    let mut rollups: HashMap<(String, usize, u64), Interval> = HashMap::new();
+    let mut seconds: HashMap<String, Vec<Interval>> = HashMap::new();
+    for (level, chunk) in scan.chunks {
+        for s in chunk.intervals {
+            let iv = s.interval;
+            newest = newest.max(iv.start_s + u64::from(iv.span_s) - 1);
+            if level == 0 {
+                seconds.entry(chunk.series.clone()).or_default().push(iv);
+            } else {
+                let key = (chunk.series.clone(), usize::from(level), iv.start_s);
+                match rollups.get_mut(&key) {
+                    Some(p) if s.late => p.merge(&iv),
+                    _ => {
+                        rollups.insert(key, iv);
+                    }
+                }
+            }
+        }
+    }
+    if newest == 0 && seconds.is_empty() && rollups.is_empty() {
+        return;
+    }
+    inner.timeline.newest.fetch_max(newest, Relaxed);
+    let mut names: Vec<String> = seconds.keys().cloned().collect();
+    names.extend(rollups.keys().map(|k| k.0.clone()));
+    names.sort();
+    names.dedup();
+    let mut scratch = Accumulator::new(inner.opts.layout);
+    let mut map = inner.series.write();
+    for name in names {
+        let series = Arc::new(new_series(&inner.opts, &name, newest + 1));
+        let mut tier = series.tier.lock();
+        for iv in seconds.remove(&name).unwrap_or_default() {
+            tier.load(0, &iv);
+        }
+        let specs = tier.specs();
+        let mut stored: Vec<((usize, u64), Interval)> = Vec::new();
+        for k in 1..specs.len() {
+            // Rollups from here on are rebuilt from the finer level.
+            let finer_from = specs[k - 1].retained_from(newest);
+            let span = u64::from(specs[k].span_s);
+            let rebuild_from = finer_from.div_ceil(span) * span;
+            let mut keys: Vec<u64> =
+                rollups.keys().filter(|key| key.0 == name && key.1 == k).map(|key| key.2).collect();
+            keys.sort_unstable();
+            for start in keys {
+                let iv = rollups.remove(&(name.clone(), k, start)).expect("key listed above");
+                if start < rebuild_from {
+                    tier.load(k, &iv);
+                } else {
+                    stored.push(((k, start), iv));
+                }
+            }
+            tier.set_built_until(k, rebuild_from);
+        }
+        tier.advance(newest);
+        let built = tier.roll_up(newest + 1, &mut scratch);
+        drop(tier);
+        // Persist rebuilt rollups that differ from (or are missing on) disk.
+        if let Some(st) = &inner.storage {
+            let mut st = st.lock();
+            for (k, piece) in built {
+                let same =
+                    stored.iter().any(|(key, iv)| *key == (k, piece.start_s) && *iv == piece);
+                if !same {
+                    let r = st.writer.append(
+                        k as u8,
+                        &name,
+                        &[StoredInterval { interval: piece, late: false }],
+                    );
+                    st.note(r);
+                }
+            }
+        }
+        map.insert(Arc::from(name.as_str()), series);
+    }
+}
+
+/// Seals what is due (everything, with `force`), merges it into the tiers,
+/// builds rollups, queues it for storage and hands it to the sinks.
+fn seal_pass(inner: &Inner, force: bool) {
     let mut guard = inner.sealing.lock();
     // Keeps the coarse clock current even without the clock thread.
     inner.timeline.now_s.fetch_max(wall_second(), Relaxed);
     let newest = inner.timeline.newest.load(Relaxed);
-    let seal_below = newest.saturating_sub(inner.opts.lateness_s());
-    // Live samples carry the coarse clock's second: one second of grace
-    // covers a writer that read the clock just before it ticked.
-    let live_seal_below = newest.saturating_sub(1);
+    let (seal_below, live_seal_below) = if force {
+        (newest + 1, newest + 1)
+    } else {
+        // Live samples carry the coarse clock's second: one second of grace
+        // covers a writer that read the clock just before it ticked.
+        (newest.saturating_sub(inner.opts.lateness_s()), newest.saturating_sub(1))
+    };
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
     let mut scratch = Accumulator::new(inner.opts.layout);
     for s in series {
+        let mut persist: Vec<(u8, StoredInterval)> = Vec::new();
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
             let sealed = s.recorder.seal(seal_below, live_seal_below);
             tier.advance(newest);
-            for iv in sealed.seconds.iter().chain(&sealed.late) {
-                tier.insert(iv);
+            let durable = inner.storage.is_some();
+            for (late, iv) in sealed
+                .seconds
+                .iter()
+                .map(|iv| (false, iv))
+                .chain(sealed.late.iter().map(|iv| (true, iv)))
+            {
+                let deltas = tier.insert(iv);
+                if durable {
+                    persist.push((0, StoredInterval { interval: iv.clone(), late }));
+                    for (k, d) in deltas {
+                        persist.push((k as u8, StoredInterval { interval: d, late: true }));
+                    }
+                }
             }
-            tier.roll_up(seal_below, &mut scratch);
+            // `seal_below` never exceeds what the recorder sealed for this
+            // series (a live-only series seals further, up to `live_seal_below`).
+            for (k, piece) in tier.roll_up(seal_below, &mut scratch) {
+                if durable {
+                    persist.push((k as u8, StoredInterval { interval: piece, late: false }));
+                }
+            }
             sealed
         };
+        if let (Some(st), false) = (&inner.storage, persist.is_empty()) {
+            let mut st = st.lock();
+            for level in 0..3u8 {
+                let batch: Vec<StoredInterval> =
+                    persist.iter().filter(|p| p.0 == level).map(|p| p.1.clone()).collect();
+                if !batch.is_empty() {
+                    let r = st.writer.append(level, &s.name, &batch);
+                    st.note(r);
+                }
+            }
+        }
         for sink in &sinks {
             for iv in &sealed.seconds {
                 sink.sealed(&s.name, iv, false);
