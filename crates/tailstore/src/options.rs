@@ -32,9 +32,10 @@ pub struct Options {
 
 impl Default for Options {
     /// 3 digits over 1 µs ..= 1 h; lateness 10 s; the guide's error set; a
-    /// 10 ms clock tick. Retention in memory: one-second intervals 1 h,
-    /// minutes 48 h, hours 35 days; on disk (`Store::open`): 48 h, 35 days,
-    /// 400 days. Durable stores flush every second and `fsync` at most every second.
+    /// 10 ms clock tick. Retention of `Store::in_memory`: one-second
+    /// intervals 1 h, minutes 48 h, hours 35 days; of `Store::open`: 48 h,
+    /// 35 days, 400 days (all of it held in memory too, loaded at open).
+    /// Durable stores flush every second and `fsync` at most every second.
     fn default() -> Self {
         Options {
             layout: Layout::default(),

@@ -95,6 +95,8 @@ impl Storage {
 
 struct Inner {
     opts: Options,
+    /// Opened from a directory (retentions are the on-disk ones).
+    durable: bool,
     storage: Option<Mutex<Storage>>,
     open_report: Option<Report>,
     timeline: Arc<Timeline>,
@@ -212,6 +214,7 @@ impl Store {
         };
         let inner = Arc::new(Inner {
             opts,
+            durable,
             storage: storage.map(Mutex::new),
             open_report: report,
             timeline,
@@ -270,7 +273,7 @@ impl Store {
         let mut map = self.inner.series.write();
         let s = map
             .entry(Arc::from(name))
-            .or_insert_with(|| Arc::new(new_series(&self.inner.opts, name, 0)))
+            .or_insert_with(|| Arc::new(new_series(&self.inner, name, 0)))
             .clone();
         Series { inner: s, timeline: self.inner.timeline.clone() }
     }
@@ -375,11 +378,13 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
     }
 }
 
-fn new_series(opts: &Options, name: &str, sealed_below: u64) -> SeriesInner {
+/// A durable store keeps its whole retained history in the in-memory tier
+/// (loaded at open), so the planner answers every window the files cover.
+fn new_series(inner: &Inner, name: &str, sealed_below: u64) -> SeriesInner {
     SeriesInner {
         name: Arc::from(name),
-        recorder: Recorder::new(opts.layout, sealed_below),
-        tier: Mutex::new(MemTier::new(&opts.levels(false))),
+        recorder: Recorder::new(inner.opts.layout, sealed_below),
+        tier: Mutex::new(MemTier::new(&inner.opts.levels(inner.durable))),
     }
 }
 
@@ -419,7 +424,7 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
     let mut scratch = Accumulator::new(inner.opts.layout);
     let mut map = inner.series.write();
     for name in names {
-        let series = Arc::new(new_series(&inner.opts, &name, newest + 1));
+        let series = Arc::new(new_series(inner, &name, newest + 1));
         let mut tier = series.tier.lock();
         for iv in seconds.remove(&name).unwrap_or_default() {
             tier.load(0, &iv);
