@@ -21,3 +21,13 @@ fn replay(target: &str, body: fn(&[u8])) {
 fn decode_hist_corpus() {
     replay("decode_hist", targets::decode_hist);
 }
+
+#[test]
+fn decode_chunk_corpus() {
+    replay("decode_chunk", targets::decode_chunk_target);
+}
+
+#[test]
+fn open_dir_corpus() {
+    replay("open_dir", targets::open_dir_target);
+}

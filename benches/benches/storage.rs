@@ -1,0 +1,110 @@
+//! Storage: bytes on disk per request, per level, at 200, 1 000 and 20 000
+//! requests/s (lognormal latencies, median 40 ms, σ 0.6; statuses 200 / 404 /
+//! 503), against hdrhistogram's V2+DEFLATE encoding of the same one-second
+//! and one-minute histograms and against 16 bytes per raw sample; then write
+//! throughput (seconds sealed and persisted per second of wall time) and the
+//! cost of `flush()`. A plain `main`: bytes are not a timing.
+//!
+//! Run: `cargo bench -p tailstore-benches --bench storage`.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use tailstore::{FsyncPolicy, Options, Store};
+use tailstore_benches::{new_hdr, Lognormal, SplitMix64};
+
+/// Seconds of traffic per rate: one hour, so the minute level has 60 pieces.
+const SECONDS: u64 = 3600;
+/// First second: an hour boundary, so files and rollups align.
+const START: u64 = 1_700_000_000 - 1_700_000_000 % 3600;
+
+fn level_bytes(dir: &std::path::Path, level: u8) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            name.starts_with(&format!("L{level}-")).then(|| e.metadata().unwrap().len())
+        })
+        .sum()
+}
+
+fn status(r: &mut SplitMix64) -> u16 {
+    match r.next_u64() % 100 {
+        0 => 503,
+        1 | 2 => 404,
+        _ => 200,
+    }
+}
+
+fn main() {
+    println!("storage: {SECONDS} s of lognormal traffic per rate; bytes per request");
+    println!(
+        "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>12} {:>12}",
+        "req/s", "1s level", "1m level", "hdr V2+DEFL 1s", "hdr V2+DEFL 1m", "raw 16 B", "write s/s", "flush ms"
+    );
+    for rate in [200u64, 1_000, 20_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            Options::default()
+                .keep_everything()
+                .lateness(Duration::ZERO)
+                .fsync(FsyncPolicy::Never)
+                .flush_every(Duration::from_secs(3600)),
+        )
+        .unwrap();
+        let s = store.series("/models/fraud-v2/predict");
+        let mut lat = Lognormal::latency(rate);
+        let mut r = SplitMix64::new(rate ^ 0x5eed);
+        let mut hdr_1s = 0usize;
+        let mut hdr_1m = 0usize;
+        let mut minute = new_hdr();
+        let mut ser = V2DeflateSerializer::new();
+        let mut buf = Vec::new();
+        let mut flush_total = Duration::ZERO;
+        let mut batch = Vec::with_capacity(rate as usize);
+        let t0 = Instant::now();
+        let mut record_time = Duration::ZERO;
+        for k in 0..SECONDS {
+            batch.clear();
+            batch.extend((0..rate).map(|_| (lat.sample_ns(), status(&mut r))));
+            let tr = Instant::now();
+            s.record_batch_at_unix(START + k, &batch);
+            record_time += tr.elapsed();
+            // The peer: the same second as its own hdrhistogram, V2+DEFLATE.
+            let mut h = new_hdr();
+            for (v, _) in &batch {
+                h.saturating_record(*v);
+            }
+            buf.clear();
+            hdr_1s += ser.serialize(&h, &mut buf).unwrap();
+            minute.add(&h).unwrap();
+            if (k + 1) % 60 == 0 {
+                buf.clear();
+                hdr_1m += ser.serialize(&minute, &mut buf).unwrap();
+                minute.reset();
+            }
+            // One flush per second, as a live store does (flush_every = 1 s).
+            let tf = Instant::now();
+            store.flush().unwrap();
+            flush_total += tf.elapsed();
+        }
+        let wall = t0.elapsed();
+        drop(store);
+        let n = (rate * SECONDS) as f64;
+        let l0 = level_bytes(dir.path(), 0) as f64;
+        let l1 = level_bytes(dir.path(), 1) as f64;
+        println!(
+            "{:>8} {:>12.3} {:>12.3} {:>14.3} {:>14.3} {:>10.1} {:>12.0} {:>12.3}",
+            rate,
+            l0 / n,
+            l1 / n,
+            hdr_1s as f64 / n,
+            hdr_1m as f64 / n,
+            16.0,
+            SECONDS as f64 / (wall - record_time).as_secs_f64(),
+            flush_total.as_secs_f64() * 1e3 / SECONDS as f64,
+        );
+    }
+}
