@@ -2,6 +2,12 @@
 
 use tailstore_hist::{get_varint, put_varint, Interval, SparseHist, StatusCounts, STATUS_CODES};
 
+use crate::rc;
+
+/// Histogram encodings inside a payload.
+const HIST_VARINT: u8 = 0;
+const HIST_RANGE: u8 = 1;
+
 /// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
 fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     while v >= 0x80 {
@@ -65,9 +71,19 @@ pub fn encode_payload(intervals: &[StoredInterval]) -> Vec<u8> {
             put_varint(&mut out, count);
             next = u64::from(code) + 1;
         }
-        let hist = iv.hist.encode_varint();
-        put_varint(&mut out, hist.len() as u64);
-        out.extend_from_slice(&hist);
+        // The range coder wins except on tiny histograms; keep the smaller.
+        let varint = iv.hist.encode_varint();
+        let ranged = rc::encode_hist(iv.hist.iter());
+        if ranged.len() < varint.len() {
+            out.push(HIST_RANGE);
+            put_varint(&mut out, u64::from(iv.hist.buckets()));
+            put_varint(&mut out, ranged.len() as u64);
+            out.extend_from_slice(&ranged);
+        } else {
+            out.push(HIST_VARINT);
+            put_varint(&mut out, varint.len() as u64);
+            out.extend_from_slice(&varint);
+        }
     }
     out
 }
@@ -127,14 +143,28 @@ pub fn decode_payload(
             pairs.push((code as u16, count));
             next = code + 1;
         }
+        let codec = *bytes.get(pos).ok_or_else(|| bad(pos, "truncated histogram codec"))?;
+        pos += 1;
+        let buckets = match codec {
+            HIST_VARINT => None,
+            HIST_RANGE => Some(v(&mut pos, "bad varint (bucket count)")?),
+            _ => return Err(bad(pos - 1, "unknown histogram codec")),
+        };
         let hist_len = v(&mut pos, "bad varint (histogram length)")?;
         let end = usize::try_from(hist_len)
             .ok()
             .and_then(|l| pos.checked_add(l))
             .filter(|e| *e <= bytes.len())
             .ok_or_else(|| bad(pos, "histogram longer than the payload"))?;
-        let hist = SparseHist::decode_varint(&bytes[pos..end], layout_len)
-            .map_err(|e| bad(pos, &format!("histogram: {e}")))?;
+        let hist = match buckets {
+            None => SparseHist::decode_varint(&bytes[pos..end], layout_len)
+                .map_err(|e| bad(pos, &format!("histogram: {e}")))?,
+            Some(n) => {
+                let pairs = rc::decode_hist(&bytes[pos..end], n, layout_len)
+                    .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
+                SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
+            }
+        };
         pos = end;
         if !hist.is_empty() && min_ns > max_ns {
             return Err(bad(at, "min above max"));

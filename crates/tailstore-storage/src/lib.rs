@@ -17,6 +17,7 @@ mod codec;
 mod dir;
 mod error;
 mod mmap;
+mod rc;
 mod segment;
 
 pub use chunk::{decode_chunk, encode_chunk, Chunk, ChunkError, HEADER_LEN};
