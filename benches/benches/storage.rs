@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-use tailstore::{FsyncPolicy, Options, Store};
+use tailstore::{FsyncPolicy, Options, Selector, Store};
 use tailstore_benches::{new_hdr, Lognormal, SplitMix64};
 
 /// Seconds of traffic per rate: one hour, so the minute level has 60 pieces.
@@ -37,11 +37,73 @@ fn status(r: &mut SplitMix64) -> u16 {
     }
 }
 
+/// Reopens a durable store of `days` days at 20 req/s and times the open
+/// (scan + load) and P99 queries, first (cold) and repeated (warm, median).
+fn cold_and_warm(days: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let secs = days * 86_400;
+    {
+        let store = Store::open(
+            dir.path(),
+            Options::default().lateness(Duration::ZERO).fsync(FsyncPolicy::Never),
+        )
+        .unwrap();
+        let s = store.series("/models/fraud-v2/predict");
+        let mut lat = Lognormal::latency(7);
+        let mut r = SplitMix64::new(7);
+        let mut batch = Vec::new();
+        for k in 0..secs {
+            batch.clear();
+            batch.extend((0..20).map(|_| (lat.sample_ns(), status(&mut r))));
+            s.record_batch_at_unix(START + k, &batch);
+        }
+        store.flush().unwrap();
+    }
+    let bytes: u64 = (0..3).map(|l| level_bytes(dir.path(), l)).sum();
+    let t = Instant::now();
+    let store = Store::open_read_only(dir.path(), Options::default()).unwrap();
+    let open = t.elapsed();
+    println!(
+        "durable: {days} d at 20 req/s ({} MB on disk): open_read_only (scan + load) {:.0} ms",
+        bytes / 1_000_000,
+        open.as_secs_f64() * 1e3
+    );
+    let end = START + secs - 7; // not aligned to a minute
+    for (name, len) in [("5m", 300u64), ("1h", 3600), ("24h", 86_400), ("7d", 7 * 86_400)] {
+        let q = || {
+            let t = Instant::now();
+            let w = store
+                .query(Selector::exact("/models/fraud-v2/predict"))
+                .between(tailstore_benches::at(end - len), tailstore_benches::at(end))
+                .run()
+                .unwrap();
+            std::hint::black_box(w.quantile(0.99));
+            t.elapsed()
+        };
+        let cold = q();
+        let mut warm: Vec<Duration> = (0..101).map(|_| q()).collect();
+        warm.sort();
+        println!(
+            "durable: p99 over {name}: first query after open {:.1} us, warm median {:.1} us",
+            cold.as_secs_f64() * 1e6,
+            warm[50].as_secs_f64() * 1e6
+        );
+    }
+}
+
 fn main() {
+    cold_and_warm(8);
     println!("storage: {SECONDS} s of lognormal traffic per rate; bytes per request");
     println!(
         "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>12} {:>12}",
-        "req/s", "1s level", "1m level", "hdr V2+DEFL 1s", "hdr V2+DEFL 1m", "raw 16 B", "write s/s", "flush ms"
+        "req/s",
+        "1s level",
+        "1m level",
+        "hdr V2+DEFL 1s",
+        "hdr V2+DEFL 1m",
+        "raw 16 B",
+        "write s/s",
+        "flush ms"
     );
     for rate in [200u64, 1_000, 20_000] {
         let dir = tempfile::tempdir().unwrap();
