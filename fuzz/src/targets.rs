@@ -31,7 +31,8 @@ pub fn decode_chunk_target(data: &[u8]) {
     let layout = Layout::default();
     let Ok((chunk, used)) = decode_chunk(data, layout.len()) else { return };
     assert!(used <= data.len());
-    let again = encode_chunk(&chunk.series, &chunk.intervals, 1).expect("a decoded chunk re-encodes");
+    let again =
+        encode_chunk(&chunk.series, &chunk.intervals, 1).expect("a decoded chunk re-encodes");
     let (back, n) = decode_chunk(&again, layout.len()).expect("a re-encoded chunk decodes");
     assert_eq!(n, again.len());
     assert_eq!(back, chunk);

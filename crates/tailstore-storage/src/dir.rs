@@ -58,6 +58,9 @@ pub struct Report {
     pub intervals: usize,
     /// Damaged regions (torn tails, flipped bits, bad headers), each skipped.
     pub damaged: Vec<Damage>,
+    /// Chunks OK that follow a damaged region in their file (found again by
+    /// resynchronising on the chunk magic).
+    pub recovered: usize,
     /// Bytes in segment files.
     pub bytes: u64,
 }
@@ -114,6 +117,7 @@ pub fn scan_dir(dir: &Path, layout_len: usize) -> Result<DirScan, Error> {
         out.report.bytes += map.bytes().len() as u64;
         out.report.chunks_ok += scan.chunks.len();
         out.report.damaged.extend(scan.damage);
+        out.report.recovered += scan.recovered;
         for (_, chunk) in scan.chunks {
             out.report.intervals += chunk.intervals.len();
             out.chunks.push((level, chunk));
@@ -122,8 +126,9 @@ pub fn scan_dir(dir: &Path, layout_len: usize) -> Result<DirScan, Error> {
     Ok(out)
 }
 
-/// Checks a directory: chunks OK, damaged (with file, offset, reason) and
-/// bytes skipped. Opens nothing for writing.
+/// Checks a directory: chunks OK, damaged (with file, offset, reason and
+/// bytes skipped), and recovered (OK chunks after damage). Opens nothing for
+/// writing and takes no lock, so it runs on a live store.
 pub fn check(dir: &Path, layout_len: usize) -> Result<Report, Error> {
     Ok(scan_dir(dir, layout_len)?.report)
 }

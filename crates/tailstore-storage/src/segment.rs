@@ -79,6 +79,9 @@ pub struct SegmentScan {
     pub damage: Vec<Damage>,
     /// Offset just past the last valid chunk (where a torn tail starts).
     pub valid_end: u64,
+    /// Valid chunks found after a damaged region (by resynchronising on
+    /// the chunk magic): what the scan recovered.
+    pub recovered: usize,
 }
 
 /// Scans a segment's bytes. A bad header is an error for a newer version,
@@ -130,6 +133,9 @@ pub fn scan_segment(
     while pos < bytes.len() {
         match decode_chunk(&bytes[pos..], layout_len) {
             Ok((chunk, used)) => {
+                if !scan.damage.is_empty() {
+                    scan.recovered += 1;
+                }
                 scan.chunks.push((pos as u64, chunk));
                 pos += used;
                 scan.valid_end = pos as u64;
@@ -161,5 +167,40 @@ mod tests {
         assert_eq!(parse_segment_name("L3-00000000000000000000.seg"), None);
         assert_eq!(parse_segment_name("L0-7200.seg"), None);
         assert_eq!(parse_segment_name("tailstore.lock"), None);
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use crate::chunk::encode_chunk;
+    use crate::codec::StoredInterval;
+    use tailstore_hist::Interval;
+
+    #[test]
+    fn resync_after_damage_recovers_later_chunks() {
+        let mut file = segment_header(0).to_vec();
+        let mut offsets = Vec::new();
+        for s in 0..5u64 {
+            offsets.push(file.len());
+            let iv = StoredInterval { interval: Interval::empty(3600 + s, 1), late: false };
+            file.extend(encode_chunk("x", &[iv], 1).unwrap());
+        }
+        file[offsets[1] + 9] ^= 0x40; // damage chunk 1
+        let scan = scan_segment(&file, Path::new("L0-x.seg"), 0, 33_792).unwrap();
+        assert_eq!(scan.chunks.len(), 4);
+        assert_eq!(scan.damage.len(), 1);
+        assert_eq!(scan.damage[0].offset, offsets[1] as u64);
+        assert_eq!(scan.recovered, 3);
+        assert_eq!(scan.valid_end, file.len() as u64);
+        // A newer version is an error, not damage.
+        let mut newer = file.clone();
+        newer[8] = 9;
+        let crc = crc32c::crc32c(&newer[..12]);
+        newer[12..16].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            scan_segment(&newer, Path::new("L0-x.seg"), 0, 33_792),
+            Err(Error::UnsupportedVersion { version: 9, .. })
+        ));
     }
 }

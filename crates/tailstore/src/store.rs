@@ -78,13 +78,23 @@ struct Storage {
     writer: Writer,
     disk_levels: Vec<LevelSpec>,
     last_flush: std::time::Instant,
-    last_retention: std::time::Instant,
     /// The first background error not yet returned by `flush()`.
     error: Option<tailstore_storage::Error>,
     errors: u64,
 }
 
 impl Storage {
+    /// Writes what is queued, then removes the files past retention.
+    fn flush_and_expire(&mut self, newest: u64) {
+        let r = self.writer.flush();
+        self.note(r);
+        self.last_flush = std::time::Instant::now();
+        for (level, spec) in self.disk_levels.clone().iter().enumerate() {
+            let r = self.writer.remove_before(level as u8, spec.retained_from(newest)).map(|_| ());
+            self.note(r);
+        }
+    }
+
     fn note(&mut self, r: Result<(), tailstore_storage::Error>) {
         if let Err(e) = r {
             self.errors += 1;
@@ -129,9 +139,7 @@ impl Drop for TickerGuard {
             if inner.storage.is_some() {
                 seal_pass(&inner, true);
                 if let Some(st) = &inner.storage {
-                    let mut st = st.lock();
-                    let r = st.writer.flush();
-                    st.note(r);
+                    st.lock().flush_and_expire(inner.timeline.newest.load(Relaxed));
                 }
             }
         }
@@ -168,7 +176,6 @@ impl Store {
             writer,
             disk_levels: opts.levels(true),
             last_flush: std::time::Instant::now(),
-            last_retention: std::time::Instant::now() - Duration::from_secs(3600),
             error: None,
             errors: 0,
         };
@@ -254,9 +261,7 @@ impl Store {
         seal_pass(&self.inner, true);
         if let Some(st) = &self.inner.storage {
             let mut st = st.lock();
-            let r = st.writer.flush();
-            st.note(r);
-            st.last_flush = std::time::Instant::now();
+            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed));
             if let Some(e) = st.error.take() {
                 return Err(Error::Storage(e));
             }
@@ -359,20 +364,7 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
         if let Some(st) = &inner.storage {
             let mut st = st.lock();
             if st.last_flush.elapsed() >= inner.opts.flush_every {
-                let r = st.writer.flush();
-                st.note(r);
-                st.last_flush = std::time::Instant::now();
-            }
-            if st.last_retention.elapsed() >= Duration::from_secs(10) {
-                st.last_retention = std::time::Instant::now();
-                let specs = st.disk_levels.clone();
-                for (level, spec) in specs.iter().enumerate() {
-                    let r = st
-                        .writer
-                        .remove_before(level as u8, spec.retained_from(newest))
-                        .map(|_| ());
-                    st.note(r);
-                }
+                st.flush_and_expire(newest);
             }
         }
     }
