@@ -48,7 +48,7 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Encodes a chunk. Returns `None` when the series name is longer than
-/// 65 535 bytes or the payload exceeds [`MAX_RAW_LEN`] (callers split).
+/// 65 535 bytes or the payload exceeds 64 MiB (callers split).
 pub fn encode_chunk(
     series: &str,
     intervals: &[StoredInterval],
