@@ -242,13 +242,16 @@ impl MemTier {
         self.levels.iter().map(|l| l.pieces.len()).collect()
     }
 
-    /// First and last (exclusive) second with data at the finest level that has any.
+    /// First second and end (exclusive) of the sealed data over all levels
+    /// (coarse levels may reach further back than the finest).
     pub fn time_bounds(&self) -> Option<(u64, u64)> {
-        self.levels.iter().find_map(|l| {
-            let first = l.pieces.keys().next()?;
-            let (last, _) = l.pieces.iter().next_back()?;
-            Some((*first, last + u64::from(l.spec.span_s)))
-        })
+        let first = self.levels.iter().filter_map(|l| l.pieces.keys().next().copied()).min()?;
+        let end = self
+            .levels
+            .iter()
+            .filter_map(|l| l.pieces.iter().next_back().map(|(k, _)| k + u64::from(l.spec.span_s)))
+            .max()?;
+        Some((first, end))
     }
 
     /// Bytes held by the encoded pieces (approximate).

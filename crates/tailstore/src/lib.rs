@@ -51,7 +51,7 @@ struct ReadmeDoctests;
 
 pub use error::Error;
 pub use options::Options;
-pub use store::{Query, Series, Sink, Store, StoreStats};
+pub use store::{Query, Series, SeriesInfo, Sink, Store, StoreStats};
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 pub use tailstore_query::{Selector, WindowStats};
 pub use tailstore_storage::{check, Damage, FsyncPolicy, Report};

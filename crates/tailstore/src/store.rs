@@ -23,6 +23,15 @@ pub trait Sink: Send + Sync {
     fn sealed(&self, series: &str, interval: &Interval, late: bool);
 }
 
+/// A series and the time range it holds data for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesInfo {
+    /// The series name.
+    pub name: String,
+    /// First second and end (exclusive), unix seconds; `None` when empty.
+    pub bounds_s: Option<(u64, u64)>,
+}
+
 /// Counters of a whole store.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -288,6 +297,29 @@ impl Store {
         let mut v: Vec<String> = self.inner.series.read().keys().map(|k| k.to_string()).collect();
         v.sort();
         v
+    }
+
+    /// Every series with the time range it has data for (sealed or not),
+    /// sorted by name. Seals what is due first.
+    pub fn series_info(&self) -> Vec<SeriesInfo> {
+        seal_pass(&self.inner, false);
+        let series: Vec<Arc<SeriesInner>> = self.inner.series.read().values().cloned().collect();
+        let mut out: Vec<SeriesInfo> = series
+            .iter()
+            .map(|s| {
+                let tier = s.tier.lock();
+                let mut bounds = tier.time_bounds();
+                for sec in s.recorder.unsealed_seconds() {
+                    bounds = Some(match bounds {
+                        Some((a, b)) => (a.min(sec), b.max(sec + 1)),
+                        None => (sec, sec + 1),
+                    });
+                }
+                SeriesInfo { name: s.name.to_string(), bounds_s: bounds }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// Starts a query over the series `selector` picks.
@@ -608,6 +640,11 @@ impl Series {
                 self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
             }
         }
+    }
+
+    /// [`Series::record_status_at`] at unix second `second`.
+    pub fn record_status_at_unix(&self, second: u64, status: u16) {
+        self.inner.recorder.record_status_only(&*self.timeline, true, second, status);
     }
 
     /// Records many `(latency_ns, status)` samples of one unix second. The

@@ -1,0 +1,457 @@
+//! The `tailstore` command: replay recorded traffic into a store, then query it.
+#![forbid(unsafe_code)]
+
+mod output;
+mod replay;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use tailstore::{ErrorSet, Options, Selector, Store};
+use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy};
+
+use crate::output::{ms_text, top_statuses, window_json};
+
+/// `println!` that returns write errors (a closed pipe ends the command
+/// quietly, with exit code 0) instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+use crate::time::{parse_duration, parse_time};
+
+#[derive(ClapParser)]
+#[command(
+    name = "tailstore",
+    version,
+    about = "Latency percentiles, rates and error ratios of recorded traffic, from an embedded store."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay traffic files (access logs, JSONL, CSV) into a store and print a per-series summary.
+    ///
+    /// Example: tailstore replay --store ./st access.log.gz
+    Replay(ReplayArgs),
+    /// P50/P95/P99, rate and error ratio of one window.
+    ///
+    /// Example: tailstore query --store ./st --match '/models/.*' --last 5m --at 2024-05-28T13:47:00Z --json
+    Query(QueryArgs),
+    /// The series in a store, with their time ranges and request counts.
+    ///
+    /// Example: tailstore series --store ./st --json
+    Series(StoreArg),
+    /// Integrity report of a store directory: chunks OK, damaged, recovered. Exit 1 when damaged.
+    ///
+    /// Example: tailstore check --store ./st
+    Check(StoreArg),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LatencyArg {
+    /// nginx `$request_time`
+    Request,
+    /// nginx `$upstream_response_time` (a list is summed)
+    Upstream,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeriesByArg {
+    Path,
+    Upstream,
+    Host,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Store directory (created if missing; an existing store is added to). Without it a
+    /// temporary store is used and removed at exit.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// An nginx `log_format` definition, as written in nginx.conf (implies a custom format).
+    #[arg(long)]
+    log_format: Option<String>,
+    /// nginx latency field.
+    #[arg(long, value_enum, default_value = "request")]
+    latency: LatencyArg,
+    /// nginx series: the request path (default), the upstream name, or the host.
+    #[arg(long, value_enum, default_value = "path")]
+    series_by: SeriesByArg,
+    /// Keep data this long (e.g. 48h, 35d), in data time; default: keep everything.
+    #[arg(long)]
+    retention: Option<String>,
+    /// Exit with an error when any line does not parse.
+    #[arg(long)]
+    strict: bool,
+    /// Print `{"lines":…,"ingested":…,"rejected":…,"late":…,"series":…,"first_ts":…,"last_ts":…}`.
+    #[arg(long)]
+    json: bool,
+    /// Files to replay (`-` for stdin; `.gz` and `.zst` are decompressed).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct StoreArg {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
+struct QueryArgs {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Exactly this series.
+    #[arg(long)]
+    series: Option<String>,
+    /// Every series whose whole name matches this regex (merged exactly).
+    #[arg(long = "match", value_name = "REGEX")]
+    pattern: Option<String>,
+    /// Window start (unix seconds or RFC 3339), with --end.
+    #[arg(long, requires = "end", conflicts_with = "last")]
+    start: Option<String>,
+    /// Window end, exclusive.
+    #[arg(long, requires = "start")]
+    end: Option<String>,
+    /// Sliding window length (90s, 5m, 1h, 7d) ending now or at --at.
+    #[arg(long, required_unless_present = "start")]
+    last: Option<String>,
+    /// End of the --last window.
+    #[arg(long, requires = "last")]
+    at: Option<String>,
+    /// Quantiles, comma-separated fractions.
+    #[arg(long, default_value = "0.5,0.95,0.99")]
+    quantiles: String,
+    /// Status codes counted as errors, e.g. '5..|429' (default: 400|402|403|404|405|406|408|429|5..).
+    #[arg(long)]
+    errors: Option<String>,
+    /// JSON output (one object).
+    #[arg(long)]
+    json: bool,
+}
+
+fn open_store(dir: &Path) -> Result<Store> {
+    if !dir.is_dir() {
+        bail!("store {}: no such directory", dir.display());
+    }
+    Store::open_read_only(dir, Options::default().keep_everything())
+        .with_context(|| format!("cannot open store {}", dir.display()))
+}
+
+fn parse_quantiles(s: &str) -> Result<Vec<f64>> {
+    s.split(',')
+        .map(|q| {
+            let v: f64 =
+                q.trim().parse().with_context(|| format!("quantile {q:?} is not a number"))?;
+            if !(0.0..=1.0).contains(&v) {
+                bail!("quantile {v} is outside [0, 1] (write 0.99, not 99)");
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
+    let format = match (&a.log_format, a.format.as_str()) {
+        (Some(f), _) => Some(Format::LogFormat(f.clone())),
+        (None, "auto") => None,
+        (None, f) => Some(f.parse::<Format>().map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?),
+    };
+    let popts = ParserOptions {
+        latency: match a.latency {
+            LatencyArg::Request => LatencySource::Request,
+            LatencyArg::Upstream => LatencySource::Upstream,
+        },
+        series_by: match a.series_by {
+            SeriesByArg::Path => SeriesBy::Path,
+            SeriesByArg::Upstream => SeriesBy::Upstream,
+            SeriesByArg::Host => SeriesBy::Host,
+        },
+    };
+    let mut opts = Options::default().keep_everything().flush_every(Duration::from_secs(5));
+    if let Some(r) = &a.retention {
+        let d = parse_duration(r)?;
+        opts = opts.retention(d).retention_minutes(d).retention_hours(d);
+    }
+    for f in &a.files {
+        if f.as_os_str() != "-" && !f.is_file() {
+            bail!("{}: no such file", f.display());
+        }
+    }
+    let tmp;
+    let dir = match &a.store {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("cannot create a temporary store")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let store =
+        Store::open(&dir, opts).with_context(|| format!("cannot open store {}", dir.display()))?;
+    let totals = replay::replay(&store, &a.files, format.as_ref(), popts)?;
+    store.flush().context("writing the store")?;
+    for e in &totals.errors {
+        eprintln!("{}:{}: skipped: {}", a.files[e.file].display(), e.line, e.reason);
+    }
+    if totals.bad > totals.errors.len() as u64 {
+        eprintln!("… {} bad lines in all", totals.bad);
+    }
+    let st = store.stats();
+    if a.json {
+        outln!(
+            "{}",
+            json!({
+                "lines": totals.lines,
+                "ingested": totals.ingested,
+                "rejected": totals.bad + st.rejected,
+                "late": st.late,
+                "series": totals.series,
+                "first_ts": totals.first_ts,
+                "last_ts": totals.last_ts,
+            })
+        );
+    } else {
+        summary(&store, &totals)?;
+    }
+    if a.strict && totals.bad > 0 {
+        eprintln!("tailstore: {} bad lines (--strict)", totals.bad);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
+    let (Some(first), Some(last)) = (t.first_ts, t.last_ts) else {
+        outln!("{} lines, nothing ingested ({} bad)", t.lines, t.bad);
+        return Ok(());
+    };
+    let (a, b) = (
+        std::time::UNIX_EPOCH + Duration::from_secs(first),
+        std::time::UNIX_EPOCH + Duration::from_secs(last + 1),
+    );
+    outln!(
+        "{} lines, {} requests ({} without latency), {} bad, {} s of traffic from {}",
+        t.lines,
+        t.ingested,
+        t.unknown_latency,
+        t.bad,
+        last + 1 - first,
+        humantime::format_rfc3339_seconds(a)
+    );
+    outln!(
+        "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  top statuses",
+        "series",
+        "count",
+        "req/s",
+        "err %",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms"
+    );
+    let mut names = store.series_names();
+    if names.len() > 1 {
+        names.push("(all)".into());
+    }
+    for name in names {
+        let sel =
+            if name == "(all)" { Selector::regex(".*")? } else { Selector::exact(name.as_str()) };
+        let w = store.query(sel).between(a, b).run()?;
+        if w.count() == 0 {
+            continue;
+        }
+        let q = w.quantiles(&[0.5, 0.95, 0.99]);
+        outln!(
+            "{:<40} {:>9} {:>9.2} {:>7.2} {:>9} {:>9} {:>9} {:>9}  {}",
+            name,
+            w.count(),
+            w.rate_per_sec(),
+            w.error_ratio().unwrap_or(0.0) * 100.0,
+            ms_text(q[0]),
+            ms_text(q[1]),
+            ms_text(q[2]),
+            ms_text(w.max()),
+            top_statuses(&w, 3)
+        );
+    }
+    Ok(())
+}
+
+fn cmd_query(a: QueryArgs) -> Result<ExitCode> {
+    let store = open_store(&a.store)?;
+    let qs = parse_quantiles(&a.quantiles)?;
+    let sel = match (&a.series, &a.pattern) {
+        (Some(s), _) => Selector::exact(s.as_str()),
+        (None, Some(m)) => Selector::regex(m)?,
+        (None, None) => bail!("give --series NAME or --match REGEX"),
+    };
+    let mut q = store.query(sel);
+    if let Some(e) = &a.errors {
+        q = q.errors(ErrorSet::parse(e)?);
+    }
+    let q = match (&a.start, &a.end, &a.last) {
+        (Some(s), Some(e), _) => q.between(parse_time(s)?, parse_time(e)?),
+        (_, _, Some(l)) => {
+            let q = q.last(parse_duration(l)?);
+            match &a.at {
+                Some(t) => q.ending_at(parse_time(t)?),
+                None => q,
+            }
+        }
+        _ => bail!("give --start T --end T, or --last D [--at T]"),
+    };
+    let w = q.run()?;
+    if a.json {
+        outln!("{}", Value::Object(window_json(&w, &qs)));
+    } else {
+        let (s, e) = w.bounds_s();
+        outln!("window   [{s}, {e}) = {} s", e - s);
+        outln!("count    {} ({:.3} req/s)", w.count(), w.rate_per_sec());
+        outln!("errors   {} ({:.3} %)", w.errors(), w.error_ratio().unwrap_or(0.0) * 100.0);
+        for (q, v) in qs.iter().zip(w.quantiles(&qs)) {
+            outln!("{:<8} {} ms", output::quantile_key(*q), ms_text(v));
+        }
+        outln!(
+            "min/mean/max {} / {} / {} ms",
+            ms_text(w.min()),
+            ms_text(w.mean()),
+            ms_text(w.max())
+        );
+        outln!("status   {}", top_statuses(&w, 10));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_series(a: StoreArg) -> Result<ExitCode> {
+    let store = open_store(&a.store)?;
+    let mut rows = Vec::new();
+    for info in store.series_info() {
+        let (first, end) = info.bounds_s.unwrap_or((0, 0));
+        let w = store
+            .query(Selector::exact(info.name.as_str()))
+            .between(
+                std::time::UNIX_EPOCH + Duration::from_secs(first),
+                std::time::UNIX_EPOCH + Duration::from_secs(end),
+            )
+            .run()?;
+        rows.push((
+            info.name,
+            info.bounds_s.map(|b| b.0),
+            info.bounds_s.map(|b| b.1 - 1),
+            w.count(),
+            w.errors(),
+        ));
+    }
+    if a.json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({"series": r.0, "first_ts": r.1, "last_ts": r.2, "count": r.3, "errors": r.4}))
+            .collect();
+        outln!("{}", Value::Array(v));
+    } else {
+        outln!(
+            "{:<48} {:>12} {:>12} {:>10} {:>8}",
+            "series",
+            "first_ts",
+            "last_ts",
+            "count",
+            "errors"
+        );
+        for r in rows {
+            outln!(
+                "{:<48} {:>12} {:>12} {:>10} {:>8}",
+                r.0,
+                r.1.map_or("-".into(), |v| v.to_string()),
+                r.2.map_or("-".into(), |v| v.to_string()),
+                r.3,
+                r.4
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(a: StoreArg) -> Result<ExitCode> {
+    if !a.store.is_dir() {
+        bail!("store {}: no such directory", a.store.display());
+    }
+    let report = tailstore::check(&a.store, tailstore::Layout::default().len())
+        .with_context(|| format!("checking {}", a.store.display()))?;
+    if a.json {
+        let damaged: Vec<Value> = report
+            .damaged
+            .iter()
+            .map(|d| json!({"file": d.path.display().to_string(), "offset": d.offset, "skipped": d.skipped, "reason": d.reason}))
+            .collect();
+        outln!(
+            "{}",
+            json!({"segments": report.segments, "chunks_ok": report.chunks_ok, "intervals": report.intervals,
+                   "damaged": damaged, "recovered": report.recovered, "bytes": report.bytes})
+        );
+    } else {
+        outln!(
+            "{} segments, {} bytes: {} chunks OK ({} intervals), {} damaged regions, {} chunks recovered after damage",
+            report.segments,
+            report.bytes,
+            report.chunks_ok,
+            report.intervals,
+            report.damaged.len(),
+            report.recovered
+        );
+        for d in &report.damaged {
+            outln!(
+                "damaged: {} at byte {} ({} bytes skipped): {}",
+                d.path.display(),
+                d.offset,
+                d.skipped,
+                d.reason
+            );
+        }
+    }
+    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Replay(a) => cmd_replay(a),
+        Command::Query(a) => cmd_query(a),
+        Command::Series(a) => cmd_series(a),
+        Command::Check(a) => cmd_check(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tailstore: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

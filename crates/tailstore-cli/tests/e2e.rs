@@ -1,0 +1,319 @@
+//! End-to-end tests of the `tailstore` binary: real files in, JSON out,
+//! compared with an exact oracle.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tailstore"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the tailstore binary runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn shared(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    assert!(
+        p.exists(),
+        "test data {} is missing: the tests need ../shared beside the repository",
+        p.display()
+    );
+    p
+}
+
+const GONX: &str = "$remote_addr [$time_local] \"$request\" $status $request_length $body_bytes_sent $request_time \"$t_size\" $read_time $gen_time";
+
+/// Nearest-rank quantile of sorted values.
+fn exact(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len() as f64;
+    let k = ((q * n) - (q * n) * 1e-12).ceil().max(1.0) as usize;
+    sorted[k - 1]
+}
+
+fn close(got: f64, want: f64, ctx: &str) {
+    assert!((got - want).abs() <= want * 0.0005 + 1e-9, "{ctx}: got {got} want {want}");
+}
+
+#[test]
+fn gonx_log_replays_and_queries_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("st");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/gonx-access.log");
+    let st = store.to_str().unwrap();
+    let v = json_of(&run(&[
+        "replay",
+        "--store",
+        st,
+        "--log-format",
+        GONX,
+        "--json",
+        log.to_str().unwrap(),
+    ]));
+    assert_eq!(v["lines"], 1000);
+    assert_eq!(v["ingested"], 1000);
+    assert_eq!(v["rejected"], 0);
+    let (first, last) = (v["first_ts"].as_u64().unwrap(), v["last_ts"].as_u64().unwrap());
+    assert_eq!(last - first, 32);
+    // Oracle: $request_time is the 7th space-separated field after the request.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lat: Vec<f64> = text
+        .lines()
+        .map(|l| {
+            l.split('"').nth(2).unwrap().split_whitespace().nth(3).unwrap().parse::<f64>().unwrap()
+                * 1e3
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let q = json_of(&run(&[
+        "query",
+        "--store",
+        st,
+        "--match",
+        ".*",
+        "--start",
+        &first.to_string(),
+        "--end",
+        &(last + 1).to_string(),
+        "--quantiles",
+        "0.5,0.95,0.99,0.999",
+        "--json",
+    ]));
+    assert_eq!(q["count"], 1000);
+    assert_eq!(q["errors"], 99, "99 responses are 404");
+    assert_eq!(q["status"]["200"], 901);
+    for (key, p) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)] {
+        close(q["quantiles_ms"][key].as_f64().unwrap(), exact(&lat, p), key);
+    }
+    close(q["max_ms"].as_f64().unwrap(), 3631.0, "max");
+    // The contract's key order.
+    let keys: Vec<&String> = q.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "start",
+            "end",
+            "count",
+            "errors",
+            "error_ratio",
+            "rate_per_s",
+            "quantiles_ms",
+            "min_ms",
+            "max_ms",
+            "mean_ms",
+            "status"
+        ]
+    );
+    // Querying again (a second process) gives the same answer.
+    let again = json_of(&run(&[
+        "query",
+        "--store",
+        st,
+        "--match",
+        ".*",
+        "--start",
+        &first.to_string(),
+        "--end",
+        &(last + 1).to_string(),
+        "--quantiles",
+        "0.5,0.95,0.99,0.999",
+        "--json",
+    ]));
+    assert_eq!(again, q);
+    // An empty window is nulls.
+    let e = json_of(&run(&[
+        "query", "--store", st, "--series", "/nope", "--last", "5m", "--at", "1000", "--json",
+    ]));
+    assert_eq!(e["count"], 0);
+    assert!(
+        e["quantiles_ms"]["p99"].is_null() && e["error_ratio"].is_null() && e["max_ms"].is_null()
+    );
+}
+
+#[test]
+fn generated_jsonl_in_random_order_matches_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = 77u64;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let t0 = 1_700_000_000u64;
+    let endpoints = ["/models/a/predict", "/models/b/predict", "/health"];
+    let mut rows = Vec::new();
+    for _ in 0..20_000 {
+        let ts = t0 + rnd() % 7200;
+        let frac = rnd() % 1000;
+        let ep = endpoints[(rnd() % 3) as usize];
+        let lat_ms = (rnd() % 2_000_000) as f64 / 1000.0; // 0 ..= 2000 ms, µs resolution
+        let status = [200, 200, 200, 201, 404, 429, 500, 503][(rnd() % 8) as usize];
+        rows.push((ts, frac, ep, lat_ms, status));
+    }
+    let mut text = String::new();
+    for (ts, frac, ep, lat, st) in &rows {
+        text.push_str(&format!("{{\"ts\":{ts}.{frac:03},\"endpoint\":\"{ep}?x=1\",\"latency_ms\":{lat},\"status\":{st}}}\n"));
+    }
+    let file = dir.path().join("traffic.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let st = dir.path().join("st");
+    let v = json_of(&run(&[
+        "replay",
+        "--store",
+        st.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(v["ingested"], 20_000);
+    assert_eq!(v["series"], 3);
+    for (a, b) in
+        [(t0, t0 + 7200), (t0 + 61, t0 + 3599), (t0 + 3600, t0 + 3601), (t0 + 17, t0 + 5000)]
+    {
+        for ep in endpoints {
+            let mut lat: Vec<f64> =
+                rows.iter().filter(|r| r.2 == ep && (a..b).contains(&r.0)).map(|r| r.3).collect();
+            let errors = rows
+                .iter()
+                .filter(|r| {
+                    r.2 == ep && (a..b).contains(&r.0) && [404, 429, 500, 503].contains(&r.4)
+                })
+                .count();
+            lat.sort_by(f64::total_cmp);
+            let q = json_of(&run(&[
+                "query",
+                "--store",
+                st.to_str().unwrap(),
+                "--series",
+                ep,
+                "--start",
+                &a.to_string(),
+                "--end",
+                &b.to_string(),
+                "--json",
+            ]));
+            assert_eq!(q["count"].as_u64().unwrap() as usize, lat.len(), "{ep} [{a}, {b})");
+            assert_eq!(q["errors"].as_u64().unwrap() as usize, errors, "{ep} [{a}, {b})");
+            if lat.is_empty() {
+                continue;
+            }
+            for (key, p) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+                close(
+                    q["quantiles_ms"][key].as_f64().unwrap(),
+                    exact(&lat, p),
+                    &format!("{ep} {key} [{a}, {b})"),
+                );
+            }
+            close(q["max_ms"].as_f64().unwrap(), *lat.last().unwrap(), "max");
+            close(q["min_ms"].as_f64().unwrap(), lat[0], "min");
+        }
+    }
+}
+
+#[test]
+fn bad_lines_are_counted_shown_and_strict_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mixed.jsonl");
+    std::fs::write(
+        &file,
+        "{\"ts\":1700000000,\"path\":\"/a\",\"latency_ms\":5,\"status\":200}\nnot json at all\n{\"ts\":1700000001,\"path\":\"/a\",\"status\":504}\n{\"path\":\"/a\",\"latency_ms\":1,\"status\":200}\n",
+    )
+    .unwrap();
+    let out = run(&["replay", "--json", file.to_str().unwrap()]);
+    let v = json_of(&out);
+    assert_eq!((v["ingested"].as_u64(), v["rejected"].as_u64()), (Some(2), Some(2)));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mixed.jsonl:2: skipped"), "{err}");
+    assert!(err.contains("mixed.jsonl:4: skipped"), "{err}");
+    let strict = run(&["replay", "--strict", "--json", file.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn missing_inputs_are_clear_errors() {
+    let out = run(&["replay", "/nonexistent/access.log"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/access.log"));
+    let out = run(&["query", "--store", "/nonexistent/st", "--series", "x", "--last", "5m"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/st"));
+    let out =
+        run(&["query", "--store", "/tmp", "--series", "x", "--last", "5m", "--quantiles", "99"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn every_shared_access_log_replays() {
+    for dir in ["nginx", "ingress-nginx", "aws-elb"] {
+        for e in std::fs::read_dir(shared(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let format = match dir {
+                "ingress-nginx" => "ingress-nginx",
+                "aws-elb" => "alb",
+                _ if path.to_str().unwrap().contains("gonx") => continue, // custom format, tested above
+                _ => "auto",
+            };
+            let out = run(&["replay", "--format", format, "--json", path.to_str().unwrap()]);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let non_empty =
+                text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count() as u64;
+            if !out.status.success() {
+                // Only a file whose format cannot be detected may fail, with a clear message.
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("format"), "{}: {err}", path.display());
+                continue;
+            }
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let (ing, rej) = (v["ingested"].as_u64().unwrap(), v["rejected"].as_u64().unwrap());
+            assert_eq!(ing + rej, non_empty, "{}: {v}", path.display());
+        }
+    }
+}
+
+#[test]
+fn check_and_series_verbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/gonx-access.log");
+    json_of(&run(&[
+        "replay",
+        "--store",
+        st.to_str().unwrap(),
+        "--log-format",
+        GONX,
+        "--json",
+        log.to_str().unwrap(),
+    ]));
+    let c = json_of(&run(&["check", "--store", st.to_str().unwrap(), "--json"]));
+    assert!(c["chunks_ok"].as_u64().unwrap() > 0);
+    assert_eq!(c["damaged"].as_array().unwrap().len(), 0);
+    let s = json_of(&run(&["series", "--store", st.to_str().unwrap(), "--json"]));
+    let total: u64 = s.as_array().unwrap().iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, 1000);
+    // Damage a segment: check reports it and exits 1.
+    let seg = std::fs::read_dir(&st)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .unwrap();
+    let mut b = std::fs::read(&seg).unwrap();
+    let n = b.len();
+    b[n - 3] ^= 0xff;
+    std::fs::write(&seg, b).unwrap();
+    let out = run(&["check", "--store", st.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("damaged"));
+}

@@ -1,0 +1,465 @@
+//! Runs every line of the third-party sample files in `shared/data/{nginx,
+//! ingress-nginx,aws-elb}` through [`detect`] and [`Parser`], and checks the
+//! counts and, where a simple independent computation exists, the latency
+//! sums (the oracles below split lines on spaces and do their own decimal
+//! arithmetic, sharing no code with the parsers).
+//!
+//! The files live outside the project (see `shared/data/SOURCES.md` for
+//! provenance and licences). If they are missing the tests fail loudly:
+//! they never skip.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::{detect, Format, LatencySource, Parser, ParserOptions, SeriesBy};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+
+const GONX_FORMAT: &str = "$remote_addr [$time_local] \"$request\" $status $request_length \
+     $body_bytes_sent $request_time \"$t_size\" $read_time $gen_time";
+
+/// The files of one sample directory, sorted; panics with a clear message if
+/// the directory is missing.
+fn files(dir: &str) -> Vec<PathBuf> {
+    let path = Path::new(DATA).join(dir);
+    let entries = std::fs::read_dir(&path).unwrap_or_else(|e| {
+        panic!(
+            "sample data directory {} cannot be read ({e}). These tests need the shared \
+             third-party samples (shared/data beside the project checkout); they do not skip.",
+            path.display()
+        )
+    });
+    let mut out: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    out.sort();
+    assert!(!out.is_empty(), "sample data directory {} is empty", path.display());
+    out
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The file's lines, without the empty piece after a final newline.
+fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = bytes.split(|&c| c == b'\n').collect();
+    if v.last() == Some(&&b""[..]) {
+        v.pop();
+    }
+    v
+}
+
+fn name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Oracle: decimal seconds text to ns by string surgery (`0.00491` -> 4910000).
+fn oracle_ns(s: &str) -> u64 {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac = format!("{frac:0<9}");
+    int.parse::<u64>().unwrap() * 1_000_000_000 + frac[..9].parse::<u64>().unwrap()
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    parsed: usize,
+    unknown_latency: usize,
+    errors: usize,
+    skipped: usize,
+    latency_sum_ns: u64,
+    /// Line number (1-based) -> error reason.
+    reasons: BTreeMap<usize, String>,
+}
+
+fn run(parser: &Parser, lines: &[&[u8]]) -> Tally {
+    let mut t = Tally::default();
+    for (i, line) in lines.iter().enumerate() {
+        match parser.parse(line) {
+            Ok(Some(r)) => {
+                t.parsed += 1;
+                match r.latency_ns {
+                    Some(ns) => t.latency_sum_ns += ns,
+                    None => t.unknown_latency += 1,
+                }
+                assert!(!r.series.is_empty(), "line {}: empty series", i + 1);
+                assert!(r.ts_nanos < 1_000_000_000);
+            }
+            Ok(None) => t.skipped += 1,
+            Err(e) => {
+                assert!(!e.reason.is_empty());
+                t.errors += 1;
+                t.reasons.insert(i + 1, e.reason);
+            }
+        }
+    }
+    t
+}
+
+/// Expected results for one file: detected format, (parsed, unknown latency,
+/// errors, skipped), and a reason fragment for each error line.
+struct Expect {
+    file: &'static str,
+    format: Option<Format>,
+    counts: (usize, usize, usize, usize),
+    reasons: &'static [(usize, &'static str)],
+}
+
+const NO_REQUEST: &str = "was not parsed by the server (method `-`)";
+const NLB: &str = "NLB TLS access-log line";
+const CONN_LOG: &str = "looks like an ALB connection-log line";
+
+fn expectations() -> Vec<(&'static str, Expect)> {
+    use Format::{Alb, IngressNginx, Jsonl};
+    let e = |file, format, counts, reasons| Expect { file, format, counts, reasons };
+    vec![
+        // Common / combined / combined+junk / $request_time before the referer: no
+        // line fits the nginx preset, so detection gives up (the caller must name a
+        // log_format; see `datadog_nginx_custom_format`).
+        (
+            "nginx",
+            e(
+                "datadog-nginx_tests-samples.log",
+                None,
+                (0, 0, 4, 0),
+                &[
+                    (1, "no ` \"` after $body_bytes_sent"),
+                    (2, "$request_time `\"-\"` is not seconds"),
+                    (3, "$request_time `\"-\" those are random characters` is not seconds"),
+                    (4, "no `\" ` after $http_user_agent"),
+                ],
+            ),
+        ),
+        // A custom log_format: not detectable, checked in `gonx_all_lines`.
+        ("nginx", e("gonx-example-access.log", None, (1000, 0, 0, 0), &[])),
+        // Matomo's nginx JSON names its time `date`, which is not a JSONL time key.
+        (
+            "nginx",
+            e(
+                "matomo-nginx_json.log",
+                Some(Jsonl),
+                (0, 0, 2, 0),
+                &[
+                    (1, "missing time field (expected one of `ts`, `timestamp`, `time`)"),
+                    (2, "missing time field"),
+                ],
+            ),
+        ),
+        (
+            "ingress-nginx",
+            e("beats-ingress_controller-test.log", Some(IngressNginx), (29, 0, 0, 0), &[]),
+        ),
+        (
+            "ingress-nginx",
+            e(
+                "datadog-nginx-ingress-controller_tests-samples.log",
+                Some(IngressNginx),
+                (8, 0, 0, 0),
+                &[],
+            ),
+        ),
+        (
+            "ingress-nginx",
+            e(
+                "elastic-integrations-nginx_ingress_controller-test-ingest-raw.log",
+                Some(IngressNginx),
+                (24, 0, 0, 0),
+                &[],
+            ),
+        ),
+        ("aws-elb", e("beats-application-lb-http.log", Some(Alb), (10, 7, 0, 1), &[])),
+        ("aws-elb", e("beats-elb-http.log", Some(Alb), (5, 0, 0, 1), &[])),
+        (
+            "aws-elb",
+            e(
+                "beats-example-alb-http.log",
+                Some(Alb),
+                (7, 0, 2, 1),
+                &[(8, NO_REQUEST), (9, NO_REQUEST)],
+            ),
+        ),
+        ("aws-elb", e("beats-example-http.log", Some(Alb), (2, 1, 0, 1), &[])),
+        (
+            "aws-elb",
+            e(
+                "elastic-integrations-test-alb.log",
+                Some(Alb),
+                (2, 1, 8, 0),
+                &[
+                    (3, NLB),
+                    (4, NLB),
+                    (5, NLB),
+                    (6, NLB),
+                    (7, CONN_LOG),
+                    (8, CONN_LOG),
+                    (9, CONN_LOG),
+                    (10, NO_REQUEST),
+                ],
+            ),
+        ),
+        ("aws-elb", e("matomo-alb.log", Some(Alb), (1, 0, 0, 0), &[])),
+        // The `#` comment line is skipped; the TCP-listener line has no request.
+        ("aws-elb", e("matomo-elb.log", Some(Alb), (1, 0, 1, 1), &[(3, NO_REQUEST)])),
+        ("aws-elb", e("otel-alb_al_valid_logs.log", Some(Alb), (2, 0, 0, 0), &[])),
+        ("aws-elb", e("otel-clb_al_valid_logs.log", Some(Alb), (2, 0, 0, 0), &[])),
+        ("aws-elb", e("ozantunca-AWSLogs.log", Some(Alb), (668, 0, 0, 0), &[])),
+        ("aws-elb", e("ozantunca-AppELBLogWithNewFields.log", Some(Alb), (1, 0, 0, 0), &[])),
+    ]
+}
+
+/// Oracle for ALB/ELB: the three processing times are space-separated fields
+/// 6-8 (ALB) or 5-7 (Classic ELB); any `-1` makes the latency unknown.
+fn alb_oracle(lines: &[&[u8]]) -> (u64, usize) {
+    let (mut sum, mut unknown) = (0u64, 0usize);
+    for line in lines {
+        let line = std::str::from_utf8(line).unwrap();
+        let f: Vec<&str> = line.split(' ').collect();
+        let off = match f[0] {
+            "http" | "https" | "h2" | "ws" | "wss" | "grpcs" => 1,
+            t if t.len() > 20
+                && t.as_bytes()[4] == b'-'
+                && f.get(2).is_some_and(|c| c.contains(':')) =>
+            {
+                0
+            }
+            _ => continue, // blank, comment, NLB, connection log
+        };
+        let req = line.split('"').nth(1).unwrap();
+        if req.starts_with("- ") {
+            continue; // rejected: the load balancer could not parse the request
+        }
+        let times = &f[4 + off..7 + off];
+        if times.contains(&"-1") {
+            unknown += 1;
+        } else {
+            sum += times.iter().map(|t| oracle_ns(t)).sum::<u64>();
+        }
+    }
+    (sum, unknown)
+}
+
+/// Oracle for ingress-nginx lines: `$request_time` is the second field after
+/// the user agent's closing quote; the upstream time list is the third field
+/// after the last `] `, once `, ` list separators are joined.
+fn ingress_oracle(line: &str) -> (u64, Option<u64>) {
+    let after_ua = &line[line.rfind('"').unwrap() + 2..];
+    let request_time = oracle_ns(after_ua.split(' ').nth(1).unwrap());
+    let tail = line[line.rfind("] ").unwrap() + 2..].replace(", ", ",");
+    let list = tail.split(' ').nth(2).unwrap();
+    let known: Vec<u64> = list.split(',').filter(|t| *t != "-").map(oracle_ns).collect();
+    (request_time, if known.is_empty() { None } else { Some(known.iter().sum()) })
+}
+
+#[test]
+fn every_sample_file_detects_and_parses_as_expected() {
+    let expectations = expectations();
+    // Every file on disk must have an expectation, so a new file cannot be skipped.
+    for dir in ["nginx", "ingress-nginx", "aws-elb"] {
+        for path in files(dir) {
+            let n = name(&path);
+            assert!(
+                expectations.iter().any(|(d, e)| *d == dir && e.file == n),
+                "{dir}/{n} has no expectation in corpus_tests.rs"
+            );
+        }
+    }
+    for (dir, exp) in &expectations {
+        let path = Path::new(DATA).join(dir).join(exp.file);
+        let bytes = read(&path);
+        let lines = lines(&bytes);
+        let head: Vec<&[u8]> = lines.iter().copied().take(20).collect();
+        let detected = detect(&head);
+        assert_eq!(detected, exp.format, "{dir}/{}: detected format", exp.file);
+        let format = match (dir, &detected) {
+            (_, Some(f)) => f.clone(),
+            (_, None) if exp.file.starts_with("gonx") => Format::LogFormat(GONX_FORMAT.to_owned()),
+            (_, None) => Format::Nginx,
+        };
+        let parser = Parser::new(&format, None, ParserOptions::default()).unwrap();
+        let t = run(&parser, &lines);
+        assert_eq!(
+            (t.parsed, t.unknown_latency, t.errors, t.skipped),
+            exp.counts,
+            "{dir}/{}: (parsed, unknown latency, errors, skipped); errors: {:#?}",
+            exp.file,
+            t.reasons
+        );
+        let lines_with_reasons: Vec<usize> = exp.reasons.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            t.reasons.keys().copied().collect::<Vec<_>>(),
+            lines_with_reasons,
+            "{}",
+            exp.file
+        );
+        for (n, want) in exp.reasons {
+            let got = &t.reasons[n];
+            assert!(got.contains(want), "{}:{n}: reason `{got}` lacks `{want}`", exp.file);
+        }
+        if *dir == "aws-elb" {
+            let (sum, unknown) = alb_oracle(&lines);
+            assert_eq!((t.latency_sum_ns, t.unknown_latency), (sum, unknown), "{}", exp.file);
+        }
+    }
+}
+
+#[test]
+fn ingress_latencies_match_oracle_for_both_sources() {
+    let request = Parser::new(&Format::IngressNginx, None, ParserOptions::default()).unwrap();
+    let upstream = Parser::new(
+        &Format::IngressNginx,
+        None,
+        ParserOptions { latency: LatencySource::Upstream, series_by: SeriesBy::Upstream },
+    )
+    .unwrap();
+    let mut unknown_upstream = BTreeMap::new();
+    let mut total = 0usize;
+    for path in files("ingress-nginx") {
+        let bytes = read(&path);
+        for (i, line) in lines(&bytes).into_iter().enumerate() {
+            let text = std::str::from_utf8(line).unwrap();
+            let (want_req, want_up) = ingress_oracle(text);
+            let r = request.parse(line).unwrap().unwrap();
+            assert_eq!(r.latency_ns, Some(want_req), "{}:{}", name(&path), i + 1);
+            let u = upstream.parse(line).unwrap().unwrap();
+            assert_eq!(u.latency_ns, want_up, "{}:{}", name(&path), i + 1);
+            assert_eq!((u.ts_s, u.status), (r.ts_s, r.status));
+            // The upstream name is the first bracketed field after the user agent.
+            let after_ua = &text[text.rfind('"').unwrap()..];
+            let bracket = &after_ua[after_ua.find('[').unwrap() + 1..];
+            let want_name = &bracket[..bracket.find(']').unwrap()];
+            assert_eq!(u.series, if want_name.is_empty() { "-" } else { want_name });
+            if u.latency_ns.is_none() {
+                *unknown_upstream.entry(name(&path)).or_insert(0) += 1;
+            }
+            total += 1;
+        }
+    }
+    assert_eq!(total, 61);
+    let unknown: Vec<(&str, i32)> =
+        unknown_upstream.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        unknown,
+        [
+            ("beats-ingress_controller-test.log", 2),
+            ("datadog-nginx-ingress-controller_tests-samples.log", 1),
+            ("elastic-integrations-nginx_ingress_controller-test-ingest-raw.log", 2),
+        ]
+    );
+}
+
+#[test]
+fn gonx_all_lines() {
+    let bytes = read(&Path::new(DATA).join("nginx/gonx-example-access.log"));
+    let lines = lines(&bytes);
+    assert_eq!(lines.len(), 1000);
+    let parser =
+        Parser::new(&Format::LogFormat(GONX_FORMAT.to_owned()), None, ParserOptions::default())
+            .unwrap();
+    let (mut sum_ns, mut oracle_sum, mut ok, mut not_found) = (0u64, 0u64, 0usize, 0usize);
+    let (mut first_ts, mut last_ts) = (u64::MAX, 0u64);
+    for line in &lines {
+        let r = parser.parse(line).unwrap().unwrap();
+        ok += 1;
+        sum_ns += r.latency_ns.unwrap();
+        not_found += usize::from(r.status == 404);
+        first_ts = first_ts.min(r.ts_s);
+        last_ts = last_ts.max(r.ts_s);
+        assert!(r.series.starts_with("/t/"), "{}", r.series);
+        // Oracle: `ip [dd/Mon/yyyy:hh:mm:ss +zzzz] "GET /path HTTP/1.1" status len bytes time ...`
+        let fields: Vec<&str> = std::str::from_utf8(line).unwrap().split(' ').collect();
+        assert_eq!(fields[6].parse::<u16>().unwrap(), r.status);
+        assert_eq!(fields[4], r.series);
+        oracle_sum += oracle_ns(fields[9]);
+    }
+    assert_eq!(ok, 1000);
+    assert_eq!(not_found, 99);
+    assert_eq!(sum_ns, oracle_sum);
+    // An independent float sum agrees to within rounding.
+    let float_sum: f64 = lines
+        .iter()
+        .map(|l| std::str::from_utf8(l).unwrap().split(' ').nth(9).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((sum_ns as f64 / 1e9 - float_sum).abs() < 1e-6, "{sum_ns} vs {float_sum}");
+    // 10/Sep/2015:17:57:59 +0000 to 17:58:31 (SOURCES.md: 32 s of traffic).
+    assert_eq!((first_ts, last_ts), (1_441_907_879, 1_441_907_911));
+}
+
+#[test]
+fn datadog_nginx_custom_format() {
+    // Line 4 of the DataDog sample puts $request_time between the body bytes and the referer.
+    let bytes = read(&Path::new(DATA).join("nginx/datadog-nginx_tests-samples.log"));
+    let lines = lines(&bytes);
+    let def = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \
+               $request_time \"$http_referer\" \"$http_user_agent\"";
+    let parser =
+        Parser::new(&Format::LogFormat(def.to_owned()), None, ParserOptions::default()).unwrap();
+    let r = parser.parse(lines[3]).unwrap().unwrap();
+    assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("/big.pdf", 206, Some(202_000_000)));
+    // 19/Feb/2015:15:50:36 -0500
+    assert_eq!(r.ts_s, 1_424_379_036);
+    for line in &lines[..3] {
+        assert!(parser.parse(line).is_err());
+    }
+}
+
+/// Every parser on every prefix of the first lines of each sample, and on
+/// copies with one byte replaced by a delimiter: errors are fine, panics are not.
+#[test]
+fn mangled_sample_lines_never_panic() {
+    let opts = [
+        ParserOptions::default(),
+        ParserOptions { latency: LatencySource::Upstream, series_by: SeriesBy::Upstream },
+        ParserOptions { latency: LatencySource::Request, series_by: SeriesBy::Host },
+    ];
+    let mut parsers = Vec::new();
+    for o in opts {
+        for f in [
+            Format::Jsonl,
+            Format::Nginx,
+            Format::IngressNginx,
+            Format::Alb,
+            Format::LogFormat(GONX_FORMAT.to_owned()),
+            Format::LogFormat("$msec $host \"$request_uri\" $status $request_time $upstream_response_time $proxy_upstream_name".to_owned()),
+        ] {
+            if let Ok(p) = Parser::new(&f, None, o) {
+                parsers.push(p);
+            }
+        }
+        for header in
+            [&b"ts,path,status,latency_ms,host,upstream"[..], b"time,\"endpoint\",status_code"]
+        {
+            if let Ok(p) = Parser::new(&Format::Csv, Some(header), o) {
+                parsers.push(p);
+            }
+        }
+    }
+    let mut samples: Vec<Vec<u8>> = vec![
+        br#"{"ts":1716904005.25,"endpoint":"/api/x?y=1","latency_ms":12.5,"status":200,"n":{"a":[1,"\"]"]}}"#.to_vec(),
+        b"1716904005,\"/a,\"\"b\"\"\",200,1.5,h,u".to_vec(),
+        b"1441907879.123 example.com \"/a?b\" 200 0.001 0.001, 0.002 : 0.003 up".to_vec(),
+    ];
+    for dir in ["nginx", "ingress-nginx", "aws-elb"] {
+        for path in files(dir) {
+            let bytes = read(&path);
+            samples.extend(lines(&bytes).into_iter().take(2).map(<[u8]>::to_vec));
+        }
+    }
+    let mut parses = 0usize;
+    for sample in &samples {
+        let mut variants: Vec<Vec<u8>> =
+            (0..=sample.len()).step_by(2).map(|n| sample[..n].to_vec()).collect();
+        for i in (0..sample.len()).step_by(7) {
+            for b in [b'"', b' ', b',', b'\\', b'[', 0xff] {
+                let mut v = sample.clone();
+                v[i] = b;
+                variants.push(v);
+            }
+        }
+        for v in &variants {
+            for p in &parsers {
+                let _ = p.parse(v);
+                parses += 1;
+            }
+        }
+    }
+    assert!(parsers.len() >= 15, "{}", parsers.len());
+    assert!(parses > 30_000, "{parses}");
+}

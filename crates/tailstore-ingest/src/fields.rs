@@ -1,0 +1,367 @@
+//! Named fields shared by the JSONL and CSV parsers: which keys mean what,
+//! and how a field's text becomes a time, series, latency or status.
+
+use std::borrow::Cow;
+
+use crate::num::{self, show, NumError};
+use crate::time::{self, Timestamp};
+use crate::{LineError, SeriesBy};
+
+/// What a named field feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The request time.
+    Time,
+    /// The series key.
+    Series,
+    /// The latency, with its unit in nanoseconds.
+    Latency(u64),
+    /// The HTTP status.
+    Status,
+}
+
+/// A field name and where it goes. Lower `rank` wins when a record has
+/// several names for the same slot (`ts` beats `time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub(crate) slot: Slot,
+    pub(crate) rank: u8,
+    pub(crate) name: &'static str,
+}
+
+const TIME_NAMES: [&str; 3] = ["ts", "timestamp", "time"];
+const PATH_NAMES: [&str; 3] = ["endpoint", "path", "series"];
+const LATENCY_NAMES: [(&str, u64); 4] = [
+    ("latency_ms", num::NS_PER_MS),
+    ("latency_us", num::NS_PER_US),
+    ("latency_s", num::NS_PER_S),
+    ("duration_ms", num::NS_PER_MS),
+];
+const STATUS_NAMES: [&str; 2] = ["status", "status_code"];
+
+/// The field names for the series key under `series_by`.
+pub(crate) fn series_names(series_by: SeriesBy) -> &'static [&'static str] {
+    match series_by {
+        SeriesBy::Path => &PATH_NAMES,
+        SeriesBy::Host => &["host"],
+        SeriesBy::Upstream => &["upstream"],
+    }
+}
+
+/// Human list of the accepted names for a slot, for "missing field" errors.
+pub(crate) fn expected_names(slot: Slot, series_by: SeriesBy) -> String {
+    let names: Vec<&str> = match slot {
+        Slot::Time => TIME_NAMES.to_vec(),
+        Slot::Series => series_names(series_by).to_vec(),
+        Slot::Latency(_) => LATENCY_NAMES.iter().map(|(n, _)| *n).collect(),
+        Slot::Status => STATUS_NAMES.to_vec(),
+    };
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The slot's role in messages.
+pub(crate) fn slot_label(slot: Slot) -> &'static str {
+    match slot {
+        Slot::Time => "time",
+        Slot::Series => "series",
+        Slot::Latency(_) => "latency",
+        Slot::Status => "status",
+    }
+}
+
+/// Classifies a field name (exact, ASCII case-insensitive).
+pub(crate) fn classify(name: &[u8], series_by: SeriesBy) -> Option<Field> {
+    let find = |names: &[&'static str]| {
+        names.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(name)).map(|i| (i, names[i]))
+    };
+    let rank = |i: usize| u8::try_from(i).unwrap_or(u8::MAX);
+    if let Some((i, n)) = find(&TIME_NAMES) {
+        return Some(Field { slot: Slot::Time, rank: rank(i), name: n });
+    }
+    if let Some((i, n)) = find(series_names(series_by)) {
+        return Some(Field { slot: Slot::Series, rank: rank(i), name: n });
+    }
+    if let Some(i) = LATENCY_NAMES.iter().position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+    {
+        let (n, unit) = LATENCY_NAMES[i];
+        return Some(Field { slot: Slot::Latency(unit), rank: rank(i), name: n });
+    }
+    if let Some((i, n)) = find(&STATUS_NAMES) {
+        return Some(Field { slot: Slot::Status, rank: rank(i), name: n });
+    }
+    None
+}
+
+/// True if `name` is one of the names any slot accepts (for format detection).
+pub(crate) fn is_known_name(name: &[u8]) -> bool {
+    [SeriesBy::Path, SeriesBy::Host, SeriesBy::Upstream]
+        .iter()
+        .any(|&by| classify(name, by).is_some())
+}
+
+/// How a text value was escaped in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Escape {
+    /// The bytes are the value.
+    None,
+    /// JSON backslash escapes.
+    Json,
+    /// CSV doubled quotes (`""`).
+    Csv,
+}
+
+/// A field's raw value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    /// Text (a JSON string or a CSV cell), still escaped as `Escape` says.
+    Text(&'a [u8], Escape),
+    /// A JSON number token.
+    Number(&'a [u8]),
+    /// JSON `null`.
+    Null,
+    /// Something else (boolean, object, array), named for messages.
+    Other(&'static str),
+}
+
+impl<'a> Value<'a> {
+    /// The unescaped text of a `Text` or `Number`; `None` for the rest.
+    fn text(&self) -> Option<Cow<'a, [u8]>> {
+        match *self {
+            Value::Text(raw, Escape::None) | Value::Number(raw) => Some(Cow::Borrowed(raw)),
+            Value::Text(raw, Escape::Json) => Some(Cow::Owned(json_unescape(raw).into_bytes())),
+            Value::Text(raw, Escape::Csv) => Some(Cow::Owned(csv_unescape(raw))),
+            Value::Null | Value::Other(_) => None,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Text(..) => "a string",
+            Value::Number(_) => "a number",
+            Value::Null => "null",
+            Value::Other(k) => k,
+        }
+    }
+}
+
+fn line_err(reason: String) -> LineError {
+    LineError { reason }
+}
+
+/// Interprets a time field: unix seconds (number or numeric text) or RFC 3339.
+pub(crate) fn time_of(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
+    let text = v
+        .text()
+        .ok_or_else(|| line_err(format!("field `{key}` is {}, expected a time", v.kind())))?;
+    let text = text.trim_ascii();
+    let parsed = if matches!(v, Value::Number(_)) {
+        time::parse_unix_seconds(text)
+    } else {
+        time::parse_any(text)
+    };
+    parsed.map_err(|e| line_err(format!("field `{key}`: {e}")))
+}
+
+/// Interprets a series field. A value starting with `/` is a path and loses
+/// its query string.
+pub(crate) fn series_of<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, LineError> {
+    let s: Cow<'a, str> = match v {
+        Value::Text(raw, Escape::None) | Value::Number(raw) => String::from_utf8_lossy(raw),
+        Value::Text(raw, Escape::Json) => Cow::Owned(json_unescape(raw)),
+        Value::Text(raw, Escape::Csv) => match String::from_utf8_lossy(&csv_unescape(raw)) {
+            Cow::Borrowed(s) => Cow::Owned(s.to_owned()),
+            Cow::Owned(s) => Cow::Owned(s),
+        },
+        Value::Null | Value::Other(_) => {
+            return Err(line_err(format!("field `{key}` is {}, expected a series name", v.kind())))
+        }
+    };
+    if s.is_empty() {
+        return Err(line_err(format!("field `{key}` (series) is empty")));
+    }
+    Ok(strip_query_cow(s))
+}
+
+/// Cuts `?query` off a path-like series.
+pub(crate) fn strip_query_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+    if !s.starts_with('/') {
+        return s;
+    }
+    match s.find('?') {
+        None => s,
+        Some(q) => match s {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..q]),
+            Cow::Owned(mut o) => {
+                o.truncate(q);
+                Cow::Owned(o)
+            }
+        },
+    }
+}
+
+/// Interprets a latency field in `unit_ns` units. `null`, `-` and empty
+/// text are unknown (`None`); negative values are errors.
+pub(crate) fn latency_of(v: Value<'_>, key: &str, unit_ns: u64) -> Result<Option<u64>, LineError> {
+    let Some(text) = v.text() else {
+        return match v {
+            Value::Null => Ok(None),
+            _ => Err(line_err(format!("field `{key}` is {}, expected a latency", v.kind()))),
+        };
+    };
+    let text = text.trim_ascii();
+    if text.is_empty() || text == b"-" {
+        return Ok(None);
+    }
+    match num::decimal_scaled(text, unit_ns) {
+        Ok(ns) => Ok(Some(ns)),
+        Err(NumError::Negative) => {
+            Err(line_err(format!("field `{key}`: negative latency `{}`", show(text))))
+        }
+        Err(e) => Err(line_err(format!("field `{key}`: latency `{}`: {e}", show(text)))),
+    }
+}
+
+/// Interprets a status field: a number or numeric text; `-` and `null`
+/// mean no response (0).
+pub(crate) fn status_of(v: Value<'_>, key: &str) -> Result<u16, LineError> {
+    let Some(text) = v.text() else {
+        return match v {
+            Value::Null => Ok(0),
+            _ => Err(line_err(format!("field `{key}` is {}, expected a status", v.kind()))),
+        };
+    };
+    num::status(text.trim_ascii()).map_err(|e| line_err(format!("field `{key}`: {e}")))
+}
+
+/// Decodes the inside of a JSON string. Invalid escapes and lone surrogates
+/// become U+FFFD; the scanner has already checked the string's extent.
+pub(crate) fn json_unescape(raw: &[u8]) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0usize;
+    while let Some(&c) = raw.get(i) {
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(&e) = raw.get(i + 1) else {
+            break;
+        };
+        i += 2;
+        let simple = match e {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            continue;
+        }
+        if e != b'u' {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+            continue;
+        }
+        let hex4 = |at: usize| -> Option<u32> {
+            let h = raw.get(at..at + 4)?;
+            // from_str_radix alone would accept a leading `+`.
+            if !h.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+        };
+        let ch = match hex4(i) {
+            Some(hi @ 0xD800..=0xDBFF) => {
+                let lo = if raw.get(i + 4..i + 6) == Some(b"\\u") { hex4(i + 6) } else { None };
+                if let Some(lo @ 0xDC00..=0xDFFF) = lo {
+                    i += 10;
+                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                } else {
+                    i += 4;
+                    None
+                }
+            }
+            Some(cp) => {
+                i += 4;
+                char::from_u32(cp)
+            }
+            None => None,
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.unwrap_or('\u{fffd}').encode_utf8(&mut buf).as_bytes());
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Decodes CSV doubled quotes.
+fn csv_unescape(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0usize;
+    while let Some(&c) = raw.get(i) {
+        out.push(c);
+        i += if c == b'"' && raw.get(i + 1) == Some(&b'"') { 2 } else { 1 };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_names() {
+        let f = classify(b"TS", SeriesBy::Path).unwrap();
+        assert_eq!((f.slot, f.rank, f.name), (Slot::Time, 0, "ts"));
+        let f = classify(b"latency_us", SeriesBy::Path).unwrap();
+        assert_eq!(f.slot, Slot::Latency(1_000));
+        assert!(classify(b"host", SeriesBy::Path).is_none());
+        assert_eq!(classify(b"host", SeriesBy::Host).unwrap().slot, Slot::Series);
+        assert!(classify(b"bytes", SeriesBy::Path).is_none());
+    }
+
+    #[test]
+    fn json_escapes() {
+        assert_eq!(json_unescape(br#"a\"b\\c\/d\n"#), "a\"b\\c/d\n");
+        assert_eq!(json_unescape(br"\u00e9\u20ac"), "é€");
+        assert_eq!(json_unescape(br"\ud83d\ude00"), "😀");
+        assert_eq!(json_unescape(br"\ud83d x"), "\u{fffd} x");
+        assert_eq!(json_unescape(br"\uZZZZ"), "\u{fffd}ZZZZ");
+        assert_eq!(json_unescape(br"\q"), "\u{fffd}");
+        assert_eq!(json_unescape(br"\u+123"), "\u{fffd}+123");
+    }
+
+    #[test]
+    fn query_strings_are_cut_from_paths_only() {
+        assert_eq!(strip_query_cow(Cow::Borrowed("/a/b?x=1")), "/a/b");
+        assert_eq!(strip_query_cow(Cow::Owned("/a?".to_owned())), "/a");
+        assert_eq!(strip_query_cow(Cow::Borrowed("checkout?v2")), "checkout?v2");
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(
+            latency_of(Value::Number(b"12.5"), "latency_ms", 1_000_000),
+            Ok(Some(12_500_000))
+        );
+        assert_eq!(latency_of(Value::Text(b"7", Escape::None), "x", 1_000), Ok(Some(7_000)));
+        assert_eq!(latency_of(Value::Text(b"-", Escape::None), "x", 1), Ok(None));
+        assert_eq!(latency_of(Value::Null, "x", 1), Ok(None));
+        let e = latency_of(Value::Number(b"-3"), "latency_ms", 1).unwrap_err();
+        assert!(e.reason.contains("negative latency"), "{e}");
+        assert!(latency_of(Value::Other("a boolean"), "x", 1).is_err());
+        assert_eq!(status_of(Value::Text(b"200", Escape::None), "status"), Ok(200));
+        assert_eq!(status_of(Value::Null, "status"), Ok(0));
+        assert!(status_of(Value::Number(b"200.5"), "status").is_err());
+        assert_eq!(series_of(Value::Text(br#"/q\"?x"#, Escape::Json), "path").unwrap(), "/q\"");
+        assert_eq!(series_of(Value::Text(br#"a""b"#, Escape::Csv), "path").unwrap(), "a\"b");
+        assert!(series_of(Value::Text(b"", Escape::None), "path").is_err());
+    }
+}

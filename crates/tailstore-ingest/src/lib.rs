@@ -1,0 +1,469 @@
+//! `tailstore-ingest`: parsers for recorded traffic files, one request per line.
+//!
+//! A [`Parser`] turns a line into a [`Request`]: the time, a series key, the
+//! latency (if the log knows it) and the HTTP status. It is built once per
+//! file from a [`Format`] and [`ParserOptions`], is `Send + Sync`, and can be
+//! shared by worker threads that call [`Parser::parse`] concurrently.
+//! [`detect`] guesses the format from a file's first lines.
+//!
+//! | [`Format`] | Lines | Latency | Series ([`SeriesBy`]) |
+//! |---|---|---|---|
+//! | `Jsonl` | one flat JSON object: `ts`/`timestamp`/`time`, `endpoint`/`path`/`series`, `latency_ms`/`latency_us`/`latency_s`/`duration_ms`, `status`/`status_code` | the latency field (absent, `null`, `"-"`: unknown) | path field; `host` / `upstream` field |
+//! | `Csv` | a header line naming the same columns, then data lines | the latency column | as JSONL |
+//! | `Nginx` | `combined` plus ` $request_time` | `$request_time` or `$upstream_response_time` | `$request` path; `$host` |
+//! | `IngressNginx` | the ingress-nginx `upstreaminfo` format, current and older layouts | as nginx | `$request` path; `$proxy_upstream_name` |
+//! | `Alb` | AWS ALB and Classic ELB access logs | sum of the three processing times, or the target's | URL path; URL host; target group |
+//! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
+//!
+//! ```
+//! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
+//!
+//! let line: &[u8] = b"203.0.113.9 - - [10/Sep/2015:17:57:59 +0000] \"GET /t/x100?w=1 HTTP/1.1\" \
+//!     200 7013 \"-\" \"curl/8.0\" 0.138";
+//! let format = detect(&[line]).unwrap();
+//! assert_eq!(format, Format::Nginx);
+//! let parser = Parser::new(&format, None, ParserOptions::default())?;
+//! let req = parser.parse(line).unwrap().unwrap();
+//! assert_eq!((req.ts_s, req.series.as_ref(), req.status), (1_441_907_879, "/t/x100", 200));
+//! assert_eq!(req.latency_ns, Some(138_000_000));
+//! # Ok::<(), tailstore_ingest::Error>(())
+//! ```
+//!
+//! # ingress-nginx layouts
+//!
+//! [`Format::IngressNginx`] first tries the current default `log-format-upstream`
+//! (`... [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr
+//! $upstream_response_length $upstream_response_time $upstream_status $req_id`).
+//! A line that does not match it is tried against the older controllers'
+//! layouts: every combination of `$the_real_ip - [$the_real_ip] -` in place
+//! of `$remote_addr -`, no `[$proxy_alternative_upstream_name]`, and no
+//! trailing `$req_id`. The first layout whose literal text matches decides.
+//! `$upstream_*` values may be `, ` / ` : ` separated lists (retries, internal
+//! redirects); the latency from `$upstream_response_time` is their sum.
+//!
+//! # Precision, panics and allocation
+//!
+//! Numbers are converted exactly in decimal (no floating point): `0.138` s is
+//! 138 000 000 ns, and digits beyond nanoseconds are truncated. Times are
+//! parsed without a date library; out-of-range fields and instants before 1970
+//! are errors. Nothing panics on input: every malformed line is a
+//! [`LineError`] that says what was wrong and quotes the text. Parsing a
+//! well-formed line does not allocate unless the series key needs unescaping
+//! (a JSON `\` escape or CSV `""`) or is not valid UTF-8 (then it is converted
+//! lossily).
+//!
+//! This crate has no optional features.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod alb;
+mod csv;
+mod error;
+mod fields;
+mod jsonl;
+mod logformat;
+mod num;
+mod request;
+mod time;
+
+#[cfg(test)]
+mod corpus_tests;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+pub use error::{Error, LineError};
+
+/// One request parsed from a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Unix seconds (the floor of the timestamp).
+    pub ts_s: u64,
+    /// The sub-second part of the timestamp, in nanoseconds (`< 1_000_000_000`).
+    pub ts_nanos: u32,
+    /// The series key: a path without its query string, a host, or an
+    /// upstream name, depending on [`SeriesBy`]. Borrowed from the line
+    /// unless it had to be unescaped.
+    pub series: Cow<'a, str>,
+    /// The latency in nanoseconds; `None` when the log does not know it
+    /// (`-`, ALB `-1`, a missing field). Such requests still count for
+    /// request rate and status ratios.
+    pub latency_ns: Option<u64>,
+    /// The HTTP status; 0 when the log says `-` (no response).
+    pub status: u16,
+}
+
+/// A traffic-file format.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// JSON lines: one flat object per line (see the crate docs for field names).
+    Jsonl,
+    /// CSV with a header line; build the parser with that line.
+    Csv,
+    /// nginx `combined` format plus ` $request_time` at the end.
+    Nginx,
+    /// The Kubernetes ingress-nginx default `log-format-upstream`, with
+    /// fallbacks to older controllers' layouts.
+    IngressNginx,
+    /// AWS Application Load Balancer and Classic ELB access logs.
+    Alb,
+    /// An nginx `log_format` definition as written in nginx.conf: the format
+    /// string itself, a run of single-quoted strings, or a whole
+    /// `log_format name '...' '...';` directive.
+    LogFormat(String),
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+
+    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx` or `alb`
+    /// (ASCII case-insensitive).
+    fn from_str(s: &str) -> Result<Format, Error> {
+        const NAMES: [(&str, Format); 5] = [
+            ("jsonl", Format::Jsonl),
+            ("csv", Format::Csv),
+            ("nginx", Format::Nginx),
+            ("ingress-nginx", Format::IngressNginx),
+            ("alb", Format::Alb),
+        ];
+        NAMES
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s.trim()))
+            .map(|(_, f)| f)
+            .ok_or_else(|| Error::UnknownFormat { name: s.to_owned() })
+    }
+}
+
+impl fmt::Display for Format {
+    /// The name [`FromStr`](std::str::FromStr) accepts; `log_format '<def>'`
+    /// for [`Format::LogFormat`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Jsonl => f.write_str("jsonl"),
+            Format::Csv => f.write_str("csv"),
+            Format::Nginx => f.write_str("nginx"),
+            Format::IngressNginx => f.write_str("ingress-nginx"),
+            Format::Alb => f.write_str("alb"),
+            Format::LogFormat(def) => write!(f, "log_format '{def}'"),
+        }
+    }
+}
+
+/// Which latency a log line's request gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LatencySource {
+    /// The whole request: nginx `$request_time`; ALB/ELB the sum of the
+    /// request, target and response processing times.
+    #[default]
+    Request,
+    /// The upstream's share: nginx `$upstream_response_time` (summed over
+    /// retries); ALB/ELB the target processing time. JSONL and CSV have a
+    /// single latency field and ignore this.
+    Upstream,
+}
+
+/// What names a request's series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SeriesBy {
+    /// The request path without its query string.
+    #[default]
+    Path,
+    /// The upstream: ingress-nginx `$proxy_upstream_name`; ALB target group
+    /// ARN (Classic ELB: the `backend:port` field); JSONL/CSV `upstream`.
+    Upstream,
+    /// The host: nginx `$host`, `$http_host` or `$server_name`; ALB/ELB the
+    /// request URL's host; JSONL/CSV `host`.
+    Host,
+}
+
+/// Options for [`Parser::new`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParserOptions {
+    /// Which latency to take.
+    pub latency: LatencySource,
+    /// What names the series.
+    pub series_by: SeriesBy,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Jsonl(jsonl::JsonConfig),
+    Csv(csv::CsvConfig),
+    Log(logformat::LogParser),
+    Alb(alb::AlbConfig),
+}
+
+/// A line parser for one format and set of options.
+///
+/// Built once per file; `Send + Sync`, so worker threads can share it by
+/// reference and call [`parse`](Parser::parse) concurrently.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    kind: Kind,
+}
+
+/// Strips a trailing `\r` and a leading UTF-8 byte order mark.
+fn clean_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+}
+
+/// True for whitespace-only lines and lines whose first non-blank byte is `#`.
+fn is_blank_or_comment(line: &[u8]) -> bool {
+    match line.iter().find(|c| !c.is_ascii_whitespace()) {
+        None => true,
+        Some(&c) => c == b'#',
+    }
+}
+
+impl Parser {
+    /// Builds a parser. For [`Format::Csv`], `header` is the CSV header line
+    /// (required); other formats ignore it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingHeader`], [`Error::BadHeader`] or [`Error::MissingColumn`]
+    /// if the CSV header is missing, malformed, or lacks a time, series or
+    /// status column; [`Error::BadLogFormat`] or [`Error::MissingVariable`] if a
+    /// log format cannot be compiled or lacks a time, `$status`, latency (per
+    /// [`LatencySource`]) or series (per [`SeriesBy`]) variable.
+    pub fn new(
+        format: &Format,
+        header: Option<&[u8]>,
+        opts: ParserOptions,
+    ) -> Result<Parser, Error> {
+        let kind = match format {
+            Format::Jsonl => Kind::Jsonl(jsonl::JsonConfig { series_by: opts.series_by }),
+            Format::Csv => {
+                let header = header.ok_or(Error::MissingHeader)?;
+                Kind::Csv(csv::CsvConfig::new(header, opts.series_by)?)
+            }
+            Format::Nginx => {
+                Kind::Log(logformat::LogParser::single(logformat::NGINX_PRESET, opts)?)
+            }
+            Format::IngressNginx => {
+                Kind::Log(logformat::LogParser::layered(&logformat::ingress_layouts(), opts)?)
+            }
+            Format::Alb => {
+                Kind::Alb(alb::AlbConfig { latency: opts.latency, series_by: opts.series_by })
+            }
+            Format::LogFormat(def) => Kind::Log(logformat::LogParser::single(def, opts)?),
+        };
+        Ok(Parser { kind })
+    }
+
+    /// Parses one line (without its trailing newline; a trailing `\r` is
+    /// tolerated).
+    ///
+    /// Blank lines and comment lines (`#` first) return `Ok(None)`, as does a
+    /// repeat of the CSV header line.
+    ///
+    /// # Errors
+    ///
+    /// A line that is not a request of this format (malformed, missing a
+    /// field, out-of-range values, or a log line of another kind) returns a
+    /// [`LineError`] with the reason.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<Option<Request<'a>>, LineError> {
+        let line = clean_line(line);
+        if is_blank_or_comment(line) {
+            return Ok(None);
+        }
+        match &self.kind {
+            Kind::Jsonl(cfg) => jsonl::parse(*cfg, line).map(Some),
+            Kind::Csv(cfg) => cfg.parse(line),
+            Kind::Log(p) => p.parse(line).map(Some),
+            Kind::Alb(cfg) => alb::parse(*cfg, line).map(Some),
+        }
+    }
+
+    /// True when the format's first line is a header the caller must pass to
+    /// [`new`](Parser::new) (CSV).
+    #[must_use]
+    pub fn needs_header(format: &Format) -> bool {
+        matches!(format, Format::Csv)
+    }
+}
+
+/// A preset parser with default options, built once (for [`detect`]).
+fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'static Parser> {
+    cell.get_or_init(|| Parser::new(format, None, ParserOptions::default()).ok()).as_ref()
+}
+
+/// Detects the format from the first non-empty lines of a file (by content,
+/// not file name). Blank and `#` comment lines are ignored.
+///
+/// In order: JSONL if the first line starts with `{`; CSV if it has a comma
+/// and a known column name; ALB if it starts with an ALB request type and an
+/// RFC 3339 time, or (Classic ELB) with an RFC 3339 time; ingress-nginx if any
+/// line parses with that preset; nginx if any line parses with the nginx
+/// preset. Otherwise `None` (for example a custom `log_format`, which the
+/// caller must name).
+#[must_use]
+pub fn detect(lines: &[&[u8]]) -> Option<Format> {
+    static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
+    static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
+    let lines: Vec<&[u8]> =
+        lines.iter().map(|l| clean_line(l)).filter(|l| !is_blank_or_comment(l)).collect();
+    let first = *lines.first()?;
+    if first.trim_ascii_start().starts_with(b"{") {
+        return Some(Format::Jsonl);
+    }
+    if csv::looks_like_header(first) {
+        return Some(Format::Csv);
+    }
+    if alb::looks_like(first) {
+        return Some(Format::Alb);
+    }
+    let parses = |p: Option<&Parser>| {
+        p.is_some_and(|p| lines.iter().any(|l| matches!(p.parse(l), Ok(Some(_)))))
+    };
+    if parses(preset(&INGRESS, &Format::IngressNginx)) {
+        return Some(Format::IngressNginx);
+    }
+    if parses(preset(&NGINX, &Format::Nginx)) {
+        return Some(Format::Nginx);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parser(format: Format) -> Parser {
+        Parser::new(&format, None, ParserOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn parser_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Parser>();
+        check::<Request<'static>>();
+        check::<LineError>();
+        check::<Error>();
+    }
+
+    #[test]
+    fn format_names() {
+        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb"] {
+            let f: Format = name.parse().unwrap();
+            assert_eq!(f.to_string(), name);
+            assert!(!Parser::needs_header(&f) || f == Format::Csv);
+        }
+        assert_eq!("ALB".parse::<Format>(), Ok(Format::Alb));
+        let e = "apache".parse::<Format>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb"
+        );
+        assert!(Parser::needs_header(&Format::Csv));
+        assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
+    }
+
+    #[test]
+    fn blank_comment_and_crlf_lines() {
+        let p = parser(Format::Nginx);
+        for line in [&b""[..], b"\r", b"   \t", b"# a comment", b"  # indented\r"] {
+            assert_eq!(p.parse(line), Ok(None));
+        }
+        let line = b"1.2.3.4 - - [10/Sep/2015:17:57:59 +0000] \"GET /a?b HTTP/1.1\" 200 1 \"-\" \"-\" 0.005\r";
+        let r = p.parse(line).unwrap().unwrap();
+        assert_eq!((r.series.as_ref(), r.latency_ns), ("/a", Some(5_000_000)));
+        let p = parser(Format::Jsonl);
+        let r =
+            p.parse(b"\xEF\xBB\xBF{\"ts\":1,\"path\":\"/\",\"status\":200}\r").unwrap().unwrap();
+        assert_eq!(r.status, 200);
+        let p = parser(Format::Alb);
+        assert!(p
+            .parse(b"2015-05-13T23:39:43Z lb 1.2.3.4:1 - -1 -1 -1 503 - 0 0 \"GET http://h:80/ HTTP/1.1\" \"c\" - -\r")
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn csv_needs_header() {
+        let e = Parser::new(&Format::Csv, None, ParserOptions::default()).unwrap_err();
+        assert_eq!(e, Error::MissingHeader);
+        let p = Parser::new(
+            &Format::Csv,
+            Some(b"ts,path,status,latency_ms\r"),
+            ParserOptions::default(),
+        )
+        .unwrap();
+        let r = p.parse(b"1,/x?y,404,2.5\r").unwrap().unwrap();
+        assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("/x", 404, Some(2_500_000)));
+    }
+
+    #[test]
+    fn ingress_preset_and_fallbacks() {
+        let p = parser(Format::IngressNginx);
+        let modern = b"192.168.64.14 - - [07/Feb/2020:12:02:42 +0000] \"GET /v2/some?x HTTP/1.1\" 200 61 \"-\" \"curl\" 348 0.001 [default-web2-8080] [] 172.17.0.6:8080, 172.17.0.7:8080 61, 100 0.100, 0.004 200, 203 835136ae";
+        let r = p.parse(modern).unwrap().unwrap();
+        assert_eq!(
+            (r.ts_s, r.series.as_ref(), r.status, r.latency_ns),
+            (1_581_076_962, "/v2/some", 200, Some(1_000_000))
+        );
+        let up = ParserOptions { latency: LatencySource::Upstream, series_by: SeriesBy::Upstream };
+        let pu = Parser::new(&Format::IngressNginx, None, up).unwrap();
+        let r = pu.parse(modern).unwrap().unwrap();
+        assert_eq!((r.series.as_ref(), r.latency_ns), ("default-web2-8080", Some(104_000_000)));
+        // nginx answered itself: everything upstream is `-`, the upstream name empty.
+        let own = b"192.168.64.1 - - [07/Feb/2020:11:49:50 +0000] \"PATCHp /products/42 HTTP/1.1\" 400 163 \"-\" \"-\" 0 0.000 [] [] - - - - 4c7d2079";
+        let r = pu.parse(own).unwrap().unwrap();
+        assert_eq!((r.series.as_ref(), r.latency_ns, r.status), ("-", None, 400));
+        // Older layouts: `$the_real_ip`, no alternative upstream, no `$req_id`.
+        let old = [
+            &b"172.17.0.1 - [172.17.0.1] - - [07/Dec/2018:18:31:33 +0000] \"GET /c?t=1 HTTP/1.1\" 200 261 \"-\" \"M\" 1904 0.011 [proxyname-8080] 172.17.0.1:9000 298 0.012 200 abcdefg"[..],
+            b"172.17.0.1 - [172.17.0.1] - - [07/Dec/2018:18:31:33 +0000] \"GET /c?t=1 HTTP/1.1\" 200 261 \"-\" \"M\" 1904 0.011 [proxyname-8080] 172.17.0.1:9000 298 0.012 200",
+            b"172.17.0.1 - - [07/Dec/2018:18:31:33 +0000] \"GET /c?t=1 HTTP/1.1\" 200 261 \"-\" \"M\" 1904 0.011 [proxyname-8080] 172.17.0.1:9000, 10.0.0.3:80 298, 0 0.012, 0.013 200, - abcdefg",
+        ];
+        let want_up = [12_000_000, 12_000_000, 25_000_000];
+        for (line, want) in old.iter().zip(want_up) {
+            let r = p.parse(line).unwrap().unwrap();
+            assert_eq!((r.series.as_ref(), r.latency_ns, r.status), ("/c", Some(11_000_000), 200));
+            let r = pu.parse(line).unwrap().unwrap();
+            assert_eq!((r.series.as_ref(), r.latency_ns), ("proxyname-8080", Some(want)));
+        }
+        let e = p
+            .parse(b"192.168.64.1 - - [07/Feb/2020:11:49:50 +0000] \"GET / HTTP/1.1\" 200 1")
+            .unwrap_err();
+        assert!(e.reason.contains("older ingress-nginx layouts did not match either"), "{e}");
+    }
+
+    #[test]
+    fn detection() {
+        let d = |lines: &[&str]| {
+            let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+            detect(&lines)
+        };
+        assert_eq!(d(&["", "{\"ts\":1}"]), Some(Format::Jsonl));
+        assert_eq!(d(&["ts,endpoint,latency_ms,status", "1,/a,2,200"]), Some(Format::Csv));
+        assert_eq!(
+            d(&[
+                "# comment",
+                "h2 2018-07-02T22:23:00.186641Z app/x 1:1 - 0 0 0 200 200 0 0 \"GET / H\""
+            ]),
+            Some(Format::Alb)
+        );
+        assert_eq!(
+            d(&["2015-05-13T23:39:43.945958Z my-loadbalancer 1.2.3.4:2817 10.0.0.1:80"]),
+            Some(Format::Alb)
+        );
+        assert_eq!(
+            d(&["1.2.3.4 - - [10/Sep/2015:17:57:59 +0000] \"GET /a HTTP/1.1\" 200 1 \"-\" \"-\" 0.005"]),
+            Some(Format::Nginx)
+        );
+        assert_eq!(
+            d(&["bad line", "192.168.64.1 - - [07/Feb/2020:11:49:50 +0000] \"PATCHp /products/42 HTTP/1.1\" 400 163 \"-\" \"-\" 0 0.000 [] [] - - - - 4c7d2079"]),
+            Some(Format::IngressNginx)
+        );
+        assert_eq!(
+            d(&["127.0.0.1 - frank [13/Jul/2016:10:55:36 +0000] \"GET /a HTTP/1.0\" 200 2326"]),
+            None
+        );
+        assert_eq!(d(&["", "# only comments"]), None);
+        assert_eq!(d(&[]), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! Exact decimal parsing: text numbers to integer nanoseconds, status codes,
+//! and nginx upstream time lists.
+//!
+//! No floating point: `0.138` seconds is exactly 138 000 000 ns. Digits past
+//! nanosecond resolution are truncated (floor), as are significant digits past
+//! the 19th (far below a nanosecond for any real latency or timestamp).
+
+use std::fmt;
+
+/// Nanoseconds per second.
+pub(crate) const NS_PER_S: u64 = 1_000_000_000;
+/// Nanoseconds per millisecond.
+pub(crate) const NS_PER_MS: u64 = 1_000_000;
+/// Nanoseconds per microsecond.
+pub(crate) const NS_PER_US: u64 = 1_000;
+
+/// Why a number did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumError {
+    /// Nothing to parse.
+    Empty,
+    /// A minus sign in front of a non-zero value.
+    Negative,
+    /// Not a decimal number.
+    Invalid,
+    /// The scaled value does not fit in 64 bits.
+    Overflow,
+}
+
+impl fmt::Display for NumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NumError::Empty => "empty number",
+            NumError::Negative => "negative value",
+            NumError::Invalid => "not a decimal number",
+            NumError::Overflow => "value too large",
+        })
+    }
+}
+
+/// Mantissas stop taking digits at this value, so `mantissa < 10^19` and
+/// `mantissa * unit_ns < 10^19 * 10^9 < u128::MAX`.
+const MANTISSA_CAP: u128 = 1_000_000_000_000_000_000;
+
+/// Parses a non-negative decimal number (`12`, `0.138`, `.5`, `1.1E7`, `+3`)
+/// and returns `floor(value * unit_ns)`.
+///
+/// `-0`, `-0.000` are accepted as zero; any other leading `-` is
+/// [`NumError::Negative`]. The whole input must be the number.
+pub(crate) fn decimal_scaled(s: &[u8], unit_ns: u64) -> Result<u64, NumError> {
+    let (neg, body) = match s.split_first() {
+        None => return Err(NumError::Empty),
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        Some(_) => (false, s),
+    };
+    let mut mantissa: u128 = 0;
+    // Decimal exponent applied to the mantissa. Bounded by the input length
+    // (at most a few hundred thousand) plus the clamped exponent below, so it
+    // cannot overflow an i64.
+    let mut exp10: i64 = 0;
+    let mut digits = 0usize;
+    let mut i = 0usize;
+    while let Some(&c) = body.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if mantissa < MANTISSA_CAP {
+            mantissa = mantissa * 10 + u128::from(c - b'0');
+        } else {
+            exp10 += 1;
+        }
+        digits += 1;
+        i += 1;
+    }
+    if body.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = body.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if mantissa < MANTISSA_CAP {
+                mantissa = mantissa * 10 + u128::from(c - b'0');
+                exp10 -= 1;
+            }
+            digits += 1;
+            i += 1;
+        }
+    }
+    if digits == 0 {
+        return Err(if body.is_empty() { NumError::Empty } else { NumError::Invalid });
+    }
+    if matches!(body.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let exp_neg = match body.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let mut e: i64 = 0;
+        let start = i;
+        while let Some(&c) = body.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            // Clamp: anything past 10^6 is already far outside u64 either way.
+            e = (e * 10 + i64::from(c - b'0')).min(1_000_000);
+            i += 1;
+        }
+        if i == start {
+            return Err(NumError::Invalid);
+        }
+        exp10 += if exp_neg { -e } else { e };
+    }
+    if i != body.len() {
+        return Err(NumError::Invalid);
+    }
+    if mantissa == 0 {
+        return Ok(0);
+    }
+    if neg {
+        return Err(NumError::Negative);
+    }
+    // mantissa < 10^19 and unit_ns < 2^64, so the product fits in u128.
+    let mut v = mantissa * u128::from(unit_ns);
+    if exp10 >= 0 {
+        for _ in 0..exp10 {
+            v = v.checked_mul(10).ok_or(NumError::Overflow)?;
+            if v > u128::from(u64::MAX) {
+                return Err(NumError::Overflow);
+            }
+        }
+    } else {
+        for _ in 0..exp10.unsigned_abs() {
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+    }
+    u64::try_from(v).map_err(|_| NumError::Overflow)
+}
+
+/// Parses a decimal number of seconds into nanoseconds.
+pub(crate) fn seconds_ns(s: &[u8]) -> Result<u64, NumError> {
+    decimal_scaled(s, NS_PER_S)
+}
+
+/// Parses an HTTP status: `-` (no response) is 0, otherwise 1 to 3 digits.
+pub(crate) fn status(s: &[u8]) -> Result<u16, String> {
+    if s == b"-" {
+        return Ok(0);
+    }
+    if s.is_empty() || s.len() > 3 || !s.iter().all(u8::is_ascii_digit) {
+        return Err(format!("status `{}` is not a 1-3 digit number or `-`", show(s)));
+    }
+    Ok(s.iter().fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0')))
+}
+
+/// Sums an nginx upstream time list (`0.010`, `0.001, 0.002`, `0.010 : 0.020`,
+/// `0.012, -, -`) into nanoseconds. `-` entries are skipped; a list with no
+/// number at all (`-`) is `None` (unknown).
+pub(crate) fn upstream_sum_ns(s: &[u8]) -> Result<Option<u64>, String> {
+    let mut total: Option<u64> = None;
+    for piece in s.split(|&c| c == b',' || c == b':') {
+        let piece = piece.trim_ascii();
+        if piece == b"-" {
+            continue;
+        }
+        let ns = seconds_ns(piece).map_err(|e| {
+            format!("upstream time list `{}`: element `{}`: {e}", show(s), show(piece))
+        })?;
+        let sum = total.unwrap_or(0).checked_add(ns).ok_or_else(|| {
+            format!("upstream time list `{}`: sum does not fit in 64-bit nanoseconds", show(s))
+        })?;
+        total = Some(sum);
+    }
+    Ok(total)
+}
+
+/// Renders raw bytes for an error message: lossy UTF-8, cut at 80 chars.
+pub(crate) fn show(s: &[u8]) -> String {
+    let text = String::from_utf8_lossy(s);
+    let mut out: String = text.chars().take(80).collect();
+    if text.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(seconds_ns(b"0.138"), Ok(138_000_000));
+        assert_eq!(seconds_ns(b"0.000036"), Ok(36_000));
+        assert_eq!(seconds_ns(b"0.00491"), Ok(4_910_000));
+        assert_eq!(seconds_ns(b"3.631"), Ok(3_631_000_000));
+        assert_eq!(seconds_ns(b"1441907879.123"), Ok(1_441_907_879_123_000_000));
+        assert_eq!(seconds_ns(b".5"), Ok(500_000_000));
+        assert_eq!(seconds_ns(b"5."), Ok(5_000_000_000));
+        assert_eq!(seconds_ns(b"+2"), Ok(2_000_000_000));
+        assert_eq!(seconds_ns(b"0.0000000019"), Ok(1), "floor below 1 ns");
+        assert_eq!(decimal_scaled(b"12.5", NS_PER_MS), Ok(12_500_000));
+        assert_eq!(decimal_scaled(b"250", NS_PER_US), Ok(250_000));
+        assert_eq!(decimal_scaled(b"1.1E7", 1), Ok(11_000_000));
+        assert_eq!(decimal_scaled(b"15e-1", NS_PER_MS), Ok(1_500_000));
+        assert_eq!(decimal_scaled(b"1e-400", NS_PER_S), Ok(0));
+        assert_eq!(decimal_scaled(b"0e400", NS_PER_S), Ok(0));
+        assert_eq!(decimal_scaled(b"-0.000", NS_PER_S), Ok(0));
+        // Long digit strings past the mantissa cap stay close.
+        assert_eq!(decimal_scaled(b"123456789012345678901234", 1), Err(NumError::Overflow));
+        assert_eq!(decimal_scaled(b"0.1234567890123456789012345", NS_PER_S), Ok(123_456_789));
+    }
+
+    #[test]
+    fn decimal_errors() {
+        assert_eq!(seconds_ns(b""), Err(NumError::Empty));
+        assert_eq!(seconds_ns(b"-"), Err(NumError::Empty));
+        assert_eq!(seconds_ns(b"-1"), Err(NumError::Negative));
+        assert_eq!(seconds_ns(b"-0.5"), Err(NumError::Negative));
+        assert_eq!(seconds_ns(b"."), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b"1.2.3"), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b"0x10"), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b"1e"), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b" 1"), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b"NaN"), Err(NumError::Invalid));
+        assert_eq!(seconds_ns(b"1e30"), Err(NumError::Overflow));
+        assert_eq!(seconds_ns(b"18446744074"), Err(NumError::Overflow));
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(status(b"200"), Ok(200));
+        assert_eq!(status(b"-"), Ok(0));
+        assert_eq!(status(b"0"), Ok(0));
+        assert!(status(b"2000").is_err());
+        assert!(status(b"").is_err());
+        assert!(status(b"20x").is_err());
+    }
+
+    #[test]
+    fn upstream_lists_are_summed() {
+        assert_eq!(upstream_sum_ns(b"0.001, 0.002"), Ok(Some(3_000_000)));
+        assert_eq!(upstream_sum_ns(b"0.010 : 0.020"), Ok(Some(30_000_000)));
+        assert_eq!(upstream_sum_ns(b"0.001, 0.002 : 0.004"), Ok(Some(7_000_000)));
+        assert_eq!(upstream_sum_ns(b"0.012, -, -"), Ok(Some(12_000_000)));
+        assert_eq!(upstream_sum_ns(b"0.100, -"), Ok(Some(100_000_000)));
+        assert_eq!(upstream_sum_ns(b"-"), Ok(None));
+        assert_eq!(upstream_sum_ns(b"-, -"), Ok(None));
+        assert!(upstream_sum_ns(b"0.1, abc").is_err());
+        assert!(upstream_sum_ns(b"").is_err());
+    }
+}
