@@ -75,8 +75,8 @@ enum SeriesByArg {
 
 #[derive(Args)]
 struct ReplayArgs {
-    /// Store directory (created if missing; an existing store is added to). Without it a
-    /// temporary store is used and removed at exit.
+    /// Store directory (created if missing; an existing store is added to). Without it the
+    /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
     /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb.
@@ -188,7 +188,12 @@ fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
             SeriesByArg::Host => SeriesBy::Host,
         },
     };
-    let mut opts = Options::default().keep_everything().flush_every(Duration::from_secs(5));
+    // Parser threads work on blocks minutes of data time apart, so a replay
+    // tolerates an hour of disorder before calling a line late.
+    let mut opts = Options::default()
+        .keep_everything()
+        .lateness(Duration::from_secs(3600))
+        .flush_every(Duration::from_secs(5));
     if let Some(r) = &a.retention {
         let d = parse_duration(r)?;
         opts = opts.retention(d).retention_minutes(d).retention_hours(d);
@@ -198,16 +203,13 @@ fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
             bail!("{}: no such file", f.display());
         }
     }
-    let tmp;
-    let dir = match &a.store {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("cannot create a temporary store")?;
-            tmp.path().to_path_buf()
-        }
+    // Without --store the store would be removed at exit, so it is kept in
+    // memory and never written.
+    let store = match &a.store {
+        Some(dir) => Store::open(dir, opts)
+            .with_context(|| format!("cannot open store {}", dir.display()))?,
+        None => Store::in_memory(opts),
     };
-    let store =
-        Store::open(&dir, opts).with_context(|| format!("cannot open store {}", dir.display()))?;
     let totals = replay::replay(&store, &a.files, format.as_ref(), popts)?;
     store.flush().context("writing the store")?;
     for e in &totals.errors {
@@ -326,7 +328,12 @@ fn cmd_query(a: QueryArgs) -> Result<ExitCode> {
     } else {
         let (s, e) = w.bounds_s();
         outln!("window   [{s}, {e}) = {} s", e - s);
-        outln!("count    {} ({:.3} req/s)", w.count(), w.rate_per_sec());
+        outln!(
+            "count    {} ({:.3} req/s; {} without a known latency, left out of the quantiles)",
+            w.count(),
+            w.rate_per_sec(),
+            w.count() - w.latency_count()
+        );
         outln!("errors   {} ({:.3} %)", w.errors(), w.error_ratio().unwrap_or(0.0) * 100.0);
         for (q, v) in qs.iter().zip(w.quantiles(&qs)) {
             outln!("{:<8} {} ms", output::quantile_key(*q), ms_text(v));

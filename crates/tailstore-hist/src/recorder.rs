@@ -42,7 +42,7 @@ use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
-use crate::sync::{AtomicU16, AtomicU64};
+use crate::sync::{AtomicU16, AtomicU32, AtomicU64};
 
 /// Cells per lazily allocated block.
 const BLOCK: usize = 256;
@@ -51,6 +51,47 @@ const BLOCK_SHIFT: u32 = 8;
 const STATUS_INLINE: usize = 600;
 /// Bit of `Shard::state` set once a sealer has taken a baseline.
 const STOLEN: u64 = 1 << 63;
+/// Cells a shard lists individually before it falls back to block scans.
+const LISTED: usize = 48;
+
+/// Bit of `Shard::status_touched` for the codes 600-999 (bits 0-5: hundreds).
+const RARE_BIT: usize = STATUS_INLINE / 100;
+
+/// Sets bit `i` of a single-writer bitmask (owner only; no store when set).
+#[inline(always)]
+fn mark(words: &[AtomicU64], i: usize) {
+    if let Some(w) = words.get(i >> 6) {
+        let m = 1u64 << (i & 63);
+        let t = w.load(Relaxed);
+        if t & m == 0 {
+            w.store(t | m, Relaxed);
+        }
+    }
+}
+
+#[inline(always)]
+fn mark_status(word: &AtomicU64, code: u16) {
+    let m = 1u64 << (usize::from(code) / 100).min(RARE_BIT);
+    let t = word.load(Relaxed);
+    if t & m == 0 {
+        word.store(t | m, Relaxed);
+    }
+}
+
+/// Indices of the set bits of a bitmask, ascending.
+fn set_bits(words: &[AtomicU64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(wi, w)| {
+        let mut bits = w.load(Relaxed);
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(wi * 64 + b)
+        })
+    })
+}
 
 /// A shard's counter cell. 16 bits halve the memory of a series; a cell
 /// about to overflow makes its owner sweep the shard first (a cold path
@@ -90,6 +131,19 @@ struct Shard {
     invalid_status: AtomicU64,
     /// Records since the last sweep (a change hint for the sealer).
     n: AtomicU64,
+    /// One bit per block touched since the last reset (and, in
+    /// `status_touched`, per status hundred; bit 6 for 600-999): reads and
+    /// resets visit only these, so a rotation costs what the second used,
+    /// not every block ever allocated. Set by the owner before the cell.
+    touched: Box<[AtomicU64]>,
+    status_touched: AtomicU64,
+    /// The first `LISTED` cells that went from 0 to 1 since the last reset,
+    /// and how many (`LISTED + 1` once more were touched). A sparse second
+    /// (a replayed series, a quiet endpoint) is then read by visiting its
+    /// few cells instead of whole blocks. The owner stores the entry, then
+    /// the count with `Release`; readers load the count with `Acquire`.
+    listed: [AtomicU32; LISTED],
+    nlisted: AtomicU32,
     /// The sealer's baseline while `STOLEN` is set. Locked only under the
     /// series mutex, so it never contends.
     baseline: Mutex<Option<Box<Baseline>>>,
@@ -134,6 +188,10 @@ impl Shard {
             clamped: AtomicU64::new(0),
             invalid_status: AtomicU64::new(0),
             n: AtomicU64::new(0),
+            touched: (0..nblocks.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            status_touched: AtomicU64::new(0),
+            listed: std::array::from_fn(|_| AtomicU32::new(0)),
+            nlisted: AtomicU32::new(0),
             baseline: Mutex::new(None),
         }
     }
@@ -152,8 +210,8 @@ impl Shard {
     fn try_record_indexed(&self, layout: &Layout, idx: u32, value_ns: u64, status: u16) -> bool {
         let v = value_ns.min(layout.highest_ns());
         let (code, bad_status) = clamp_status(status);
-        let Some(block) = self.blocks.get((idx >> BLOCK_SHIFT) as usize).and_then(OnceLock::get)
-        else {
+        let b = (idx >> BLOCK_SHIFT) as usize;
+        let Some(block) = self.blocks.get(b).and_then(OnceLock::get) else {
             return false;
         };
         let cell = &block[idx as usize & (BLOCK - 1)];
@@ -168,7 +226,12 @@ impl Shard {
         if c == CELL_MAX || s == CELL_MAX {
             return false;
         }
-        // Commit.
+        // Commit: mark the block and status hundred first, then count.
+        mark(&self.touched, b);
+        mark_status(&self.status_touched, code);
+        if c == 0 {
+            self.list(idx);
+        }
         cell.store(c + 1, Relaxed);
         scell.store(s + 1, Relaxed);
         self.sum_ns.store(sum, Relaxed);
@@ -198,6 +261,7 @@ impl Shard {
         if s == CELL_MAX {
             return false;
         }
+        mark_status(&self.status_touched, code);
         scell.store(s + 1, Relaxed);
         if bad_status {
             self.invalid_status.store(self.invalid_status.load(Relaxed) + 1, Relaxed);
@@ -230,13 +294,42 @@ impl Shard {
         }
     }
 
+    /// Notes a cell that just became non-zero. Owner only.
+    #[inline(always)]
+    fn list(&self, idx: u32) {
+        let n = self.nlisted.load(Relaxed) as usize;
+        if let Some(slot) = self.listed.get(n) {
+            slot.store(idx, Relaxed);
+            self.nlisted.store(n as u32 + 1, Release);
+        } else if n == LISTED {
+            self.nlisted.store(LISTED as u32 + 1, Release);
+        }
+    }
+
     /// Reads the shard without changing it.
     fn read(&self) -> ShardRead {
         let n = self.n.load(Acquire);
         let state = self.state.load(Relaxed);
         let mut cells = Vec::new();
-        for (b, block) in self.blocks.iter().enumerate() {
-            let Some(block) = block.get() else { continue };
+        let nlisted = self.nlisted.load(Acquire) as usize;
+        if nlisted <= LISTED {
+            for slot in &self.listed[..nlisted] {
+                let idx = slot.load(Relaxed);
+                let b = (idx >> BLOCK_SHIFT) as usize;
+                if let Some(block) = self.blocks.get(b).and_then(OnceLock::get) {
+                    let c = block[idx as usize & (BLOCK - 1)].load(Relaxed);
+                    if c > 0 {
+                        cells.push((idx, u32::from(c)));
+                    }
+                }
+            }
+            cells.sort_unstable_by_key(|c| c.0);
+            // A cell listed twice (touched again after an owner's reset in
+            // flight) must not count twice.
+            cells.dedup_by_key(|c| c.0);
+        }
+        for b in set_bits(&self.touched).filter(|_| nlisted > LISTED) {
+            let Some(block) = self.blocks.get(b).and_then(OnceLock::get) else { continue };
             for (k, cell) in block.iter().enumerate() {
                 let c = cell.load(Relaxed);
                 if c > 0 {
@@ -246,12 +339,25 @@ impl Shard {
             }
         }
         let mut status = Vec::new();
-        let rare = self.status_rare.get().map(|b| &b[..]).unwrap_or(&[]);
-        for (code, cell) in self.status.iter().chain(rare).enumerate() {
-            let c = cell.load(Relaxed);
-            if c > 0 {
-                // code < STATUS_CODES = 1000, so it fits u16.
-                status.push((code as u16, u32::from(c)));
+        let st = self.status_touched.load(Relaxed);
+        for h in (0..RARE_BIT).filter(|h| st & (1 << h) != 0) {
+            for (k, cell) in self.status[h * 100..(h + 1) * 100].iter().enumerate() {
+                let c = cell.load(Relaxed);
+                if c > 0 {
+                    // code < STATUS_INLINE, so it fits u16.
+                    status.push(((h * 100 + k) as u16, u32::from(c)));
+                }
+            }
+        }
+        if st & (1 << RARE_BIT) != 0 {
+            if let Some(rare) = self.status_rare.get() {
+                for (k, cell) in rare.iter().enumerate() {
+                    let c = cell.load(Relaxed);
+                    if c > 0 {
+                        // code < STATUS_CODES = 1000, so it fits u16.
+                        status.push(((STATUS_INLINE + k) as u16, u32::from(c)));
+                    }
+                }
             }
         }
         ShardRead {
@@ -275,12 +381,22 @@ impl Shard {
     /// Zeroes everything and marks the shard empty. Owner only, under the
     /// series mutex.
     fn reset(&self) {
-        for block in self.blocks.iter().filter_map(OnceLock::get) {
-            block.iter().for_each(|c| c.store(0, Relaxed));
+        for b in set_bits(&self.touched) {
+            if let Some(block) = self.blocks.get(b).and_then(OnceLock::get) {
+                block.iter().for_each(|c| c.store(0, Relaxed));
+            }
         }
-        self.status.iter().for_each(|c| c.store(0, Relaxed));
-        if let Some(sb) = self.status_rare.get() {
-            sb.iter().for_each(|c| c.store(0, Relaxed));
+        self.touched.iter().for_each(|w| w.store(0, Relaxed));
+        self.nlisted.store(0, Relaxed);
+        let st = self.status_touched.load(Relaxed);
+        self.status_touched.store(0, Relaxed);
+        for h in (0..RARE_BIT).filter(|h| st & (1 << h) != 0) {
+            self.status[h * 100..(h + 1) * 100].iter().for_each(|c| c.store(0, Relaxed));
+        }
+        if st & (1 << RARE_BIT) != 0 {
+            if let Some(sb) = self.status_rare.get() {
+                sb.iter().for_each(|c| c.store(0, Relaxed));
+            }
         }
         self.min_ns.store(u64::MAX, Relaxed);
         self.max_ns.store(0, Relaxed);
