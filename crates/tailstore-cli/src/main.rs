@@ -48,6 +48,11 @@ enum Command {
     ///
     /// Example: tailstore query --store ./st --match '/models/.*' --last 5m --at 2024-05-28T13:47:00Z --json
     Query(QueryArgs),
+    /// One point per step, each the window of length --window ending at that step
+    /// (what graphs and alert evaluation use).
+    ///
+    /// Example: tailstore query-range --store ./st --match '/models/.*' --start 1764547200 --end 1764550800 --step 1m --window 5m --json
+    QueryRange(RangeArgs),
     /// The series in a store, with their time ranges and request counts.
     ///
     /// Example: tailstore series --store ./st --json
@@ -148,6 +153,118 @@ struct QueryArgs {
     /// JSON output (one object).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
+struct RangeArgs {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Exactly this series.
+    #[arg(long)]
+    series: Option<String>,
+    /// Every series whose whole name matches this regex (merged exactly).
+    #[arg(long = "match", value_name = "REGEX")]
+    pattern: Option<String>,
+    /// First point (unix seconds or RFC 3339).
+    #[arg(long)]
+    start: String,
+    /// Last point (inclusive when it falls on a step).
+    #[arg(long)]
+    end: String,
+    /// Distance between points (e.g. 15s, 1m).
+    #[arg(long)]
+    step: String,
+    /// Window length of each point (e.g. 5m), ending at the point.
+    #[arg(long)]
+    window: String,
+    /// Quantiles, comma-separated fractions.
+    #[arg(long, default_value = "0.5,0.95,0.99")]
+    quantiles: String,
+    /// Status codes counted as errors, e.g. '5..|429'.
+    #[arg(long)]
+    errors: Option<String>,
+    /// JSON output: {"points":[{"t":…, …the query fields…}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Most points a range query returns.
+const MAX_POINTS: u64 = 100_000;
+
+fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
+    let store = open_store(&a.store)?;
+    let qs = parse_quantiles(&a.quantiles)?;
+    let sel = match (&a.series, &a.pattern) {
+        (Some(s), _) => Selector::exact(s.as_str()),
+        (None, Some(m)) => Selector::regex(m)?,
+        (None, None) => bail!("give --series NAME or --match REGEX"),
+    };
+    let errors = a.errors.as_deref().map(ErrorSet::parse).transpose()?;
+    let (start, end) = (parse_time(&a.start)?, parse_time(&a.end)?);
+    if end < start {
+        bail!("--end is before --start");
+    }
+    let step = parse_duration(&a.step)?;
+    let window = parse_duration(&a.window)?;
+    if step.is_zero() {
+        bail!("--step must be positive");
+    }
+    let span = end.duration_since(start).unwrap_or_default();
+    let n = span.as_nanos() / step.as_nanos() + 1;
+    if n > u128::from(MAX_POINTS) {
+        bail!("{n} points: more than {MAX_POINTS}; use a larger --step");
+    }
+    // Each point is planned over the rollups (whole hours and minutes from the
+    // coarse levels, edges from seconds), so its cost is bounded by the plan,
+    // not by the window's length.
+    let mut points = Vec::new();
+    for k in 0..n as u32 {
+        let t = start + step * k;
+        let mut q = store.query(sel.clone()).last(window).ending_at(t);
+        if let Some(e) = &errors {
+            q = q.errors(e.clone());
+        }
+        points.push((t, q.run()?));
+    }
+    if a.json {
+        let v: Vec<Value> = points
+            .iter()
+            .map(|(t, w)| {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "t".into(),
+                    json!(t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+                );
+                m.extend(window_json(w, &qs));
+                Value::Object(m)
+            })
+            .collect();
+        outln!("{}", json!({ "points": v }));
+    } else {
+        outln!(
+            "{:>12} {:>9} {:>9} {:>7} {}",
+            "t",
+            "count",
+            "req/s",
+            "err %",
+            qs.iter().map(|q| format!("{:>9}", output::quantile_key(*q))).collect::<String>()
+        );
+        for (t, w) in &points {
+            let qv: String =
+                w.quantiles(&qs).into_iter().map(|v| format!("{:>9}", ms_text(v))).collect();
+            outln!(
+                "{:>12} {:>9} {:>9.2} {:>7.2} {}",
+                t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                w.count(),
+                w.rate_per_sec(),
+                w.error_ratio().unwrap_or(0.0) * 100.0,
+                qv
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open_store(dir: &Path) -> Result<Store> {
@@ -450,6 +567,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Replay(a) => cmd_replay(a),
         Command::Query(a) => cmd_query(a),
+        Command::QueryRange(a) => cmd_query_range(a),
         Command::Series(a) => cmd_series(a),
         Command::Check(a) => cmd_check(a),
     };

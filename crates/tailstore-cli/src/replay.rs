@@ -7,7 +7,6 @@
 //! store through cached `Series` handles: recording is lock-free and every
 //! thread has its own shard, so parsers never wait for each other.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -157,7 +156,8 @@ fn work(
     progress: &AtomicU64,
 ) -> WorkerTotals {
     let mut t = WorkerTotals::default();
-    let mut cache: HashMap<String, Series> = HashMap::new();
+    // A fast hash: the lookup runs once per line.
+    let mut cache: rustc_hash::FxHashMap<String, Series> = rustc_hash::FxHashMap::default();
     for block in rx {
         for (line_no, line) in (block.first_line..).zip(lines_of(&block.bytes)) {
             t.lines += 1;

@@ -317,3 +317,60 @@ fn check_and_series_verbs() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("damaged"));
 }
+
+#[test]
+fn query_range_points_equal_single_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let log =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/model-traffic.log.gz");
+    let v = json_of(&run(&[
+        "replay",
+        "--store",
+        st.to_str().unwrap(),
+        "--json",
+        log.to_str().unwrap(),
+    ]));
+    let first = v["first_ts"].as_u64().unwrap();
+    let st = st.to_str().unwrap();
+    let (a, b) = ((first + 45).to_string(), (first + 600).to_string());
+    let r = json_of(&run(&[
+        "query-range",
+        "--store",
+        st,
+        "--match",
+        "/models/fraud-v2/.*",
+        "--start",
+        &a,
+        "--end",
+        &b,
+        "--step",
+        "37s",
+        "--window",
+        "2m",
+        "--json",
+    ]));
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points.len(), (600 - 45) / 37 + 1);
+    for p in points.iter().step_by(4) {
+        let t = p["t"].as_u64().unwrap();
+        let q = json_of(&run(&[
+            "query",
+            "--store",
+            st,
+            "--match",
+            "/models/fraud-v2/.*",
+            "--last",
+            "2m",
+            "--at",
+            &t.to_string(),
+            "--json",
+        ]));
+        let mut p = p.as_object().unwrap().clone();
+        p.remove("t");
+        assert_eq!(Value::Object(p), q, "point {t}");
+    }
+    // The incident (minutes 4-6) shows in the error ratio of the points.
+    let peak = points.iter().filter_map(|p| p["error_ratio"].as_f64()).fold(0.0, f64::max);
+    assert!(peak > 0.04, "peak error ratio {peak}");
+}
