@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -c 'import duckdb' 2>/dev/null || { echo "FATAL: python duckdb missing (pip install duckdb)" >&2; exit 1; }
 cargo build --release -q -p tailstore-cli
-bin=target/release/tailstore
+bin=${CARGO_TARGET_DIR:-target}/release/tailstore
 
 python3 examples/gen_traffic.py --minutes "$minutes" --rate "$rate" > "$work/nginx.log"
 python3 benches/replay/convert.py "$work/nginx.log" "$work"
