@@ -145,20 +145,20 @@ pub(crate) fn parse<'a>(cfg: AlbConfig, line: &'a [u8]) -> Result<Request<'a>, L
         SeriesBy::Path => {
             let path = request::path_of_target(target_url)
                 .ok_or_else(|| err(format!("request URL `{}` has no path", show(target_url))))?;
-            String::from_utf8_lossy(path)
+            num::lossy(path)
         }
         SeriesBy::Host => {
             let host = request::host_of_url(target_url)
                 .ok_or_else(|| err(format!("request URL `{}` has no host", show(target_url))))?;
-            String::from_utf8_lossy(host)
+            num::lossy(host)
         }
         SeriesBy::Upstream if is_alb => {
             f.quoted("user_agent")?;
             f.token("ssl_cipher")?;
             f.token("ssl_protocol")?;
-            String::from_utf8_lossy(f.token("target_group_arn")?)
+            num::lossy(f.token("target_group_arn")?)
         }
-        SeriesBy::Upstream => String::from_utf8_lossy(target),
+        SeriesBy::Upstream => num::lossy(target),
     };
     let latency_ns = match cfg.latency {
         LatencySource::Request => match (req_t, target_t, resp_t) {

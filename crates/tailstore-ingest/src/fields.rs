@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::num::{self, show, NumError};
+use crate::scan::{self, load8};
 use crate::time::{self, Timestamp};
 use crate::{LineError, SeriesBy};
 
@@ -69,8 +70,181 @@ pub(crate) fn slot_label(slot: Slot) -> &'static str {
     }
 }
 
+/// The first and the last eight bytes of a name of 1 to 16 bytes, each as a
+/// little-endian `u64` (a shorter name is zero-padded, and both words are
+/// the same). With the length they determine the name.
+const fn name_words(name: &[u8]) -> (u64, u64) {
+    let mut first = [0u8; 8];
+    let mut last = [0u8; 8];
+    let n = name.len();
+    let mut i = 0;
+    while i < 8 && i < n {
+        first[i] = name[i];
+        last[i] = if n >= 8 { name[n - 8 + i] } else { name[i] };
+        i += 1;
+    }
+    (u64::from_le_bytes(first), u64::from_le_bytes(last))
+}
+
+/// ASCII `A`-`Z` to lowercase in the eight bytes of `w` at once.
+#[inline(always)]
+fn lower8(w: u64) -> u64 {
+    const H: u64 = 0x8080_8080_8080_8080;
+    const L: u64 = 0x0101_0101_0101_0101;
+    // Per byte, on its low seven bits (no carry can cross a byte): the high
+    // bit of `x + (0x80 - b'A')` says `x >= b'A'`, that of
+    // `x + (0x80 - b'Z' - 1)` says `x > b'Z'`. Bytes with the high bit set
+    // are not ASCII letters.
+    let x = w & !H;
+    let ge_a = x + L * u64::from(0x80 - b'A');
+    let gt_z = x + L * u64::from(0x80 - b'Z' - 1);
+    w | (((ge_a & !gt_z & !w) & H) >> 2)
+}
+
+/// [`name_words`] of `hay[start..end]` (1 to 16 bytes), ASCII-lowercased,
+/// read with whole-word loads (a name near the end of `hay` is taken from
+/// its last eight bytes and shifted down; only a `hay` shorter than eight
+/// bytes is read byte by byte).
+#[inline(always)]
+fn name_words_at(hay: &[u8], start: usize, end: usize) -> Option<(u64, u64)> {
+    let len = end.checked_sub(start)?;
+    if len >= 8 {
+        return Some((lower8(load8(hay, start)?), lower8(load8(hay, end - 8)?)));
+    }
+    let w = match load8(hay, start) {
+        Some(w) => w,
+        None => match hay.len().checked_sub(8) {
+            // Here `at < start < at + 8`.
+            Some(at) => load8(hay, at)? >> (8 * (start - at)),
+            None => {
+                hay.get(start..end)?.iter().rev().fold(0u64, |acc, &c| (acc << 8) | u64::from(c))
+            }
+        },
+    };
+    let w = lower8(w & ((1u64 << (8 * len)) - 1));
+    Some((w, w))
+}
+
 /// Classifies a field name (exact, ASCII case-insensitive).
 pub(crate) fn classify(name: &[u8], series_by: SeriesBy) -> Option<Field> {
+    classify_in(name, 0, name.len(), series_by)
+}
+
+/// An accepted field name in the lookup table of [`classify_in`].
+#[derive(Clone, Copy)]
+struct NameEntry {
+    words: (u64, u64),
+    len: usize,
+    field: Field,
+    /// Series names count only under this `SeriesBy`.
+    only_for: Option<SeriesBy>,
+}
+
+/// Every accepted name: its field, and for series names the `SeriesBy`
+/// under which it counts (ranks as in [`series_names`]).
+const NAME_LIST: [(Field, Option<SeriesBy>); 14] = {
+    const fn f(slot: Slot, rank: u8, name: &'static str) -> Field {
+        Field { slot, rank, name }
+    }
+    let (l, s) = (LATENCY_NAMES, STATUS_NAMES);
+    [
+        (f(Slot::Time, 0, TIME_NAMES[0]), None),
+        (f(Slot::Time, 1, TIME_NAMES[1]), None),
+        (f(Slot::Time, 2, TIME_NAMES[2]), None),
+        (f(Slot::Series, 0, PATH_NAMES[0]), Some(SeriesBy::Path)),
+        (f(Slot::Series, 1, PATH_NAMES[1]), Some(SeriesBy::Path)),
+        (f(Slot::Series, 2, PATH_NAMES[2]), Some(SeriesBy::Path)),
+        (f(Slot::Series, 0, "host"), Some(SeriesBy::Host)),
+        (f(Slot::Series, 0, "upstream"), Some(SeriesBy::Upstream)),
+        (f(Slot::Latency(l[0].1), 0, l[0].0), None),
+        (f(Slot::Latency(l[1].1), 1, l[1].0), None),
+        (f(Slot::Latency(l[2].1), 2, l[2].0), None),
+        (f(Slot::Latency(l[3].1), 3, l[3].0), None),
+        (f(Slot::Status, 0, s[0]), None),
+        (f(Slot::Status, 1, s[1]), None),
+    ]
+};
+
+/// The slot of a name in the 64-entry table: a multiplicative hash of its
+/// words and length.
+const fn name_hash(words: (u64, u64), len: usize, mult: u64) -> usize {
+    let x = words.0 ^ words.1.rotate_left(29) ^ (len as u64);
+    (x.wrapping_mul(mult) >> 58) as usize
+}
+
+/// The first odd multiplier (from a fixed seed) that sends every name of
+/// [`NAME_LIST`] to its own table slot, found at compile time.
+const NAME_MULT: u64 = {
+    let mut mult: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        let mut used = [false; 64];
+        let mut ok = true;
+        let mut i = 0;
+        while i < NAME_LIST.len() {
+            let name = NAME_LIST[i].0.name.as_bytes();
+            let h = name_hash(name_words(name), name.len(), mult);
+            if used[h] {
+                ok = false;
+            }
+            used[h] = true;
+            i += 1;
+        }
+        if ok {
+            break mult;
+        }
+        mult = mult.wrapping_add(0x5851_F42D_4C95_7F2E);
+    }
+};
+
+/// The names by [`name_hash`] slot (no two share one, by construction).
+const NAME_TABLE: [Option<NameEntry>; 64] = {
+    let mut table: [Option<NameEntry>; 64] = [None; 64];
+    let mut i = 0;
+    while i < NAME_LIST.len() {
+        let (field, only_for) = NAME_LIST[i];
+        let name = field.name.as_bytes();
+        let words = name_words(name);
+        let entry = NameEntry { words, len: name.len(), field, only_for };
+        table[name_hash(words, name.len(), NAME_MULT)] = Some(entry);
+        i += 1;
+    }
+    table
+};
+
+/// Classifies the field name `hay[start..end]` (exact, ASCII
+/// case-insensitive), as [`classify`] does.
+///
+/// The name's first and last eight bytes, lowercased (see [`name_words`]),
+/// and its length pick one entry of a perfect-hash table, and one
+/// comparison confirms it: no byte loops and no chain of comparisons.
+/// Every accepted name is at most 11 bytes long and unique across slots,
+/// so this answers as the original table walk (`classify_by_table`, kept
+/// for the tests) does.
+#[inline(always)]
+pub(crate) fn classify_in(
+    hay: &[u8],
+    start: usize,
+    end: usize,
+    series_by: SeriesBy,
+) -> Option<Field> {
+    let len = end.checked_sub(start)?;
+    if len == 0 || len > 11 {
+        return None;
+    }
+    let words = name_words_at(hay, start, end)?;
+    let entry = (*NAME_TABLE.get(name_hash(words, len, NAME_MULT))?)?;
+    if entry.words != words || entry.len != len {
+        return None;
+    }
+    match entry.only_for {
+        Some(by) if by != series_by => None,
+        _ => Some(entry.field),
+    }
+}
+
+/// The original table walk behind [`classify`], kept as the tests' oracle.
+#[cfg(test)]
+pub(crate) fn classify_by_table(name: &[u8], series_by: SeriesBy) -> Option<Field> {
     let find = |names: &[&'static str]| {
         names.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(name)).map(|i| (i, names[i]))
     };
@@ -149,7 +323,23 @@ fn line_err(reason: String) -> LineError {
 }
 
 /// Interprets a time field: unix seconds (number or numeric text) or RFC 3339.
+///
+/// The common case (plain unix seconds) is inlined; what its fast path
+/// accepts has no whitespace to trim and is read the same by
+/// `parse_unix_seconds` and `parse_any`, so the general part would agree.
+#[inline(always)]
 pub(crate) fn time_of(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
+    if let Value::Number(raw) | Value::Text(raw, Escape::None) = v {
+        if let Some(ts) = time::unix_seconds_fast(raw) {
+            return Ok(ts);
+        }
+    }
+    time_of_general(v, key)
+}
+
+/// [`time_of`] for any value (the general part).
+#[inline(never)]
+pub(crate) fn time_of_general(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
     let text = v
         .text()
         .ok_or_else(|| line_err(format!("field `{key}` is {}, expected a time", v.kind())))?;
@@ -163,10 +353,22 @@ pub(crate) fn time_of(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
 }
 
 /// Interprets a series field. A value starting with `/` is a path and loses
-/// its query string.
+/// its query string. The common case (unescaped text) is inlined.
+#[inline(always)]
 pub(crate) fn series_of<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, LineError> {
+    if let Value::Text(raw, Escape::None) | Value::Number(raw) = v {
+        if let Some(s) = plain_series(raw) {
+            return Ok(s);
+        }
+    }
+    series_of_general(v, key)
+}
+
+/// [`series_of`] for any value (the general part).
+#[inline(never)]
+pub(crate) fn series_of_general<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, LineError> {
     let s: Cow<'a, str> = match v {
-        Value::Text(raw, Escape::None) | Value::Number(raw) => String::from_utf8_lossy(raw),
+        Value::Text(raw, Escape::None) | Value::Number(raw) => num::lossy(raw),
         Value::Text(raw, Escape::Json) => Cow::Owned(json_unescape(raw)),
         Value::Text(raw, Escape::Csv) => match String::from_utf8_lossy(&csv_unescape(raw)) {
             Cow::Borrowed(s) => Cow::Owned(s.to_owned()),
@@ -182,12 +384,32 @@ pub(crate) fn series_of<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, Lin
     Ok(strip_query_cow(s))
 }
 
+/// [`series_of`] for an unescaped text value; `None` where it would fail.
+#[inline(always)]
+pub(crate) fn plain_series(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if raw.is_empty() {
+        return None;
+    }
+    Some(strip_query_cow(num::lossy(raw)))
+}
+
+/// [`latency_of`] for an unescaped text value; `None` where it would fail.
+#[inline(always)]
+pub(crate) fn plain_latency(raw: &[u8], unit_ns: u64) -> Option<Option<u64>> {
+    let text = raw.trim_ascii();
+    if text.is_empty() || text == b"-" {
+        return Some(None);
+    }
+    num::decimal_scaled(text, unit_ns).ok().map(Some)
+}
+
 /// Cuts `?query` off a path-like series.
+#[inline(always)]
 pub(crate) fn strip_query_cow(s: Cow<'_, str>) -> Cow<'_, str> {
     if !s.starts_with('/') {
         return s;
     }
-    match s.find('?') {
+    match scan::find2(b'?', b'?', s.as_bytes()) {
         None => s,
         Some(q) => match s {
             Cow::Borrowed(b) => Cow::Borrowed(&b[..q]),
@@ -200,8 +422,25 @@ pub(crate) fn strip_query_cow(s: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 /// Interprets a latency field in `unit_ns` units. `null`, `-` and empty
-/// text are unknown (`None`); negative values are errors.
+/// text are unknown (`None`); negative values are errors. The common case
+/// (a plain number: no whitespace to trim, not `-`) is inlined.
+#[inline(always)]
 pub(crate) fn latency_of(v: Value<'_>, key: &str, unit_ns: u64) -> Result<Option<u64>, LineError> {
+    if let Value::Number(raw) | Value::Text(raw, Escape::None) = v {
+        if let Some(Ok(ns)) = num::decimal_scaled_fast(raw, unit_ns) {
+            return Ok(Some(ns));
+        }
+    }
+    latency_of_general(v, key, unit_ns)
+}
+
+/// [`latency_of`] for any value (the general part).
+#[inline(never)]
+pub(crate) fn latency_of_general(
+    v: Value<'_>,
+    key: &str,
+    unit_ns: u64,
+) -> Result<Option<u64>, LineError> {
     let Some(text) = v.text() else {
         return match v {
             Value::Null => Ok(None),
@@ -222,8 +461,21 @@ pub(crate) fn latency_of(v: Value<'_>, key: &str, unit_ns: u64) -> Result<Option
 }
 
 /// Interprets a status field: a number or numeric text; `-` and `null`
-/// mean no response (0).
+/// mean no response (0). The common case (three digits, nothing to trim)
+/// is inlined.
+#[inline(always)]
 pub(crate) fn status_of(v: Value<'_>, key: &str) -> Result<u16, LineError> {
+    if let Value::Number(raw) | Value::Text(raw, Escape::None) = v {
+        if let Some(status) = num::three_digits(raw) {
+            return Ok(status);
+        }
+    }
+    status_of_general(v, key)
+}
+
+/// [`status_of`] for any value (the general part).
+#[inline(never)]
+pub(crate) fn status_of_general(v: Value<'_>, key: &str) -> Result<u16, LineError> {
     let Some(text) = v.text() else {
         return match v {
             Value::Null => Ok(0),

@@ -5,11 +5,21 @@
 //! decoding; numbers are kept as their token text; nested objects and arrays
 //! are skipped with a depth counter that respects strings. Nothing is
 //! allocated for a well-formed line whose strings have no escapes.
+//!
+//! In front of that scanner, [`parse_fast`] takes the common flat line (no
+//! nesting, no escapes): keys are matched with one table lookup, plain
+//! numbers are read while their extent is found, and the wanted fields are
+//! converted as they are taken. It gives up on anything else, and the
+//! scanner ([`parse_general`]) decides.
+
+use std::borrow::Cow;
 
 use memchr::memchr2;
 
 use crate::fields::{self, Escape, Slot, Value};
-use crate::num::show;
+use crate::num::{self, show};
+use crate::scan;
+use crate::time::Timestamp;
 use crate::{LineError, Request, SeriesBy};
 
 /// The JSONL parser's settings.
@@ -155,8 +165,162 @@ fn keep<'a>(slot: &mut Option<Pick<'a>>, new: Pick<'a>) {
     }
 }
 
-/// Parses one JSON object line.
-pub(crate) fn parse<'a>(cfg: JsonConfig, line: &'a [u8]) -> Result<Request<'a>, LineError> {
+/// Parses one JSON object line: [`parse_fast`] when it answers, else
+/// [`parse_general`].
+#[inline(always)]
+pub(crate) fn parse<'a>(cfg: JsonConfig, line: &'a [u8]) -> Result<Option<Request<'a>>, LineError> {
+    match parse_fast(cfg, line) {
+        Some(req) => Ok(Some(req)),
+        None => parse_general(cfg, line).map(Some),
+    }
+}
+
+/// The first index at or after `i` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// At the byte after an opening quote: the end (closing quote) of a string
+/// without backslashes; `None` for an escape or an unclosed string.
+#[inline(always)]
+fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
+    Some(start + scan::unescaped_quote(b.get(start..)?)?)
+}
+
+/// True when a pick of rank `new` replaces `old` (as [`keep`] decides: a
+/// lower rank wins, the first of equal ranks stays).
+#[inline(always)]
+fn takes<T>(old: &Option<(u8, T)>, new: u8) -> bool {
+    old.as_ref().is_none_or(|(rank, _)| new < *rank)
+}
+
+/// The fast path for a flat object (no nesting) whose keys and string values
+/// have no backslash escapes, and whose wanted fields all convert. It walks
+/// the line exactly as [`parse_general`] does and picks the same fields (by
+/// rank), converting each pick as it is taken, but gives up (`None`, so the
+/// general path decides and reports any error) at the first thing it does
+/// not handle or that does not convert. When it answers, the answer is the
+/// general path's (see the tests).
+#[inline(always)]
+pub(crate) fn parse_fast<'a>(cfg: JsonConfig, b: &'a [u8]) -> Option<Request<'a>> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut time: Option<(u8, Timestamp)> = None;
+    let mut series: Option<(u8, Cow<'a, str>)> = None;
+    let mut latency: Option<(u8, Option<u64>)> = None;
+    let mut status: Option<(u8, u16)> = None;
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let key_start = i + 1;
+            let key_end = plain_string_end(b, key_start)?;
+            let field = fields::classify_in(b, key_start, key_end, cfg.series_by);
+            i = key_end + 1;
+            if b.get(i) != Some(&b':') {
+                i = skip_ws(b, i);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+            }
+            i = skip_ws(b, i + 1);
+            let (value, dec) = match *b.get(i)? {
+                b'"' => {
+                    let end = plain_string_end(b, i + 1)?;
+                    let raw = b.get(i + 1..end)?;
+                    i = end + 1;
+                    (Value::Text(raw, Escape::None), None)
+                }
+                c if c.is_ascii_digit() || c == b'-' => {
+                    // The token is the run of number bytes, as in
+                    // `Scanner::value`; a plain decimal at its start is
+                    // read on the way and kept if it is the whole token.
+                    let start = i;
+                    let (mut dec, n) = num::plain_decimal_prefix(b.get(i..)?);
+                    i += n;
+                    while matches!(b.get(i), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
+                        i += 1;
+                        dec = None;
+                    }
+                    (Value::Number(b.get(start..i)?), dec)
+                }
+                b'n' if b.get(i..i + 4) == Some(b"null") => {
+                    i += 4;
+                    (Value::Null, None)
+                }
+                b't' if b.get(i..i + 4) == Some(b"true") => {
+                    i += 4;
+                    (Value::Other("a boolean"), None)
+                }
+                b'f' if b.get(i..i + 5) == Some(b"false") => {
+                    i += 5;
+                    (Value::Other("a boolean"), None)
+                }
+                _ => return None,
+            };
+            // A taken pick is converted now: as `time_of` and friends would
+            // convert it (a plain decimal through their own fast paths).
+            if let Some(f) = field {
+                match f.slot {
+                    Slot::Time if takes(&time, f.rank) => {
+                        let ts = match dec {
+                            Some(d) => crate::time::unix_seconds_plain(d)?,
+                            None => fields::time_of(value, f.name).ok()?,
+                        };
+                        time = Some((f.rank, ts));
+                    }
+                    Slot::Series if takes(&series, f.rank) => {
+                        series = Some((f.rank, fields::series_of(value, f.name).ok()?));
+                    }
+                    Slot::Latency(unit) if takes(&latency, f.rank) => {
+                        let ns = match dec {
+                            Some(d) => Some(num::scale_plain(d, unit)?.ok()?),
+                            None => fields::latency_of(value, f.name, unit).ok()?,
+                        };
+                        latency = Some((f.rank, ns));
+                    }
+                    Slot::Status if takes(&status, f.rank) => {
+                        status = Some((f.rank, fields::status_of(value, f.name).ok()?));
+                    }
+                    _ => {}
+                }
+            }
+            if b.get(i) != Some(&b',') && b.get(i) != Some(&b'}') {
+                i = skip_ws(b, i);
+            }
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
+    let (_, ts) = time?;
+    let (_, series) = series?;
+    let (_, status) = status?;
+    let latency_ns = latency.and_then(|(_, ns)| ns);
+    Some(Request { ts_s: ts.secs, ts_nanos: ts.nanos, series, latency_ns, status })
+}
+
+/// The general path: any line, with an error that says what is wrong.
+#[inline(never)]
+pub(crate) fn parse_general<'a>(cfg: JsonConfig, line: &'a [u8]) -> Result<Request<'a>, LineError> {
     let mut sc = Scanner { b: line, i: 0 };
     sc.ws();
     if sc.b.get(sc.i) != Some(&b'{') {
@@ -239,6 +403,7 @@ mod tests {
 
     fn p(line: &str) -> Result<Request<'_>, LineError> {
         parse(JsonConfig { series_by: SeriesBy::Path }, line.as_bytes())
+            .map(|r| r.expect("a JSON line is a request"))
     }
 
     #[test]

@@ -64,10 +64,13 @@ mod jsonl;
 mod logformat;
 mod num;
 mod request;
+mod scan;
 mod time;
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod fast_path_tests;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -205,13 +208,27 @@ pub struct Parser {
 }
 
 /// Strips a trailing `\r` and a leading UTF-8 byte order mark.
+#[inline(always)]
 fn clean_line(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+    let line = match line {
+        [rest @ .., b'\r'] => rest,
+        _ => line,
+    };
+    match line {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => rest,
+        _ => line,
+    }
 }
 
 /// True for whitespace-only lines and lines whose first non-blank byte is `#`.
+#[inline(always)]
 fn is_blank_or_comment(line: &[u8]) -> bool {
+    // Most lines start with their first non-blank byte.
+    if let Some(&c) = line.first() {
+        if !c.is_ascii_whitespace() {
+            return c == b'#';
+        }
+    }
     match line.iter().find(|c| !c.is_ascii_whitespace()) {
         None => true,
         Some(&c) => c == b'#',
@@ -271,7 +288,7 @@ impl Parser {
             return Ok(None);
         }
         match &self.kind {
-            Kind::Jsonl(cfg) => jsonl::parse(*cfg, line).map(Some),
+            Kind::Jsonl(cfg) => jsonl::parse(*cfg, line),
             Kind::Csv(cfg) => cfg.parse(line),
             Kind::Log(p) => p.parse(line).map(Some),
             Kind::Alb(cfg) => alb::parse(*cfg, line).map(Some),

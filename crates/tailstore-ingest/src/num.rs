@@ -5,6 +5,7 @@
 //! nanosecond resolution are truncated (floor), as are significant digits past
 //! the 19th (far below a nanosecond for any real latency or timestamp).
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Nanoseconds per second.
@@ -42,12 +43,180 @@ impl fmt::Display for NumError {
 /// `mantissa * unit_ns < 10^19 * 10^9 < u128::MAX`.
 const MANTISSA_CAP: u128 = 1_000_000_000_000_000_000;
 
+/// Powers of ten that fit in a `u64`.
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// Parses a non-negative decimal number (`12`, `0.138`, `.5`, `1.1E7`, `+3`)
 /// and returns `floor(value * unit_ns)`.
 ///
 /// `-0`, `-0.000` are accepted as zero; any other leading `-` is
 /// [`NumError::Negative`]. The whole input must be the number.
+///
+/// Plain `digits[.digits]` numbers of at most 19 digits (every timestamp and
+/// latency in practice) take a 64-bit fast path; everything else (exponents,
+/// longer digit strings, errors, overflow) goes to the general parser, whose
+/// result the fast path equals exactly (see the tests).
+#[inline]
 pub(crate) fn decimal_scaled(s: &[u8], unit_ns: u64) -> Result<u64, NumError> {
+    match decimal_scaled_fast(s, unit_ns) {
+        Some(r) => r,
+        None => decimal_scaled_general(s, unit_ns),
+    }
+}
+
+/// The fast path of [`decimal_scaled`]: `[+-]digits[.digits]` with 1 to 19
+/// digits in all and a result that fits in 64 bits. `None` means "ask the
+/// general parser" (never a different answer).
+#[inline(always)]
+pub(crate) fn decimal_scaled_fast(s: &[u8], unit_ns: u64) -> Option<Result<u64, NumError>> {
+    scale_plain(plain_decimal(s)?, unit_ns)
+}
+
+/// [`decimal_scaled_fast`] on an already read number; `None` on overflow.
+#[inline(always)]
+pub(crate) fn scale_plain(d: PlainDecimal, unit_ns: u64) -> Option<Result<u64, NumError>> {
+    if d.neg {
+        return Some(if d.int == 0 && d.frac == 0 { Ok(0) } else { Err(NumError::Negative) });
+    }
+    // floor((int * 10^f + frac) * unit / 10^f) = int * unit + floor(frac * unit / 10^f).
+    let frac_part = frac_scaled(d.frac, d.frac_digits, unit_ns)?;
+    Some(Ok(d.int.checked_mul(unit_ns)?.checked_add(frac_part)?))
+}
+
+/// A number of the form `[+-]digits[.digits]` with 1 to 19 digits in all,
+/// as [`plain_decimal`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlainDecimal {
+    /// A leading `-`.
+    pub(crate) neg: bool,
+    /// The digits before the point.
+    pub(crate) int: u64,
+    /// The digits after the point, as an integer.
+    pub(crate) frac: u64,
+    /// How many digits follow the point.
+    pub(crate) frac_digits: usize,
+}
+
+/// Reads `[+-]digits[.digits]` with 1 to 19 digits in all (`5.` and `.5`
+/// included); `None` for anything else. Nineteen digits always fit in a
+/// `u64`, and the general parser keeps all of them (no truncation), so
+/// results built from this are exact and equal its results.
+#[inline(always)]
+pub(crate) fn plain_decimal(s: &[u8]) -> Option<PlainDecimal> {
+    match plain_decimal_prefix(s) {
+        (d, n) if n == s.len() => d,
+        _ => None,
+    }
+}
+
+/// Reads the longest prefix of `s` of the form `[+-]digits[.digits]` (the
+/// digits may be missing) and returns its length, with the number when it
+/// is one [`plain_decimal`] accepts (1 to 19 digits, at most 20 bytes after
+/// the sign).
+#[inline(always)]
+pub(crate) fn plain_decimal_prefix(s: &[u8]) -> (Option<PlainDecimal>, usize) {
+    let (neg, sign, body) = match s {
+        [b'-', rest @ ..] => (true, 1, rest),
+        [b'+', rest @ ..] => (false, 1, rest),
+        _ => (false, 0, s),
+    };
+    let (int, int_digits, rest) = leading_digits(body);
+    let (frac, frac_digits, used) = match rest {
+        [b'.', tail @ ..] => {
+            let (frac, n, _) = leading_digits(tail);
+            (frac, n, int_digits + 1 + n)
+        }
+        _ => (0, 0, int_digits),
+    };
+    // At most 19 digits: the general parser keeps them all in its mantissa
+    // (no truncation), and neither `int` nor `frac` has wrapped.
+    let digits = int_digits + frac_digits;
+    let ok = (1..=19).contains(&digits) && used <= 20;
+    (ok.then_some(PlainDecimal { neg, int, frac, frac_digits }), sign + used)
+}
+
+/// The value of eight ASCII digits at the start of `s` (the first digit
+/// most significant), computed in one `u64`; `None` unless all eight are
+/// digits.
+#[inline(always)]
+fn eight_digits(s: &[u8]) -> Option<u64> {
+    const NIBBLE_HI: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let w = u64::from_le_bytes(<[u8; 8]>::try_from(s.get(..8)?).ok()?);
+    // A byte is a digit when its high nibble is 3 and stays 3 after adding
+    // 6 (0x30..=0x39). A carry out of a byte only comes from a byte of
+    // 0xFA or more, which fails the first test itself.
+    let hi = w & NIBBLE_HI;
+    let hi6 = (w.wrapping_add(0x0606_0606_0606_0606) & NIBBLE_HI) >> 4;
+    if hi | hi6 != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // Byte k holds digit k (0..=9); fold neighbours: 2, 4 then 8 digits.
+    let v = w - 0x3030_3030_3030_3030;
+    let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
+}
+
+/// The leading ASCII digits of `s`: their value (wrapping past 19 digits),
+/// their count, and the rest of `s`.
+#[inline(always)]
+fn leading_digits(mut s: &[u8]) -> (u64, usize, &[u8]) {
+    let mut v = 0u64;
+    let mut n = 0usize;
+    while let Some(eight) = eight_digits(s) {
+        v = v.wrapping_mul(100_000_000).wrapping_add(eight);
+        n += 8;
+        s = s.get(8..).unwrap_or_default();
+    }
+    while let [c, rest @ ..] = s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
+        s = rest;
+    }
+    (v, n, s)
+}
+
+/// `floor(frac * unit / 10^f)` for `frac < 10^f`; `None` on overflow.
+/// Units that are powers of ten (all of this crate's) need no division
+/// unless `f` exceeds their exponent.
+#[inline(always)]
+pub(crate) fn frac_scaled(frac: u64, f: usize, unit: u64) -> Option<u64> {
+    let exp = match unit {
+        NS_PER_S => Some(9),
+        NS_PER_MS => Some(6),
+        NS_PER_US => Some(3),
+        1 => Some(0),
+        _ => None,
+    };
+    match exp {
+        Some(k) if f <= k => frac.checked_mul(*POW10.get(k - f)?),
+        Some(k) => Some(frac / *POW10.get(f - k)?),
+        None => {
+            // Cancel common factors of ten, then divide what is left.
+            let (mut unit, mut f) = (unit, f);
+            while f > 0 && unit % 10 == 0 {
+                unit /= 10;
+                f -= 1;
+            }
+            Some(frac.checked_mul(unit)? / *POW10.get(f)?)
+        }
+    }
+}
+
+/// The general decimal parser behind [`decimal_scaled`] (any form it accepts).
+pub(crate) fn decimal_scaled_general(s: &[u8], unit_ns: u64) -> Result<u64, NumError> {
     let (neg, body) = match s.split_first() {
         None => return Err(NumError::Empty),
         Some((b'-', rest)) => (true, rest),
@@ -148,12 +317,33 @@ pub(crate) fn decimal_scaled(s: &[u8], unit_ns: u64) -> Result<u64, NumError> {
 }
 
 /// Parses a decimal number of seconds into nanoseconds.
+#[inline]
 pub(crate) fn seconds_ns(s: &[u8]) -> Result<u64, NumError> {
     decimal_scaled(s, NS_PER_S)
 }
 
+/// A status of exactly three ASCII digits (the common case of [`status`]).
+#[inline(always)]
+pub(crate) fn three_digits(s: &[u8]) -> Option<u16> {
+    let [a, b, c] = *s else {
+        return None;
+    };
+    let (a, b, c) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'), c.wrapping_sub(b'0'));
+    (a <= 9 && b <= 9 && c <= 9).then(|| u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c))
+}
+
 /// Parses an HTTP status: `-` (no response) is 0, otherwise 1 to 3 digits.
+#[inline(always)]
 pub(crate) fn status(s: &[u8]) -> Result<u16, String> {
+    match three_digits(s) {
+        Some(v) => Ok(v),
+        None => status_general(s),
+    }
+}
+
+/// [`status`] for any text (the general part).
+#[inline(never)]
+pub(crate) fn status_general(s: &[u8]) -> Result<u16, String> {
     if s == b"-" {
         return Ok(0);
     }
@@ -182,6 +372,16 @@ pub(crate) fn upstream_sum_ns(s: &[u8]) -> Result<Option<u64>, String> {
         total = Some(sum);
     }
     Ok(total)
+}
+
+/// The bytes as text, borrowed when they are valid UTF-8 (the usual case,
+/// checked with the fast validator), converted lossily otherwise.
+#[inline(always)]
+pub(crate) fn lossy(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Renders raw bytes for an error message: lossy UTF-8, cut at 80 chars.

@@ -270,8 +270,34 @@ pub(crate) fn parse_time_local(s: &[u8]) -> Result<Timestamp, String> {
     civil.to_timestamp(s)
 }
 
+/// Plain unix seconds (`1441907879`, `1441907879.123`, see
+/// [`num::plain_decimal`]) as [`parse_unix_seconds`] reads them; `None` for
+/// anything else (including the errors: negative, too large).
+#[inline(always)]
+pub(crate) fn unix_seconds_fast(s: &[u8]) -> Option<Timestamp> {
+    unix_seconds_plain(num::plain_decimal(s)?)
+}
+
+/// [`unix_seconds_fast`] on an already read number.
+#[inline(always)]
+pub(crate) fn unix_seconds_plain(d: num::PlainDecimal) -> Option<Timestamp> {
+    if d.neg {
+        // `-0` is the epoch; any other negative time is an error.
+        return (d.int == 0 && d.frac == 0).then_some(Timestamp { secs: 0, nanos: 0 });
+    }
+    // `frac < 10^frac_digits`, so this is below 10^9.
+    let nanos = num::frac_scaled(d.frac, d.frac_digits, num::NS_PER_S)?;
+    // The general path fails when the total in nanoseconds overflows.
+    d.int.checked_mul(num::NS_PER_S)?.checked_add(nanos)?;
+    Some(Timestamp { secs: d.int, nanos: u32::try_from(nanos).ok()? })
+}
+
 /// Parses decimal unix seconds (`1441907879`, `1441907879.123`).
+#[inline]
 pub(crate) fn parse_unix_seconds(s: &[u8]) -> Result<Timestamp, String> {
+    if let Some(ts) = unix_seconds_fast(s) {
+        return Ok(ts);
+    }
     match num::seconds_ns(s) {
         Ok(ns) => Ok(Timestamp {
             secs: ns / num::NS_PER_S,
@@ -286,7 +312,15 @@ pub(crate) fn parse_unix_seconds(s: &[u8]) -> Result<Timestamp, String> {
 }
 
 /// Parses unix seconds when `s` looks numeric, RFC 3339 otherwise.
+#[inline]
 pub(crate) fn parse_any(s: &[u8]) -> Result<Timestamp, String> {
+    // What the fast path accepts (`[+-]digits[.digits]`) always looks
+    // numeric below, so taking it first changes nothing.
+    if s.get(4) != Some(&b'-') {
+        if let Some(ts) = unix_seconds_fast(s) {
+            return Ok(ts);
+        }
+    }
     // A date has a `-` after its 4-digit year; unix seconds never do.
     let looks_numeric = s.get(4) != Some(&b'-')
         && s.iter().all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
