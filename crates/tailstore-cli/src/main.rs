@@ -196,11 +196,7 @@ const MAX_POINTS: u64 = 100_000;
 fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
     let store = open_store(&a.store)?;
     let qs = parse_quantiles(&a.quantiles)?;
-    let sel = match (&a.series, &a.pattern) {
-        (Some(s), _) => Selector::exact(s.as_str()),
-        (None, Some(m)) => Selector::regex(m)?,
-        (None, None) => bail!("give --series NAME or --match REGEX"),
-    };
+    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
     let errors = a.errors.as_deref().map(ErrorSet::parse).transpose()?;
     let (start, end) = (parse_time(&a.start)?, parse_time(&a.end)?);
     if end < start {
@@ -265,6 +261,15 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--series NAME` (exact) or `--match REGEX` (clap makes one of them required).
+fn selector(series: Option<&str>, pattern: Option<&str>) -> Result<Selector> {
+    Ok(match (series, pattern) {
+        (Some(s), _) => Selector::exact(s),
+        (None, Some(m)) => Selector::regex(m)?,
+        (None, None) => bail!("give --series NAME or --match REGEX"),
+    })
 }
 
 fn open_store(dir: &Path) -> Result<Store> {
@@ -419,11 +424,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
 fn cmd_query(a: QueryArgs) -> Result<ExitCode> {
     let store = open_store(&a.store)?;
     let qs = parse_quantiles(&a.quantiles)?;
-    let sel = match (&a.series, &a.pattern) {
-        (Some(s), _) => Selector::exact(s.as_str()),
-        (None, Some(m)) => Selector::regex(m)?,
-        (None, None) => bail!("give --series NAME or --match REGEX"),
-    };
+    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
     let mut q = store.query(sel);
     if let Some(e) = &a.errors {
         q = q.errors(ErrorSet::parse(e)?);

@@ -49,6 +49,41 @@ pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
+/// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
+pub fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a canonical LEB128 varint of up to 19 bytes (a `u128`) at `*pos`,
+/// advancing it; `None` on truncated, non-canonical or over-long input.
+pub fn get_varint128(bytes: &[u8], pos: &mut usize) -> Option<u128> {
+    let mut v: u128 = 0;
+    let mut shift = 0u32;
+    loop {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        let low = u128::from(b & 0x7f);
+        if shift == 126 && low > 3 {
+            return None;
+        }
+        v |= low << shift;
+        if b & 0x80 == 0 {
+            if b == 0 && shift > 0 {
+                return None;
+            }
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 126 {
+            return None;
+        }
+    }
+}
+
 /// Zero gaps up to this many buckets are stored inside a run rather than
 /// starting a new one (a run header costs 8 bytes).
 const RUN_GAP: u32 = 4;
@@ -418,6 +453,19 @@ mod tests {
             get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut p),
             None
         );
+    }
+
+    #[test]
+    fn varint128_roundtrip_and_rejects() {
+        for v in [0u128, 1, 127, 128, u128::from(u64::MAX), u128::MAX] {
+            let mut b = Vec::new();
+            put_varint128(&mut b, v);
+            let mut p = 0;
+            assert_eq!(get_varint128(&b, &mut p), Some(v));
+            assert_eq!(p, b.len());
+        }
+        let mut p = 0;
+        assert_eq!(get_varint128(&[0x81, 0x00], &mut p), None);
     }
 
     #[test]

@@ -1,45 +1,15 @@
 //! The chunk payload: intervals as canonical varints (see `docs/FORMAT.md`).
 
-use tailstore_hist::{get_varint, put_varint, Interval, SparseHist, StatusCounts, STATUS_CODES};
+use tailstore_hist::{
+    get_varint, get_varint128, put_varint, put_varint128, Interval, SparseHist, StatusCounts,
+    STATUS_CODES,
+};
 
 use crate::rc;
 
 /// Histogram encodings inside a payload.
 const HIST_VARINT: u8 = 0;
 const HIST_RANGE: u8 = 1;
-
-/// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
-fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint128(bytes: &[u8], pos: &mut usize) -> Option<u128> {
-    let mut v: u128 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        let low = u128::from(b & 0x7f);
-        if shift == 126 && low > 3 {
-            return None;
-        }
-        v |= low << shift;
-        if b & 0x80 == 0 {
-            if b == 0 && shift > 0 {
-                return None;
-            }
-            return Some(v);
-        }
-        shift += 7;
-        if shift > 126 {
-            return None;
-        }
-    }
-}
 
 /// An interval as stored: its contents and whether it is a late delta.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,18 +191,5 @@ mod tests {
         longer.push(0);
         assert!(decode_payload(&longer, 33_792).is_err());
         assert!(decode_payload(&bytes, 100).is_err(), "index beyond a small layout");
-    }
-
-    #[test]
-    fn varint128() {
-        for v in [0u128, 1, 127, 128, u128::from(u64::MAX), u128::MAX] {
-            let mut b = Vec::new();
-            put_varint128(&mut b, v);
-            let mut p = 0;
-            assert_eq!(get_varint128(&b, &mut p), Some(v));
-            assert_eq!(p, b.len());
-        }
-        let mut p = 0;
-        assert_eq!(get_varint128(&[0x81, 0x00], &mut p), None);
     }
 }
