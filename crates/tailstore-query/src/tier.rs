@@ -237,6 +237,16 @@ impl MemTier {
         n
     }
 
+    /// Copies of the pieces of level `level` starting in `[start_s, end_s)`,
+    /// in time order (empty for an unknown level).
+    pub fn pieces(&self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {
+        let Some(level) = self.levels.get(level) else { return Vec::new() };
+        if start_s >= end_s {
+            return Vec::new();
+        }
+        level.pieces.range(start_s..end_s).map(|e| e.1.clone()).collect()
+    }
+
     /// Number of pieces held per level, finest first.
     pub fn piece_counts(&self) -> Vec<usize> {
         self.levels.iter().map(|l| l.pieces.len()).collect()

@@ -322,6 +322,25 @@ impl Store {
         out
     }
 
+    /// The sealed pieces of series `name` at the rollup level whose piece
+    /// length is `span_s` (1, 60 or 3600 with the default levels), starting in
+    /// `[start_s, end_s)`, in time order: the stored intervals themselves, for
+    /// export. Seals what is due first; the still-open seconds are not
+    /// included. `None` when the series or the level does not exist.
+    pub fn pieces(
+        &self,
+        name: &str,
+        span_s: u32,
+        start_s: u64,
+        end_s: u64,
+    ) -> Option<Vec<Interval>> {
+        seal_pass(&self.inner, false);
+        let s = self.inner.series.read().get(name).cloned()?;
+        let tier = s.tier.lock();
+        let level = tier.specs().iter().position(|l| l.span_s == span_s)?;
+        Some(tier.pieces(level, start_s, end_s))
+    }
+
     /// Starts a query over the series `selector` picks.
     pub fn query(&self, selector: Selector) -> Query<'_> {
         Query {
