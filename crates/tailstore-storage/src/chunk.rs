@@ -1,182 +1,272 @@
-//! Chunk framing: header, series name, checksummed (optionally zstd) payload.
+//! Record framing: a magic byte, the kind, the body length, a CRC-32C, the
+//! body. Two kinds: a series record names a series id for the rest of its
+//! segment file; an interval record (a "chunk") holds one interval of one
+//! series, optionally zstd-compressed. See `docs/FORMAT.md`, "Records".
 
-use crate::codec::{decode_payload, encode_payload, StoredInterval};
+use tailstore_hist::{get_varint, put_varint, Interval, Layout};
 
-/// Chunk magic, `"CHNK"`.
-pub const CHUNK_MAGIC: [u8; 4] = *b"CHNK";
-/// Chunk kind: intervals.
-pub const KIND_INTERVALS: u8 = 1;
-/// Codec: payload stored raw.
-pub const CODEC_RAW: u8 = 0;
-/// Codec: payload is one zstd frame.
-pub const CODEC_ZSTD: u8 = 1;
-/// Largest decompressed payload a reader accepts.
-pub const MAX_RAW_LEN: u32 = 64 << 20;
+use crate::codec::{decode_payload, encode_payload};
 
-const OFF_MAGIC: usize = 0;
-const OFF_KIND: usize = OFF_MAGIC + 4;
-const OFF_CODEC: usize = OFF_KIND + 1;
-const OFF_NAME_LEN: usize = OFF_CODEC + 1;
-const OFF_STORED_LEN: usize = OFF_NAME_LEN + 2;
-const OFF_RAW_LEN: usize = OFF_STORED_LEN + 4;
-const OFF_CRC: usize = OFF_RAW_LEN + 4;
-/// Bytes of the fixed chunk header.
-pub const HEADER_LEN: usize = OFF_CRC + 4;
+/// First byte of every record.
+pub const RECORD_MAGIC: u8 = 0xE7;
+/// Record kind: series definition.
+pub const KIND_SERIES: u8 = 1;
+/// Record kind: one interval.
+pub const KIND_INTERVAL: u8 = 2;
+/// Largest record body (and decompressed payload) a reader accepts.
+pub const MAX_BODY_LEN: u64 = 64 << 20;
+/// Longest series name, in bytes.
+pub const MAX_NAME_LEN: usize = 65_535;
+/// Smallest possible record: magic, kind, a one-byte length, the CRC.
+pub const MIN_RECORD_LEN: usize = 7;
 
-/// A decoded chunk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Chunk {
-    /// Series name.
-    pub series: String,
-    /// Intervals, in stored order.
-    pub intervals: Vec<StoredInterval>,
-}
+/// Interval flag: a late delta.
+const IF_LATE: u8 = 1;
+/// Interval flag: the payload is one zstd frame.
+const IF_ZSTD: u8 = 2;
 
-/// Why a chunk was rejected, and how far a scan may skip.
+/// Why a record was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkError {
     /// What check failed.
     pub reason: String,
 }
 
-fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+fn err(reason: impl Into<String>) -> ChunkError {
+    ChunkError { reason: reason.into() }
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+/// A record whose framing and checksum are valid (the payload of an
+/// interval record is not decoded yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// Series `id` is `name` in the rest of this segment.
+    Series {
+        /// The id.
+        id: u64,
+        /// The series name (UTF-8, 1 ..= 65 535 bytes).
+        name: &'a str,
+    },
+    /// One interval of series `series`.
+    Interval {
+        /// The series id (defined by an earlier series record).
+        series: u64,
+        /// `(start - bucket start) / span`.
+        slot: u64,
+        /// A late delta (adds to the piece stored earlier for the same start).
+        late: bool,
+        /// The payload as stored.
+        stored: &'a [u8],
+        /// `Some(raw length)` when `stored` is a zstd frame.
+        zstd: Option<usize>,
+    },
 }
 
-/// Encodes a chunk. Returns `None` when the series name is longer than
-/// 65 535 bytes or the payload exceeds 64 MiB (callers split).
-pub fn encode_chunk(
-    series: &str,
-    intervals: &[StoredInterval],
+fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    out.push(RECORD_MAGIC);
+    out.push(kind);
+    put_varint(&mut out, body.len() as u64);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&out), body);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Encodes a series record; `None` for an empty name or one longer than
+/// 65 535 bytes.
+pub fn encode_series_record(id: u64, name: &str) -> Option<Vec<u8>> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return None;
+    }
+    let mut body = Vec::with_capacity(name.len() + 4);
+    put_varint(&mut body, id);
+    body.extend_from_slice(name.as_bytes());
+    Some(frame(KIND_SERIES, &body))
+}
+
+/// Encodes an interval record for series id `series` at `slot`, trying zstd
+/// at `zstd_level` and keeping it when smaller. `None` when the payload
+/// would pass 64 MiB (it cannot: an interval of the largest layout is far
+/// smaller).
+pub fn encode_interval_record(
+    series: u64,
+    slot: u64,
+    iv: &Interval,
+    late: bool,
+    layout: &Layout,
     zstd_level: i32,
 ) -> Option<Vec<u8>> {
-    let name_len = u16::try_from(series.len()).ok()?;
-    let raw = encode_payload(intervals);
-    let raw_len = u32::try_from(raw.len()).ok().filter(|l| *l <= MAX_RAW_LEN)?;
-    // zstd on a small buffer cannot fail except on allocation; fall back to raw.
-    let (codec, stored) = match zstd::bulk::compress(&raw, zstd_level) {
-        Ok(z) if z.len() < raw.len() => (CODEC_ZSTD, z),
-        _ => (CODEC_RAW, raw),
-    };
-    let stored_len = u32::try_from(stored.len()).ok()?;
-    let mut out = Vec::with_capacity(HEADER_LEN + series.len() + stored.len());
-    out.extend_from_slice(&CHUNK_MAGIC);
-    out.push(KIND_INTERVALS);
-    out.push(codec);
-    out.extend_from_slice(&name_len.to_le_bytes());
-    out.extend_from_slice(&stored_len.to_le_bytes());
-    out.extend_from_slice(&raw_len.to_le_bytes());
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(&out[..OFF_CRC]), series.as_bytes()),
-        &stored,
-    );
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(series.as_bytes());
-    out.extend_from_slice(&stored);
-    Some(out)
+    let raw = encode_payload(iv, layout);
+    if raw.len() as u64 > MAX_BODY_LEN - 64 {
+        return None;
+    }
+    let mut body = Vec::with_capacity(raw.len() + 12);
+    put_varint(&mut body, series);
+    put_varint(&mut body, slot);
+    // The range-coded histogram does not compress; zstd helps only on
+    // long varint histograms, and costs its frame header on short ones.
+    let z = if raw.len() > 96 { zstd::bulk::compress(&raw, zstd_level).ok() } else { None };
+    match z {
+        Some(z) if z.len() + 3 < raw.len() => {
+            body.push(u8::from(late) * IF_LATE + IF_ZSTD);
+            put_varint(&mut body, raw.len() as u64);
+            body.extend_from_slice(&z);
+        }
+        _ => {
+            body.push(u8::from(late) * IF_LATE);
+            body.extend_from_slice(&raw);
+        }
+    }
+    Some(frame(KIND_INTERVAL, &body))
 }
 
-/// Decodes the chunk at the start of `bytes` for a layout of `layout_len`
-/// buckets. On success returns the chunk and its length in bytes.
-///
-/// Every length is checked against `bytes` before use, the checksum before
-/// decompressing, the decompressed length against the header.
-pub fn decode_chunk(bytes: &[u8], layout_len: usize) -> Result<(Chunk, usize), ChunkError> {
-    let err = |reason: &str| ChunkError { reason: reason.to_string() };
-    let header = bytes.get(..HEADER_LEN).ok_or_else(|| err("truncated chunk header"))?;
-    if header[OFF_MAGIC..OFF_MAGIC + 4] != CHUNK_MAGIC {
-        return Err(err("bad chunk magic"));
+/// Parses the record at the start of `bytes`: framing, lengths and CRC, and
+/// the body's fields (not the interval payload). Returns the record and its
+/// length in bytes.
+pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
+    if bytes.len() < MIN_RECORD_LEN {
+        return Err(err("truncated record header"));
     }
-    if header[OFF_KIND] != KIND_INTERVALS {
-        return Err(err("unknown chunk kind"));
+    if bytes[0] != RECORD_MAGIC {
+        return Err(err("bad record magic"));
     }
-    let codec = header[OFF_CODEC];
-    if codec != CODEC_RAW && codec != CODEC_ZSTD {
-        return Err(err("unknown codec"));
+    let kind = bytes[1];
+    if kind != KIND_SERIES && kind != KIND_INTERVAL {
+        return Err(err("unknown record kind"));
     }
-    let name_len = usize::from(le_u16(header, OFF_NAME_LEN));
-    let stored_len = le_u32(header, OFF_STORED_LEN) as usize;
-    let raw_len = le_u32(header, OFF_RAW_LEN);
-    let crc = le_u32(header, OFF_CRC);
-    if raw_len > MAX_RAW_LEN {
-        return Err(err("declared payload larger than 64 MiB"));
+    let mut pos = 2;
+    let len = get_varint(bytes, &mut pos).ok_or_else(|| err("bad varint (record length)"))?;
+    if len > MAX_BODY_LEN {
+        return Err(err("declared record larger than 64 MiB"));
     }
-    let total = HEADER_LEN + name_len + stored_len;
-    let body = bytes
-        .get(HEADER_LEN..total)
-        .ok_or_else(|| err("chunk extends past the end of the file"))?;
-    let (name, stored) = body.split_at(name_len);
-    let want = crc32c::crc32c_append(
-        crc32c::crc32c_append(crc32c::crc32c(&header[..OFF_CRC]), name),
-        stored,
-    );
-    if want != crc {
+    let crc_at = pos;
+    let body_at = crc_at + 4;
+    // len <= 64 MiB fits usize.
+    let end = body_at + len as usize;
+    if bytes.len() < end {
+        return Err(err("record extends past the end of the file"));
+    }
+    let crc = u32::from_le_bytes([
+        bytes[crc_at],
+        bytes[crc_at + 1],
+        bytes[crc_at + 2],
+        bytes[crc_at + 3],
+    ]);
+    let body = &bytes[body_at..end];
+    if crc32c::crc32c_append(crc32c::crc32c(&bytes[..crc_at]), body) != crc {
         return Err(err("checksum mismatch"));
     }
-    let series =
-        std::str::from_utf8(name).map_err(|_| err("series name is not UTF-8"))?.to_string();
-    let raw_owned;
-    let raw: &[u8] = if codec == CODEC_ZSTD {
-        raw_owned = zstd::bulk::decompress(stored, raw_len as usize)
-            .map_err(|e| err(&format!("zstd: {e}")))?;
-        &raw_owned
+    let mut p = 0usize;
+    let rec = if kind == KIND_SERIES {
+        let id = get_varint(body, &mut p).ok_or_else(|| err("bad varint (series id)"))?;
+        let name = &body[p..];
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(err("series name empty or longer than 65 535 bytes"));
+        }
+        let name = std::str::from_utf8(name).map_err(|_| err("series name is not UTF-8"))?;
+        Record::Series { id, name }
     } else {
-        stored
+        let series = get_varint(body, &mut p).ok_or_else(|| err("bad varint (series id)"))?;
+        let slot = get_varint(body, &mut p).ok_or_else(|| err("bad varint (slot)"))?;
+        let flags = *body.get(p).ok_or_else(|| err("truncated interval flags"))?;
+        p += 1;
+        if flags & !(IF_LATE | IF_ZSTD) != 0 {
+            return Err(err("unknown interval flag bits"));
+        }
+        let zstd = if flags & IF_ZSTD != 0 {
+            let raw = get_varint(body, &mut p).ok_or_else(|| err("bad varint (raw length)"))?;
+            if raw > MAX_BODY_LEN {
+                return Err(err("declared payload larger than 64 MiB"));
+            }
+            Some(raw as usize)
+        } else {
+            None
+        };
+        Record::Interval { series, slot, late: flags & IF_LATE != 0, stored: &body[p..], zstd }
     };
-    if raw.len() != raw_len as usize {
-        return Err(err("decompressed length differs from the header"));
-    }
-    let intervals = decode_payload(raw, layout_len)
-        .map_err(|(at, why)| err(&format!("payload byte {at}: {why}")))?;
-    Ok((Chunk { series, intervals }, total))
+    Ok((rec, end))
+}
+
+/// Decompresses (when needed) and decodes the payload of an interval record
+/// as the interval `[start_s, start_s + span_s)`.
+pub fn decode_interval(
+    stored: &[u8],
+    zstd: Option<usize>,
+    layout: &Layout,
+    start_s: u64,
+    span_s: u32,
+) -> Result<Interval, ChunkError> {
+    let owned;
+    let raw: &[u8] = match zstd {
+        Some(raw_len) => {
+            owned = zstd::bulk::decompress(stored, raw_len).map_err(|e| err(format!("zstd: {e}")))?;
+            if owned.len() != raw_len {
+                return Err(err("decompressed length differs from the record"));
+            }
+            &owned
+        }
+        None => stored,
+    };
+    decode_payload(raw, layout, start_s, span_s)
+        .map_err(|(at, why)| err(format!("payload byte {at}: {why}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tailstore_hist::{Interval, SparseHist, StatusCounts};
+    use tailstore_hist::{SparseHist, StatusCounts};
 
-    pub(crate) fn sample_chunk() -> (String, Vec<StoredInterval>) {
+    pub(crate) fn sample() -> Interval {
         let mut iv = Interval::empty(3600, 1);
         iv.hist = SparseHist::from_sorted((100..400).map(|i| (i, u64::from(i % 7 + 1)))).unwrap();
-        iv.status = StatusCounts::from_pairs([(200, 1000), (503, 3)]);
+        iv.status = StatusCounts::from_pairs([(200, iv.hist.total() - 3), (503, 3)]);
         iv.min_ns = 100;
         iv.max_ns = 399;
         iv.sum_ns = 123_456;
-        ("/models/a".to_string(), vec![StoredInterval { interval: iv, late: false }])
+        iv
     }
 
     #[test]
     fn roundtrip_and_every_truncation_and_flip_is_caught() {
-        let (name, ivs) = sample_chunk();
-        let bytes = encode_chunk(&name, &ivs, 3).unwrap();
-        let (c, used) = decode_chunk(&bytes, 33_792).unwrap();
-        assert_eq!((c.series.as_str(), &c.intervals, used), (name.as_str(), &ivs, bytes.len()));
-        for cut in 0..bytes.len() {
-            assert!(decode_chunk(&bytes[..cut], 33_792).is_err(), "cut {cut}");
-        }
-        for i in 0..bytes.len() {
-            for bit in [0x01u8, 0x80] {
-                let mut b = bytes.clone();
-                b[i] ^= bit;
-                assert!(decode_chunk(&b, 33_792).is_err(), "flip byte {i} bit {bit:#x}");
+        let layout = Layout::default();
+        let iv = sample();
+        for level in [-5, 3] {
+            let bytes = encode_interval_record(7, 0, &iv, true, &layout, level).unwrap();
+            let (rec, used) = parse_record(&bytes).unwrap();
+            assert_eq!(used, bytes.len());
+            let Record::Interval { series, slot, late, stored, zstd } = rec else { panic!() };
+            assert_eq!((series, slot, late), (7, 0, true));
+            assert_eq!(decode_interval(stored, zstd, &layout, 3600, 1).unwrap(), iv);
+            for cut in 0..bytes.len() {
+                assert!(parse_record(&bytes[..cut]).is_err(), "cut {cut}");
+            }
+            for i in 0..bytes.len() {
+                for bit in [0x01u8, 0x80] {
+                    let mut b = bytes.clone();
+                    b[i] ^= bit;
+                    assert!(parse_record(&b).is_err(), "flip byte {i} bit {bit:#x}");
+                }
             }
         }
+        let s = encode_series_record(3, "/models/a").unwrap();
+        assert_eq!(parse_record(&s).unwrap(), (Record::Series { id: 3, name: "/models/a" }, s.len()));
+        assert!(encode_series_record(0, "").is_none());
+        assert!(encode_series_record(0, &"x".repeat(65_536)).is_none());
     }
 
-    /// Golden bytes of a tiny raw chunk; the same hex is in docs/FORMAT.md.
+    /// Golden bytes of a series record and an empty late interval record;
+    /// the same hex is in docs/FORMAT.md.
     #[test]
-    fn golden_raw_chunk() {
+    fn golden_records() {
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let s = encode_series_record(0, "a").unwrap();
+        assert_eq!(hex(&s), GOLDEN_SERIES);
         let iv = Interval::empty(60, 60);
-        let bytes = encode_chunk("a", &[StoredInterval { interval: iv, late: true }], 3).unwrap();
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, GOLDEN);
+        let r = encode_interval_record(0, 1, &iv, true, &Layout::default(), 3).unwrap();
+        assert_eq!(hex(&r), GOLDEN_INTERVAL);
     }
 
-    const GOLDEN: &str =
-        "43484e4b010001001500000015000000779828aa61013c3c01ffffffffffffffffff0100000000000000";
+    const GOLDEN_SERIES: &str = "e70102009ad8ae0061";
+    const GOLDEN_INTERVAL: &str = "e7020579b2b7a00001010000";
 }

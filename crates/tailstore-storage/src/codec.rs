@@ -1,15 +1,25 @@
-//! The chunk payload: intervals as canonical varints (see `docs/FORMAT.md`).
+//! The payload of an interval record: one interval as canonical varints and
+//! a range-coded histogram (see `docs/FORMAT.md`, "Interval payload").
+//!
+//! Exact minimum, maximum and sum are stored as differences from what the
+//! histogram itself predicts (the lowest value of the first and last
+//! buckets, the sum of bucket midpoints), which are a few bytes instead of
+//! five to nine each.
 
 use tailstore_hist::{
-    get_varint, get_varint128, put_varint, put_varint128, Interval, SparseHist, StatusCounts,
-    STATUS_CODES,
+    get_varint, get_varint128, put_varint, put_varint128, Interval, Layout, SparseHist,
+    StatusCounts, STATUS_CODES,
 };
 
 use crate::rc;
 
-/// Histogram encodings inside a payload.
-const HIST_VARINT: u8 = 0;
-const HIST_RANGE: u8 = 1;
+/// Payload flag: minimum, maximum and sum follow.
+const F_LATENCY: u8 = 1;
+/// Payload flag: clamped and invalid-status counts follow.
+const F_EXTRAS: u8 = 2;
+/// Payload flag: the histogram is range coded (otherwise varint pairs).
+const F_RANGE: u8 = 4;
+const F_KNOWN: u8 = F_LATENCY | F_EXTRAS | F_RANGE;
 
 /// An interval as stored: its contents and whether it is a late delta.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,144 +30,155 @@ pub struct StoredInterval {
     pub late: bool,
 }
 
-/// Encodes intervals as a chunk payload.
-pub fn encode_payload(intervals: &[StoredInterval]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + intervals.len() * 256);
-    put_varint(&mut out, intervals.len() as u64);
-    for s in intervals {
-        let iv = &s.interval;
-        put_varint(&mut out, iv.start_s);
-        put_varint(&mut out, u64::from(iv.span_s));
-        out.push(u8::from(s.late));
-        put_varint(&mut out, iv.min_ns);
-        put_varint(&mut out, iv.max_ns);
-        put_varint128(&mut out, iv.sum_ns);
+fn zigzag(v: i128) -> u128 {
+    ((v << 1) ^ (v >> 127)) as u128
+}
+
+fn unzigzag(v: u128) -> i128 {
+    ((v >> 1) as i128) ^ -((v & 1) as i128)
+}
+
+/// What the histogram predicts for `(min, max, sum)`; zeros when empty.
+fn predicted(hist: &SparseHist, layout: &Layout) -> (i128, i128, i128) {
+    let Some((lo, hi)) = hist.index_range() else { return (0, 0, 0) };
+    let sum: i128 = hist
+        .iter()
+        .map(|(i, c)| i128::from(layout.median_equivalent(i)) * i128::from(c))
+        .fold(0i128, i128::saturating_add);
+    (i128::from(layout.lowest_equivalent(lo)), i128::from(layout.lowest_equivalent(hi)), sum)
+}
+
+/// Encodes one interval's payload for `layout`.
+pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
+    let varint = iv.hist.encode_varint();
+    let ranged = rc::encode_hist(iv.hist.iter());
+    let range = ranged.len() + 2 < varint.len();
+    let latency = (iv.min_ns, iv.max_ns, iv.sum_ns) != (u64::MAX, 0, 0);
+    let extras = iv.clamped != 0 || iv.invalid_status != 0;
+    let flags = u8::from(latency) * F_LATENCY + u8::from(extras) * F_EXTRAS + u8::from(range) * F_RANGE;
+    let mut out = Vec::with_capacity(32 + ranged.len().min(varint.len()));
+    out.push(flags);
+    put_varint(&mut out, iv.status.len() as u64);
+    let mut next = 0u64;
+    for (code, count) in iv.status.iter() {
+        put_varint(&mut out, u64::from(code) - next);
+        put_varint(&mut out, count);
+        next = u64::from(code) + 1;
+    }
+    if extras {
         put_varint(&mut out, iv.clamped);
         put_varint(&mut out, iv.invalid_status);
-        put_varint(&mut out, iv.status.len() as u64);
-        let mut next = 0u64;
-        for (code, count) in iv.status.iter() {
-            put_varint(&mut out, u64::from(code) - next);
-            put_varint(&mut out, count);
-            next = u64::from(code) + 1;
-        }
-        // The range coder wins except on tiny histograms; keep the smaller.
-        let varint = iv.hist.encode_varint();
-        let ranged = rc::encode_hist(iv.hist.iter());
-        if ranged.len() < varint.len() {
-            out.push(HIST_RANGE);
-            put_varint(&mut out, u64::from(iv.hist.buckets()));
-            put_varint(&mut out, ranged.len() as u64);
-            out.extend_from_slice(&ranged);
-        } else {
-            out.push(HIST_VARINT);
-            put_varint(&mut out, varint.len() as u64);
-            out.extend_from_slice(&varint);
-        }
+    }
+    if latency {
+        let (pmin, pmax, psum) = predicted(&iv.hist, layout);
+        put_varint128(&mut out, zigzag(i128::from(iv.min_ns) - pmin));
+        put_varint128(&mut out, zigzag(i128::from(iv.max_ns) - pmax));
+        // sum_ns < 2^127 in any real interval; a larger one saturates the
+        // difference, and the decoder reproduces it only up to that: the
+        // sum of 2^64 latencies of the layout's maximum does not occur.
+        let sum = i128::try_from(iv.sum_ns).unwrap_or(i128::MAX);
+        put_varint128(&mut out, zigzag(sum.saturating_sub(psum)));
+    }
+    if range {
+        put_varint(&mut out, u64::from(iv.hist.buckets()));
+        out.extend_from_slice(&ranged);
+    } else {
+        out.extend_from_slice(&varint);
     }
     out
 }
 
-/// Decodes a chunk payload for a layout of `layout_len` buckets. The payload
-/// must be consumed exactly. Errors name the byte offset and the check.
+/// Decodes an interval payload for `layout`, as the interval starting at
+/// `start_s` and spanning `span_s`. The payload must be consumed exactly
+/// (the histogram runs to its end). Errors name the byte offset and the check.
 pub fn decode_payload(
     bytes: &[u8],
-    layout_len: usize,
-) -> Result<Vec<StoredInterval>, (usize, String)> {
+    layout: &Layout,
+    start_s: u64,
+    span_s: u32,
+) -> Result<Interval, (usize, String)> {
     let mut pos = 0usize;
     let bad = |at: usize, what: &str| (at, what.to_string());
     let v = |pos: &mut usize, what: &str| get_varint(bytes, pos).ok_or_else(|| bad(*pos, what));
-    let n = v(&mut pos, "bad varint (interval count)")?;
-    if n == 0 {
-        return Err(bad(0, "chunk with no interval"));
+    let v128 =
+        |pos: &mut usize, what: &str| get_varint128(bytes, pos).ok_or_else(|| bad(*pos, what));
+    let flags = *bytes.first().ok_or_else(|| bad(0, "empty payload"))?;
+    pos += 1;
+    if flags & !F_KNOWN != 0 {
+        return Err(bad(0, "unknown payload flag bits"));
     }
-    // Each interval takes at least 11 bytes, which bounds the allocation.
-    if n > (bytes.len() / 11 + 1) as u64 {
-        return Err(bad(0, "interval count larger than the payload can hold"));
+    let ns = v(&mut pos, "bad varint (status count)")?;
+    if ns > STATUS_CODES as u64 {
+        return Err(bad(pos, "more status codes than exist"));
     }
-    let mut out = Vec::with_capacity(n as usize);
-    for _ in 0..n {
+    let mut pairs = Vec::with_capacity(ns as usize);
+    let mut next = 0u64;
+    for _ in 0..ns {
         let at = pos;
-        let start_s = v(&mut pos, "bad varint (start)")?;
-        let span = v(&mut pos, "bad varint (span)")?;
-        let span_s = u32::try_from(span).map_err(|_| bad(at, "span out of range"))?;
-        if span_s == 0 || !start_s.is_multiple_of(u64::from(span_s)) {
-            return Err(bad(at, "start is not a multiple of a non-zero span"));
+        let gap = v(&mut pos, "bad varint (status code)")?;
+        let count = v(&mut pos, "bad varint (status count)")?;
+        let code = next.checked_add(gap).filter(|c| *c < STATUS_CODES as u64);
+        let code = code.ok_or_else(|| bad(at, "status code beyond 999"))?;
+        if count == 0 {
+            return Err(bad(at, "zero status count"));
         }
-        let flags = *bytes.get(pos).ok_or_else(|| bad(pos, "truncated flags"))?;
-        pos += 1;
-        if flags & !1 != 0 {
-            return Err(bad(pos - 1, "unknown flag bits"));
-        }
-        let min_ns = v(&mut pos, "bad varint (min)")?;
-        let max_ns = v(&mut pos, "bad varint (max)")?;
-        let sum_ns = get_varint128(bytes, &mut pos).ok_or_else(|| bad(pos, "bad varint (sum)"))?;
-        let clamped = v(&mut pos, "bad varint (clamped)")?;
-        let invalid_status = v(&mut pos, "bad varint (invalid status)")?;
-        let ns = v(&mut pos, "bad varint (status count)")?;
-        if ns > STATUS_CODES as u64 {
-            return Err(bad(pos, "more status codes than exist"));
-        }
-        let mut pairs = Vec::with_capacity(ns as usize);
-        let mut next = 0u64;
-        for _ in 0..ns {
-            let at = pos;
-            let gap = v(&mut pos, "bad varint (status code)")?;
-            let count = v(&mut pos, "bad varint (status count)")?;
-            let code = next.checked_add(gap).filter(|c| *c < STATUS_CODES as u64);
-            let code = code.ok_or_else(|| bad(at, "status code beyond 999"))?;
-            if count == 0 {
-                return Err(bad(at, "zero status count"));
-            }
-            // code < 1000 fits u16.
-            pairs.push((code as u16, count));
-            next = code + 1;
-        }
-        let codec = *bytes.get(pos).ok_or_else(|| bad(pos, "truncated histogram codec"))?;
-        pos += 1;
-        let buckets = match codec {
-            HIST_VARINT => None,
-            HIST_RANGE => Some(v(&mut pos, "bad varint (bucket count)")?),
-            _ => return Err(bad(pos - 1, "unknown histogram codec")),
-        };
-        let hist_len = v(&mut pos, "bad varint (histogram length)")?;
-        let end = usize::try_from(hist_len)
-            .ok()
-            .and_then(|l| pos.checked_add(l))
-            .filter(|e| *e <= bytes.len())
-            .ok_or_else(|| bad(pos, "histogram longer than the payload"))?;
-        let hist = match buckets {
-            None => SparseHist::decode_varint(&bytes[pos..end], layout_len)
-                .map_err(|e| bad(pos, &format!("histogram: {e}")))?,
-            Some(n) => {
-                let pairs = rc::decode_hist(&bytes[pos..end], n, layout_len)
-                    .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
-                SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
-            }
-        };
-        pos = end;
-        if !hist.is_empty() && min_ns > max_ns {
-            return Err(bad(at, "min above max"));
-        }
-        out.push(StoredInterval {
-            interval: Interval {
-                start_s,
-                span_s,
-                hist,
-                status: StatusCounts::from_pairs(pairs),
-                min_ns,
-                max_ns,
-                sum_ns,
-                clamped,
-                invalid_status,
-            },
-            late: flags & 1 != 0,
-        });
+        // code < 1000 fits u16.
+        pairs.push((code as u16, count));
+        next = code + 1;
     }
-    if pos != bytes.len() {
-        return Err(bad(pos, "trailing bytes after the last interval"));
+    let (mut clamped, mut invalid_status) = (0, 0);
+    if flags & F_EXTRAS != 0 {
+        clamped = v(&mut pos, "bad varint (clamped)")?;
+        invalid_status = v(&mut pos, "bad varint (invalid status)")?;
+        if clamped == 0 && invalid_status == 0 {
+            return Err(bad(pos, "extras flag with zero counts"));
+        }
     }
-    Ok(out)
+    let lat_at = pos;
+    let deltas = if flags & F_LATENCY != 0 {
+        let dmin = unzigzag(v128(&mut pos, "bad varint (min)")?);
+        let dmax = unzigzag(v128(&mut pos, "bad varint (max)")?);
+        let dsum = unzigzag(v128(&mut pos, "bad varint (sum)")?);
+        Some((dmin, dmax, dsum))
+    } else {
+        None
+    };
+    let hist = if flags & F_RANGE != 0 {
+        let n = v(&mut pos, "bad varint (bucket count)")?;
+        let pairs = rc::decode_hist(&bytes[pos..], n, layout.len())
+            .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
+        SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
+    } else {
+        SparseHist::decode_varint(&bytes[pos..], layout.len())
+            .map_err(|e| bad(pos, &format!("histogram: {e}")))?
+    };
+    let (min_ns, max_ns, sum_ns) = match deltas {
+        None => (u64::MAX, 0, 0),
+        Some((dmin, dmax, dsum)) => {
+            let (pmin, pmax, psum) = predicted(&hist, layout);
+            let min = u64::try_from(pmin.saturating_add(dmin));
+            let max = u64::try_from(pmax.saturating_add(dmax));
+            let sum = u128::try_from(psum.saturating_add(dsum));
+            match (min, max, sum) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                _ => return Err(bad(lat_at, "min, max or sum out of range")),
+            }
+        }
+    };
+    if !hist.is_empty() && min_ns > max_ns {
+        return Err(bad(lat_at, "min above max"));
+    }
+    Ok(Interval {
+        start_s,
+        span_s,
+        hist,
+        status: StatusCounts::from_pairs(pairs),
+        min_ns,
+        max_ns,
+        sum_ns,
+        clamped,
+        invalid_status,
+    })
 }
 
 #[cfg(test)]
@@ -178,18 +199,43 @@ mod tests {
 
     #[test]
     fn roundtrip() {
-        let ivs = vec![
-            StoredInterval { interval: sample(120, 60), late: false },
-            StoredInterval { interval: Interval::empty(7, 1), late: true },
-        ];
-        let bytes = encode_payload(&ivs);
-        assert_eq!(decode_payload(&bytes, 33_792).unwrap(), ivs);
-        for cut in 0..bytes.len() {
-            assert!(decode_payload(&bytes[..cut], 33_792).is_err(), "cut {cut}");
+        let layout = Layout::default();
+        let mut big = Interval::empty(3600, 1);
+        big.hist = SparseHist::from_sorted((100..900).map(|i| (i * 3, u64::from(i % 5 + 1)))).unwrap();
+        big.status = StatusCounts::from_pairs([(200, big.hist.total())]);
+        big.min_ns = layout.lowest_equivalent(300) + 1;
+        big.max_ns = layout.lowest_equivalent(2697) + 2;
+        big.sum_ns = 1_234_567_890;
+        // A latency-less interval with statuses, and an inconsistent one
+        // (min/max outside their buckets) must round-trip exactly too.
+        let mut status_only = Interval::empty(7, 1);
+        status_only.status = StatusCounts::from_pairs([(504, 9)]);
+        let mut odd = sample(0, 1);
+        odd.min_ns = 0;
+        odd.max_ns = u64::MAX;
+        for iv in [sample(120, 60), Interval::empty(7, 1), status_only, big, odd] {
+            let bytes = encode_payload(&iv, &layout);
+            let back = decode_payload(&bytes, &layout, iv.start_s, iv.span_s).unwrap();
+            assert_eq!(back, iv);
+            for cut in 0..bytes.len() {
+                // A cut inside the histogram may decode (its end is the
+                // payload's end); the record CRC guards that. Never a panic,
+                // never the same interval.
+                if let Ok(x) = decode_payload(&bytes[..cut], &layout, iv.start_s, iv.span_s) {
+                    assert_ne!(x, iv, "cut {cut}");
+                }
+            }
         }
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert!(decode_payload(&longer, 33_792).is_err());
-        assert!(decode_payload(&bytes, 100).is_err(), "index beyond a small layout");
+        let small = Layout::new(2, 1_000, 1_000_000).unwrap();
+        assert!(decode_payload(&encode_payload(&sample(0, 1), &layout), &small, 0, 1).is_err());
+    }
+
+    #[test]
+    fn zigzag_roundtrips() {
+        for v in [0i128, 1, -1, 2, -2, i128::MAX, i128::MIN, 1 << 70, -(1 << 70)] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
     }
 }

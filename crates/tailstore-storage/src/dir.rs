@@ -1,19 +1,23 @@
-//! A store directory: the writer lock, appending and flushing, scanning
-//! every segment at open, integrity reports, and retention by whole files.
+//! A store directory: the writer lock, appending and flushing, indexing
+//! every segment at open (headers and checksums, payloads decoded on
+//! demand), integrity reports, and retention by whole files.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::chunk::{encode_chunk, Chunk};
+use tailstore_hist::{Interval, Layout};
+
+use crate::chunk::{encode_interval_record, encode_series_record, ChunkError};
 use crate::codec::StoredInterval;
 use crate::error::Error;
 use crate::mmap::Map;
 use crate::segment::{
-    bucket_len_s, parse_segment_name, scan_segment, segment_header, segment_name, Damage,
-    SEGMENT_HEADER_LEN,
+    bucket_len_s, parse_segment_name, read_entry, scan_segment, segment_header, segment_name,
+    span_s, Damage, Entry, SEGMENT_HEADER_LEN,
 };
 
 /// Name of the writer lock file.
@@ -37,13 +41,19 @@ pub enum FsyncPolicy {
 pub struct WriterOptions {
     /// `fsync` policy (default: every 1 s).
     pub fsync: FsyncPolicy,
-    /// zstd level for chunk payloads (default 3).
+    /// zstd level for payloads that zstd shrinks (default 3).
     pub zstd_level: i32,
+    /// The histogram layout of the intervals (recorded in every segment header).
+    pub layout: Layout,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { fsync: FsyncPolicy::Interval(Duration::from_secs(1)), zstd_level: 3 }
+        WriterOptions {
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            zstd_level: 3,
+            layout: Layout::default(),
+        }
     }
 }
 
@@ -72,11 +82,66 @@ impl Report {
     }
 }
 
-/// Every valid chunk of a directory, with the level of its segment.
-#[derive(Debug, Default)]
+/// The mapped segments of a directory, for decoding indexed records on
+/// demand. Maps stay valid while the writer appends (it never rewrites a
+/// byte) and after retention unlinks a file.
+pub struct Segments {
+    layout: Layout,
+    files: Vec<(u8, u64, PathBuf, Map)>,
+}
+
+impl std::fmt::Debug for Segments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segments").field("files", &self.files.len()).finish_non_exhaustive()
+    }
+}
+
+/// Where an indexed interval record is: a file of [`Segments`], an offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    /// Index of the file in its [`Segments`].
+    pub file: u32,
+    /// Byte offset of the record.
+    pub offset: u64,
+    /// Bytes of the record.
+    pub len: u32,
+}
+
+impl Segments {
+    /// Decodes the interval record at `loc` (framing and CRC checked again).
+    /// Returns the interval and whether it is a late delta.
+    pub fn read(&self, loc: Loc) -> Result<(Interval, bool), ChunkError> {
+        let Some((level, bucket, _, map)) = self.files.get(loc.file as usize) else {
+            return Err(ChunkError { reason: "no such segment".into() });
+        };
+        read_entry(map.bytes(), *level, *bucket, loc.offset, loc.len, &self.layout)
+    }
+
+    /// The path of file `file`.
+    pub fn path(&self, file: u32) -> Option<&Path> {
+        self.files.get(file as usize).map(|f| f.2.as_path())
+    }
+}
+
+/// One interval record found by a directory scan.
+#[derive(Clone, Debug)]
+pub struct Indexed {
+    /// The level of its segment (0, 1, 2).
+    pub level: u8,
+    /// The record's header fields.
+    pub entry: Entry,
+    /// Where it is, for [`Segments::read`].
+    pub loc: Loc,
+}
+
+/// The index of a directory: every valid interval record, by header, and
+/// the mapped files to decode them from.
+#[derive(Debug)]
 pub struct DirScan {
-    /// `(level, chunk)` in file-name then file order.
-    pub chunks: Vec<(u8, Chunk)>,
+    /// Every valid interval record, in file-name then file order.
+    pub records: Vec<Indexed>,
+    /// The mapped segment files.
+    pub segments: Arc<Segments>,
     /// What was read and what was damaged.
     pub report: Report,
 }
@@ -99,12 +164,21 @@ fn segment_files(dir: &Path) -> Result<Vec<(u8, u64, PathBuf)>, Error> {
     Ok(out)
 }
 
-/// Reads every segment of `dir` through a memory map, validating every
-/// chunk, for a layout of `layout_len` buckets. Damage is reported, not an
-/// error; a segment of a newer format version is an error.
-pub fn scan_dir(dir: &Path, layout_len: usize) -> Result<DirScan, Error> {
-    let mut out = DirScan::default();
-    for (level, _, path) in segment_files(dir)? {
+/// Indexes every segment of `dir` through a memory map: framing, checksum
+/// and series of every record, without decoding payloads (those are decoded
+/// when a query needs them, through [`DirScan::segments`]). Damage is
+/// reported, not an error; a segment of another format version or layout
+/// is an error.
+pub fn scan_dir(dir: &Path, layout: &Layout) -> Result<DirScan, Error> {
+    scan(dir, layout, false).map(|(scan, _)| scan)
+}
+
+fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Interval>), Error> {
+    let mut report = Report::default();
+    let mut records = Vec::new();
+    let mut files = Vec::new();
+    let mut intervals = Vec::new();
+    for (level, bucket, path) in segment_files(dir)? {
         let file = match File::open(&path) {
             Ok(f) => f,
             // Removed by retention between listing and opening.
@@ -112,25 +186,32 @@ pub fn scan_dir(dir: &Path, layout_len: usize) -> Result<DirScan, Error> {
             Err(e) => return Err(Error::io("open", &path)(e)),
         };
         let map = Map::open(&file, &path)?;
-        let scan = scan_segment(map.bytes(), &path, level, layout_len)?;
-        out.report.segments += 1;
-        out.report.bytes += map.bytes().len() as u64;
-        out.report.chunks_ok += scan.chunks.len();
-        out.report.damaged.extend(scan.damage);
-        out.report.recovered += scan.recovered;
-        for (_, chunk) in scan.chunks {
-            out.report.intervals += chunk.intervals.len();
-            out.chunks.push((level, chunk));
+        let scan = scan_segment(map.bytes(), &path, level, bucket, layout, decode)?;
+        report.segments += 1;
+        report.bytes += map.bytes().len() as u64;
+        report.chunks_ok += scan.entries.len();
+        report.intervals += scan.entries.len();
+        report.damaged.extend(scan.damage);
+        report.recovered += scan.recovered;
+        // Fewer than 2^32 segment files in one directory.
+        let file_ix = files.len() as u32;
+        for entry in scan.entries {
+            let loc = Loc { file: file_ix, offset: entry.offset, len: entry.len };
+            records.push(Indexed { level, entry, loc });
         }
+        intervals.extend(scan.intervals);
+        files.push((level, bucket, path, map));
     }
-    Ok(out)
+    let segments = Arc::new(Segments { layout: *layout, files });
+    Ok((DirScan { records, segments, report }, intervals))
 }
 
-/// Checks a directory: chunks OK, damaged (with file, offset, reason and
-/// bytes skipped), and recovered (OK chunks after damage). Opens nothing for
-/// writing and takes no lock, so it runs on a live store.
-pub fn check(dir: &Path, layout_len: usize) -> Result<Report, Error> {
-    Ok(scan_dir(dir, layout_len)?.report)
+/// Checks a directory: every record's framing, checksum and payload is
+/// decoded. Reports records OK, damaged (with file, offset, reason and
+/// bytes skipped), and recovered (OK records after damage). Opens nothing
+/// for writing and takes no lock, so it runs on a live store.
+pub fn check(dir: &Path, layout: &Layout) -> Result<Report, Error> {
+    Ok(scan(dir, layout, true)?.0.report)
 }
 
 struct SegFile {
@@ -138,6 +219,9 @@ struct SegFile {
     pending: Vec<u8>,
     synced: bool,
     last_used: u64,
+    /// Series ids defined in the file (read at open, or written since).
+    ids: HashMap<Arc<str>, u64>,
+    next_id: u64,
 }
 
 /// The single writer of a directory: holds the lock, appends chunks.
@@ -208,10 +292,11 @@ impl Writer {
                 self.close_least_used()?;
             }
             let path = self.dir.join(segment_name(level, bucket));
-            let file = open_for_append(&path, level)?;
+            let (file, ids) = open_for_append(&path, level, bucket, &self.opts.layout)?;
+            let next_id = ids.values().max().map_or(0, |m| m + 1);
             self.files.insert(
                 (level, bucket),
-                SegFile { file, pending: Vec::new(), synced: true, last_used: 0 },
+                SegFile { file, pending: Vec::new(), synced: true, last_used: 0, ids, next_id },
             );
         }
         let clock = self.clock;
@@ -234,43 +319,60 @@ impl Writer {
         Ok(())
     }
 
-    /// Queues intervals of `series` at `level` (one chunk per time bucket);
-    /// they reach the file at the next [`Writer::flush`].
+    /// Queues intervals of `series` at `level` (one record each, in the
+    /// file of its time bucket, after the series' definition the first
+    /// time the file sees it); they reach the file at the next
+    /// [`Writer::flush`].
     pub fn append(
         &mut self,
         level: u8,
         series: &str,
         intervals: &[StoredInterval],
     ) -> Result<(), Error> {
-        let mut by_bucket: Vec<(u64, Vec<StoredInterval>)> = Vec::new();
+        let span = u64::from(span_s(level));
+        let (zl, layout) = (self.opts.zstd_level, self.opts.layout);
+        let too_long = |dir: &Path| Error::Corrupt {
+            path: dir.to_path_buf(),
+            offset: 0,
+            reason: format!("series name of {} bytes is empty or longer than 65 535", series.len()),
+        };
         for s in intervals {
-            let b = s.interval.start_s - s.interval.start_s % bucket_len_s(level);
-            match by_bucket.iter_mut().find(|e| e.0 == b) {
-                Some(e) => e.1.push(s.clone()),
-                None => by_bucket.push((b, vec![s.clone()])),
-            }
-        }
-        let zl = self.opts.zstd_level;
-        for (bucket, ivs) in by_bucket {
-            // Split batches whose payload would pass the 64 MiB chunk limit.
-            for part in ivs.chunks(4096) {
-                let bytes = encode_chunk(series, part, zl).ok_or_else(|| Error::Corrupt {
-                    path: self.dir.clone(),
-                    offset: 0,
-                    reason: format!("series name of {} bytes is longer than 65 535", series.len()),
-                })?;
-                self.seg(level, bucket)?.pending.extend_from_slice(&bytes);
-            }
+            let iv = &s.interval;
+            let bucket = iv.start_s - iv.start_s % bucket_len_s(level);
+            let dir = self.dir.clone();
+            let seg = self.seg(level, bucket)?;
+            let id = match seg.ids.get(series) {
+                Some(id) => *id,
+                None => {
+                    let id = seg.next_id;
+                    let rec = encode_series_record(id, series).ok_or_else(|| too_long(&dir))?;
+                    seg.pending.extend_from_slice(&rec);
+                    seg.ids.insert(Arc::from(series), id);
+                    seg.next_id += 1;
+                    id
+                }
+            };
+            let slot = (iv.start_s - bucket) / span;
+            let rec = encode_interval_record(id, slot, iv, s.late, &layout, zl)
+                .ok_or_else(|| too_long(&dir))?;
+            seg.pending.extend_from_slice(&rec);
         }
         Ok(())
     }
 
     /// Writes everything queued, one `write` per file, then `fsync`s as the
     /// policy says. What a crash can lose is what was not yet flushed.
+    ///
+    /// Files are written finest level first: a rollup reaches its file only
+    /// after the seconds it sums, so a crash between two writes leaves
+    /// seconds without their rollup (rebuilt at open), never the reverse.
     pub fn flush(&mut self) -> Result<(), Error> {
         let dir = self.dir.clone();
-        for (&(level, bucket), seg) in &mut self.files {
-            write_pending(seg, &dir.join(segment_name(level, bucket)))?;
+        let mut keys: Vec<(u8, u64)> = self.files.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let seg = self.files.get_mut(&key).expect("key from the map");
+            write_pending(seg, &dir.join(segment_name(key.0, key.1)))?;
         }
         let due = match self.opts.fsync {
             FsyncPolicy::Always => true,
@@ -317,10 +419,16 @@ fn write_pending(seg: &mut SegFile, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens a segment for appending, writing the header of a new one. A file
-/// whose header is torn or damaged is renamed aside (never rewritten) and a
-/// fresh one started, so later appends are not lost behind a bad header.
-fn open_for_append(path: &Path, level: u8) -> Result<File, Error> {
+/// Opens a segment for appending, writing the header of a new one, and
+/// reads the series ids an existing one defines. A file whose header is
+/// torn or damaged is renamed aside (never rewritten) and a fresh one
+/// started, so later appends are not lost behind a bad header.
+fn open_for_append(
+    path: &Path,
+    level: u8,
+    bucket: u64,
+    layout: &Layout,
+) -> Result<(File, HashMap<Arc<str>, u64>), Error> {
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -329,16 +437,23 @@ fn open_for_append(path: &Path, level: u8) -> Result<File, Error> {
         .map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
     if len == 0 {
-        file.write_all(&segment_header(level)).map_err(Error::io("write", path))?;
-        return Ok(file);
+        file.write_all(&segment_header(level, layout)).map_err(Error::io("write", path))?;
+        return Ok((file, HashMap::new()));
     }
-    let mut head = [0u8; SEGMENT_HEADER_LEN];
-    let ok = len >= SEGMENT_HEADER_LEN as u64
-        && (&file).read_exact(&mut head).is_ok()
-        && head == segment_header(level);
+    let mut bytes = Vec::new();
+    (&file).read_to_end(&mut bytes).map_err(Error::io("read", path))?;
+    let ok = bytes.len() >= SEGMENT_HEADER_LEN
+        && bytes[..SEGMENT_HEADER_LEN] == segment_header(level, layout);
     if ok {
-        return Ok(file);
+        // Ids are never reused within a file: a new series gets one above
+        // every id the file defines (a damaged definition is lost for
+        // reader and writer alike, so both see the same dictionary).
+        let scan = scan_segment(&bytes, path, level, bucket, layout, false)?;
+        let ids = scan.series.into_iter().map(|(id, name)| (name, id)).collect();
+        return Ok((file, ids));
     }
+    // Another version or layout is an error here too, not damage.
+    scan_segment(&bytes, path, level, bucket, layout, false)?;
     drop(file);
     let mut n = 0;
     let aside = loop {
@@ -349,5 +464,5 @@ fn open_for_append(path: &Path, level: u8) -> Result<File, Error> {
         n += 1;
     };
     std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
-    open_for_append(path, level)
+    open_for_append(path, level, bucket, layout)
 }

@@ -26,7 +26,7 @@ pub enum Error {
         pid: String,
     },
     /// A segment was written by a newer (or unknown) format version.
-    #[error("{path}: format version {version} is not supported (this tailstore reads version {supported}); upgrade tailstore")]
+    #[error("{path}: format version {version} is not supported (this tailstore reads version {supported} only; version 1 was the unreleased 0.1 development format, newer ones need a newer tailstore)")]
     UnsupportedVersion {
         /// The segment file.
         path: PathBuf,
@@ -34,6 +34,17 @@ pub enum Error {
         version: u16,
         /// The version this build reads.
         supported: u16,
+    },
+    /// A segment was written with another histogram layout than the store
+    /// is opened with.
+    #[error("{path}: written with histogram layout {found}, opened with {wanted}; open the store with the layout it was written with")]
+    LayoutMismatch {
+        /// The segment file.
+        path: PathBuf,
+        /// The layout in the file.
+        found: String,
+        /// The layout asked for.
+        wanted: String,
     },
     /// A chunk or segment header is damaged (reported by scans, never decoded).
     #[error("{path} at byte {offset}: {reason}")]

@@ -1,8 +1,9 @@
 //! `tailstore-storage`: durable storage of sealed intervals.
 //!
-//! Sealed intervals are grouped per series into chunks (a fixed header, the
-//! series name, a zstd payload of canonical varints, a CRC-32C) appended to
-//! one segment file per level and time bucket. Readers map segments with
+//! Sealed intervals are stored one per record (a magic byte, the length, a
+//! CRC-32C, the series id from the file's dictionary of series records, and
+//! a payload of canonical varints and a range-coded histogram, zstd where
+//! that is smaller) appended to one segment file per level and time bucket. Readers map segments with
 //! memmap2 and validate every length, checksum and varint before use: a torn
 //! or corrupt chunk is reported and skipped, never decoded into numbers, and
 //! nothing here panics on file contents. `docs/FORMAT.md` specifies every byte.
@@ -20,10 +21,17 @@ mod mmap;
 mod rc;
 mod segment;
 
-pub use chunk::{decode_chunk, encode_chunk, Chunk, ChunkError, HEADER_LEN};
+pub use chunk::{
+    decode_interval, encode_interval_record, encode_series_record, parse_record, ChunkError,
+    Record,
+};
 pub use codec::{decode_payload, encode_payload, StoredInterval};
-pub use dir::{check, scan_dir, DirScan, FsyncPolicy, Report, Writer, WriterOptions, LOCK_FILE};
+pub use dir::{
+    check, scan_dir, DirScan, FsyncPolicy, Indexed, Loc, Report, Segments, Writer, WriterOptions,
+    LOCK_FILE,
+};
 pub use error::Error;
 pub use segment::{
-    bucket_len_s, scan_segment, segment_name, Damage, SegmentScan, FORMAT_VERSION, LEVELS,
+    bucket_len_s, read_entry, scan_segment, segment_name, span_s, Damage, Entry, SegmentScan,
+    FORMAT_VERSION, LEVELS,
 };

@@ -1,27 +1,61 @@
 //! The histogram codec of chunk payloads: an adaptive binary range coder
-//! (the LZMA design: 11-bit probabilities, shift-4 adaptation, carry via a
-//! cached byte) over a model of the `(gap, count)` sequence of a sparse
-//! histogram.
+//! (the LZMA design: carry via a cached byte, 32-bit range) over a model of
+//! the `(gap, count)` sequence of a sparse histogram.
 //!
 //! The model: each gap (`index - previous index - 1`) and each `count - 1`
 //! is binarised as Exp-Golomb (a unary length prefix, then the bits below
 //! the leading one), every prefix bit and the first two suffix bits with an
-//! adaptive probability. Gaps use one of four context sets chosen by the
-//! size class of the previous gap, counts one of four chosen by the
-//! previous count: the centre of a latency distribution (gap 0, growing
-//! counts) and its tails (long gaps, count 1) get their own statistics.
-//! On lognormal traffic this spends ~3.5 bits per non-empty bucket, close to
-//! the entropy of the histogram, where varint pairs + zstd spend ~7.
+//! adaptive probability. A probability learns at a falling rate: its `n`-th
+//! update moves it by `1 / min(n + 2, 24)` of the way to the bit seen, so it
+//! is the running frequency of its first bits (little to learn on one
+//! second's few hundred buckets) and then tracks the last ~24 (the density
+//! changes along the histogram). On lognormal traffic this spends within
+//! ~8 % of the entropy of the histogram (see `docs/BENCHMARKS.md`), where
+//! varint pairs + zstd spend twice that.
 //!
-//! The decoder never panics: reads past the end yield zeros and set an
-//! overrun flag that makes the whole histogram an error; every loop is
-//! bounded by the declared bucket count and by 64-bit lengths.
+//! Output: the encoder's always-zero first byte is not written, the final
+//! code value is the one with the most trailing zero bits in the last range,
+//! and trailing zero bytes are dropped; the decoder reads zeros past the end.
+//! The decoder never panics: every loop is bounded by the declared bucket
+//! count and by 65-bit lengths; bad input decodes to an error (index past
+//! the layout, count overflow, too many zero bytes) or to numbers that the
+//! chunk CRC has already vouched for.
 
-const PROB_BITS: u32 = 11;
+/// Bits of a probability: `p / 2^PROB_BITS` is the probability of a zero.
+const PROB_BITS: u32 = 15;
 const PROB_ONE: u32 = 1 << PROB_BITS;
-const MOVE_BITS: u32 = 4;
+/// Probabilities stay in `[PROB_MIN, PROB_ONE - PROB_MIN]`.
+const PROB_MIN: u32 = 31;
+/// The slowest adaptation rate is `1 / RATE_LIMIT`.
+const RATE_LIMIT: u32 = 24;
 const TOP: u32 = 1 << 24;
-const HALF: u16 = (PROB_ONE / 2) as u16;
+/// Zero bytes the decoder may read past the end before the input is
+/// declared truncated: the encoder flushes at most 5 bytes, all of which
+/// may have been dropped as zeros.
+const MAX_PAD: usize = 8;
+
+/// One adaptive probability and how many bits it has seen (capped).
+#[derive(Clone, Copy)]
+struct Prob {
+    p: u16,
+    n: u8,
+}
+
+impl Prob {
+    const NEW: Prob = Prob { p: (PROB_ONE / 2) as u16, n: 0 };
+
+    #[inline]
+    fn update(&mut self, b: bool) {
+        let d = (u32::from(self.n) + 2).min(RATE_LIMIT);
+        let p = u32::from(self.p);
+        let p = if b { p - p / d } else { p + (PROB_ONE - p) / d };
+        // In [PROB_MIN, PROB_ONE - PROB_MIN] < 2^15: fits u16.
+        self.p = p.clamp(PROB_MIN, PROB_ONE - PROB_MIN) as u16;
+        if u32::from(self.n) + 2 < RATE_LIMIT {
+            self.n += 1;
+        }
+    }
+}
 
 struct Encoder {
     low: u64,
@@ -37,16 +71,30 @@ impl Encoder {
     }
 
     #[inline]
-    fn bit(&mut self, p: &mut u16, b: bool) {
-        let bound = (self.range >> PROB_BITS) * u32::from(*p);
+    fn bit(&mut self, p: &mut Prob, b: bool) {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.p);
         if b {
             self.low += u64::from(bound);
             self.range -= bound;
-            *p -= *p >> MOVE_BITS;
         } else {
             self.range = bound;
-            *p += ((PROB_ONE - u32::from(*p)) >> MOVE_BITS) as u16;
         }
+        p.update(b);
+        self.normalize();
+    }
+
+    /// A bit with probability one half.
+    #[inline]
+    fn direct(&mut self, b: bool) {
+        self.range >>= 1;
+        if b {
+            self.low += u64::from(self.range);
+        }
+        self.normalize();
+    }
+
+    #[inline]
+    fn normalize(&mut self) {
         while self.range < TOP {
             self.range <<= 8;
             self.shift_low();
@@ -72,10 +120,27 @@ impl Encoder {
     }
 
     fn finish(mut self) -> Vec<u8> {
+        // Any value in [low, low + range) decodes the same: take the one
+        // with the most trailing zero bits, so that most flush bytes are 0.
+        let hi = self.low + u64::from(self.range) - 1;
+        for shift in (0..32).rev() {
+            let mask = (1u64 << shift) - 1;
+            let v = (self.low + mask) & !mask;
+            if v <= hi {
+                self.low = v;
+                break;
+            }
+        }
         for _ in 0..5 {
             self.shift_low();
         }
-        self.out
+        let mut out = self.out;
+        // The first byte is the initial cache, always 0: not stored.
+        out.remove(0);
+        while out.last() == Some(&0) {
+            out.pop();
+        }
+        out
     }
 }
 
@@ -84,66 +149,75 @@ struct Decoder<'a> {
     pos: usize,
     range: u32,
     code: u32,
-    overrun: bool,
 }
 
 impl<'a> Decoder<'a> {
     fn new(data: &'a [u8]) -> Decoder<'a> {
-        let mut d = Decoder { data, pos: 0, range: u32::MAX, code: 0, overrun: false };
-        // The encoder's first byte is always 0 (the initial cache).
-        if d.next_byte() != 0 {
-            d.overrun = true;
-        }
+        let mut d = Decoder { data, pos: 0, range: u32::MAX, code: 0 };
         for _ in 0..4 {
             d.code = (d.code << 8) | u32::from(d.next_byte());
         }
         d
     }
 
+    #[inline]
     fn next_byte(&mut self) -> u8 {
-        match self.data.get(self.pos) {
-            Some(b) => {
-                self.pos += 1;
-                *b
-            }
-            None => {
-                self.overrun = true;
-                0
-            }
-        }
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+
+    /// More zero bytes were read past the end than a flush can have dropped.
+    fn overrun(&self) -> bool {
+        self.pos > self.data.len() + MAX_PAD
     }
 
     #[inline]
-    fn bit(&mut self, p: &mut u16) -> bool {
-        let bound = (self.range >> PROB_BITS) * u32::from(*p);
+    fn bit(&mut self, p: &mut Prob) -> bool {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.p);
         let b = if self.code < bound {
             self.range = bound;
-            *p += ((PROB_ONE - u32::from(*p)) >> MOVE_BITS) as u16;
             false
         } else {
             self.code -= bound;
             self.range -= bound;
-            *p -= *p >> MOVE_BITS;
             true
         };
+        p.update(b);
+        self.normalize();
+        b
+    }
+
+    #[inline]
+    fn direct(&mut self) -> bool {
+        self.range >>= 1;
+        let b = self.code >= self.range;
+        if b {
+            self.code -= self.range;
+        }
+        self.normalize();
+        b
+    }
+
+    #[inline]
+    fn normalize(&mut self) {
         while self.range < TOP {
             self.range <<= 8;
             self.code = (self.code << 8) | u32::from(self.next_byte());
         }
-        b
     }
 }
 
 /// Adaptive Exp-Golomb model of unsigned integers.
 #[derive(Clone)]
 struct UintModel {
-    prefix: [u16; 65],
-    suffix: [[u16; 3]; 65],
+    prefix: [Prob; 65],
+    suffix: [[Prob; 3]; 65],
 }
 
 impl UintModel {
     fn new() -> UintModel {
-        UintModel { prefix: [HALF; 65], suffix: [[HALF; 3]; 65] }
+        UintModel { prefix: [Prob::NEW; 65], suffix: [[Prob::NEW; 3]; 65] }
     }
 
     fn encode(&mut self, e: &mut Encoder, v: u64) {
@@ -164,11 +238,9 @@ impl UintModel {
             let depth = k - 2 - j;
             if depth < 2 {
                 e.bit(&mut self.suffix[k - 1][node], b);
-                node = 1 + node * 2 + usize::from(b);
-                node = node.min(2);
+                node = (1 + node * 2 + usize::from(b)).min(2);
             } else {
-                let mut p = HALF;
-                e.bit(&mut p, b);
+                e.direct(b);
             }
         }
     }
@@ -186,8 +258,7 @@ impl UintModel {
                 node = (1 + node * 2 + usize::from(b)).min(2);
                 b
             } else {
-                let mut p = HALF;
-                d.bit(&mut p)
+                d.direct()
             };
             x = (x << 1) | u128::from(b);
         }
@@ -195,28 +266,16 @@ impl UintModel {
     }
 }
 
-fn class(v: u64) -> usize {
-    match v {
-        0 => 0,
-        1..=2 => 1,
-        3..=6 => 2,
-        _ => 3,
-    }
-}
-
 /// Range-codes `(index, count)` pairs (ascending indices, counts >= 1).
 pub fn encode_hist(pairs: impl Iterator<Item = (u32, u64)>) -> Vec<u8> {
     let mut e = Encoder::new();
-    let mut gaps = vec![UintModel::new(); 4];
-    let mut counts = vec![UintModel::new(); 4];
-    let (mut next, mut prev_gap, mut prev_count) = (0u64, 0u64, 1u64);
+    let mut gaps = UintModel::new();
+    let mut counts = UintModel::new();
+    let mut next = 0u64;
     for (i, c) in pairs {
-        let gap = u64::from(i) - next;
-        gaps[class(prev_gap)].encode(&mut e, gap);
-        counts[class(prev_count - 1)].encode(&mut e, c - 1);
+        gaps.encode(&mut e, u64::from(i) - next);
+        counts.encode(&mut e, c - 1);
         next = u64::from(i) + 1;
-        prev_gap = gap;
-        prev_count = c;
     }
     e.finish()
 }
@@ -224,29 +283,27 @@ pub fn encode_hist(pairs: impl Iterator<Item = (u32, u64)>) -> Vec<u8> {
 /// Decodes `buckets` pairs for a layout of `len` buckets; `None` on any
 /// inconsistency (index past the layout, count overflow, truncated input).
 pub fn decode_hist(bytes: &[u8], buckets: u64, len: usize) -> Option<Vec<(u32, u64)>> {
-    // Each bucket costs at least a few bits; this also bounds the allocation.
+    // Each bucket has its own index: this also bounds the allocation.
     if buckets > len as u64 {
         return None;
     }
     let mut d = Decoder::new(bytes);
-    let mut gaps = vec![UintModel::new(); 4];
-    let mut counts = vec![UintModel::new(); 4];
-    let (mut next, mut prev_gap, mut prev_count) = (0u64, 0u64, 1u64);
+    let mut gaps = UintModel::new();
+    let mut counts = UintModel::new();
+    let mut next = 0u64;
     let mut out = Vec::with_capacity(buckets as usize);
     for _ in 0..buckets {
-        let gap = gaps[class(prev_gap)].decode(&mut d)?;
-        let c = counts[class(prev_count - 1)].decode(&mut d)?.checked_add(1)?;
+        let gap = gaps.decode(&mut d)?;
+        let c = counts.decode(&mut d)?.checked_add(1)?;
         let idx = next.checked_add(gap).filter(|i| *i < len as u64)?;
         // idx < len <= u32::MAX.
         out.push((idx as u32, c));
         next = idx + 1;
-        prev_gap = gap;
-        prev_count = c;
-        if d.overrun {
+        if d.overrun() {
             return None;
         }
     }
-    (!d.overrun).then_some(out)
+    (!d.overrun()).then_some(out)
 }
 
 #[cfg(test)]

@@ -1,18 +1,24 @@
 //! Segment files: header, and scanning chunks with resynchronisation.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::chunk::{decode_chunk, Chunk, CHUNK_MAGIC};
+use tailstore_hist::{Interval, Layout};
+
+use crate::chunk::{decode_interval, parse_record, ChunkError, Record, RECORD_MAGIC};
 use crate::error::Error;
 
 /// Segment magic, `"TAILSEG\0"`.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"TAILSEG\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const OFF_VERSION: usize = 8;
 const OFF_LEVEL: usize = OFF_VERSION + 2;
-const OFF_RESERVED: usize = OFF_LEVEL + 1;
-const OFF_CRC: usize = OFF_RESERVED + 1;
+const OFF_DIGITS: usize = OFF_LEVEL + 1;
+const OFF_LOWEST: usize = OFF_DIGITS + 1;
+const OFF_HIGHEST: usize = OFF_LOWEST + 8;
+const OFF_CRC: usize = OFF_HIGHEST + 8;
 /// Bytes of the segment header.
 pub const SEGMENT_HEADER_LEN: usize = OFF_CRC + 4;
 
@@ -46,12 +52,24 @@ pub fn parse_segment_name(name: &str) -> Option<(u8, u64)> {
     bucket.is_multiple_of(bucket_len_s(level)).then_some((level, bucket))
 }
 
-/// The 16-byte header of a new segment of `level`.
-pub fn segment_header(level: u8) -> [u8; SEGMENT_HEADER_LEN] {
+/// Piece length of each level, in seconds.
+pub fn span_s(level: u8) -> u32 {
+    match level {
+        0 => 1,
+        1 => 60,
+        _ => 3_600,
+    }
+}
+
+/// The 32-byte header of a new segment of `level` for `layout`.
+pub fn segment_header(level: u8, layout: &Layout) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
     h[..8].copy_from_slice(&SEGMENT_MAGIC);
     h[OFF_VERSION..OFF_VERSION + 2].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[OFF_LEVEL] = level;
+    h[OFF_DIGITS] = layout.digits();
+    h[OFF_LOWEST..OFF_LOWEST + 8].copy_from_slice(&layout.lowest_ns().to_le_bytes());
+    h[OFF_HIGHEST..OFF_HIGHEST + 8].copy_from_slice(&layout.highest_ns().to_le_bytes());
     let crc = crc32c::crc32c(&h[..OFF_CRC]);
     h[OFF_CRC..].copy_from_slice(&crc.to_le_bytes());
     h
@@ -70,51 +88,57 @@ pub struct Damage {
     pub reason: String,
 }
 
+/// Where an interval record lies, and what its header says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The series.
+    pub series: Arc<str>,
+    /// Start of the interval (unix seconds).
+    pub start_s: u64,
+    /// A late delta.
+    pub late: bool,
+    /// Byte offset of the record in its file.
+    pub offset: u64,
+    /// Bytes of the record.
+    pub len: u32,
+}
+
 /// The result of scanning one segment's bytes.
 #[derive(Debug, Default)]
 pub struct SegmentScan {
-    /// Valid chunks, in file order, with their offsets.
-    pub chunks: Vec<(u64, Chunk)>,
+    /// Valid interval records, in file order.
+    pub entries: Vec<Entry>,
+    /// The decoded intervals of `entries`, in the same order, when the scan
+    /// was asked to decode (`check`); empty otherwise.
+    pub intervals: Vec<Interval>,
+    /// Series ids defined in the file, and their names.
+    pub series: HashMap<u64, Arc<str>>,
     /// Damaged regions, in file order.
     pub damage: Vec<Damage>,
-    /// Offset just past the last valid chunk (where a torn tail starts).
+    /// Offset just past the last valid record (where a torn tail starts).
     pub valid_end: u64,
-    /// Valid chunks found after a damaged region (by resynchronising on
-    /// the chunk magic): what the scan recovered.
+    /// Valid records found after a damaged region (by resynchronising on
+    /// the record magic): what the scan recovered.
     pub recovered: usize,
 }
 
-/// Scans a segment's bytes. A bad header is an error for a newer version,
-/// damage otherwise; a damaged chunk is reported and the scan resumes at the
-/// next chunk magic. Never panics, whatever the bytes.
-pub fn scan_segment(
+/// Reads and checks a segment header: the level must be `level` and the
+/// layout `layout`. `Ok(Err(reason))` is damage; `Err` a newer version or
+/// another layout.
+fn check_header(
     bytes: &[u8],
     path: &Path,
     level: u8,
-    layout_len: usize,
-) -> Result<SegmentScan, Error> {
-    let mut scan = SegmentScan::default();
-    let whole = |reason: &str| Damage {
-        path: path.to_path_buf(),
-        offset: 0,
-        skipped: bytes.len() as u64,
-        reason: reason.to_string(),
-    };
+    layout: &Layout,
+) -> Result<Result<(), &'static str>, Error> {
     let Some(h) = bytes.get(..SEGMENT_HEADER_LEN) else {
-        if !bytes.is_empty() {
-            scan.damage.push(whole("truncated segment header"));
-        }
-        return Ok(scan);
+        return Ok(Err("truncated segment header"));
     };
     if h[..8] != SEGMENT_MAGIC {
-        scan.damage.push(whole("bad segment magic"));
-        return Ok(scan);
+        return Ok(Err("bad segment magic"));
     }
-    let crc = u32::from_le_bytes([h[OFF_CRC], h[OFF_CRC + 1], h[OFF_CRC + 2], h[OFF_CRC + 3]]);
-    if crc32c::crc32c(&h[..OFF_CRC]) != crc {
-        scan.damage.push(whole("segment header checksum mismatch"));
-        return Ok(scan);
-    }
+    // Versions are checked before the CRC: a header of another version may
+    // have another length.
     let version = u16::from_le_bytes([h[OFF_VERSION], h[OFF_VERSION + 1]]);
     if version != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion {
@@ -123,36 +147,169 @@ pub fn scan_segment(
             supported: FORMAT_VERSION,
         });
     }
+    let crc = u32::from_le_bytes([h[OFF_CRC], h[OFF_CRC + 1], h[OFF_CRC + 2], h[OFF_CRC + 3]]);
+    if crc32c::crc32c(&h[..OFF_CRC]) != crc {
+        return Ok(Err("segment header checksum mismatch"));
+    }
     if h[OFF_LEVEL] != level {
-        scan.damage.push(whole("segment level differs from its file name"));
+        return Ok(Err("segment level differs from its file name"));
+    }
+    let want = segment_header(level, layout);
+    if h[OFF_DIGITS..OFF_CRC] != want[OFF_DIGITS..OFF_CRC] {
+        let le = |at: usize| {
+            u64::from_le_bytes(h[at..at + 8].try_into().expect("8 bytes of a 32-byte header"))
+        };
+        return Err(Error::LayoutMismatch {
+            path: path.to_path_buf(),
+            found: format!(
+                "{} digits, {} ns ..= {} ns",
+                h[OFF_DIGITS],
+                le(OFF_LOWEST),
+                le(OFF_HIGHEST)
+            ),
+            wanted: format!(
+                "{} digits, {} ns ..= {} ns",
+                layout.digits(),
+                layout.lowest_ns(),
+                layout.highest_ns()
+            ),
+        });
+    }
+    Ok(Ok(()))
+}
+
+/// Scans a segment's bytes: every record's framing and CRC, the series
+/// dictionary, and (with `decode`) every interval payload. A newer version
+/// or another layout is an error; anything else wrong is damage: reported,
+/// skipped, and the scan resumes at the next record magic. Never panics,
+/// whatever the bytes.
+pub fn scan_segment(
+    bytes: &[u8],
+    path: &Path,
+    level: u8,
+    bucket_s: u64,
+    layout: &Layout,
+    decode: bool,
+) -> Result<SegmentScan, Error> {
+    let mut scan = SegmentScan::default();
+    let damage = |offset: usize, skipped: usize, reason: &str| Damage {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        skipped: skipped as u64,
+        reason: reason.to_string(),
+    };
+    if bytes.is_empty() {
         return Ok(scan);
     }
+    if let Err(reason) = check_header(bytes, path, level, layout)? {
+        scan.damage.push(damage(0, bytes.len(), reason));
+        return Ok(scan);
+    }
+    let span = u64::from(span_s(level));
+    let slots = bucket_len_s(level) / span;
     let mut pos = SEGMENT_HEADER_LEN;
     scan.valid_end = pos as u64;
-    let finder = memchr::memmem::Finder::new(&CHUNK_MAGIC);
     while pos < bytes.len() {
-        match decode_chunk(&bytes[pos..], layout_len) {
-            Ok((chunk, used)) => {
-                if !scan.damage.is_empty() {
+        let (rec, used) = match parse_record(&bytes[pos..]) {
+            Ok(r) => r,
+            Err(e) => {
+                let next = memchr::memchr(RECORD_MAGIC, &bytes[pos + 1..])
+                    .map_or(bytes.len(), |i| pos + 1 + i);
+                scan.damage.push(damage(pos, next - pos, &e.reason));
+                pos = next;
+                continue;
+            }
+        };
+        let after_damage = !scan.damage.is_empty();
+        // A record whose framing is valid but whose contents are not loses
+        // only itself: the scan goes on right after it.
+        let bad = match rec {
+            Record::Series { id, name } => match scan.series.get(&id) {
+                Some(old) if **old != *name => Some("series id defined twice, with another name"),
+                Some(_) => None,
+                None => {
+                    scan.series.insert(id, Arc::from(name));
+                    None
+                }
+            },
+            Record::Interval { series, slot, late, stored, zstd } => {
+                match (scan.series.get(&series), slot < slots) {
+                    (None, _) => Some("interval of an undefined series id"),
+                    (_, false) => Some("interval starts outside the file's time bucket"),
+                    (Some(name), true) => {
+                        let start_s = bucket_s + slot * span;
+                        let decoded = if decode {
+                            // span <= 3600 fits u32.
+                            match decode_interval(stored, zstd, layout, start_s, span as u32) {
+                                Ok(iv) => Some(Ok(iv)),
+                                Err(e) => Some(Err(e.reason)),
+                            }
+                        } else {
+                            None
+                        };
+                        match decoded {
+                            Some(Err(reason)) => {
+                                scan.damage.push(damage(pos, used, &reason));
+                                pos += used;
+                                continue;
+                            }
+                            Some(Ok(iv)) => scan.intervals.push(iv),
+                            None => {}
+                        }
+                        scan.entries.push(Entry {
+                            series: name.clone(),
+                            start_s,
+                            late,
+                            offset: pos as u64,
+                            // A record is at most 64 MiB + a few bytes.
+                            len: used as u32,
+                        });
+                        None
+                    }
+                }
+            }
+        };
+        match bad {
+            Some(reason) => scan.damage.push(damage(pos, used, reason)),
+            None => {
+                if after_damage {
                     scan.recovered += 1;
                 }
-                scan.chunks.push((pos as u64, chunk));
-                pos += used;
-                scan.valid_end = pos as u64;
-            }
-            Err(e) => {
-                let next = finder.find(&bytes[pos + 1..]).map_or(bytes.len(), |i| pos + 1 + i);
-                scan.damage.push(Damage {
-                    path: path.to_path_buf(),
-                    offset: pos as u64,
-                    skipped: (next - pos) as u64,
-                    reason: e.reason,
-                });
-                pos = next;
+                scan.valid_end = (pos + used) as u64;
             }
         }
+        pos += used;
     }
     Ok(scan)
+}
+
+/// Decodes the interval record of `len` bytes at `offset` in a segment of
+/// `level` and bucket `bucket_s` (an [`Entry`] found by a scan of the same
+/// bytes): the framing and CRC are checked again.
+pub fn read_entry(
+    bytes: &[u8],
+    level: u8,
+    bucket_s: u64,
+    offset: u64,
+    len: u32,
+    layout: &Layout,
+) -> Result<(Interval, bool), ChunkError> {
+    let bad = |r: &str| ChunkError { reason: r.to_string() };
+    let at = usize::try_from(offset).map_err(|_| bad("offset out of range"))?;
+    let rec = at
+        .checked_add(len as usize)
+        .and_then(|end| bytes.get(at..end))
+        .ok_or_else(|| bad("record past the end of the mapped file"))?;
+    let (rec, used) = parse_record(rec)?;
+    let Record::Interval { slot, late, stored, zstd, .. } = rec else {
+        return Err(bad("not an interval record"));
+    };
+    if used != len as usize {
+        return Err(bad("record length differs from the index"));
+    }
+    let span = span_s(level);
+    let start_s = bucket_s + slot * u64::from(span);
+    Ok((decode_interval(stored, zstd, layout, start_s, span)?, late))
 }
 
 #[cfg(test)]
@@ -173,34 +330,52 @@ mod tests {
 #[cfg(test)]
 mod scan_tests {
     use super::*;
-    use crate::chunk::encode_chunk;
-    use crate::codec::StoredInterval;
-    use tailstore_hist::Interval;
+    use crate::chunk::{encode_interval_record, encode_series_record};
 
     #[test]
-    fn resync_after_damage_recovers_later_chunks() {
-        let mut file = segment_header(0).to_vec();
+    fn resync_after_damage_recovers_later_records() {
+        let layout = Layout::default();
+        let mut file = segment_header(0, &layout).to_vec();
+        file.extend(encode_series_record(0, "x").unwrap());
         let mut offsets = Vec::new();
         for s in 0..5u64 {
             offsets.push(file.len());
-            let iv = StoredInterval { interval: Interval::empty(3600 + s, 1), late: false };
-            file.extend(encode_chunk("x", &[iv], 1).unwrap());
+            let mut iv = Interval::empty(3600 + s, 1);
+            iv.status = tailstore_hist::StatusCounts::from_pairs([(200, s + 1)]);
+            file.extend(encode_interval_record(0, s, &iv, false, &layout, 1).unwrap());
         }
-        file[offsets[1] + 9] ^= 0x40; // damage chunk 1
-        let scan = scan_segment(&file, Path::new("L0-x.seg"), 0, 33_792).unwrap();
-        assert_eq!(scan.chunks.len(), 4);
-        assert_eq!(scan.damage.len(), 1);
-        assert_eq!(scan.damage[0].offset, offsets[1] as u64);
-        assert_eq!(scan.recovered, 3);
-        assert_eq!(scan.valid_end, file.len() as u64);
-        // A newer version is an error, not damage.
+        file[offsets[1] + 5] ^= 0x40; // damage record 1
+        for decode in [false, true] {
+            let scan = scan_segment(&file, Path::new("L0-x.seg"), 0, 3600, &layout, decode).unwrap();
+            assert_eq!(scan.entries.len(), 4);
+            assert_eq!(scan.intervals.len(), if decode { 4 } else { 0 });
+            assert_eq!(scan.damage.len(), 1);
+            assert_eq!(scan.damage[0].offset, offsets[1] as u64);
+            assert_eq!(scan.recovered, 3);
+            assert_eq!(scan.valid_end, file.len() as u64);
+            let e = &scan.entries[2];
+            assert_eq!((e.start_s, &*e.series), (3603, "x"));
+            let (iv, late) = read_entry(&file, 0, 3600, e.offset, e.len, &layout).unwrap();
+            assert_eq!((iv.requests(), late), (4, false));
+        }
+        // A newer version is an error, not damage; so is another layout.
         let mut newer = file.clone();
         newer[8] = 9;
-        let crc = crc32c::crc32c(&newer[..12]);
-        newer[12..16].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
-            scan_segment(&newer, Path::new("L0-x.seg"), 0, 33_792),
+            scan_segment(&newer, Path::new("L0-x.seg"), 0, 3600, &layout, false),
             Err(Error::UnsupportedVersion { version: 9, .. })
         ));
+        let other = Layout::new(2, 1_000, 1_000_000_000).unwrap();
+        assert!(matches!(
+            scan_segment(&file, Path::new("L0-x.seg"), 0, 3600, &other, false),
+            Err(Error::LayoutMismatch { .. })
+        ));
+        // An interval before its series is defined, or outside the bucket.
+        let mut orphan = segment_header(0, &layout).to_vec();
+        orphan.extend(encode_interval_record(4, 0, &Interval::empty(3600, 1), false, &layout, 1).unwrap());
+        orphan.extend(encode_series_record(4, "y").unwrap());
+        orphan.extend(encode_interval_record(4, 3600, &Interval::empty(7200, 1), false, &layout, 1).unwrap());
+        let scan = scan_segment(&orphan, Path::new("L0-x.seg"), 0, 3600, &layout, false).unwrap();
+        assert_eq!((scan.entries.len(), scan.damage.len()), (0, 2));
     }
 }
