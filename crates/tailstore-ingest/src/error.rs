@@ -9,7 +9,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A format name that [`Format::from_str`](std::str::FromStr) does not know.
-    #[error("unknown format `{name}`: expected one of jsonl, csv, nginx, ingress-nginx, alb")]
+    #[error(
+        "unknown format `{name}`: expected one of jsonl, csv, nginx, ingress-nginx, alb, hlog"
+    )]
     UnknownFormat {
         /// The name as given.
         name: String,
@@ -45,6 +47,13 @@ pub enum Error {
         format: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A format that is not one request per line (an HdrHistogram interval
+    /// log): it is read with [`HlogReader`](crate::HlogReader), not a `Parser`.
+    #[error("format `{format}` is not one request per line; read it with HlogReader")]
+    NotLineFormat {
+        /// The format's name.
+        format: String,
     },
     /// An nginx `log_format` definition lacks a variable the parser needs.
     #[error("log format `{format}` has no {what} variable (it needs one of {expected})")]

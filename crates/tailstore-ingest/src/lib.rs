@@ -14,6 +14,7 @@
 //! | `IngressNginx` | the ingress-nginx `upstreaminfo` format, current and older layouts | as nginx | `$request` path; `$proxy_upstream_name` |
 //! | `Alb` | AWS ALB and Classic ELB access logs | sum of the three processing times, or the target's | URL path; URL host; target group |
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
+//! | `Hlog` | HdrHistogram interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
@@ -41,6 +42,19 @@
 //! `$upstream_*` values may be `, ` / ` : ` separated lists (retries, internal
 //! redirects); the latency from `$upstream_response_time` is their sum.
 //!
+//! # HdrHistogram interval logs
+//!
+//! [`HlogReader::parse_line`] reads one line of an `.hlog` file (formats
+//! 1.01 to 1.3; V0, V1 and V2 histogram encodings, compressed) into an
+//! [`HlogInterval`]: the absolute start (the `StartTimestamp` column plus the
+//! log's `#[BaseTime]`, or `#[StartTime]` when the timestamps are more than a
+//! year smaller than it, as HdrHistogram's own readers decide), the length,
+//! the optional `Tag=`, and the recorded buckets (lowest, highest, median
+//! value, count). Values keep the log's unit, which the file does not state:
+//! jHiccup records nanoseconds, wrk2 and YCSB microseconds. The format
+//! carries no status codes. A line that cannot be read is an [`HlogError`]
+//! saying why; the following lines still read.
+//!
 //! # Precision, panics and allocation
 //!
 //! Numbers are converted exactly in decimal (no floating point): `0.138` s is
@@ -60,6 +74,7 @@ mod alb;
 mod csv;
 mod error;
 mod fields;
+mod hlog;
 mod jsonl;
 mod logformat;
 mod num;
@@ -77,6 +92,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 pub use error::{Error, LineError};
+pub use hlog::{HlogBucket, HlogError, HlogInterval, HlogReader};
 
 /// One request parsed from a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,20 +132,24 @@ pub enum Format {
     /// string itself, a run of single-quoted strings, or a whole
     /// `log_format name '...' '...';` directive.
     LogFormat(String),
+    /// An HdrHistogram interval log (`.hlog`): one histogram per line, read
+    /// with [`HlogReader`], not with [`Parser`].
+    Hlog,
 }
 
 impl std::str::FromStr for Format {
     type Err = Error;
 
-    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx` or `alb`
-    /// (ASCII case-insensitive).
+    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx`, `alb`
+    /// or `hlog` (ASCII case-insensitive).
     fn from_str(s: &str) -> Result<Format, Error> {
-        const NAMES: [(&str, Format); 5] = [
+        const NAMES: [(&str, Format); 6] = [
             ("jsonl", Format::Jsonl),
             ("csv", Format::Csv),
             ("nginx", Format::Nginx),
             ("ingress-nginx", Format::IngressNginx),
             ("alb", Format::Alb),
+            ("hlog", Format::Hlog),
         ];
         NAMES
             .into_iter()
@@ -149,6 +169,7 @@ impl fmt::Display for Format {
             Format::Nginx => f.write_str("nginx"),
             Format::IngressNginx => f.write_str("ingress-nginx"),
             Format::Alb => f.write_str("alb"),
+            Format::Hlog => f.write_str("hlog"),
             Format::LogFormat(def) => write!(f, "log_format '{def}'"),
         }
     }
@@ -245,7 +266,8 @@ impl Parser {
     /// if the CSV header is missing, malformed, or lacks a time, series or
     /// status column; [`Error::BadLogFormat`] or [`Error::MissingVariable`] if a
     /// log format cannot be compiled or lacks a time, `$status`, latency (per
-    /// [`LatencySource`]) or series (per [`SeriesBy`]) variable.
+    /// [`LatencySource`]) or series (per [`SeriesBy`]) variable;
+    /// [`Error::NotLineFormat`] for [`Format::Hlog`] (use [`HlogReader`]).
     pub fn new(
         format: &Format,
         header: Option<&[u8]>,
@@ -267,6 +289,7 @@ impl Parser {
                 Kind::Alb(alb::AlbConfig { latency: opts.latency, series_by: opts.series_by })
             }
             Format::LogFormat(def) => Kind::Log(logformat::LogParser::single(def, opts)?),
+            Format::Hlog => return Err(Error::NotLineFormat { format: format.to_string() }),
         };
         Ok(Parser { kind })
     }
@@ -311,7 +334,10 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 /// Detects the format from the first non-empty lines of a file (by content,
 /// not file name). Blank and `#` comment lines are ignored.
 ///
-/// In order: JSONL if the first line starts with `{`; CSV if it has a comma
+/// In order: an HdrHistogram interval log if the first non-blank line is an
+/// hlog header comment (`#[Histogram log format`, `#[StartTime:`,
+/// `#[BaseTime:`, `#[Logged with`), the `"StartTimestamp"` legend or an
+/// interval line with a `HIST…` payload; JSONL if the first line starts with `{`; CSV if it has a comma
 /// and a known column name; ALB if it starts with an ALB request type and an
 /// RFC 3339 time, or (Classic ELB) with an RFC 3339 time; ingress-nginx if any
 /// line parses with that preset; nginx if any line parses with the nginx
@@ -321,6 +347,9 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 pub fn detect(lines: &[&[u8]]) -> Option<Format> {
     static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
     static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
+    if hlog::looks_like(lines) {
+        return Some(Format::Hlog);
+    }
     let lines: Vec<&[u8]> =
         lines.iter().map(|l| clean_line(l)).filter(|l| !is_blank_or_comment(l)).collect();
     let first = *lines.first()?;
@@ -364,16 +393,18 @@ mod tests {
 
     #[test]
     fn format_names() {
-        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb"] {
+        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb", "hlog"] {
             let f: Format = name.parse().unwrap();
             assert_eq!(f.to_string(), name);
             assert!(!Parser::needs_header(&f) || f == Format::Csv);
+            let built = Parser::new(&f, Some(b"ts,path,status"), ParserOptions::default());
+            assert_eq!(built.is_err(), f == Format::Hlog, "{name}");
         }
         assert_eq!("ALB".parse::<Format>(), Ok(Format::Alb));
         let e = "apache".parse::<Format>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb"
+            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb, hlog"
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
