@@ -270,7 +270,7 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
             }
         }
         std::fs::write(&victim, &bytes).unwrap();
-        let report = tailstore::check(&d, layout.len()).unwrap();
+        let report = tailstore::check(&d, &layout).unwrap();
         let store = Store::open_read_only(&d, opts()).unwrap();
         let got = per_second(&store, 2, T, T + 70);
         for (key, n) in &got {
@@ -278,7 +278,7 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
         }
         if got.len() < original.len() {
             damaged_cases += 1;
-            // Version 1 has no index or footer recording lengths, so the one
+            // Segments record no lengths outside themselves, so the one
             // loss a scan cannot see is a truncation exactly at a chunk
             // boundary (docs/FORMAT.md says so); everything else is reported.
             let clean_cut = how == 1
@@ -286,7 +286,9 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
                     &bytes,
                     &victim,
                     level_of(&victim),
-                    layout.len(),
+                    bucket_of(&victim),
+                    &layout,
+                    true,
                 )
                 .is_ok_and(|scan| scan.damage.is_empty());
             assert!(
@@ -304,6 +306,11 @@ fn level_of(path: &Path) -> u8 {
     name[1..2].parse().unwrap()
 }
 
+fn bucket_of(path: &Path) -> u64 {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    name[3..23].parse().unwrap()
+}
+
 #[test]
 fn newer_format_version_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,13 +325,13 @@ fn newer_format_version_is_a_clear_error() {
         .find(|p| p.extension().is_some_and(|x| x == "seg"))
         .unwrap();
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8] = 2; // version 2
-    let crc = crc32c_of(&bytes[..12]);
-    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    bytes[8] = 3; // version 3
+    let crc = crc32c_of(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     let e = Store::open_read_only(dir.path(), opts()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("format version 2") && msg.contains(seg.to_str().unwrap()), "{msg}");
+    assert!(msg.contains("format version 3") && msg.contains(seg.to_str().unwrap()), "{msg}");
 }
 
 /// CRC-32C (Castagnoli), bitwise: an independent oracle for the header checksum.
@@ -337,6 +344,46 @@ fn crc32c_of(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// The first stored piece (series, level span, start) where two stores differ.
+fn first_piece_difference(a: &Store, b: &Store) -> Option<String> {
+    for name in a.series_names() {
+        for span in [1u32, 60, 3600] {
+            let x = a.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
+            let y = b.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
+            let mut yi = y.iter().peekable();
+            for p in &x {
+                while yi.peek().is_some_and(|q| q.start_s < p.start_s) {
+                    let q = yi.next().unwrap();
+                    return Some(format!(
+                        "{name} span {span} start {}: only in the second",
+                        q.start_s
+                    ));
+                }
+                match yi.peek() {
+                    Some(q) if q.start_s == p.start_s => {
+                        if q.requests() != p.requests() {
+                            return Some(format!(
+                                "{name} span {span} start {}: {} vs {} requests",
+                                p.start_s,
+                                p.requests(),
+                                q.requests()
+                            ));
+                        }
+                        yi.next();
+                    }
+                    _ => {
+                        return Some(format!(
+                            "{name} span {span} start {}: only in the first",
+                            p.start_s
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Random traffic through short retentions: the durable store, reopened,
@@ -377,7 +424,8 @@ fn roundtrip_across_rollups_and_retention_edges() {
             assert_eq!(
                 (x.count(), x.errors(), x.bounds_s()),
                 (y.count(), y.errors(), y.bounds_s()),
-                "{ctx} [{lo}, {hi})"
+                "{ctx} [{lo}, {hi}); first differing piece: {:?}",
+                first_piece_difference(a, b)
             );
             assert_eq!(
                 x.quantiles(&[0.0, 0.5, 0.99, 1.0]),
@@ -393,6 +441,8 @@ fn roundtrip_across_rollups_and_retention_edges() {
         mem.flush().unwrap();
     }
     let back = Store::open_read_only(dir.path(), short()).unwrap();
+    let report = back.open_report().unwrap();
+    assert!(report.is_clean(), "{:?}", report.damaged);
     check_all(&back, &mem, &mut r, "after reopen");
     drop(back);
     {

@@ -2,7 +2,10 @@
 //! panic; where decoding succeeds, the result must round-trip.
 
 use tailstore_hist::{Accumulator, Layout, SparseHist};
-use tailstore_storage::{decode_chunk, encode_chunk, scan_segment};
+use tailstore_storage::{
+    decode_interval, encode_interval_record, encode_series_record, parse_record, scan_segment,
+    Record,
+};
 
 /// `decode_hist`: arbitrary bytes as an encoded sparse histogram of the
 /// default layout. Decoding either fails with an error or yields a
@@ -25,32 +28,45 @@ pub fn decode_hist(data: &[u8]) {
     assert!(merged.total() >= h.total());
 }
 
-/// `decode_chunk`: arbitrary bytes as a chunk. Rejected, or decoded into
-/// intervals that re-encode (raw or zstd) to a chunk that decodes equal.
+/// `decode_chunk`: arbitrary bytes as a record. Rejected, or parsed into a
+/// record that re-encodes to a record that parses equal; an interval record
+/// whose payload decodes re-encodes to a payload that decodes equal.
 pub fn decode_chunk_target(data: &[u8]) {
     let layout = Layout::default();
-    let Ok((chunk, used)) = decode_chunk(data, layout.len()) else { return };
+    let Ok((rec, used)) = parse_record(data) else { return };
     assert!(used <= data.len());
-    let again =
-        encode_chunk(&chunk.series, &chunk.intervals, 1).expect("a decoded chunk re-encodes");
-    let (back, n) = decode_chunk(&again, layout.len()).expect("a re-encoded chunk decodes");
-    assert_eq!(n, again.len());
-    assert_eq!(back, chunk);
-    let mut acc = Accumulator::new(layout);
-    for s in &chunk.intervals {
-        acc.add_interval(&s.interval);
+    match rec {
+        Record::Series { id, name } => {
+            let again = encode_series_record(id, name).expect("a parsed name re-encodes");
+            assert_eq!(again, &data[..used], "series records are canonical");
+        }
+        Record::Interval { series, slot, late, stored, zstd } => {
+            let Ok(iv) = decode_interval(stored, zstd, &layout, 3600, 1) else { return };
+            for level in [-5, 1] {
+                let again = encode_interval_record(series, slot, &iv, late, &layout, level)
+                    .expect("a decoded interval re-encodes");
+                let (back, n) = parse_record(&again).expect("a re-encoded record parses");
+                assert_eq!(n, again.len());
+                let Record::Interval { stored, zstd, .. } = back else { panic!("kind changed") };
+                let iv2 = decode_interval(stored, zstd, &layout, 3600, 1).expect("decodes");
+                assert_eq!(iv2, iv);
+            }
+            let mut acc = Accumulator::new(layout);
+            acc.add_interval(&iv);
+            let _ = acc.quantile_ns(0.99);
+        }
     }
-    let _ = acc.quantile_ns(0.99);
 }
 
 /// `open_dir`: arbitrary bytes as the contents of a level-0 segment file.
-/// Scanning never panics, and every byte is either in a valid chunk, in a
-/// reported damaged region, or the segment header.
+/// Scanning (with payloads decoded) never panics, and every byte is either
+/// in a valid record, in a reported damaged region, or the segment header.
 pub fn open_dir_target(data: &[u8]) {
     let layout = Layout::default();
     let path = std::path::Path::new("L0-00000000000000000000.seg");
-    let Ok(scan) = scan_segment(data, path, 0, layout.len()) else { return };
+    let Ok(scan) = scan_segment(data, path, 0, 0, &layout, true) else { return };
     let damaged: u64 = scan.damage.iter().map(|d| d.skipped).sum();
     assert!(damaged <= data.len() as u64);
     assert!(scan.valid_end <= data.len() as u64);
+    assert_eq!(scan.entries.len(), scan.intervals.len());
 }

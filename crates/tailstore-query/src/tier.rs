@@ -1,8 +1,37 @@
 //! The in-memory tier of sealed history: one map per rollup level.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use tailstore_hist::{Accumulator, Interval};
+
+/// Where a stored piece lies, as its source understands it (for a store
+/// directory: a segment file, an offset and a length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PieceRef {
+    /// The file (an index the source understands).
+    pub file: u32,
+    /// Byte offset.
+    pub offset: u64,
+    /// Bytes.
+    pub len: u32,
+}
+
+/// Decodes stored pieces on demand, so that history stays on disk until a
+/// query (or a late delta, or a rollup) needs it.
+pub trait PieceSource: Send + Sync {
+    /// The interval stored at `r`, or `None` when it no longer decodes
+    /// (counted by the tier, and left out of every answer).
+    fn read(&self, r: PieceRef) -> Option<Interval>;
+}
+
+/// A piece: in memory, or references to stored parts that add up to it.
+#[derive(Debug)]
+enum Slot {
+    Hot(Interval),
+    Cold(Vec<PieceRef>),
+}
 
 /// One rollup level: pieces of `span_s` seconds kept for `retention_s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,18 +70,69 @@ pub struct LevelCoverage {
 /// when its whole span is sealed ([`MemTier::roll_up`]): one dense merge of
 /// the finer pieces, not one sparse merge per second. A late delta merges
 /// into its second and into every rollup piece already built that contains it.
-#[derive(Debug)]
+///
+/// Pieces loaded from storage stay *cold* (references, see
+/// [`MemTier::load_cold`]) until something reads them; the first read
+/// decodes them through the tier's [`PieceSource`] and keeps them.
 pub struct MemTier {
     levels: Vec<Level>,
     newest_s: u64,
+    source: Option<Arc<dyn PieceSource>>,
+    /// Stored parts that failed to decode when read.
+    read_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for MemTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemTier")
+            .field("levels", &self.levels)
+            .field("newest_s", &self.newest_s)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
 struct Level {
     spec: LevelSpec,
-    pieces: BTreeMap<u64, Interval>,
+    pieces: BTreeMap<u64, Slot>,
     /// Pieces starting below this are built (complete but for late data).
     built_until: u64,
+}
+
+impl Level {
+    /// The piece at `start`, decoded first if it is cold.
+    fn hot(
+        &mut self,
+        start: u64,
+        source: Option<&Arc<dyn PieceSource>>,
+        errors: &AtomicU64,
+    ) -> Option<&mut Interval> {
+        let span = self.spec.span_s;
+        let slot = self.pieces.get_mut(&start)?;
+        if let Slot::Cold(refs) = slot {
+            let mut iv = Interval::empty(start, span);
+            for r in refs.iter() {
+                match source.and_then(|s| s.read(*r)) {
+                    Some(part) => iv.merge(&part),
+                    None => {
+                        errors.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            *slot = Slot::Hot(iv);
+        }
+        match slot {
+            Slot::Hot(iv) => Some(iv),
+            Slot::Cold(_) => None,
+        }
+    }
+
+    fn starts(&self, from: u64, to: u64) -> Vec<u64> {
+        if from >= to {
+            return Vec::new();
+        }
+        self.pieces.range(from..to).map(|e| *e.0).collect()
+    }
 }
 
 impl MemTier {
@@ -71,21 +151,102 @@ impl MemTier {
                 .map(|spec| Level { spec, pieces: BTreeMap::new(), built_until: 0 })
                 .collect(),
             newest_s: 0,
+            source: None,
+            read_errors: AtomicU64::new(0),
         }
+    }
+
+    /// Sets where cold pieces are decoded from.
+    pub fn set_source(&mut self, source: Arc<dyn PieceSource>) {
+        self.source = Some(source);
+    }
+
+    /// Stored parts that failed to decode when a read needed them.
+    pub fn read_errors(&self) -> u64 {
+        self.read_errors.load(Relaxed)
+    }
+
+    /// Adds a cold piece of `level` at `start_s` (a multiple of the level's
+    /// span): the stored parts `refs` add up to it; nothing is decoded now.
+    /// Merges with what is there already. Pieces past retention are dropped.
+    pub fn load_cold(&mut self, level: usize, start_s: u64, refs: Vec<PieceRef>) {
+        let newest = self.newest_s;
+        let Some(l) = self.levels.get_mut(level) else { return };
+        if start_s < l.spec.retained_from(newest) || refs.is_empty() {
+            return;
+        }
+        match l.pieces.get_mut(&start_s) {
+            None => {
+                l.pieces.insert(start_s, Slot::Cold(refs));
+            }
+            Some(Slot::Cold(old)) => old.extend(refs),
+            Some(Slot::Hot(iv)) => {
+                for r in &refs {
+                    match self.source.as_ref().and_then(|s| s.read(*r)) {
+                        Some(part) => iv.merge(&part),
+                        None => {
+                            self.read_errors.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the piece of rollup `level` at `start_s` from the finer
+    /// level (replacing what is there) and returns it; `None`, leaving the
+    /// piece as it is, when the finer level has nothing in that span.
+    pub fn rebuild(
+        &mut self,
+        level: usize,
+        start_s: u64,
+        scratch: &mut Accumulator,
+    ) -> Option<Interval> {
+        if level == 0 || level >= self.levels.len() {
+            return None;
+        }
+        let (finer, coarser) = self.levels.split_at_mut(level);
+        let src = &mut finer[level - 1];
+        let dst = &mut coarser[0];
+        let span = u64::from(dst.spec.span_s);
+        scratch.clear();
+        let mut any = false;
+        for start in src.starts(start_s, start_s + span) {
+            if let Some(iv) = src.hot(start, self.source.as_ref(), &self.read_errors) {
+                scratch.add_interval(iv);
+                any = true;
+            }
+        }
+        if !any {
+            return None;
+        }
+        let piece = scratch.to_interval(start_s, dst.spec.span_s);
+        dst.pieces.insert(start_s, Slot::Hot(piece.clone()));
+        Some(piece)
+    }
+
+    /// The piece of `level` at `start_s` as stored (decoded if cold), or
+    /// `None`.
+    pub fn piece(&mut self, level: usize, start_s: u64) -> Option<&Interval> {
+        let src = self.source.clone();
+        let l = self.levels.get_mut(level)?;
+        l.hot(start_s, src.as_ref(), &self.read_errors).map(|iv| &*iv)
     }
 
     /// Adds a sealed one-second interval or a late delta.
     ///
-    /// Pieces already past a level's retention are not recreated. Returns the
+    /// Pieces already past a level's retention are not recreated, unless a
+    /// coarser level is still to be built from them. Returns the
     /// deltas applied to rollup pieces already built, as `(level, delta)`
     /// with the delta re-spanned to the piece (for persistence).
     pub fn insert(&mut self, iv: &Interval) -> Vec<(usize, Interval)> {
         let newest = self.newest_s;
+        let keep: Vec<u64> = (0..self.levels.len()).map(|k| self.keep_from(k, newest)).collect();
         let mut deltas = Vec::new();
         for (k, level) in self.levels.iter_mut().enumerate() {
             let span = u64::from(level.spec.span_s);
             let start = iv.start_s - iv.start_s % span;
-            if start < level.spec.retained_from(newest) {
+            if start < keep[k] {
                 continue;
             }
             if k > 0 && start >= level.built_until {
@@ -95,10 +256,10 @@ impl MemTier {
             let mut delta = iv.clone();
             delta.start_s = start;
             delta.span_s = level.spec.span_s;
-            match level.pieces.get_mut(&start) {
+            match level.hot(start, self.source.as_ref(), &self.read_errors) {
                 Some(piece) => piece.merge(&delta),
                 None => {
-                    level.pieces.insert(start, delta.clone());
+                    level.pieces.insert(start, Slot::Hot(delta.clone()));
                 }
             }
             if k > 0 {
@@ -122,10 +283,10 @@ impl MemTier {
         let mut piece = iv.clone();
         piece.start_s = start;
         piece.span_s = l.spec.span_s;
-        match l.pieces.get_mut(&start) {
+        match l.hot(start, self.source.as_ref(), &self.read_errors) {
             Some(p) => p.merge(&piece),
             None => {
-                l.pieces.insert(start, piece);
+                l.pieces.insert(start, Slot::Hot(piece));
             }
         }
     }
@@ -135,20 +296,13 @@ impl MemTier {
     pub fn set_built_until(&mut self, level: usize, until_s: u64) {
         if let Some(l) = self.levels.get_mut(level) {
             l.built_until = until_s;
-            let keep: BTreeMap<u64, Interval> =
-                l.pieces.range(..until_s).map(|(k, v)| (*k, v.clone())).collect();
-            l.pieces = keep;
+            l.pieces.split_off(&until_s);
         }
     }
 
     /// The level specs (finest first), with retentions as adjusted by `new`.
     pub fn specs(&self) -> Vec<LevelSpec> {
         self.levels.iter().map(|l| l.spec).collect()
-    }
-
-    /// The piece of `level` starting at `start_s`, if any.
-    pub fn piece(&self, level: usize, start_s: u64) -> Option<&Interval> {
-        self.levels.get(level)?.pieces.get(&start_s)
     }
 
     /// Builds every rollup piece whose span lies wholly below `sealed_below`
@@ -162,7 +316,7 @@ impl MemTier {
         let mut built = Vec::new();
         for k in 1..self.levels.len() {
             let (finer, coarser) = self.levels.split_at_mut(k);
-            let src = &finer[k - 1];
+            let src = &mut finer[k - 1];
             let dst = &mut coarser[0];
             let span = u64::from(dst.spec.span_s);
             let limit = sealed_below - sealed_below % span;
@@ -179,18 +333,21 @@ impl MemTier {
                 }
                 scratch.clear();
                 let mut any = false;
-                for iv in src.pieces.range(start..start + span).map(|e| e.1) {
-                    scratch.add_interval(iv);
-                    any = true;
+                for s in src.starts(start, start + span) {
+                    if let Some(iv) = src.hot(s, self.source.as_ref(), &self.read_errors) {
+                        scratch.add_interval(iv);
+                        any = true;
+                    }
                 }
                 if any && start >= dst.spec.retained_from(self.newest_s) {
                     let piece = scratch.to_interval(start, dst.spec.span_s);
                     built.push((k, piece.clone()));
-                    dst.pieces.insert(start, piece);
+                    dst.pieces.insert(start, Slot::Hot(piece));
                 }
                 dst.built_until = start + span;
             }
         }
+        self.evict();
         built
     }
 
@@ -200,9 +357,29 @@ impl MemTier {
             return;
         }
         self.newest_s = newest_s;
-        for level in &mut self.levels {
-            let from = level.spec.retained_from(newest_s);
-            level.pieces = level.pieces.split_off(&from);
+        self.evict();
+    }
+
+    /// Drops the pieces past retention, except those a coarser level still
+    /// has to be built from (data time can jump past a level's retention
+    /// before the rollup of what it holds is due).
+    fn evict(&mut self) {
+        let newest = self.newest_s;
+        for k in 0..self.levels.len() {
+            let keep_from = self.keep_from(k, newest);
+            let level = &mut self.levels[k];
+            if level.pieces.first_key_value().is_some_and(|(s, _)| *s < keep_from) {
+                level.pieces = level.pieces.split_off(&keep_from);
+            }
+        }
+    }
+
+    /// Pieces of level `k` starting below this may be dropped.
+    fn keep_from(&self, k: usize, newest: u64) -> u64 {
+        let from = self.levels[k].spec.retained_from(newest);
+        match self.levels.get(k + 1) {
+            Some(coarser) => from.min(coarser.built_until),
+            None => from,
         }
     }
 
@@ -222,29 +399,34 @@ impl MemTier {
     /// Adds the pieces of level `level` starting in `[start_s, end_s)`.
     /// Returns how many pieces were merged.
     pub fn add_range(
-        &self,
+        &mut self,
         level: usize,
         start_s: u64,
         end_s: u64,
         acc: &mut Accumulator,
     ) -> usize {
-        let Some(level) = self.levels.get(level) else { return 0 };
+        let Some(level) = self.levels.get_mut(level) else { return 0 };
         let mut n = 0;
-        for iv in level.pieces.range(start_s..end_s).map(|e| e.1) {
-            acc.add_interval(iv);
-            n += 1;
+        for s in level.starts(start_s, end_s) {
+            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
+                acc.add_interval(iv);
+                n += 1;
+            }
         }
         n
     }
 
     /// Copies of the pieces of level `level` starting in `[start_s, end_s)`,
     /// in time order (empty for an unknown level).
-    pub fn pieces(&self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {
-        let Some(level) = self.levels.get(level) else { return Vec::new() };
-        if start_s >= end_s {
-            return Vec::new();
+    pub fn pieces(&mut self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {
+        let Some(level) = self.levels.get_mut(level) else { return Vec::new() };
+        let mut out = Vec::new();
+        for s in level.starts(start_s, end_s) {
+            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
+                out.push(iv.clone());
+            }
         }
-        level.pieces.range(start_s..end_s).map(|e| e.1.clone()).collect()
+        out
     }
 
     /// Number of pieces held per level, finest first.
@@ -264,13 +446,20 @@ impl MemTier {
         Some((first, end))
     }
 
-    /// Bytes held by the encoded pieces (approximate).
+    /// Bytes held by the pieces in memory and the references to cold ones
+    /// (approximate).
     pub fn memory_bytes(&self) -> usize {
         self.levels
             .iter()
             .flat_map(|l| l.pieces.values())
-            .map(|iv| {
-                std::mem::size_of::<Interval>() + 48 + iv.hist.heap_bytes() + iv.status.len() * 16
+            .map(|slot| match slot {
+                Slot::Hot(iv) => {
+                    std::mem::size_of::<Interval>()
+                        + 48
+                        + iv.hist.heap_bytes()
+                        + iv.status.len() * 16
+                }
+                Slot::Cold(refs) => 48 + refs.len() * std::mem::size_of::<PieceRef>(),
             })
             .sum()
     }
@@ -316,5 +505,33 @@ mod tests {
         assert_eq!(levels[0].retained_from(599), 480);
         assert_eq!(levels[1].retained_from(599), 0);
         assert_eq!(levels[1].retained_from(3700), 60);
+    }
+
+    /// Data time can jump past the finest level's retention between two seal
+    /// passes: the seconds sealed then still reach their rollups.
+    #[test]
+    fn seconds_past_retention_still_roll_up() {
+        let levels = [
+            LevelSpec { span_s: 1, retention_s: 120 },
+            LevelSpec { span_s: 60, retention_s: 3600 },
+        ];
+        let mut t = MemTier::new(&levels);
+        let mut scratch = Accumulator::new(Layout::default());
+        // Seconds 0..30 sealed, minute 0 not complete yet.
+        for s in 0..30 {
+            t.insert(&iv(s, 2));
+        }
+        t.roll_up(30, &mut scratch);
+        // Data time jumps 10 minutes; then more seconds of minute 0 arrive.
+        t.advance(600);
+        for s in 30..60 {
+            t.insert(&iv(s, 1));
+        }
+        t.roll_up(600, &mut scratch);
+        let mut acc = Accumulator::new(Layout::default());
+        assert_eq!(t.add_range(1, 0, 60, &mut acc), 1);
+        assert_eq!(acc.requests(), 90);
+        // Once the minute is built the seconds past retention are dropped.
+        assert_eq!(t.piece_counts(), vec![0, 1]);
     }
 }

@@ -200,7 +200,8 @@ pub fn decode_interval(
     let owned;
     let raw: &[u8] = match zstd {
         Some(raw_len) => {
-            owned = zstd::bulk::decompress(stored, raw_len).map_err(|e| err(format!("zstd: {e}")))?;
+            owned =
+                zstd::bulk::decompress(stored, raw_len).map_err(|e| err(format!("zstd: {e}")))?;
             if owned.len() != raw_len {
                 return Err(err("decompressed length differs from the record"));
             }
@@ -250,7 +251,10 @@ mod tests {
             }
         }
         let s = encode_series_record(3, "/models/a").unwrap();
-        assert_eq!(parse_record(&s).unwrap(), (Record::Series { id: 3, name: "/models/a" }, s.len()));
+        assert_eq!(
+            parse_record(&s).unwrap(),
+            (Record::Series { id: 3, name: "/models/a" }, s.len())
+        );
         assert!(encode_series_record(0, "").is_none());
         assert!(encode_series_record(0, &"x".repeat(65_536)).is_none());
     }

@@ -55,7 +55,8 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
     let range = ranged.len() + 2 < varint.len();
     let latency = (iv.min_ns, iv.max_ns, iv.sum_ns) != (u64::MAX, 0, 0);
     let extras = iv.clamped != 0 || iv.invalid_status != 0;
-    let flags = u8::from(latency) * F_LATENCY + u8::from(extras) * F_EXTRAS + u8::from(range) * F_RANGE;
+    let flags =
+        u8::from(latency) * F_LATENCY + u8::from(extras) * F_EXTRAS + u8::from(range) * F_RANGE;
     let mut out = Vec::with_capacity(32 + ranged.len().min(varint.len()));
     out.push(flags);
     put_varint(&mut out, iv.status.len() as u64);
@@ -201,7 +202,8 @@ mod tests {
     fn roundtrip() {
         let layout = Layout::default();
         let mut big = Interval::empty(3600, 1);
-        big.hist = SparseHist::from_sorted((100..900).map(|i| (i * 3, u64::from(i % 5 + 1)))).unwrap();
+        big.hist =
+            SparseHist::from_sorted((100..900).map(|i| (i * 3, u64::from(i % 5 + 1)))).unwrap();
         big.status = StatusCounts::from_pairs([(200, big.hist.total())]);
         big.min_ns = layout.lowest_equivalent(300) + 1;
         big.max_ns = layout.lowest_equivalent(2697) + 2;

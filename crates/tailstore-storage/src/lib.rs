@@ -22,8 +22,7 @@ mod rc;
 mod segment;
 
 pub use chunk::{
-    decode_interval, encode_interval_record, encode_series_record, parse_record, ChunkError,
-    Record,
+    decode_interval, encode_interval_record, encode_series_record, parse_record, ChunkError, Record,
 };
 pub use codec::{decode_payload, encode_payload, StoredInterval};
 pub use dir::{

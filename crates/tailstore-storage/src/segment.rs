@@ -137,19 +137,24 @@ fn check_header(
     if h[..8] != SEGMENT_MAGIC {
         return Ok(Err("bad segment magic"));
     }
-    // Versions are checked before the CRC: a header of another version may
-    // have another length.
     let version = u16::from_le_bytes([h[OFF_VERSION], h[OFF_VERSION + 1]]);
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            path: path.to_path_buf(),
-            version,
-            supported: FORMAT_VERSION,
-        });
-    }
     let crc = u32::from_le_bytes([h[OFF_CRC], h[OFF_CRC + 1], h[OFF_CRC + 2], h[OFF_CRC + 3]]);
+    let unsupported = || Error::UnsupportedVersion {
+        path: path.to_path_buf(),
+        version,
+        supported: FORMAT_VERSION,
+    };
     if crc32c::crc32c(&h[..OFF_CRC]) != crc {
+        // A version-1 header (16 bytes, its CRC at 12) is recognised as
+        // such; anything else that fails this version's CRC is damage.
+        let v1 = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+        if version == 1 && crc32c::crc32c(&h[..12]) == v1 {
+            return Err(unsupported());
+        }
         return Ok(Err("segment header checksum mismatch"));
+    }
+    if version != FORMAT_VERSION {
+        return Err(unsupported());
     }
     if h[OFF_LEVEL] != level {
         return Ok(Err("segment level differs from its file name"));
@@ -346,7 +351,8 @@ mod scan_tests {
         }
         file[offsets[1] + 5] ^= 0x40; // damage record 1
         for decode in [false, true] {
-            let scan = scan_segment(&file, Path::new("L0-x.seg"), 0, 3600, &layout, decode).unwrap();
+            let scan =
+                scan_segment(&file, Path::new("L0-x.seg"), 0, 3600, &layout, decode).unwrap();
             assert_eq!(scan.entries.len(), 4);
             assert_eq!(scan.intervals.len(), if decode { 4 } else { 0 });
             assert_eq!(scan.damage.len(), 1);
@@ -361,6 +367,8 @@ mod scan_tests {
         // A newer version is an error, not damage; so is another layout.
         let mut newer = file.clone();
         newer[8] = 9;
+        let crc = crc32c::crc32c(&newer[..28]);
+        newer[28..32].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             scan_segment(&newer, Path::new("L0-x.seg"), 0, 3600, &layout, false),
             Err(Error::UnsupportedVersion { version: 9, .. })
@@ -372,9 +380,13 @@ mod scan_tests {
         ));
         // An interval before its series is defined, or outside the bucket.
         let mut orphan = segment_header(0, &layout).to_vec();
-        orphan.extend(encode_interval_record(4, 0, &Interval::empty(3600, 1), false, &layout, 1).unwrap());
+        orphan.extend(
+            encode_interval_record(4, 0, &Interval::empty(3600, 1), false, &layout, 1).unwrap(),
+        );
         orphan.extend(encode_series_record(4, "y").unwrap());
-        orphan.extend(encode_interval_record(4, 3600, &Interval::empty(7200, 1), false, &layout, 1).unwrap());
+        orphan.extend(
+            encode_interval_record(4, 3600, &Interval::empty(7200, 1), false, &layout, 1).unwrap(),
+        );
         let scan = scan_segment(&orphan, Path::new("L0-x.seg"), 0, 3600, &layout, false).unwrap();
         assert_eq!((scan.entries.len(), scan.damage.len()), (0, 2));
     }

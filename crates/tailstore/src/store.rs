@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Recorder, Sealed};
-use tailstore_query::{plan, LevelSpec, MemTier, Selector, WindowStats};
-use tailstore_storage::{scan_dir, Report, StoredInterval, Writer, WriterOptions};
+use tailstore_query::{plan, LevelSpec, MemTier, PieceRef, PieceSource, Selector, WindowStats};
+use tailstore_storage::{scan_dir, Loc, Report, Segments, StoredInterval, Writer, WriterOptions};
 
 use crate::error::Error;
 use crate::options::Options;
@@ -178,9 +178,11 @@ impl Store {
     /// the holder's pid.
     pub fn open(dir: impl AsRef<std::path::Path>, opts: Options) -> Result<Store, Error> {
         let dir = dir.as_ref();
-        let writer =
-            Writer::open(dir, WriterOptions { fsync: opts.fsync, ..WriterOptions::default() })?;
-        let scan = scan_dir(dir, opts.layout.len())?;
+        let writer = Writer::open(
+            dir,
+            WriterOptions { fsync: opts.fsync, layout: opts.layout, ..WriterOptions::default() },
+        )?;
+        let scan = scan_dir(dir, &opts.layout)?;
         let storage = Storage {
             writer,
             disk_levels: opts.levels(true),
@@ -203,7 +205,7 @@ impl Store {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             }));
         }
-        let scan = scan_dir(dir, opts.layout.len())?;
+        let scan = scan_dir(dir, &opts.layout)?;
         Ok(Store::build(opts, None, Some(scan), true))
     }
 
@@ -336,7 +338,7 @@ impl Store {
     ) -> Option<Vec<Interval>> {
         seal_pass(&self.inner, false);
         let s = self.inner.series.read().get(name).cloned()?;
-        let tier = s.tier.lock();
+        let mut tier = s.tier.lock();
         let level = tier.specs().iter().position(|l| l.span_s == span_s)?;
         Some(tier.pieces(level, start_s, end_s))
     }
@@ -421,8 +423,9 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
     }
 }
 
-/// A durable store keeps its whole retained history in the in-memory tier
-/// (loaded at open), so the planner answers every window the files cover.
+/// A durable store's tiers index its whole retained history (loaded at
+/// open as cold references into the mapped segments, decoded when a query
+/// first needs a piece), so the planner answers every window the files cover.
 fn new_series(inner: &Inner, name: &str, sealed_below: u64) -> SeriesInner {
     SeriesInner {
         name: Arc::from(name),
@@ -431,87 +434,149 @@ fn new_series(inner: &Inner, name: &str, sealed_below: u64) -> SeriesInner {
     }
 }
 
-/// Loads a directory scan into the series' tiers. Seconds add up; a rollup
-/// piece is the last complete (non-late) copy stored plus the late deltas
-/// after it, and rollups still covered by retained finer data are rebuilt
-/// from it (and re-persisted where the stored copy differs or is missing).
+/// The mapped segments as the tiers' source of cold pieces.
+struct DiskSource(Arc<Segments>);
+
+impl PieceSource for DiskSource {
+    fn read(&self, r: PieceRef) -> Option<Interval> {
+        self.0.read(Loc { file: r.file, offset: r.offset, len: r.len }).ok().map(|(iv, _)| iv)
+    }
+}
+
+/// The stored parts of one piece, as the index lists them.
+#[derive(Default)]
+struct Parts {
+    refs: Vec<PieceRef>,
+    /// A complete (non-late) copy is among `refs` (rollup levels).
+    base: bool,
+    /// Some part is a late delta.
+    late: bool,
+}
+
+/// Loads a directory index into the series' tiers, decoding almost nothing.
+///
+/// A second is the sum of its stored parts; a rollup piece is the last
+/// complete (non-late) copy stored plus the late deltas after it. A rollup
+/// span still covered by retained finer data is rebuilt from that data (and
+/// re-persisted where the stored copy differs) only where the files may
+/// disagree: no complete copy is stored (a crash between the writes of the
+/// seconds and of their rollup), or a finer part is a late delta (a crash
+/// between the writes of a delta and of its rollup deltas). Everything else
+/// stays cold until read.
 fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
     let mut newest = 0u64;
-    let mut rollups: HashMap<(String, usize, u64), Interval> = HashMap::new();
-    let mut seconds: HashMap<String, Vec<Interval>> = HashMap::new();
-    for (level, chunk) in scan.chunks {
-        for s in chunk.intervals {
-            let iv = s.interval;
-            newest = newest.max(iv.start_s + u64::from(iv.span_s) - 1);
-            if level == 0 {
-                seconds.entry(chunk.series.clone()).or_default().push(iv);
-            } else {
-                let key = (chunk.series.clone(), usize::from(level), iv.start_s);
-                match rollups.get_mut(&key) {
-                    Some(p) if s.late => p.merge(&iv),
-                    _ => {
-                        rollups.insert(key, iv);
-                    }
-                }
-            }
+    let levels = inner.opts.levels(inner.durable).len();
+    let mut by_series: HashMap<Arc<str>, Vec<std::collections::BTreeMap<u64, Parts>>> =
+        HashMap::new();
+    for rec in &scan.records {
+        let level = usize::from(rec.level);
+        if level >= levels {
+            continue;
         }
+        let span = u64::from(tailstore_storage::span_s(rec.level));
+        newest = newest.max(rec.entry.start_s + span - 1);
+        let maps = by_series
+            .entry(rec.entry.series.clone())
+            .or_insert_with(|| (0..levels).map(|_| Default::default()).collect());
+        let parts = maps[level].entry(rec.entry.start_s).or_default();
+        let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
+        if level > 0 && !rec.entry.late {
+            parts.refs.clear();
+            parts.base = true;
+            parts.late = false;
+        }
+        parts.late |= rec.entry.late;
+        parts.refs.push(r);
     }
-    if newest == 0 && seconds.is_empty() && rollups.is_empty() {
+    if by_series.is_empty() {
         return;
     }
     inner.timeline.newest.fetch_max(newest, Relaxed);
-    let mut names: Vec<String> = seconds.keys().cloned().collect();
-    names.extend(rollups.keys().map(|k| k.0.clone()));
+    let source: Arc<dyn PieceSource> = Arc::new(DiskSource(scan.segments.clone()));
+    let mut names: Vec<Arc<str>> = by_series.keys().cloned().collect();
     names.sort();
-    names.dedup();
     let mut scratch = Accumulator::new(inner.opts.layout);
     let mut map = inner.series.write();
     for name in names {
+        let mut maps = by_series.remove(&name).expect("name listed from the map");
         let series = Arc::new(new_series(inner, &name, newest + 1));
         let mut tier = series.tier.lock();
-        for iv in seconds.remove(&name).unwrap_or_default() {
-            tier.load(0, &iv);
-        }
+        tier.set_source(source.clone());
+        tier.advance(newest);
         let specs = tier.specs();
-        let mut stored: Vec<((usize, u64), Interval)> = Vec::new();
-        for k in 1..specs.len() {
-            // Rollups from here on are rebuilt from the finer level.
-            let finer_from = specs[k - 1].retained_from(newest);
+        let mut persist: Vec<(u8, Interval)> = Vec::new();
+        // The finer level's starts and whether the files may disagree there.
+        let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
+        for (start, parts) in std::mem::take(&mut maps[0]) {
+            tier.load_cold(0, start, parts.refs);
+        }
+        // Spans of the finer level rebuilt at this open: their rollups are
+        // rebuilt too.
+        let mut rebuilt_finer: Vec<u64> = Vec::new();
+        for k in 1..levels {
             let span = u64::from(specs[k].span_s);
+            let finer_from = specs[k - 1].retained_from(newest);
             let rebuild_from = finer_from.div_ceil(span) * span;
-            let mut keys: Vec<u64> =
-                rollups.keys().filter(|key| key.0 == name && key.1 == k).map(|key| key.2).collect();
-            keys.sort_unstable();
-            for start in keys {
-                let iv = rollups.remove(&(name.clone(), k, start)).expect("key listed above");
-                if start < rebuild_from {
-                    tier.load(k, &iv);
-                } else {
-                    stored.push(((k, start), iv));
+            let limit = (newest + 1) - (newest + 1) % span;
+            let mut redo: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+            for &(start, late) in &finer_keys {
+                let s = start - start % span;
+                if s < rebuild_from || s >= limit {
+                    continue;
+                }
+                let has_base = maps[k].get(&s).is_some_and(|p| p.base);
+                if late || !has_base {
+                    redo.insert(s);
                 }
             }
-            tier.set_built_until(k, rebuild_from);
+            for &start in &rebuilt_finer {
+                let s = start - start % span;
+                if s >= rebuild_from && s < limit {
+                    redo.insert(s);
+                }
+            }
+            let mut stored: HashMap<u64, Vec<PieceRef>> = HashMap::new();
+            let mut next_keys: Vec<(u64, bool)> = Vec::new();
+            for (start, parts) in std::mem::take(&mut maps[k]) {
+                next_keys.push((start, parts.late || !parts.base));
+                if redo.contains(&start) {
+                    stored.insert(start, parts.refs);
+                } else {
+                    tier.load_cold(k, start, parts.refs);
+                }
+            }
+            tier.set_built_until(k, limit);
+            let mut rebuilt = Vec::new();
+            for &start in &redo {
+                let Some(piece) = tier.rebuild(k, start, &mut scratch) else { continue };
+                rebuilt.push(start);
+                // Compare with what is stored: persist only a difference.
+                let mut old: Option<Interval> = None;
+                for r in stored.get(&start).into_iter().flatten() {
+                    if let Some(part) = source.read(*r) {
+                        match &mut old {
+                            Some(o) => o.merge(&part),
+                            None => old = Some(part),
+                        }
+                    }
+                }
+                if old.as_ref() != Some(&piece) {
+                    persist.push((k as u8, piece));
+                }
+            }
+            rebuilt_finer = rebuilt;
+            finer_keys = next_keys;
         }
-        tier.advance(newest);
-        let built = tier.roll_up(newest + 1, &mut scratch);
         drop(tier);
-        // Persist rebuilt rollups that differ from (or are missing on) disk.
         if let Some(st) = &inner.storage {
             let mut st = st.lock();
-            for (k, piece) in built {
-                let same =
-                    stored.iter().any(|(key, iv)| *key == (k, piece.start_s) && *iv == piece);
-                if !same {
-                    let r = st.writer.append(
-                        k as u8,
-                        &name,
-                        &[StoredInterval { interval: piece, late: false }],
-                    );
-                    st.note(r);
-                }
+            for (k, piece) in persist {
+                let r =
+                    st.writer.append(k, &name, &[StoredInterval { interval: piece, late: false }]);
+                st.note(r);
             }
         }
-        map.insert(Arc::from(name.as_str()), series);
+        map.insert(name, series);
     }
 }
 
@@ -776,7 +841,7 @@ impl<'a> Query<'a> {
         let mut covered_start = start_s;
         let mut pieces = 0;
         for s in &targets {
-            let tier = s.tier.lock();
+            let mut tier = s.tier.lock();
             let cov = tier.coverage();
             let p = plan(&cov, start_s, end_s);
             for seg in &p.segments {
