@@ -1,6 +1,7 @@
 //! The `tailstore` command: replay recorded traffic into a store, then query it.
 #![forbid(unsafe_code)]
 
+mod export;
 mod output;
 mod replay;
 mod time;
@@ -40,9 +41,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay traffic files (access logs, JSONL, CSV) into a store and print a per-series summary.
+    /// Replay traffic files (access logs, JSONL, CSV, HdrHistogram interval logs) into a store and
+    /// print a per-series summary.
     ///
     /// Example: tailstore replay --store ./st access.log.gz
+    ///
+    /// hlog: every sample is recorded with status 0 (unknown; never an error) at its bucket's
+    /// middle value, spread round-robin over the whole seconds its interval covers (rounded,
+    /// at least one, from the interval's start second); series = the `Tag=`, else --series.
     Replay(ReplayArgs),
     /// P50/P95/P99, rate and error ratio of one window.
     ///
@@ -57,6 +63,13 @@ enum Command {
     ///
     /// Example: tailstore series --store ./st --json
     Series(StoreArg),
+    /// Export a store's pieces of one level as an HdrHistogram interval log (one histogram per
+    /// piece, ns, V2 + DEFLATE; tagged with the series name under --match) or as CSV (one row
+    /// per piece: start,span_s,series,count,errors,error_ratio,min_ms,p50_ms,p90_ms,p99_ms,
+    /// p999_ms,max_ms,mean_ms).
+    ///
+    /// Example: tailstore export --store ./st --match '/models/.*' --format hlog --level 1m --out models.hlog
+    Export(ExportArgs),
     /// Integrity report of a store directory: chunks OK, damaged, recovered. Exit 1 when damaged.
     ///
     /// Example: tailstore check --store ./st
@@ -72,6 +85,25 @@ enum LatencyArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum HlogUnit {
+    Ns,
+    Us,
+    Ms,
+    S,
+}
+
+impl HlogUnit {
+    fn ns(self) -> u64 {
+        match self {
+            HlogUnit::Ns => 1,
+            HlogUnit::Us => 1_000,
+            HlogUnit::Ms => 1_000_000,
+            HlogUnit::S => 1_000_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum SeriesByArg {
     Path,
     Upstream,
@@ -84,9 +116,16 @@ struct ReplayArgs {
     /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb.
+    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, hlog (HdrHistogram interval log).
     #[arg(long, default_value = "auto")]
     format: String,
+    /// hlog: unit of the histogram values. jHiccup and HdrHistogram's own tools record ns;
+    /// wrk2 and YCSB record us.
+    #[arg(long, value_enum, default_value = "ns")]
+    hlog_unit: HlogUnit,
+    /// hlog: series of intervals without a `Tag=` (default: the file name without `.hlog`).
+    #[arg(long, value_name = "NAME")]
+    series: Option<String>,
     /// An nginx `log_format` definition, as written in nginx.conf (implies a custom format).
     #[arg(long)]
     log_format: Option<String>,
@@ -153,6 +192,43 @@ struct QueryArgs {
     /// JSON output (one object).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// HdrHistogram interval log (format 1.3)
+    Hlog,
+    /// One CSV row per piece
+    Csv,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
+struct ExportArgs {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Exactly this series (hlog: untagged intervals).
+    #[arg(long)]
+    series: Option<String>,
+    /// Every series whose whole name matches this regex (hlog: each interval tagged with its series).
+    #[arg(long = "match", value_name = "REGEX")]
+    pattern: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// Pieces starting at or after this time (unix seconds or RFC 3339); default: the beginning.
+    #[arg(long)]
+    start: Option<String>,
+    /// Pieces starting before this time; default: the end.
+    #[arg(long)]
+    end: Option<String>,
+    /// Piece length: 1s, 1m or 1h (the store's rollup levels).
+    #[arg(long, default_value = "1s")]
+    level: String,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -332,7 +408,8 @@ fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot open store {}", dir.display()))?,
         None => Store::in_memory(opts),
     };
-    let totals = replay::replay(&store, &a.files, format.as_ref(), popts)?;
+    let hopts = replay::HlogOptions { unit_ns: a.hlog_unit.ns(), series: a.series.clone() };
+    let totals = replay::replay(&store, &a.files, format.as_ref(), popts, &hopts)?;
     store.flush().context("writing the store")?;
     for e in &totals.errors {
         eprintln!("{}:{}: skipped: {}", a.files[e.file].display(), e.line, e.reason);
@@ -520,7 +597,7 @@ fn cmd_check(a: StoreArg) -> Result<ExitCode> {
     if !a.store.is_dir() {
         bail!("store {}: no such directory", a.store.display());
     }
-    let report = tailstore::check(&a.store, tailstore::Layout::default().len())
+    let report = tailstore::check(&a.store, &tailstore::Layout::default())
         .with_context(|| format!("checking {}", a.store.display()))?;
     if a.json {
         let damaged: Vec<Value> = report
@@ -556,6 +633,52 @@ fn cmd_check(a: StoreArg) -> Result<ExitCode> {
     Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+fn unix_s(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
+    let span_s: u32 = match a.level.as_str() {
+        "1s" => 1,
+        "1m" => 60,
+        "1h" => 3600,
+        l => bail!("--level {l}: expected 1s, 1m or 1h"),
+    };
+    let start_s = a.start.as_deref().map(parse_time).transpose()?.map_or(0, unix_s);
+    let end_s = a.end.as_deref().map(parse_time).transpose()?.map_or(u64::MAX, unix_s);
+    if end_s < start_s {
+        bail!("--end is before --start");
+    }
+    let store = open_store(&a.store)?;
+    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
+    let names: Vec<String> = store.series_names().into_iter().filter(|n| sel.matches(n)).collect();
+    if names.is_empty() {
+        match &a.series {
+            Some(s) => bail!("series {s:?} is not in store {}", a.store.display()),
+            None => bail!("no series of store {} matches the regex", a.store.display()),
+        }
+    }
+    let all = export::collect(&store, names, span_s, start_s, end_s);
+    let mut out: Box<dyn std::io::Write> = match &a.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    // The CLI opens every store with the default layout.
+    let n = match a.format {
+        ExportFormat::Hlog => {
+            export::write_hlog(&mut *out, &all, &tailstore::Layout::default(), a.pattern.is_some())?
+        }
+        ExportFormat::Csv => export::write_csv(&mut *out, &store, &all)?,
+    };
+    out.flush()?;
+    if let Some(p) = &a.out {
+        eprintln!("{n} pieces of {} series written to {}", all.len(), p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -570,6 +693,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd_query(a),
         Command::QueryRange(a) => cmd_query_range(a),
         Command::Series(a) => cmd_series(a),
+        Command::Export(a) => cmd_export(a),
         Command::Check(a) => cmd_check(a),
     };
     match r {

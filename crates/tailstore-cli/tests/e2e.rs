@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "e2e/hlog.rs"]
+mod hlog;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tailstore"))
 }
