@@ -117,9 +117,9 @@ impl Segments {
         read_entry(map.bytes(), *level, *bucket, loc.offset, loc.len, &self.layout)
     }
 
-    /// The path of file `file`.
-    pub fn path(&self, file: u32) -> Option<&Path> {
-        self.files.get(file as usize).map(|f| f.2.as_path())
+    /// The level, bucket and path of file `file`.
+    pub fn file(&self, file: u32) -> Option<(u8, u64, &Path)> {
+        self.files.get(file as usize).map(|f| (f.0, f.1, f.2.as_path()))
     }
 }
 
@@ -222,6 +222,11 @@ struct SegFile {
     /// Series ids defined in the file (read at open, or written since).
     ids: HashMap<Arc<str>, u64>,
     next_id: u64,
+    /// A late delta was appended since the file was opened: compaction
+    /// would merge it.
+    late: bool,
+    /// `Instant` of the last append.
+    touched: Instant,
 }
 
 /// The single writer of a directory: holds the lock, appends chunks.
@@ -244,7 +249,9 @@ impl std::fmt::Debug for Writer {
 const MAX_OPEN: usize = 32;
 
 impl Writer {
-    /// Creates `dir` if needed and takes its writer lock.
+    /// Creates `dir` if needed and takes its writer lock. Leftovers of a
+    /// compaction interrupted by a crash are removed (the segment they were
+    /// to replace is intact).
     pub fn open(dir: &Path, opts: WriterOptions) -> Result<Writer, Error> {
         std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -270,6 +277,13 @@ impl Writer {
         }
         lock.set_len(0).map_err(Error::io("truncate", &lock_path))?;
         writeln!(lock, "{}", std::process::id()).map_err(Error::io("write", &lock_path))?;
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_str().is_some_and(|n| n.ends_with(COMPACT_SUFFIX)) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         Ok(Writer {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -296,7 +310,16 @@ impl Writer {
             let next_id = ids.values().max().map_or(0, |m| m + 1);
             self.files.insert(
                 (level, bucket),
-                SegFile { file, pending: Vec::new(), synced: true, last_used: 0, ids, next_id },
+                SegFile {
+                    file,
+                    pending: Vec::new(),
+                    synced: true,
+                    last_used: 0,
+                    ids,
+                    next_id,
+                    late: false,
+                    touched: Instant::now(),
+                },
             );
         }
         let clock = self.clock;
@@ -356,6 +379,8 @@ impl Writer {
             let rec = encode_interval_record(id, slot, iv, s.late, &layout, zl)
                 .ok_or_else(|| too_long(&dir))?;
             seg.pending.extend_from_slice(&rec);
+            seg.late |= s.late;
+            seg.touched = Instant::now();
         }
         Ok(())
     }
@@ -392,6 +417,31 @@ impl Writer {
         Ok(())
     }
 
+    /// Compacts the open segment files that received late deltas and have
+    /// not been appended to for `idle` (all of them with `Duration::ZERO`):
+    /// see [`compact_segment`]. Writes what is queued first. Returns how many
+    /// files were rewritten.
+    pub fn compact_idle(&mut self, idle: Duration) -> Result<usize, Error> {
+        let mut due: Vec<(u8, u64)> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.late && f.touched.elapsed() >= idle)
+            .map(|(k, _)| *k)
+            .collect();
+        due.sort_unstable();
+        let mut n = 0;
+        for key in due {
+            let mut seg = self.files.remove(&key).expect("key from the map");
+            let path = self.dir.join(segment_name(key.0, key.1));
+            write_pending(&mut seg, &path)?;
+            drop(seg);
+            if compact_segment(&path, key.0, key.1, &self.opts.layout, self.opts.zstd_level)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Removes, by unlink, every segment of `level` whose bucket ends at or
     /// before `before_s`. Returns how many files were removed.
     pub fn remove_before(&mut self, level: u8, before_s: u64) -> Result<usize, Error> {
@@ -408,6 +458,104 @@ impl Writer {
         }
         Ok(n)
     }
+}
+
+/// Suffix of the temporary file a compaction writes before renaming it over
+/// the segment.
+const COMPACT_SUFFIX: &str = ".compacting";
+
+/// Rewrites the segment at `path` with every piece merged into one record:
+/// seconds summed, each rollup piece its last complete copy plus the deltas
+/// after it, none late; series records first. The new file is written beside
+/// it, `fsync`ed and renamed over it, so a crash leaves the old file or the
+/// new one, and readers that mapped the old one keep reading it. A file with
+/// damage is left as it is (its damage stays visible to `check`), as is one
+/// with nothing to merge. Returns whether the file was rewritten.
+///
+/// Only the writer may call this (it holds the directory lock).
+pub fn compact_segment(
+    path: &Path,
+    level: u8,
+    bucket: u64,
+    layout: &Layout,
+    zstd_level: i32,
+) -> Result<bool, Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("read", path)(e)),
+    };
+    let scan = scan_segment(&bytes, path, level, bucket, layout, true)?;
+    if !scan.damage.is_empty() || bytes.len() < SEGMENT_HEADER_LEN {
+        return Ok(false);
+    }
+    let mut pieces: std::collections::BTreeMap<(u64, Arc<str>), Interval> = Default::default();
+    let mut merged_any = false;
+    for (entry, iv) in scan.entries.iter().zip(scan.intervals) {
+        let key = (entry.start_s, entry.series.clone());
+        merged_any |= entry.late;
+        match pieces.get_mut(&key) {
+            Some(p) if level == 0 || entry.late => {
+                p.merge(&iv);
+                merged_any = true;
+            }
+            Some(p) => {
+                *p = iv;
+                merged_any = true;
+            }
+            None => {
+                pieces.insert(key, iv);
+            }
+        }
+    }
+    if !merged_any {
+        return Ok(false);
+    }
+    let mut out = segment_header(level, layout).to_vec();
+    let mut ids: HashMap<Arc<str>, u64> = HashMap::new();
+    let mut names: Vec<&Arc<str>> = pieces.keys().map(|k| &k.1).collect();
+    names.sort();
+    names.dedup();
+    for (id, name) in names.into_iter().enumerate() {
+        let rec = encode_series_record(id as u64, name).ok_or_else(|| Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: "series name too long to re-encode".into(),
+        })?;
+        out.extend_from_slice(&rec);
+        ids.insert(name.clone(), id as u64);
+    }
+    let span = u64::from(span_s(level));
+    for ((start, name), iv) in &pieces {
+        let rec = encode_interval_record(
+            ids[name],
+            (start - bucket) / span,
+            iv,
+            false,
+            layout,
+            zstd_level,
+        )
+        .ok_or_else(|| Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: "interval too large to re-encode".into(),
+        })?;
+        out.extend_from_slice(&rec);
+    }
+    let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
+    {
+        let mut f = File::create(&tmp).map_err(Error::io("create", &tmp))?;
+        f.write_all(&out).map_err(Error::io("write", &tmp))?;
+        // Before the rename: a power loss must not leave a renamed, empty file.
+        f.sync_all().map_err(Error::io("fsync", &tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(true)
 }
 
 fn write_pending(seg: &mut SegFile, path: &Path) -> Result<(), Error> {
@@ -465,4 +613,90 @@ fn open_for_append(
     };
     std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
     open_for_append(path, level, bucket, layout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tailstore_hist::{SparseHist, StatusCounts};
+
+    fn iv(start_s: u64, span_s: u32, n: u64, bucket: u32) -> Interval {
+        let mut iv = Interval::empty(start_s, span_s);
+        iv.hist = SparseHist::from_sorted([(bucket, n)]).unwrap();
+        iv.status = StatusCounts::from_pairs([(200, n)]);
+        iv.min_ns = u64::from(bucket);
+        iv.max_ns = u64::from(bucket);
+        iv.sum_ns = u128::from(bucket) * u128::from(n);
+        iv
+    }
+
+    fn stored(interval: Interval, late: bool) -> StoredInterval {
+        StoredInterval { interval, late }
+    }
+
+    /// Sums of every piece by the load rule, from a decoding scan.
+    fn pieces(dir: &Path) -> (Vec<(u8, u64, String, u64)>, usize, usize) {
+        let (scan, ivs) = scan(dir, &Layout::default(), true).unwrap();
+        let mut m: std::collections::BTreeMap<(u8, u64, String), u64> = Default::default();
+        let late = scan.records.iter().filter(|r| r.entry.late).count();
+        for (r, iv) in scan.records.iter().zip(&ivs) {
+            let e = m.entry((r.level, r.entry.start_s, r.entry.series.to_string())).or_default();
+            if r.level > 0 && !r.entry.late {
+                *e = 0;
+            }
+            *e += iv.requests();
+        }
+        let v = m.into_iter().map(|((l, s, n), c)| (l, s, n, c)).collect();
+        (v, scan.records.len(), late)
+    }
+
+    #[test]
+    fn compaction_merges_late_deltas_and_keeps_every_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+        let t = 7_200;
+        w.append(0, "a", &[stored(iv(t, 1, 3, 500), false), stored(iv(t + 1, 1, 1, 9), false)])
+            .unwrap();
+        w.append(0, "b", &[stored(iv(t, 1, 2, 700), false)]).unwrap();
+        w.append(1, "a", &[stored(iv(t, 60, 4, 500), false)]).unwrap();
+        // Late: a second again, deltas of the built minute, a newer complete copy.
+        w.append(0, "a", &[stored(iv(t, 1, 5, 600), true)]).unwrap();
+        w.append(1, "a", &[stored(iv(t, 60, 5, 600), true)]).unwrap();
+        w.append(1, "b", &[stored(iv(t, 60, 2, 700), true)]).unwrap();
+        w.flush().unwrap();
+        let (before, n_before, late_before) = pieces(dir.path());
+        assert_eq!((n_before, late_before), (7, 3));
+        assert_eq!(w.compact_idle(Duration::ZERO).unwrap(), 2);
+        let (after, n_after, late_after) = pieces(dir.path());
+        assert_eq!(after, before);
+        assert_eq!((n_after, late_after), (5, 0));
+        // Appending after a compaction goes on with the new dictionary.
+        w.append(0, "c", &[stored(iv(t + 2, 1, 1, 5), false)]).unwrap();
+        w.append(0, "a", &[stored(iv(t + 3, 1, 1, 5), false)]).unwrap();
+        w.flush().unwrap();
+        let (again, n, _) = pieces(dir.path());
+        assert_eq!(n, 7);
+        assert!(
+            again.contains(&(0, t + 2, "c".into(), 1))
+                && again.contains(&(0, t + 3, "a".into(), 1))
+        );
+        assert!(check(dir.path(), &Layout::default()).unwrap().is_clean());
+        // Nothing left to merge: not rewritten. A damaged file: left as it is.
+        assert_eq!(w.compact_idle(Duration::ZERO).unwrap(), 0);
+        let seg = dir.path().join(segment_name(1, t));
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let n = bytes.len();
+        bytes[n - 2] ^= 1;
+        std::fs::write(&seg, &bytes).unwrap();
+        assert!(!compact_segment(&seg, 1, t - t % 86_400, &Layout::default(), 3).unwrap());
+        assert_eq!(std::fs::read(&seg).unwrap(), bytes);
+        // A compaction cut short by a crash leaves its temporary file: it is
+        // ignored by readers and removed by the next writer.
+        drop(w);
+        let tmp = dir.path().join(format!("{}{COMPACT_SUFFIX}", segment_name(0, t)));
+        std::fs::write(&tmp, b"half a file").unwrap();
+        assert_eq!(pieces(dir.path()).1, 6, "the damaged record is the only one missing");
+        let _w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+        assert!(!tmp.exists());
+    }
 }

@@ -26,10 +26,16 @@ pub use chunk::{
 };
 pub use codec::{decode_payload, encode_payload, StoredInterval};
 pub use dir::{
-    check, scan_dir, DirScan, FsyncPolicy, Indexed, Loc, Report, Segments, Writer, WriterOptions,
-    LOCK_FILE,
+    check, compact_segment, scan_dir, DirScan, FsyncPolicy, Indexed, Loc, Report, Segments, Writer,
+    WriterOptions, LOCK_FILE,
 };
 pub use error::Error;
+/// The header bytes of a new segment file of `level` for `layout` (for
+/// tools and tests that build segment files by hand).
+pub fn segment_header_bytes(level: u8, layout: &tailstore_hist::Layout) -> Vec<u8> {
+    segment::segment_header(level, layout).to_vec()
+}
+
 pub use segment::{
     bucket_len_s, read_entry, scan_segment, segment_name, span_s, Damage, Entry, SegmentScan,
     FORMAT_VERSION, LEVELS,

@@ -15,7 +15,8 @@
 //!
 //! Output: the encoder's always-zero first byte is not written, the final
 //! code value is the one with the most trailing zero bits in the last range,
-//! and trailing zero bytes are dropped; the decoder reads zeros past the end.
+//! and the zero bytes the flush ends with are dropped (at most 5); the
+//! decoder reads zeros past the end (at most 8).
 //! The decoder never panics: every loop is bounded by the declared bucket
 //! count and by 65-bit lengths; bad input decodes to an error (index past
 //! the layout, count overflow, too many zero bytes) or to numbers that the
@@ -29,9 +30,10 @@ const PROB_MIN: u32 = 31;
 /// The slowest adaptation rate is `1 / RATE_LIMIT`.
 const RATE_LIMIT: u32 = 24;
 const TOP: u32 = 1 << 24;
+/// Trailing zero bytes of the flush the encoder drops, at most.
+const FLUSH_TRIM: usize = 5;
 /// Zero bytes the decoder may read past the end before the input is
-/// declared truncated: the encoder flushes at most 5 bytes, all of which
-/// may have been dropped as zeros.
+/// declared truncated: the dropped flush bytes, and the decoder's look-ahead.
 const MAX_PAD: usize = 8;
 
 /// One adaptive probability and how many bits it has seen (capped).
@@ -137,7 +139,13 @@ impl Encoder {
         let mut out = self.out;
         // The first byte is the initial cache, always 0: not stored.
         out.remove(0);
-        while out.last() == Some(&0) {
+        // Zero bytes at the end of the flush are not stored (the decoder
+        // reads zeros past the end). Only the flush's bytes: zeros before it
+        // are data, and the decoder's bound on padding must hold.
+        for _ in 0..FLUSH_TRIM {
+            if out.last() != Some(&0) {
+                break;
+            }
             out.pop();
         }
         out
@@ -340,6 +348,13 @@ mod tests {
             }
             let bytes = encode_hist(pairs.iter().copied());
             assert_eq!(decode_hist(&bytes, n as u64, 1 << 20).unwrap(), pairs, "n {n}");
+        }
+        // Long runs of very likely bits make zero bytes in the middle and at
+        // the end of the data, before the flush: they must be kept.
+        for n in [100usize, 5_000, 40_000] {
+            let pairs: Vec<(u32, u64)> = (0..n as u32).map(|i| (i, 1)).collect();
+            let bytes = encode_hist(pairs.iter().copied());
+            assert_eq!(decode_hist(&bytes, n as u64, 1 << 20).unwrap(), pairs, "run of {n}");
         }
     }
 }

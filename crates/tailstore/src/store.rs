@@ -82,6 +82,11 @@ struct SeriesInner {
     tier: Mutex<MemTier>,
 }
 
+/// A segment file that took late deltas is compacted (its pieces merged into
+/// one record each) once it has not been appended to for this long, and at
+/// drop.
+const COMPACT_IDLE: Duration = Duration::from_secs(60);
+
 /// The durable side of a store opened with [`Store::open`].
 struct Storage {
     writer: Writer,
@@ -93,11 +98,15 @@ struct Storage {
 }
 
 impl Storage {
-    /// Writes what is queued, then removes the files past retention.
-    fn flush_and_expire(&mut self, newest: u64) {
+    /// Writes what is queued, then removes the files past retention, and
+    /// compacts the files that took late deltas and have been idle for
+    /// `compact_idle`.
+    fn flush_and_expire(&mut self, newest: u64, compact_idle: Duration) {
         let r = self.writer.flush();
         self.note(r);
         self.last_flush = std::time::Instant::now();
+        let r = self.writer.compact_idle(compact_idle).map(|_| ());
+        self.note(r);
         for (level, spec) in self.disk_levels.clone().iter().enumerate() {
             let r = self.writer.remove_before(level as u8, spec.retained_from(newest)).map(|_| ());
             self.note(r);
@@ -148,7 +157,7 @@ impl Drop for TickerGuard {
             if inner.storage.is_some() {
                 seal_pass(&inner, true);
                 if let Some(st) = &inner.storage {
-                    st.lock().flush_and_expire(inner.timeline.newest.load(Relaxed));
+                    st.lock().flush_and_expire(inner.timeline.newest.load(Relaxed), Duration::ZERO);
                 }
             }
         }
@@ -183,6 +192,16 @@ impl Store {
             WriterOptions { fsync: opts.fsync, layout: opts.layout, ..WriterOptions::default() },
         )?;
         let scan = scan_dir(dir, &opts.layout)?;
+        // Files holding late deltas from earlier runs are compacted now (the
+        // tiers read the maps of the files as they were at the scan).
+        let mut late_files: Vec<u32> =
+            scan.records.iter().filter(|r| r.entry.late).map(|r| r.loc.file).collect();
+        late_files.dedup();
+        for f in late_files {
+            if let Some((level, bucket, path)) = scan.segments.file(f) {
+                tailstore_storage::compact_segment(path, level, bucket, &opts.layout, 3)?;
+            }
+        }
         let storage = Storage {
             writer,
             disk_levels: opts.levels(true),
@@ -272,7 +291,23 @@ impl Store {
         seal_pass(&self.inner, true);
         if let Some(st) = &self.inner.storage {
             let mut st = st.lock();
-            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed));
+            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), COMPACT_IDLE);
+            if let Some(e) = st.error.take() {
+                return Err(Error::Storage(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals and flushes like [`Store::flush`], then compacts every segment
+    /// file this store appended late deltas to (each piece merged into one
+    /// record). The clock thread does this by itself for files idle for a
+    /// minute, and drop does it for all. No-op for an in-memory store.
+    pub fn compact(&self) -> Result<(), Error> {
+        seal_pass(&self.inner, true);
+        if let Some(st) = &self.inner.storage {
+            let mut st = st.lock();
+            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), Duration::ZERO);
             if let Some(e) = st.error.take() {
                 return Err(Error::Storage(e));
             }
@@ -417,7 +452,7 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
         if let Some(st) = &inner.storage {
             let mut st = st.lock();
             if st.last_flush.elapsed() >= inner.opts.flush_every {
-                st.flush_and_expire(newest);
+                st.flush_and_expire(newest, COMPACT_IDLE);
             }
         }
     }
