@@ -19,7 +19,7 @@ pub use error::Error;
 pub use plan::{plan, Plan, Segment};
 pub use selector::Selector;
 pub use stats::WindowStats;
-pub use tier::{LevelCoverage, LevelSpec, MemTier, PieceRef, PieceSource};
+pub use tier::{LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource};
 
 impl WindowStats {
     /// Records what the plan covered: the first covered second, how many

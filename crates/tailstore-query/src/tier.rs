@@ -26,11 +26,14 @@ pub trait PieceSource: Send + Sync {
     fn read(&self, r: PieceRef) -> Option<Interval>;
 }
 
+/// The stored parts of one piece (almost always one).
+pub type PieceRefs = smallvec::SmallVec<[PieceRef; 1]>;
+
 /// A piece: in memory, or references to stored parts that add up to it.
 #[derive(Debug)]
 enum Slot {
     Hot(Interval),
-    Cold(Vec<PieceRef>),
+    Cold(PieceRefs),
 }
 
 /// One rollup level: pieces of `span_s` seconds kept for `retention_s`.
@@ -169,7 +172,7 @@ impl MemTier {
     /// Adds a cold piece of `level` at `start_s` (a multiple of the level's
     /// span): the stored parts `refs` add up to it; nothing is decoded now.
     /// Merges with what is there already. Pieces past retention are dropped.
-    pub fn load_cold(&mut self, level: usize, start_s: u64, refs: Vec<PieceRef>) {
+    pub fn load_cold(&mut self, level: usize, start_s: u64, refs: PieceRefs) {
         let newest = self.newest_s;
         let Some(l) = self.levels.get_mut(level) else { return };
         if start_s < l.spec.retained_from(newest) || refs.is_empty() {
@@ -191,6 +194,26 @@ impl MemTier {
                 }
             }
         }
+    }
+
+    /// Adds cold pieces of `level`, ascending by start and each start once,
+    /// as [`MemTier::load_cold`] does one by one (a bulk build when the
+    /// level is empty).
+    pub fn load_cold_sorted(&mut self, level: usize, pieces: Vec<(u64, PieceRefs)>) {
+        let newest = self.newest_s;
+        let Some(l) = self.levels.get_mut(level) else { return };
+        if !l.pieces.is_empty() {
+            for (start, refs) in pieces {
+                self.load_cold(level, start, refs);
+            }
+            return;
+        }
+        let from = l.spec.retained_from(newest);
+        l.pieces = pieces
+            .into_iter()
+            .filter(|(s, r)| *s >= from && !r.is_empty())
+            .map(|(s, r)| (s, Slot::Cold(r)))
+            .collect();
     }
 
     /// Rebuilds the piece of rollup `level` at `start_s` from the finer

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Recorder, Sealed};
-use tailstore_query::{plan, LevelSpec, MemTier, PieceRef, PieceSource, Selector, WindowStats};
+use tailstore_query::{
+    plan, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource, Selector, WindowStats,
+};
 use tailstore_storage::{scan_dir, Loc, Report, Segments, StoredInterval, Writer, WriterOptions};
 
 use crate::error::Error;
@@ -481,7 +483,7 @@ impl PieceSource for DiskSource {
 /// The stored parts of one piece, as the index lists them.
 #[derive(Default)]
 struct Parts {
-    refs: Vec<PieceRef>,
+    refs: PieceRefs,
     /// A complete (non-late) copy is among `refs` (rollup levels).
     base: bool,
     /// Some part is a late delta.
@@ -501,8 +503,12 @@ struct Parts {
 fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
     let mut newest = 0u64;
     let levels = inner.opts.levels(inner.durable).len();
-    let mut by_series: HashMap<Arc<str>, Vec<std::collections::BTreeMap<u64, Parts>>> =
-        HashMap::new();
+    // Per series and level, (start, late, ref) in file order, then grouped
+    // by start with a stable sort (a piece's records are all in one file,
+    // in the order they were written).
+    type Recs = Vec<(u64, bool, PieceRef)>;
+    let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
+    let mut last: Option<(Arc<str>, usize)> = None;
     for rec in &scan.records {
         let level = usize::from(rec.level);
         if level >= levels {
@@ -510,19 +516,52 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
         }
         let span = u64::from(tailstore_storage::span_s(rec.level));
         newest = newest.max(rec.entry.start_s + span - 1);
-        let maps = by_series
-            .entry(rec.entry.series.clone())
-            .or_insert_with(|| (0..levels).map(|_| Default::default()).collect());
-        let parts = maps[level].entry(rec.entry.start_s).or_default();
         let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
-        if level > 0 && !rec.entry.late {
-            parts.refs.clear();
-            parts.base = true;
-            parts.late = false;
+        let item = (rec.entry.start_s, rec.entry.late, r);
+        // Runs of records of one series are common: skip the hash lookup.
+        if let Some((name, _)) = &last {
+            if Arc::ptr_eq(name, &rec.entry.series) {
+                if let Some(v) = by_series.get_mut(name) {
+                    v[level].push(item);
+                    continue;
+                }
+            }
         }
-        parts.late |= rec.entry.late;
-        parts.refs.push(r);
+        by_series
+            .entry(rec.entry.series.clone())
+            .or_insert_with(|| (0..levels).map(|_| Vec::new()).collect())[level]
+            .push(item);
+        last = Some((rec.entry.series.clone(), level));
     }
+    let mut by_series: HashMap<Arc<str>, Vec<std::collections::BTreeMap<u64, Parts>>> = by_series
+        .into_iter()
+        .map(|(name, levels)| {
+            let maps = levels
+                .into_iter()
+                .enumerate()
+                .map(|(level, mut recs)| {
+                    recs.sort_by_key(|r| r.0);
+                    let mut out: Vec<(u64, Parts)> = Vec::with_capacity(recs.len());
+                    for (start, late, r) in recs {
+                        if out.last().is_none_or(|l| l.0 != start) {
+                            out.push((start, Parts::default()));
+                        }
+                        let parts = &mut out.last_mut().expect("pushed above").1;
+                        if level > 0 && !late {
+                            parts.refs.clear();
+                            parts.base = true;
+                            parts.late = false;
+                        }
+                        parts.late |= late;
+                        parts.refs.push(r);
+                    }
+                    // Sorted by start: a bulk build, not one insert each.
+                    out.into_iter().collect()
+                })
+                .collect();
+            (name, maps)
+        })
+        .collect();
     if by_series.is_empty() {
         return;
     }
@@ -542,9 +581,8 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
         let mut persist: Vec<(u8, Interval)> = Vec::new();
         // The finer level's starts and whether the files may disagree there.
         let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
-        for (start, parts) in std::mem::take(&mut maps[0]) {
-            tier.load_cold(0, start, parts.refs);
-        }
+        let level0 = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
+        tier.load_cold_sorted(0, level0);
         // Spans of the finer level rebuilt at this open: their rollups are
         // rebuilt too.
         let mut rebuilt_finer: Vec<u64> = Vec::new();
@@ -570,16 +608,18 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
                     redo.insert(s);
                 }
             }
-            let mut stored: HashMap<u64, Vec<PieceRef>> = HashMap::new();
+            let mut stored: HashMap<u64, PieceRefs> = HashMap::new();
             let mut next_keys: Vec<(u64, bool)> = Vec::new();
+            let mut cold = Vec::new();
             for (start, parts) in std::mem::take(&mut maps[k]) {
                 next_keys.push((start, parts.late || !parts.base));
                 if redo.contains(&start) {
                     stored.insert(start, parts.refs);
                 } else {
-                    tier.load_cold(k, start, parts.refs);
+                    cold.push((start, parts.refs));
                 }
             }
+            tier.load_cold_sorted(k, cold);
             tier.set_built_until(k, limit);
             let mut rebuilt = Vec::new();
             for &start in &redo {
