@@ -665,10 +665,9 @@ fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    // The CLI opens every store with the default layout.
     let n = match a.format {
         ExportFormat::Hlog => {
-            export::write_hlog(&mut *out, &all, &tailstore::Layout::default(), a.pattern.is_some())?
+            export::write_hlog(&mut *out, &all, &store.layout(), a.pattern.is_some())?
         }
         ExportFormat::Csv => export::write_csv(&mut *out, &store, &all)?,
     };

@@ -26,8 +26,9 @@ impl Map {
         // covers are never changed or removed while it is alive: tailstore's
         // writer only appends to segment files and never rewrites, truncates
         // or shrinks one (docs/FORMAT.md, "What a crash can lose"); retention
-        // deletes whole files by unlink, which keeps the inode alive for
-        // existing maps. The map covers the length seen at this instant;
+        // deletes whole files by unlink, and compaction writes a new file and
+        // renames it over the old name, both of which keep the old inode, and
+        // so the mapped bytes, alive for existing maps. The map covers the length seen at this instant;
         // bytes appended later are outside it. A process outside tailstore
         // truncating the file would break this (SIGBUS), as for any mapped file.
         let map = unsafe { memmap2::Mmap::map(file) }.map_err(Error::io("mmap", path))?;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
-use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Recorder, Sealed};
+use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Layout, Recorder, Sealed};
 use tailstore_query::{
     plan, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource, Selector, WindowStats,
 };
@@ -425,6 +425,12 @@ impl Store {
     /// The options the store was built with.
     pub fn options(&self) -> &Options {
         &self.inner.opts
+    }
+
+    /// The histogram layout of every series (bucket indices of
+    /// [`Interval::hist`] map to values through it).
+    pub fn layout(&self) -> Layout {
+        self.inner.opts.layout
     }
 }
 
