@@ -354,8 +354,7 @@ fn first_piece_difference(a: &Store, b: &Store) -> Option<String> {
             let y = b.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
             let mut yi = y.iter().peekable();
             for p in &x {
-                while yi.peek().is_some_and(|q| q.start_s < p.start_s) {
-                    let q = yi.next().unwrap();
+                if let Some(q) = yi.peek().filter(|q| q.start_s < p.start_s) {
                     return Some(format!(
                         "{name} span {span} start {}: only in the second",
                         q.start_s

@@ -634,8 +634,12 @@ mod tests {
         StoredInterval { interval, late }
     }
 
-    /// Sums of every piece by the load rule, from a decoding scan.
-    fn pieces(dir: &Path) -> (Vec<(u8, u64, String, u64)>, usize, usize) {
+    /// `(level, start, series, requests)` of one piece.
+    type Piece = (u8, u64, String, u64);
+
+    /// Sums of every piece by the load rule, from a decoding scan; and the
+    /// numbers of records and of late records.
+    fn pieces(dir: &Path) -> (Vec<Piece>, usize, usize) {
         let (scan, ivs) = scan(dir, &Layout::default(), true).unwrap();
         let mut m: std::collections::BTreeMap<(u8, u64, String), u64> = Default::default();
         let late = scan.records.iter().filter(|r| r.entry.late).count();
