@@ -76,7 +76,10 @@ struct Block {
     file: usize,
     first_line: u64,
     parser: Arc<Parser>,
-    bytes: Vec<u8>,
+    /// A pooled buffer; the lines are `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Default)]
@@ -108,21 +111,32 @@ fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
     })
 }
 
-/// Reads `r` fully into `buf` up to `BLOCK` bytes (fewer only at the end).
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, path: &Path) -> Result<bool> {
-    let start = buf.len();
-    buf.resize(start + BLOCK, 0);
-    let mut n = start;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
+/// Reads `r` into `buf[*filled..]` until the buffer is full or the input
+/// ends. Returns false at the end of the input. The buffer's bytes are
+/// initialised once when it is allocated and reused afterwards, so reading
+/// costs no zeroing and no page faults.
+fn fill(r: &mut dyn Read, buf: &mut [u8], filled: &mut usize, path: &Path) -> Result<bool> {
+    while *filled < buf.len() {
+        match r.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(k) => *filled += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
-    buf.truncate(n);
-    Ok(n > start)
+    Ok(true)
+}
+
+/// Block buffers go back to the reader once parsed.
+struct Pool {
+    tx: crossbeam_channel::Sender<Vec<u8>>,
+    rx: crossbeam_channel::Receiver<Vec<u8>>,
+}
+
+impl Pool {
+    fn get(&self) -> Vec<u8> {
+        self.rx.try_recv().unwrap_or_else(|_| vec![0; BLOCK])
+    }
 }
 
 fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -172,13 +186,15 @@ fn parser_for(
 fn work(
     store: &Store,
     rx: crossbeam_channel::Receiver<Block>,
+    pool: &crossbeam_channel::Sender<Vec<u8>>,
     progress: &AtomicU64,
 ) -> WorkerTotals {
     let mut t = WorkerTotals::default();
     // A fast hash: the lookup runs once per line.
     let mut cache: rustc_hash::FxHashMap<String, Series> = rustc_hash::FxHashMap::default();
     for block in rx {
-        for (line_no, line) in (block.first_line..).zip(lines_of(&block.bytes)) {
+        let bytes = &block.buf[block.start..block.end];
+        for (line_no, line) in (block.first_line..).zip(lines_of(bytes)) {
             t.lines += 1;
             match block.parser.parse(line) {
                 Ok(Some(r)) => {
@@ -215,7 +231,9 @@ fn work(
                 }
             }
         }
-        progress.fetch_add(block.bytes.len() as u64 + 1, Relaxed);
+        progress.fetch_add((block.end - block.start) as u64 + 1, Relaxed);
+        // The reader may have stopped already: then the buffer is just freed.
+        let _ = pool.send(block.buf);
     }
     t
 }
@@ -346,6 +364,8 @@ pub fn replay(
 ) -> Result<Totals> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
     let (tx, rx) = crossbeam_channel::bounded::<Block>(threads * 2);
+    let (pool_tx, pool_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let pool = Pool { tx: pool_tx, rx: pool_rx };
     let progress = AtomicU64::new(0);
     let total_bytes: u64 = files
         .iter()
@@ -368,7 +388,8 @@ pub fn replay(
             .map(|_| {
                 let rx = rx.clone();
                 let progress = &progress;
-                sc.spawn(move || work(store, rx, progress))
+                let back = pool.tx.clone();
+                sc.spawn(move || work(store, rx, &back, progress))
             })
             .collect();
         drop(rx);
@@ -386,16 +407,18 @@ pub fn replay(
             let mut hlogs = Vec::new();
             for (fi, path) in files.iter().enumerate() {
                 let mut input = open_input(path)?;
-                let mut buf = Vec::with_capacity(BLOCK + 4096);
-                let more = fill(&mut *input, &mut buf, path)?;
+                let mut buf = pool.get();
+                let mut filled = 0usize;
+                let mut more = fill(&mut *input, &mut buf, &mut filled, path)?;
                 let is_hlog = match format {
                     Some(f) => *f == Format::Hlog,
                     None => {
-                        let sample: Vec<&[u8]> = lines_of(&buf).take(20).collect();
+                        let sample: Vec<&[u8]> = lines_of(&buf[..filled]).take(20).collect();
                         detect(&sample) == Some(Format::Hlog)
                     }
                 };
                 if is_hlog {
+                    buf.truncate(filled);
                     if more {
                         input
                             .read_to_end(&mut buf)
@@ -406,43 +429,60 @@ pub fn replay(
                 }
                 let mut parser: Option<Arc<Parser>> = None;
                 let mut line_no = 1u64;
+                let mut start = 0usize;
                 loop {
-                    let more = fill(&mut *input, &mut buf, path)?;
-                    if buf.is_empty() {
+                    if filled == 0 {
                         break;
                     }
                     if parser.is_none() {
-                        let (p, header) = parser_for(&buf, format, opts, path)?;
+                        let (p, header) = parser_for(&buf[..filled], format, opts, path)?;
                         if header {
-                            let end = memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1);
-                            buf.drain(..end);
+                            start = memchr::memchr(b'\n', &buf[..filled]).map_or(filled, |i| i + 1);
                             line_no += 1;
                         }
                         parser = Some(p);
                     }
                     // Cut at the last newline; keep the tail for the next block.
                     let cut = if more {
-                        match memchr::memrchr(b'\n', &buf) {
-                            Some(i) => i + 1,
-                            None if buf.len() < 256 << 20 => continue, // a very long line: read more
+                        match memchr::memrchr(b'\n', &buf[start..filled]) {
+                            Some(i) => start + i + 1,
+                            None if buf.len() < 256 << 20 => {
+                                // A very long line: grow the buffer, read more.
+                                let len = buf.len();
+                                buf.resize(len * 2, 0);
+                                more = fill(&mut *input, &mut buf, &mut filled, path)?;
+                                continue;
+                            }
                             None => bail!("{}: a line longer than 256 MiB", path.display()),
                         }
                     } else {
-                        buf.len()
+                        filled
                     };
-                    let rest = buf.split_off(cut);
-                    let mut bytes = std::mem::replace(&mut buf, rest);
-                    if bytes.last() == Some(&b'\n') {
-                        bytes.pop();
+                    let mut next = pool.get();
+                    let tail = filled - cut;
+                    if next.len() < tail {
+                        next.resize(tail.max(BLOCK), 0);
                     }
-                    let n_lines = memchr::memchr_iter(b'\n', &bytes).count() as u64 + 1;
+                    next[..tail].copy_from_slice(&buf[cut..filled]);
+                    let mut end = cut;
+                    if end > start && buf[end - 1] == b'\n' {
+                        end -= 1;
+                    }
+                    let n_lines = memchr::memchr_iter(b'\n', &buf[start..end]).count() as u64 + 1;
                     let p = parser.clone().expect("set before the first block");
-                    if tx.send(Block { file: fi, first_line: line_no, parser: p, bytes }).is_err() {
+                    let block = Block { file: fi, first_line: line_no, parser: p, buf, start, end };
+                    if tx.send(block).is_err() {
                         bail!("parser threads stopped early");
                     }
                     line_no += n_lines;
-                    if !more {
+                    buf = next;
+                    filled = tail;
+                    start = 0;
+                    if !more && filled == 0 {
                         break;
+                    }
+                    if more {
+                        more = fill(&mut *input, &mut buf, &mut filled, path)?;
                     }
                 }
             }

@@ -448,9 +448,15 @@ fn add_read(iv: &mut Interval, r: &ShardRead, base: Option<&Baseline>) {
     }
 }
 
-/// Merges `iv` into the entry of its second in `map`.
-fn file(map: &mut BTreeMap<u64, Interval>, iv: &Interval) {
-    map.entry(iv.start_s).or_insert_with(|| Interval::empty(iv.start_s, 1)).merge(iv);
+/// Merges `iv` into the entry of its second in `map` (moved in when the
+/// second has no entry yet, the common case: no copy, no merge).
+fn file(map: &mut BTreeMap<u64, Interval>, iv: Interval) {
+    match map.entry(iv.start_s) {
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(iv);
+        }
+        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&iv),
+    }
 }
 
 /// `a - b` cell-wise over two ascending lists (`b`'s cells are a subset of
@@ -660,7 +666,7 @@ impl Recorder {
             }
             p.status = StatusCounts::from_pairs([(code, 1)]);
             p.invalid_status = u64::from(bad);
-            file(&mut open.late, &p);
+            file(&mut open.late, p);
             return;
         }
         // 3. Fast-path state for this second, then record.
@@ -698,7 +704,7 @@ impl Recorder {
                 add_read(&mut p, &r, Some(&b));
                 if !p.is_empty() {
                     open.counters.late += p.status.total();
-                    file(&mut open.late, &p);
+                    file(&mut open.late, p);
                 }
             }
             None => {
@@ -710,9 +716,9 @@ impl Recorder {
                         // happen (sealing steals every shard of the second), but
                         // filing it as late keeps it exact regardless.
                         open.counters.late += p.status.total();
-                        file(&mut open.late, &p);
+                        file(&mut open.late, p);
                     } else {
-                        file(&mut open.seconds, &p);
+                        file(&mut open.seconds, p);
                     }
                 }
             }
@@ -744,7 +750,7 @@ impl Recorder {
                         add_read(&mut p, &r, Some(b));
                         if !p.is_empty() {
                             open.counters.late += p.status.total();
-                            file(&mut open.late, &p);
+                            file(&mut open.late, p);
                         }
                         **b = Baseline::from_read(b.second, &r);
                     }
@@ -762,7 +768,7 @@ impl Recorder {
             let mut p = Interval::empty(second, 1);
             add_read(&mut p, &r, None);
             if !p.is_empty() {
-                file(&mut open.seconds, &p);
+                file(&mut open.seconds, p);
             }
             *base = Some(Box::new(Baseline::from_read(second, &r)));
         }
