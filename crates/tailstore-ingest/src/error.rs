@@ -10,7 +10,8 @@ use std::fmt;
 pub enum Error {
     /// A format name that [`Format::from_str`](std::str::FromStr) does not know.
     #[error(
-        "unknown format `{name}`: expected one of jsonl, csv, nginx, ingress-nginx, alb, hlog"
+        "unknown format `{name}`: expected one of jsonl, csv, nginx, ingress-nginx, alb, envoy, \
+         envoy-json, hlog"
     )]
     UnknownFormat {
         /// The name as given.

@@ -13,6 +13,8 @@
 //! | `Nginx` | `combined` plus ` $request_time` | `$request_time` or `$upstream_response_time` | `$request` path; `$host` |
 //! | `IngressNginx` | the ingress-nginx `upstreaminfo` format, current and older layouts | as nginx | `$request` path; `$proxy_upstream_name` |
 //! | `Alb` | AWS ALB and Classic ELB access logs | sum of the three processing times, or the target's | URL path; URL host; target group |
+//! | `Envoy` | Envoy's default text format and Istio's (1.1-1.7 and 1.8+ layouts), bare or behind a CRI, `ACCESS ` or Docker `json-file` wrapper | `%DURATION%` (ms), or `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` | request path; `%REQ(:AUTHORITY)%`; Istio `%UPSTREAM_CLUSTER%`, else `%UPSTREAM_HOST%` |
+//! | `EnvoyJson` | Envoy/Istio JSON access logs (Istio's key names) | `duration` (ms), or `upstream_service_time` | `path`; `authority`; `upstream_cluster`, else `upstream_host` |
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
 //! | `Hlog` | HdrHistogram interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
@@ -41,6 +43,24 @@
 //! trailing `$req_id`. The first layout whose literal text matches decides.
 //! `$upstream_*` values may be `, ` / ` : ` separated lists (retries, internal
 //! redirects); the latency from `$upstream_response_time` is their sum.
+//!
+//! # Envoy and Istio
+//!
+//! [`Format::Envoy`] reads Envoy's default text format; the field after
+//! `%RESPONSE_FLAGS%` tells it from Istio's defaults (a number: Envoy; a
+//! quoted field: Istio 1.1-1.7; otherwise Istio 1.8+'s
+//! `%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
+//! "%UPSTREAM_TRANSPORT_FAILURE_REASON%"`). [`Format::EnvoyJson`] reads
+//! Istio's JSON access log (`start_time`, `response_code`, `path`,
+//! `authority`, `duration`, `upstream_service_time`, `upstream_cluster`,
+//! `upstream_host`; other keys are skipped). In both, the status is
+//! `%RESPONSE_CODE%` as logged: 0 when Envoy sent no response (flag `DC`,
+//! the client disconnected; `UC`, `UF`, `UH`, `NR`, ... are in the flags,
+//! which are not read). `%DURATION%` is the whole request; for a `101`
+//! upgrade (websocket) it is the connection's lifetime. An upstream time of
+//! `-` or `null` (no upstream answered) is unknown latency. TCP proxy lines
+//! (`"- - -"`) and requests Envoy could not parse (method or path `-`, flag
+//! `DPE`) have no request path and are rejected.
 //!
 //! # HdrHistogram interval logs
 //!
@@ -72,6 +92,7 @@
 
 mod alb;
 mod csv;
+mod envoy;
 mod error;
 mod fields;
 mod hlog;
@@ -128,6 +149,13 @@ pub enum Format {
     IngressNginx,
     /// AWS Application Load Balancer and Classic ELB access logs.
     Alb,
+    /// Envoy's default text access-log format and Istio's text defaults
+    /// (see the crate docs), also inside CRI, `ACCESS ` and Docker
+    /// `json-file` wrappers.
+    Envoy,
+    /// Envoy/Istio JSON access logs, one object per line with Istio's key
+    /// names (`start_time`, `response_code`, `path`, `duration`, ...).
+    EnvoyJson,
     /// An nginx `log_format` definition as written in nginx.conf: the format
     /// string itself, a run of single-quoted strings, or a whole
     /// `log_format name '...' '...';` directive.
@@ -140,15 +168,20 @@ pub enum Format {
 impl std::str::FromStr for Format {
     type Err = Error;
 
-    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx`, `alb`
-    /// or `hlog` (ASCII case-insensitive).
+    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx`, `alb`,
+    /// `envoy` (alias `istio`), `envoy-json` (alias `istio-json`) or `hlog`
+    /// (ASCII case-insensitive).
     fn from_str(s: &str) -> Result<Format, Error> {
-        const NAMES: [(&str, Format); 6] = [
+        const NAMES: [(&str, Format); 10] = [
             ("jsonl", Format::Jsonl),
             ("csv", Format::Csv),
             ("nginx", Format::Nginx),
             ("ingress-nginx", Format::IngressNginx),
             ("alb", Format::Alb),
+            ("envoy", Format::Envoy),
+            ("istio", Format::Envoy),
+            ("envoy-json", Format::EnvoyJson),
+            ("istio-json", Format::EnvoyJson),
             ("hlog", Format::Hlog),
         ];
         NAMES
@@ -169,6 +202,8 @@ impl fmt::Display for Format {
             Format::Nginx => f.write_str("nginx"),
             Format::IngressNginx => f.write_str("ingress-nginx"),
             Format::Alb => f.write_str("alb"),
+            Format::Envoy => f.write_str("envoy"),
+            Format::EnvoyJson => f.write_str("envoy-json"),
             Format::Hlog => f.write_str("hlog"),
             Format::LogFormat(def) => write!(f, "log_format '{def}'"),
         }
@@ -179,12 +214,14 @@ impl fmt::Display for Format {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LatencySource {
     /// The whole request: nginx `$request_time`; ALB/ELB the sum of the
-    /// request, target and response processing times.
+    /// request, target and response processing times; Envoy `%DURATION%`
+    /// (JSON `duration`).
     #[default]
     Request,
     /// The upstream's share: nginx `$upstream_response_time` (summed over
-    /// retries); ALB/ELB the target processing time. JSONL and CSV have a
-    /// single latency field and ignore this.
+    /// retries); ALB/ELB the target processing time; Envoy
+    /// `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` (JSON `upstream_service_time`).
+    /// JSONL and CSV have a single latency field and ignore this.
     Upstream,
 }
 
@@ -195,10 +232,12 @@ pub enum SeriesBy {
     #[default]
     Path,
     /// The upstream: ingress-nginx `$proxy_upstream_name`; ALB target group
-    /// ARN (Classic ELB: the `backend:port` field); JSONL/CSV `upstream`.
+    /// ARN (Classic ELB: the `backend:port` field); Istio `%UPSTREAM_CLUSTER%`
+    /// (plain Envoy, or a JSON `null` cluster: `%UPSTREAM_HOST%`); JSONL/CSV
+    /// `upstream`.
     Upstream,
     /// The host: nginx `$host`, `$http_host` or `$server_name`; ALB/ELB the
-    /// request URL's host; JSONL/CSV `host`.
+    /// request URL's host; Envoy `%REQ(:AUTHORITY)%`; JSONL/CSV `host`.
     Host,
 }
 
@@ -217,6 +256,8 @@ enum Kind {
     Csv(csv::CsvConfig),
     Log(logformat::LogParser),
     Alb(alb::AlbConfig),
+    Envoy(envoy::EnvoyConfig),
+    EnvoyJson(envoy::EnvoyConfig),
 }
 
 /// A line parser for one format and set of options.
@@ -288,6 +329,13 @@ impl Parser {
             Format::Alb => {
                 Kind::Alb(alb::AlbConfig { latency: opts.latency, series_by: opts.series_by })
             }
+            Format::Envoy => {
+                Kind::Envoy(envoy::EnvoyConfig { latency: opts.latency, series_by: opts.series_by })
+            }
+            Format::EnvoyJson => Kind::EnvoyJson(envoy::EnvoyConfig {
+                latency: opts.latency,
+                series_by: opts.series_by,
+            }),
             Format::LogFormat(def) => Kind::Log(logformat::LogParser::single(def, opts)?),
             Format::Hlog => return Err(Error::NotLineFormat { format: format.to_string() }),
         };
@@ -315,6 +363,8 @@ impl Parser {
             Kind::Csv(cfg) => cfg.parse(line),
             Kind::Log(p) => p.parse(line).map(Some),
             Kind::Alb(cfg) => alb::parse(*cfg, line).map(Some),
+            Kind::Envoy(cfg) => envoy::parse_text(*cfg, line).map(Some),
+            Kind::EnvoyJson(cfg) => envoy::parse_json(*cfg, line).map(Some),
         }
     }
 
@@ -337,7 +387,10 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 /// In order: an HdrHistogram interval log if the first non-blank line is an
 /// hlog header comment (`#[Histogram log format`, `#[StartTime:`,
 /// `#[BaseTime:`, `#[Logged with`), the `"StartTimestamp"` legend or an
-/// interval line with a `HIST…` payload; JSONL if the first line starts with `{`; CSV if it has a comma
+/// interval line with a `HIST…` payload; Envoy if the first line starts
+/// with `[<RFC 3339>] "` (after a CRI prefix, `ACCESS ` or inside a Docker
+/// `json-file` object's `log`/`message`); Envoy JSON if it is an object with
+/// `start_time` and `response_code` keys; JSONL if the first line starts with `{`; CSV if it has a comma
 /// and a known column name; ALB if it starts with an ALB request type and an
 /// RFC 3339 time, or (Classic ELB) with an RFC 3339 time; ingress-nginx if any
 /// line parses with that preset; nginx if any line parses with the nginx
@@ -353,6 +406,14 @@ pub fn detect(lines: &[&[u8]]) -> Option<Format> {
     let lines: Vec<&[u8]> =
         lines.iter().map(|l| clean_line(l)).filter(|l| !is_blank_or_comment(l)).collect();
     let first = *lines.first()?;
+    // Before JSONL (a wrapped Envoy line is a JSON object) and ALB (a CRI
+    // prefix starts with an RFC 3339 time, as Classic ELB lines do).
+    if envoy::looks_like_text(first) {
+        return Some(Format::Envoy);
+    }
+    if envoy::looks_like_json(first) {
+        return Some(Format::EnvoyJson);
+    }
     if first.trim_ascii_start().starts_with(b"{") {
         return Some(Format::Jsonl);
     }
@@ -393,7 +454,8 @@ mod tests {
 
     #[test]
     fn format_names() {
-        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb", "hlog"] {
+        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb", "envoy", "envoy-json", "hlog"]
+        {
             let f: Format = name.parse().unwrap();
             assert_eq!(f.to_string(), name);
             assert!(!Parser::needs_header(&f) || f == Format::Csv);
@@ -401,10 +463,13 @@ mod tests {
             assert_eq!(built.is_err(), f == Format::Hlog, "{name}");
         }
         assert_eq!("ALB".parse::<Format>(), Ok(Format::Alb));
+        assert_eq!("istio".parse::<Format>(), Ok(Format::Envoy));
+        assert_eq!("Istio-JSON".parse::<Format>(), Ok(Format::EnvoyJson));
         let e = "apache".parse::<Format>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb, hlog"
+            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb, envoy, \
+             envoy-json, hlog"
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
@@ -511,6 +576,19 @@ mod tests {
             d(&["127.0.0.1 - frank [13/Jul/2016:10:55:36 +0000] \"GET /a HTTP/1.0\" 200 2326"]),
             None
         );
+        let envoy = "[2019-02-12T18:37:42.921Z] \"GET /httpbin/ip HTTP/1.1\" 200 - 0 43 217 216 \
+                     \"172.17.0.5\" \"curl/7.59.0\" \"c62e\" \"httpbin.org\" \"52.87.35.92:80\"";
+        assert_eq!(d(&[envoy]), Some(Format::Envoy));
+        assert_eq!(d(&[&format!("2022-07-22T12:24:12.3Z stdout F {envoy}")]), Some(Format::Envoy));
+        assert_eq!(
+            d(&[&format!("{{\"message\":\"ACCESS {}\"}}", envoy.replace('"', "\\\""))]),
+            Some(Format::Envoy)
+        );
+        assert_eq!(
+            d(&["{\"duration\":43,\"start_time\":\"2024-05-28T13:47:25.233Z\",\"response_code\":200}"]),
+            Some(Format::EnvoyJson)
+        );
+        assert_eq!(d(&["{\"message\":\"hello\"}"]), Some(Format::Jsonl));
         assert_eq!(d(&["", "# only comments"]), None);
         assert_eq!(d(&[]), None);
     }
