@@ -116,7 +116,8 @@ struct ReplayArgs {
     /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, hlog (HdrHistogram interval log).
+    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, envoy (Envoy/Istio text),
+    /// envoy-json (Envoy/Istio JSON), hlog (HdrHistogram interval log).
     #[arg(long, default_value = "auto")]
     format: String,
     /// hlog: unit of the histogram values. jHiccup and HdrHistogram's own tools record ns;
