@@ -85,10 +85,67 @@ pub fn encode_series_record(id: u64, name: &str) -> Option<Vec<u8>> {
     Some(frame(KIND_SERIES, &body))
 }
 
-/// Encodes an interval record for series id `series` at `slot`, trying zstd
-/// at `zstd_level` and keeping it when smaller. `None` when the payload
-/// would pass 64 MiB (it cannot: an interval of the largest layout is far
-/// smaller).
+/// An interval encoded for storage, before it is framed as a record of a
+/// particular file (the costly part: the histogram coder and zstd), so that
+/// callers can encode outside the writer's lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedInterval {
+    /// Start of the interval (unix seconds).
+    pub start_s: u64,
+    /// The record body after the series id and slot: flags, the raw length
+    /// when zstd, the payload as stored.
+    tail: Vec<u8>,
+}
+
+/// Encodes `iv` for storage, trying zstd at `zstd_level` and keeping it when
+/// smaller. `None` when the payload would pass 64 MiB (it cannot: an
+/// interval of the largest layout is far smaller).
+pub fn encode_interval(
+    iv: &Interval,
+    late: bool,
+    layout: &Layout,
+    zstd_level: i32,
+) -> Option<EncodedInterval> {
+    let raw = encode_payload(iv, layout);
+    if raw.len() as u64 > MAX_BODY_LEN - 64 {
+        return None;
+    }
+    let mut tail = Vec::with_capacity(raw.len() + 8);
+    // The range-coded histogram does not compress; zstd helps only on
+    // long varint histograms, and costs its frame header on short ones.
+    let z = if raw.len() > 96 { zstd::bulk::compress(&raw, zstd_level).ok() } else { None };
+    match z {
+        Some(z) if z.len() + 3 < raw.len() => {
+            tail.push(u8::from(late) * IF_LATE + IF_ZSTD);
+            put_varint(&mut tail, raw.len() as u64);
+            tail.extend_from_slice(&z);
+        }
+        _ => {
+            tail.push(u8::from(late) * IF_LATE);
+            tail.extend_from_slice(&raw);
+        }
+    }
+    Some(EncodedInterval { start_s: iv.start_s, tail })
+}
+
+impl EncodedInterval {
+    /// A late delta.
+    pub fn is_late(&self) -> bool {
+        self.tail.first().is_some_and(|f| f & IF_LATE != 0)
+    }
+}
+
+/// Frames an encoded interval as a record of series id `series` at `slot`.
+pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
+    let mut body = Vec::with_capacity(enc.tail.len() + 12);
+    put_varint(&mut body, series);
+    put_varint(&mut body, slot);
+    body.extend_from_slice(&enc.tail);
+    frame(KIND_INTERVAL, &body)
+}
+
+/// Encodes an interval record for series id `series` at `slot`:
+/// [`encode_interval`] then [`frame_interval`].
 pub fn encode_interval_record(
     series: u64,
     slot: u64,
@@ -97,28 +154,7 @@ pub fn encode_interval_record(
     layout: &Layout,
     zstd_level: i32,
 ) -> Option<Vec<u8>> {
-    let raw = encode_payload(iv, layout);
-    if raw.len() as u64 > MAX_BODY_LEN - 64 {
-        return None;
-    }
-    let mut body = Vec::with_capacity(raw.len() + 12);
-    put_varint(&mut body, series);
-    put_varint(&mut body, slot);
-    // The range-coded histogram does not compress; zstd helps only on
-    // long varint histograms, and costs its frame header on short ones.
-    let z = if raw.len() > 96 { zstd::bulk::compress(&raw, zstd_level).ok() } else { None };
-    match z {
-        Some(z) if z.len() + 3 < raw.len() => {
-            body.push(u8::from(late) * IF_LATE + IF_ZSTD);
-            put_varint(&mut body, raw.len() as u64);
-            body.extend_from_slice(&z);
-        }
-        _ => {
-            body.push(u8::from(late) * IF_LATE);
-            body.extend_from_slice(&raw);
-        }
-    }
-    Some(frame(KIND_INTERVAL, &body))
+    Some(frame_interval(series, slot, &encode_interval(iv, late, layout, zstd_level)?))
 }
 
 /// Parses the record at the start of `bytes`: framing, lengths and CRC, and

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use tailstore_hist::{Interval, Layout};
 
-use crate::chunk::{encode_interval_record, encode_series_record, ChunkError};
+use crate::chunk::{
+    encode_interval, encode_interval_record, encode_series_record, frame_interval, ChunkError,
+    EncodedInterval,
+};
 use crate::codec::StoredInterval;
 use crate::error::Error;
 use crate::mmap::Map;
@@ -352,16 +355,37 @@ impl Writer {
         series: &str,
         intervals: &[StoredInterval],
     ) -> Result<(), Error> {
-        let span = u64::from(span_s(level));
         let (zl, layout) = (self.opts.zstd_level, self.opts.layout);
+        let mut encoded = Vec::with_capacity(intervals.len());
+        for s in intervals {
+            encoded.push(encode_interval(&s.interval, s.late, &layout, zl).ok_or_else(|| {
+                Error::Corrupt {
+                    path: self.dir.clone(),
+                    offset: 0,
+                    reason: "interval too large to encode".into(),
+                }
+            })?);
+        }
+        self.append_encoded(level, series, &encoded)
+    }
+
+    /// [`Writer::append`] of intervals already encoded with
+    /// [`encode_interval`] (for this writer's layout), so that the costly
+    /// encoding can run outside whatever lock guards the writer.
+    pub fn append_encoded(
+        &mut self,
+        level: u8,
+        series: &str,
+        intervals: &[EncodedInterval],
+    ) -> Result<(), Error> {
+        let span = u64::from(span_s(level));
         let too_long = |dir: &Path| Error::Corrupt {
             path: dir.to_path_buf(),
             offset: 0,
             reason: format!("series name of {} bytes is empty or longer than 65 535", series.len()),
         };
-        for s in intervals {
-            let iv = &s.interval;
-            let bucket = iv.start_s - iv.start_s % bucket_len_s(level);
+        for enc in intervals {
+            let bucket = enc.start_s - enc.start_s % bucket_len_s(level);
             let dir = self.dir.clone();
             let seg = self.seg(level, bucket)?;
             let id = match seg.ids.get(series) {
@@ -375,11 +399,9 @@ impl Writer {
                     id
                 }
             };
-            let slot = (iv.start_s - bucket) / span;
-            let rec = encode_interval_record(id, slot, iv, s.late, &layout, zl)
-                .ok_or_else(|| too_long(&dir))?;
-            seg.pending.extend_from_slice(&rec);
-            seg.late |= s.late;
+            let slot = (enc.start_s - bucket) / span;
+            seg.pending.extend_from_slice(&frame_interval(id, slot, enc));
+            seg.late |= enc.is_late();
             seg.touched = Instant::now();
         }
         Ok(())

@@ -22,7 +22,8 @@ mod rc;
 mod segment;
 
 pub use chunk::{
-    decode_interval, encode_interval_record, encode_series_record, parse_record, ChunkError, Record,
+    decode_interval, encode_interval, encode_interval_record, encode_series_record, frame_interval,
+    parse_record, ChunkError, EncodedInterval, Record,
 };
 pub use codec::{decode_payload, encode_payload, StoredInterval};
 pub use dir::{

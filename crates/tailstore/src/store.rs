@@ -10,15 +10,20 @@ use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Layout, Recorder, S
 use tailstore_query::{
     plan, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource, Selector, WindowStats,
 };
-use tailstore_storage::{scan_dir, Loc, Report, Segments, StoredInterval, Writer, WriterOptions};
+use tailstore_storage::{
+    encode_interval, scan_dir, EncodedInterval, Loc, Report, Segments, StoredInterval, Writer,
+    WriterOptions,
+};
 
 use crate::error::Error;
 use crate::options::Options;
 
 /// Receives every sealed interval: the hook persistence plugs into.
 ///
-/// Called from the sealing thread, after the interval is visible to queries,
-/// in ascending time order per series for sealed seconds. `late` deltas are
+/// Called from a sealing thread, after the interval is visible to queries,
+/// in ascending time order per series for sealed seconds. A forced seal
+/// (`flush`, `compact`, drop) seals series in parallel, one thread per core:
+/// the calls for one series still come from one thread, in order. `late` deltas are
 /// additions to a second sealed earlier.
 pub trait Sink: Send + Sync {
     /// One sealed one-second interval (or late delta) of `series`.
@@ -83,6 +88,9 @@ struct SeriesInner {
     recorder: Recorder,
     tier: Mutex<MemTier>,
 }
+
+/// zstd level of payloads that zstd shrinks (the writer's default).
+const ZSTD_LEVEL: i32 = 3;
 
 /// A segment file that took late deltas is compacted (its pieces merged into
 /// one record each) once it has not been appended to for this long, and at
@@ -677,14 +685,56 @@ fn seal_pass(inner: &Inner, force: bool) {
     };
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
-    let mut scratch = Accumulator::new(inner.opts.layout);
-    for s in series {
+    let pass = Pass { inner, seal_below, live_seal_below, newest, sinks: &sinks };
+    // A forced pass (flush, compact, drop) may have much to seal at once
+    // (a replay's last lateness window): series go to one thread per core.
+    // Regular passes stay on the clock thread, off the recorders' cores.
+    let threads = if force {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(series.len())
+    } else {
+        1
+    };
+    if threads > 1 {
+        std::thread::scope(|sc| {
+            for k in 0..threads {
+                let (pass, series) = (&pass, &series);
+                sc.spawn(move || {
+                    let mut scratch = Accumulator::new(inner.opts.layout);
+                    for s in series.iter().skip(k).step_by(threads) {
+                        pass.seal_series(s, &mut scratch);
+                    }
+                });
+            }
+        });
+    } else {
+        let mut scratch = Accumulator::new(inner.opts.layout);
+        for s in &series {
+            pass.seal_series(s, &mut scratch);
+        }
+    }
+    *guard = seal_below;
+}
+
+/// One seal pass's bounds.
+struct Pass<'a> {
+    inner: &'a Inner,
+    seal_below: u64,
+    live_seal_below: u64,
+    newest: u64,
+    sinks: &'a [Arc<dyn Sink>],
+}
+
+impl Pass<'_> {
+    /// Seals one series: into its tier, its rollups, the writer's queue
+    /// (encoded before the writer's lock is taken) and the sinks.
+    fn seal_series(&self, s: &SeriesInner, scratch: &mut Accumulator) {
+        let inner = self.inner;
+        let durable = inner.storage.is_some();
         let mut persist: Vec<(u8, StoredInterval)> = Vec::new();
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
-            let sealed = s.recorder.seal(seal_below, live_seal_below);
-            tier.advance(newest);
-            let durable = inner.storage.is_some();
+            let sealed = s.recorder.seal(self.seal_below, self.live_seal_below);
+            tier.advance(self.newest);
             for (late, iv) in sealed
                 .seconds
                 .iter()
@@ -701,7 +751,7 @@ fn seal_pass(inner: &Inner, force: bool) {
             }
             // `seal_below` never exceeds what the recorder sealed for this
             // series (a live-only series seals further, up to `live_seal_below`).
-            for (k, piece) in tier.roll_up(seal_below, &mut scratch) {
+            for (k, piece) in tier.roll_up(self.seal_below, scratch) {
                 if durable {
                     persist.push((k as u8, StoredInterval { interval: piece, late: false }));
                 }
@@ -709,17 +759,32 @@ fn seal_pass(inner: &Inner, force: bool) {
             sealed
         };
         if let (Some(st), false) = (&inner.storage, persist.is_empty()) {
+            let layout = inner.opts.layout;
+            let mut batches: [Vec<EncodedInterval>; 3] = Default::default();
+            let mut failed = 0u64;
+            for (level, p) in &persist {
+                match encode_interval(&p.interval, p.late, &layout, ZSTD_LEVEL) {
+                    Some(e) => batches[usize::from(*level).min(2)].push(e),
+                    None => failed += 1,
+                }
+            }
             let mut st = st.lock();
-            for level in 0..3u8 {
-                let batch: Vec<StoredInterval> =
-                    persist.iter().filter(|p| p.0 == level).map(|p| p.1.clone()).collect();
+            if failed > 0 {
+                let path = st.writer.dir().to_path_buf();
+                st.note(Err(tailstore_storage::Error::Corrupt {
+                    path,
+                    offset: 0,
+                    reason: format!("{failed} intervals too large to encode"),
+                }));
+            }
+            for (level, batch) in batches.iter().enumerate() {
                 if !batch.is_empty() {
-                    let r = st.writer.append(level, &s.name, &batch);
+                    let r = st.writer.append_encoded(level as u8, &s.name, batch);
                     st.note(r);
                 }
             }
         }
-        for sink in &sinks {
+        for sink in self.sinks {
             for iv in &sealed.seconds {
                 sink.sealed(&s.name, iv, false);
             }
@@ -728,7 +793,6 @@ fn seal_pass(inner: &Inner, force: bool) {
             }
         }
     }
-    *guard = seal_below;
 }
 
 /// A cheap, cloneable handle to one series; `Send + Sync`.
