@@ -78,9 +78,10 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LatencyArg {
-    /// nginx `$request_time`
+    /// The whole request: nginx `$request_time`, Envoy `%DURATION%`
     Request,
-    /// nginx `$upstream_response_time` (a list is summed)
+    /// The upstream's part: nginx `$upstream_response_time` (a list is summed),
+    /// Envoy `x-envoy-upstream-service-time`
     Upstream,
 }
 
@@ -130,10 +131,11 @@ struct ReplayArgs {
     /// An nginx `log_format` definition, as written in nginx.conf (implies a custom format).
     #[arg(long)]
     log_format: Option<String>,
-    /// nginx latency field.
+    /// Latency field of nginx, ingress-nginx and Envoy/Istio logs.
     #[arg(long, value_enum, default_value = "request")]
     latency: LatencyArg,
-    /// nginx series: the request path (default), the upstream name, or the host.
+    /// Series of nginx, ingress-nginx and Envoy/Istio logs: the request path
+    /// (default), the upstream name, or the host.
     #[arg(long, value_enum, default_value = "path")]
     series_by: SeriesByArg,
     /// Keep data this long (e.g. 48h, 35d), in data time; default: keep everything.

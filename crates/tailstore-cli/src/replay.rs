@@ -167,7 +167,7 @@ fn parser_for(
             Some(f) => f,
             None if sample.is_empty() => Format::Jsonl, // empty file: nothing to parse
             None => bail!(
-                "{}: cannot detect the format from its first lines; give --format (jsonl, csv, nginx, ingress-nginx, alb, hlog) or --log-format",
+                "{}: cannot detect the format from its first lines; give --format (jsonl, csv, nginx, ingress-nginx, alb, envoy, envoy-json, hlog) or --log-format",
                 path.display()
             ),
         },

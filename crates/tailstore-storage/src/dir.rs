@@ -502,12 +502,14 @@ pub fn compact_segment(
     layout: &Layout,
     zstd_level: i32,
 ) -> Result<bool, Error> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io("read", path)(e)),
+        Err(e) => return Err(Error::io("open", path)(e)),
     };
-    let scan = scan_segment(&bytes, path, level, bucket, layout, true)?;
+    let map = Map::open(&file, path)?;
+    let bytes = map.bytes();
+    let scan = scan_segment(bytes, path, level, bucket, layout, true)?;
     if !scan.damage.is_empty() || bytes.len() < SEGMENT_HEADER_LEN {
         return Ok(false);
     }
