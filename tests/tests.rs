@@ -7,4 +7,5 @@ mod concurrency;
 mod durable;
 mod fuzz_corpus;
 mod oracle;
+mod range;
 mod semantics;

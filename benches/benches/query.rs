@@ -149,9 +149,60 @@ fn p99_window(c: &mut Criterion) {
     g.finish();
 }
 
+/// Range queries as graphs and alert rules run them: P99 over a sliding
+/// window, one point per step across 24 h of the same fixture.
+/// * `tailstore_range/<case>`: `query(..).last(window).range_with(start, end,
+///   step, f)` (slides over the level the step and window align with; `f`
+///   reads each point's P99);
+/// * `per_point_planned/<case>`: the peer, one planned
+///   `.last(window).ending_at(t).run()` per point (a fresh merge per point).
+///
+/// `Throughput::Elements(points)`: the per-element figure is the time per point.
+fn p99_range(c: &mut Criterion) {
+    let fx = build();
+    let mut g = c.benchmark_group("p99_range");
+    // (label, step, window): a 5 min alert window every 10 s (seconds level),
+    // a 1 h window every minute (minutes level) over the last 24 h.
+    for (label, step, window) in [("5m_every_10s", 10u64, 300u64), ("1h_every_1m", 60, 3_600)] {
+        let end = fx.end_s - fx.end_s % 3_600;
+        let start = end - 86_400;
+        let points = (end - start) / step + 1;
+        let run_range = || {
+            let mut worst = Duration::ZERO;
+            fx.store
+                .query(Selector::exact(NAME))
+                .last(Duration::from_secs(window))
+                .range_with(at(start), at(end), Duration::from_secs(step), |_, w| {
+                    worst = worst.max(w.quantile(0.99).unwrap_or_default());
+                })
+                .expect("valid range");
+            worst
+        };
+        let run_points = || {
+            (0..points)
+                .map(|k| {
+                    fx.store
+                        .query(Selector::exact(NAME))
+                        .last(Duration::from_secs(window))
+                        .ending_at(at(start + k * step))
+                        .run()
+                        .expect("valid window")
+                        .quantile(0.99)
+                })
+                .fold(Duration::ZERO, |a, q| a.max(q.unwrap_or_default()))
+        };
+        assert_eq!(run_range(), run_points(), "range {label}: same answers");
+        g.throughput(Throughput::Elements(points));
+        g.sample_size(10);
+        g.bench_function(BenchmarkId::new("tailstore_range", label), |b| b.iter(run_range));
+        g.bench_function(BenchmarkId::new("per_point_planned", label), |b| b.iter(run_points));
+    }
+    g.finish();
+}
+
 /// Private, so the `pub fn` that `criterion_group!` generates is not
 /// exported (and needs no doc).
 mod groups {
-    criterion::criterion_group!(benches, super::p99_window);
+    criterion::criterion_group!(benches, super::p99_window, super::p99_range);
 }
 criterion_main!(groups::benches);

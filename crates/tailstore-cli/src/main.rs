@@ -291,33 +291,36 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
     if n > u128::from(MAX_POINTS) {
         bail!("{n} points: more than {MAX_POINTS}; use a larger --step");
     }
-    // Each point is planned over the rollups (whole hours and minutes from the
-    // coarse levels, edges from seconds), so its cost is bounded by the plan,
-    // not by the window's length.
-    let mut points = Vec::new();
-    for k in 0..n as u32 {
-        let t = start + step * k;
-        let mut q = store.query(sel.clone()).last(window).ending_at(t);
-        if let Some(e) = &errors {
-            q = q.errors(e.clone());
-        }
-        points.push((t, q.run()?));
+    // One visit per piece where the points slide over a rollup level (see
+    // `Query::range_with`), a planned query per point elsewhere; each point
+    // is rendered as it comes.
+    let mut q = store.query(sel).last(window);
+    if let Some(e) = &errors {
+        q = q.errors(e.clone());
     }
     if a.json {
-        let v: Vec<Value> = points
-            .iter()
-            .map(|(t, w)| {
-                let mut m = serde_json::Map::new();
-                m.insert(
-                    "t".into(),
-                    json!(t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())),
-                );
-                m.extend(window_json(w, &qs));
-                Value::Object(m)
-            })
-            .collect();
+        let mut v: Vec<Value> = Vec::new();
+        q.range_with(start, end, step, |t, w| {
+            let mut m = serde_json::Map::new();
+            m.insert("t".into(), json!(t));
+            m.extend(window_json(w, &qs));
+            v.push(Value::Object(m));
+        })?;
         outln!("{}", json!({ "points": v }));
     } else {
+        let mut rows: Vec<String> = Vec::new();
+        q.range_with(start, end, step, |t, w| {
+            let qv: String =
+                w.quantiles(&qs).into_iter().map(|v| format!("{:>9}", ms_text(v))).collect();
+            rows.push(format!(
+                "{:>12} {:>9} {:>9.2} {:>7.2} {}",
+                t,
+                w.count(),
+                w.rate_per_sec(),
+                w.error_ratio().unwrap_or(0.0) * 100.0,
+                qv
+            ));
+        })?;
         outln!(
             "{:>12} {:>9} {:>9} {:>7} {}",
             "t",
@@ -326,17 +329,8 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
             "err %",
             qs.iter().map(|q| format!("{:>9}", output::quantile_key(*q))).collect::<String>()
         );
-        for (t, w) in &points {
-            let qv: String =
-                w.quantiles(&qs).into_iter().map(|v| format!("{:>9}", ms_text(v))).collect();
-            outln!(
-                "{:>12} {:>9} {:>9.2} {:>7.2} {}",
-                t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-                w.count(),
-                w.rate_per_sec(),
-                w.error_ratio().unwrap_or(0.0) * 100.0,
-                qv
-            );
+        for r in rows {
+            outln!("{r}");
         }
     }
     Ok(ExitCode::SUCCESS)

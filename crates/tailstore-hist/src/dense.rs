@@ -27,7 +27,10 @@ pub fn nearest_rank(q: f64, n: u64) -> u64 {
 #[derive(Clone)]
 pub struct Accumulator {
     layout: Layout,
+    /// `counts[k]` is bucket `base + k`: the whole layout (`base` 0) in an
+    /// accumulator that is added to, only the used range in a snapshot.
     counts: Vec<u64>,
+    base: usize,
     lo: usize,
     hi: usize,
     total: u64,
@@ -56,6 +59,7 @@ impl Accumulator {
         Accumulator {
             layout,
             counts: vec![0; layout.len()],
+            base: 0,
             lo: usize::MAX,
             hi: 0,
             total: 0,
@@ -68,13 +72,57 @@ impl Accumulator {
         }
     }
 
+    /// An empty accumulator that allocates its counts on the first add
+    /// (a placeholder, or an answer with nothing in it).
+    pub fn empty_compact(layout: Layout) -> Accumulator {
+        Accumulator {
+            layout,
+            counts: Vec::new(),
+            base: 0,
+            lo: usize::MAX,
+            hi: 0,
+            total: 0,
+            status: Box::new([0; STATUS_CODES]),
+            min_ns: u64::MAX,
+            max_ns: 0,
+            sum_ns: 0,
+            clamped: 0,
+            invalid_status: 0,
+        }
+    }
+
+    /// True when nothing was added (no latency, no status, no counter).
+    pub fn is_empty(&self) -> bool {
+        self.total == 0 && self.requests() == 0 && self.clamped == 0 && self.invalid_status == 0
+    }
+
     /// The layout of the counts.
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
+    /// Makes a compact snapshot whole again before it is added to.
+    fn full(&mut self) {
+        if self.base == 0 && self.counts.len() == self.layout.len() {
+            return;
+        }
+        let mut counts = vec![0; self.layout.len()];
+        counts[self.base..self.base + self.counts.len()].copy_from_slice(&self.counts);
+        self.counts = counts;
+        self.base = 0;
+    }
+
+    /// The counts of buckets `lo ..= hi` (empty when there are none).
+    fn used(&self) -> &[u64] {
+        if self.lo > self.hi {
+            return &[];
+        }
+        &self.counts[self.lo - self.base..=self.hi - self.base]
+    }
+
     /// Resets to empty, touching only the slots that were used.
     pub fn clear(&mut self) {
+        self.full();
         if self.lo <= self.hi {
             self.counts[self.lo..=self.hi].fill(0);
         }
@@ -95,6 +143,7 @@ impl Accumulator {
     /// histogram of another layout, which callers reject earlier).
     #[inline]
     pub fn add_bucket(&mut self, index: u32, count: u64) {
+        self.full();
         let i = index as usize;
         if let Some(slot) = self.counts.get_mut(i) {
             *slot = slot.saturating_add(count);
@@ -107,6 +156,7 @@ impl Accumulator {
     /// Adds a sparse histogram's buckets: one vectorized slice add per run.
     pub fn add_hist(&mut self, hist: &SparseHist) {
         let Some((first, last)) = hist.index_range() else { return };
+        self.full();
         if last as usize >= self.counts.len() {
             // Another layout's histogram: keep what fits, bucket by bucket.
             for (i, c) in hist.iter() {
@@ -152,10 +202,10 @@ impl Accumulator {
 
     /// Adds another accumulator of the same layout.
     pub fn add_accumulator(&mut self, other: &Accumulator) {
-        if other.lo <= other.hi {
+        self.full();
+        if other.lo <= other.hi && other.hi < self.counts.len() {
             // Contiguous slices of equal length: this loop auto-vectorizes.
-            let (dst, src) =
-                (&mut self.counts[other.lo..=other.hi], &other.counts[other.lo..=other.hi]);
+            let (dst, src) = (&mut self.counts[other.lo..=other.hi], other.used());
             for (d, s) in dst.iter_mut().zip(src) {
                 *d = d.saturating_add(*s);
             }
@@ -168,6 +218,83 @@ impl Accumulator {
         }
         self.add_extremes(other.min_ns, other.max_ns, other.sum_ns);
         self.add_clamped(other.clamped, other.invalid_status);
+    }
+
+    /// Takes away an interval added earlier (a sliding window's leaving
+    /// piece): counts, statuses, sum and clamping counters. The extremes
+    /// cannot be taken away; the caller tracks them and sets them with
+    /// [`Accumulator::set_extremes`]. Saturates at zero.
+    pub fn sub_interval(&mut self, iv: &Interval) {
+        self.full();
+        let mut removed = 0u64;
+        for (i, c) in iv.hist.iter() {
+            if let Some(slot) = self.counts.get_mut(i as usize) {
+                let c = c.min(*slot);
+                *slot -= c;
+                removed += c;
+            }
+        }
+        self.total = self.total.saturating_sub(removed);
+        for (code, n) in iv.status.iter() {
+            if let Some(s) = self.status.get_mut(usize::from(code)) {
+                *s = s.saturating_sub(n);
+            }
+        }
+        self.sum_ns = self.sum_ns.saturating_sub(iv.sum_ns);
+        self.clamped = self.clamped.saturating_sub(iv.clamped);
+        self.invalid_status = self.invalid_status.saturating_sub(iv.invalid_status);
+        if self.total == 0 {
+            self.min_ns = u64::MAX;
+            self.max_ns = 0;
+            if self.lo <= self.hi {
+                self.counts[self.lo..=self.hi].fill(0);
+            }
+            self.lo = usize::MAX;
+            self.hi = 0;
+        } else if let Some((first, last)) = iv.hist.index_range() {
+            // Keep the used range tight (a sliding window's range would only
+            // grow otherwise): only the ends this piece may have emptied.
+            if first as usize == self.lo || last as usize == self.hi {
+                while self.lo < self.hi && self.counts[self.lo] == 0 {
+                    self.lo += 1;
+                }
+                while self.hi > self.lo && self.counts[self.hi] == 0 {
+                    self.hi -= 1;
+                }
+            }
+        }
+    }
+
+    /// Replaces the exact extremes (after [`Accumulator::sub_interval`]).
+    pub fn set_extremes(&mut self, min_ns: u64, max_ns: u64) {
+        self.min_ns = min_ns;
+        self.max_ns = max_ns;
+    }
+
+    /// A compact copy: only the non-zero range of the counts is kept (a
+    /// small allocation instead of the whole layout), for answers that are
+    /// read, not added to (adding to it makes it whole again first).
+    pub fn snapshot(&self) -> Accumulator {
+        let used = self.used();
+        let (counts, base, lo, hi) =
+            match (used.iter().position(|c| *c > 0), used.iter().rposition(|c| *c > 0)) {
+                (Some(a), Some(b)) => (used[a..=b].to_vec(), self.lo + a, self.lo + a, self.lo + b),
+                _ => (Vec::new(), 0, usize::MAX, 0),
+            };
+        Accumulator {
+            layout: self.layout,
+            counts,
+            base,
+            lo,
+            hi,
+            total: self.total,
+            status: self.status.clone(),
+            min_ns: self.min_ns,
+            max_ns: self.max_ns,
+            sum_ns: self.sum_ns,
+            clamped: self.clamped,
+            invalid_status: self.invalid_status,
+        }
     }
 
     /// Number of latency samples.
@@ -245,7 +372,7 @@ impl Accumulator {
             .map(|(i, q)| (nearest_rank(*q, self.total), i))
             .collect();
         order.sort_unstable();
-        let counts = &self.counts[self.lo..=self.hi];
+        let counts = self.used();
         let mut cum: u64 = 0;
         let mut pos = 0usize; // offset into `counts`
         for (rank, slot) in order {
@@ -283,10 +410,7 @@ impl Accumulator {
         if self.lo > self.hi {
             return SparseHist::default();
         }
-        let pairs = self.counts[self.lo..=self.hi]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ((self.lo + i) as u32, *c));
+        let pairs = self.used().iter().enumerate().map(|(i, c)| ((self.lo + i) as u32, *c));
         // Ascending by construction.
         SparseHist::from_sorted(pairs).expect("dense scan is ascending")
     }
@@ -347,5 +471,73 @@ mod tests {
         b.clear();
         assert_eq!(b.total(), 0);
         assert_eq!(b.quantile_ns(0.5), None);
+    }
+
+    fn iv(start_s: u64, pairs: &[(u32, u64)], min_ns: u64, max_ns: u64) -> Interval {
+        let mut iv = Interval::empty(start_s, 1);
+        iv.hist = SparseHist::from_sorted(pairs.iter().copied()).unwrap();
+        iv.status = StatusCounts::from_pairs([(200, iv.hist.total()), (503, 1)]);
+        iv.min_ns = min_ns;
+        iv.max_ns = max_ns;
+        iv.sum_ns = 12_345;
+        iv.clamped = 1;
+        iv
+    }
+
+    /// Sliding: add a, b, c; take a away: equals b + c (extremes set by the
+    /// caller). A snapshot answers like the original and becomes whole
+    /// again when added to.
+    #[test]
+    fn sub_interval_and_snapshot() {
+        let layout = Layout::default();
+        let a = iv(0, &[(5000, 3), (9000, 1)], 5000, 9000);
+        let b = iv(1, &[(6000, 2)], 6000, 6000);
+        let c = iv(2, &[(7000, 4), (20_000, 1)], 7000, 20_000);
+        let mut slide = Accumulator::new(layout);
+        for x in [&a, &b, &c] {
+            slide.add_interval(x);
+        }
+        slide.sub_interval(&a);
+        slide.set_extremes(6000, 20_000);
+        let mut fresh = Accumulator::new(layout);
+        fresh.add_interval(&b);
+        fresh.add_interval(&c);
+        let qs = [0.0, 0.3, 0.5, 0.9, 1.0];
+        let (mut x, mut y) = ([None; 5], [None; 5]);
+        slide.quantiles_ns(&qs, &mut x);
+        fresh.quantiles_ns(&qs, &mut y);
+        assert_eq!(x, y);
+        assert_eq!(
+            (slide.total(), slide.requests(), slide.sum_ns()),
+            (fresh.total(), fresh.requests(), fresh.sum_ns())
+        );
+        assert_eq!(
+            (slide.clamped(), slide.status_counts()),
+            (fresh.clamped(), fresh.status_counts())
+        );
+        let snap = slide.snapshot();
+        assert!(snap.counts.len() < 20_000, "compact: {}", snap.counts.len());
+        let mut z = [None; 5];
+        snap.quantiles_ns(&qs, &mut z);
+        assert_eq!(z, y);
+        assert_eq!(snap.to_sparse(), fresh.to_sparse());
+        let mut grown = snap.clone();
+        grown.add_interval(&a);
+        let mut all = fresh.snapshot();
+        all.add_accumulator(&{
+            let mut only_a = Accumulator::new(layout);
+            only_a.add_interval(&a);
+            only_a
+        });
+        assert_eq!(grown.to_sparse(), all.to_sparse());
+        assert_eq!(grown.total(), 11);
+        // Everything taken away: empty, extremes reset.
+        let mut empty = Accumulator::new(layout);
+        empty.add_interval(&a);
+        empty.sub_interval(&a);
+        assert_eq!(
+            (empty.total(), empty.min_ns(), empty.snapshot().to_sparse().is_empty()),
+            (0, None, true)
+        );
     }
 }

@@ -30,4 +30,16 @@ impl WindowStats {
         self.pieces = pieces;
         self
     }
+
+    /// Takes the accumulator back (a sliding range query lends its running
+    /// accumulator to each point's answer).
+    pub fn into_accumulator(self) -> tailstore_hist::Accumulator {
+        self.acc
+    }
+
+    /// The same answer holding only the used range of the counts (for
+    /// keeping many answers, such as every point of a range).
+    pub fn compact(&self) -> WindowStats {
+        WindowStats { acc: self.acc.snapshot(), errors: self.errors.clone(), ..*self }
+    }
 }

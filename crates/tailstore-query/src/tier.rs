@@ -439,6 +439,27 @@ impl MemTier {
         n
     }
 
+    /// Calls `f` with each piece of level `level` starting in
+    /// `[start_s, end_s)`, in time order (decoding cold ones). Returns how
+    /// many.
+    pub fn for_each_piece(
+        &mut self,
+        level: usize,
+        start_s: u64,
+        end_s: u64,
+        mut f: impl FnMut(&Interval),
+    ) -> usize {
+        let Some(level) = self.levels.get_mut(level) else { return 0 };
+        let mut n = 0;
+        for s in level.starts(start_s, end_s) {
+            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
+                f(iv);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Copies of the pieces of level `level` starting in `[start_s, end_s)`,
     /// in time order (empty for an unknown level).
     pub fn pieces(&mut self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {

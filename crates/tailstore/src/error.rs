@@ -16,4 +16,10 @@ pub enum Error {
     /// `run()` was called before choosing a window with `between` or `last`.
     #[error("query has no window: call .between(start, end) or .last(duration) before .run()")]
     NoWindow,
+    /// A range query's parameters are unusable.
+    #[error("range query: {reason}")]
+    BadRange {
+        /// What is wrong.
+        reason: String,
+    },
 }

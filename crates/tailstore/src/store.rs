@@ -971,6 +971,98 @@ impl<'a> Query<'a> {
         }
     }
 
+    /// A range query: one point per `step` from `start` to `end` (both
+    /// included), each the window of [`Query::last`]'s length ending at that
+    /// point, exactly as `.ending_at(t).run()` would answer it. Returns
+    /// `(t, stats)` with `t` in unix seconds; each answer is compacted to
+    /// the buckets it uses (see [`Query::range_with`] to stream instead).
+    pub fn range(
+        self,
+        start: SystemTime,
+        end: SystemTime,
+        step: Duration,
+    ) -> Result<Vec<(u64, WindowStats)>, Error> {
+        let mut out = Vec::new();
+        self.range_with(start, end, step, |t, w| out.push((t, w.compact())))?;
+        Ok(out)
+    }
+
+    /// [`Query::range`], handing each point to `f` in time order instead of
+    /// keeping them (graphs and alert evaluation read a point and move on).
+    ///
+    /// When the points and the window are whole multiples of a rollup
+    /// level's span (1 s always is) and that level covers every window, the
+    /// answer slides: each piece is added when it enters the window and
+    /// taken away when it leaves, with the exact extremes kept in monotonic
+    /// queues, so the cost is one visit per piece, not one merge of the
+    /// whole window per point. Other points are planned one by one. All the
+    /// selected series' tiers stay locked while the sliding points are
+    /// computed (sealing waits), so `f` should be quick.
+    pub fn range_with(
+        self,
+        start: SystemTime,
+        end: SystemTime,
+        step: Duration,
+        mut f: impl FnMut(u64, &WindowStats),
+    ) -> Result<(), Error> {
+        const MAX_POINTS: u64 = 1_000_000;
+        let WindowSpec::Last(len, _) = self.window else {
+            return Err(Error::BadRange { reason: "choose the window with .last(len)".into() });
+        };
+        let window = len.as_secs() + u64::from(len.subsec_nanos() > 0);
+        if step.subsec_nanos() != 0 || step.is_zero() {
+            return Err(Error::BadRange {
+                reason: "step must be a whole number of seconds".into(),
+            });
+        }
+        let step = step.as_secs();
+        let (t0, t1) = (ceil_second(start, "range start")?, ceil_second(end, "range end")?);
+        if t1 < t0 {
+            return Err(Error::Query(tailstore_query::Error::EndBeforeStart {
+                start_s: t0,
+                end_s: t1,
+            }));
+        }
+        let n = (t1 - t0) / step + 1;
+        if n > MAX_POINTS {
+            return Err(Error::BadRange {
+                reason: format!("{n} points, more than {MAX_POINTS}; use a larger step"),
+            });
+        }
+        let points: Vec<u64> = (0..n).map(|k| t0 + k * step).collect();
+        let inner = &self.store.inner;
+        let mut targets: Vec<Arc<SeriesInner>> = {
+            let map = inner.series.read();
+            match self.selector.as_exact() {
+                Some(name) => map.get(name).cloned().into_iter().collect(),
+                None => map.values().filter(|s| self.selector.matches(&s.name)).cloned().collect(),
+            }
+        };
+        // Locked in name order (two range queries cannot deadlock); seal
+        // passes and single queries take one tier lock at a time.
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        let slid = {
+            let mut tiers: Vec<_> = targets.iter().map(|s| s.tier.lock()).collect();
+            let ctx = SlideCtx {
+                targets: &targets,
+                window,
+                errors: &self.errors,
+                layout: inner.opts.layout,
+            };
+            slide(&ctx, &mut tiers, &points, &mut f)
+        };
+        for &t in &points[slid..] {
+            let q = Query {
+                store: self.store,
+                selector: self.selector.clone(),
+                window: WindowSpec::Last(Duration::from_secs(window), Some(secs_to_time(t))),
+                errors: self.errors.clone(),
+            };
+            f(t, &q.run()?);
+        }
+        Ok(())
+    }
+
     /// Runs the query.
     pub fn run(self) -> Result<WindowStats, Error> {
         let (start_s, end_s) = self.bounds()?;
@@ -1004,4 +1096,130 @@ impl<'a> Query<'a> {
             pieces,
         ))
     }
+}
+
+fn secs_to_time(s: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(s)
+}
+
+/// What a sliding range query reads and how it answers.
+struct SlideCtx<'a> {
+    targets: &'a [Arc<SeriesInner>],
+    window: u64,
+    errors: &'a ErrorSet,
+    layout: Layout,
+}
+
+/// The sliding part of [`Query::range_with`]: answers the leading points
+/// whose windows one rollup level covers completely, through `f`; returns
+/// how many.
+fn slide(
+    ctx: &SlideCtx<'_>,
+    tiers: &mut [parking_lot::MutexGuard<'_, MemTier>],
+    points: &[u64],
+    f: &mut dyn FnMut(u64, &WindowStats),
+) -> usize {
+    let window = ctx.window;
+    let (Some(&t0), true) = (points.first(), window > 0) else { return 0 };
+    let step = points.get(1).map_or(window, |t| t - t0);
+    // Sliding pays when windows overlap.
+    if step >= window || t0 < window {
+        return 0;
+    }
+    let Some(cov) = tiers.first().map(|t| t.coverage()) else { return 0 };
+    // The coarsest level whose span divides the step, the window and the
+    // points, and that every series has retained back to the first window.
+    let choice = (0..cov.len()).rev().find(|&k| {
+        let span = u64::from(cov[k].span_s);
+        step.is_multiple_of(span)
+            && window.is_multiple_of(span)
+            && t0.is_multiple_of(span)
+            && tiers.iter().all(|t| t.coverage().get(k).is_some_and(|c| c.from_s <= t0 - window))
+    });
+    let Some(level) = choice else { return 0 };
+    // Points whose window ends past a rollup's built edge are planned.
+    let until = tiers.iter().map(|t| t.coverage()[level].until_s).min().unwrap_or(0);
+    let slid = points.iter().take_while(|&&t| t <= until).count();
+    if slid == 0 {
+        return 0;
+    }
+    let mut acc = Accumulator::new(ctx.layout);
+    let mut unsealed = Accumulator::new(ctx.layout);
+    // Monotonic queues of (slot start, extreme) for the window's min and max.
+    let mut mins: std::collections::VecDeque<(u64, u64)> = Default::default();
+    let mut maxs: std::collections::VecDeque<(u64, u64)> = Default::default();
+    let mut added_to = t0 - window;
+    let mut removed_to = t0 - window;
+    let mut entering: Vec<(u64, u64, u64)> = Vec::new();
+    let mut pieces = 0usize;
+    for &t in &points[..slid] {
+        let from = t - window;
+        // The accumulator holds the pieces starting in [removed_to, added_to);
+        // the window needs [from, t), and from < added_to (windows overlap).
+        if removed_to < from {
+            for tier in tiers.iter_mut() {
+                pieces -= tier.for_each_piece(level, removed_to, from, |iv| acc.sub_interval(iv));
+            }
+            removed_to = from;
+        }
+        // Entering pieces; their extremes go to the queues slot by slot.
+        entering.clear();
+        for tier in tiers.iter_mut() {
+            pieces += tier.for_each_piece(level, added_to.max(from), t, |iv| {
+                acc.add_interval(iv);
+                if !iv.hist.is_empty() {
+                    entering.push((iv.start_s, iv.min_ns, iv.max_ns));
+                }
+            });
+        }
+        entering.sort_unstable_by_key(|e| e.0);
+        for slot in entering.chunk_by(|a, b| a.0 == b.0) {
+            let start = slot[0].0;
+            let lo = slot.iter().map(|e| e.1).min().unwrap_or(u64::MAX);
+            let hi = slot.iter().map(|e| e.2).max().unwrap_or(0);
+            while mins.back().is_some_and(|b| b.1 >= lo) {
+                mins.pop_back();
+            }
+            mins.push_back((start, lo));
+            while maxs.back().is_some_and(|b| b.1 <= hi) {
+                maxs.pop_back();
+            }
+            maxs.push_back((start, hi));
+        }
+        added_to = t;
+        while mins.front().is_some_and(|f| f.0 < from) {
+            mins.pop_front();
+        }
+        while maxs.front().is_some_and(|f| f.0 < from) {
+            maxs.pop_front();
+        }
+        match (mins.front(), maxs.front()) {
+            (Some(a), Some(b)) => acc.set_extremes(a.1, b.1),
+            _ => acc.set_extremes(u64::MAX, 0),
+        }
+        // What the recorders still hold for the window (open seconds,
+        // pending late deltas), as a planned query adds it.
+        unsealed.clear();
+        for s in ctx.targets {
+            s.recorder.read_unsealed(from, t, &mut unsealed);
+        }
+        let answer = |a: Accumulator| {
+            WindowStats::new(a, ctx.errors.clone(), from, t).with_plan_info(
+                from,
+                ctx.targets.len(),
+                pieces,
+            )
+        };
+        if unsealed.is_empty() {
+            // Lend the running accumulator to the answer, then take it back.
+            let stats = answer(std::mem::replace(&mut acc, Accumulator::empty_compact(ctx.layout)));
+            f(t, &stats);
+            acc = stats.into_accumulator();
+        } else {
+            let mut snap = acc.snapshot();
+            snap.add_accumulator(&unsealed);
+            f(t, &answer(snap));
+        }
+    }
+    slid
 }
