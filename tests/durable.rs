@@ -92,8 +92,26 @@ fn roundtrip_reopen_equals_in_memory() {
         drop(Store::open(dir.path(), opts()).unwrap());
     }
     let back = Store::open_read_only(dir.path(), opts()).unwrap();
+    let report = back.open_report().unwrap().clone();
+    // The writer left an index beside every segment: opening read none of them.
+    assert_eq!(report.indexed, report.segments, "{report:?}");
     let all = Selector::regex(".*").unwrap();
-    assert_eq!(count(&back, all.clone(), T - 100, T + 8000), count(&mem, all, T - 100, T + 8000));
+    let want = count(&mem, all.clone(), T - 100, T + 8000);
+    assert_eq!(count(&back, all.clone(), T - 100, T + 8000), want);
+    // Without the index files (or with stale ones) the segments are scanned.
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "idx") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let back = Store::open_read_only(dir.path(), opts()).unwrap();
+    assert_eq!(back.open_report().unwrap().indexed, 0);
+    assert_eq!(count(&back, all.clone(), T - 100, T + 8000), want);
+    drop(Store::open(dir.path(), opts()).unwrap());
+    let back = Store::open_read_only(dir.path(), opts()).unwrap();
+    assert_eq!(back.open_report().unwrap().indexed, report.segments, "indexes rebuilt");
+    assert_eq!(count(&back, all, T - 100, T + 8000), want);
 }
 
 #[test]
@@ -337,20 +355,25 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
     }
     let original = per_second(&Store::open_read_only(base.path(), opts()).unwrap(), 2, T, T + 70);
     assert_eq!(original.len(), 140);
+    // Segment files and the index files the writer left beside them.
     let segs: Vec<_> = std::fs::read_dir(base.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .filter(|p| p.extension().is_some_and(|x| x == "seg" || x == "idx"))
         .collect();
-    assert!(!segs.is_empty());
+    let n_idx = segs.iter().filter(|p| p.extension().is_some_and(|x| x == "idx")).count();
+    assert!(n_idx > 0 && n_idx < segs.len(), "{segs:?}");
     let mut r = Rng(5);
     let work = tempfile::tempdir().unwrap();
     let layout = Layout::default();
     let mut damaged_cases = 0;
+    let mut seg_cases = 0;
     for case in 0..cases {
         let d = work.path().join(format!("c{case}"));
         copy_dir(base.path(), &d);
         let victim = d.join(segs[r.below(segs.len() as u64) as usize].file_name().unwrap());
+        let is_seg = victim.extension().is_some_and(|x| x == "seg");
+        seg_cases += u64::from(is_seg);
         let mut bytes = std::fs::read(&victim).unwrap();
         let len = bytes.len() as u64;
         let how = r.below(3);
@@ -374,12 +397,17 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
         for (key, n) in &got {
             assert_eq!(Some(n), original.get(key), "case {case} ({how}): {key:?} decoded wrong");
         }
+        if !is_seg {
+            // An index is a cache: a damaged one is not used, nothing is lost.
+            assert_eq!(got.len(), original.len(), "case {case} ({how}): index damage lost data");
+        }
         if got.len() < original.len() {
             damaged_cases += 1;
             // Segments record no lengths outside themselves, so the one
             // loss a scan cannot see is a truncation exactly at a chunk
             // boundary (docs/FORMAT.md says so); everything else is reported.
             let clean_cut = how == 1
+                && victim.extension().is_some_and(|x| x == "seg")
                 && tailstore_storage::scan_segment(
                     &bytes,
                     &victim,
@@ -396,7 +424,11 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
-    assert!(damaged_cases > cases / 4, "only {damaged_cases} of {cases} mutations hit data");
+    assert!(
+        damaged_cases > seg_cases / 4,
+        "only {damaged_cases} of {seg_cases} segment mutations hit data"
+    );
+    assert!(seg_cases < cases, "no index file was mutated");
 }
 
 fn level_of(path: &Path) -> u8 {

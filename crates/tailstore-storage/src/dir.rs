@@ -17,10 +17,11 @@ use crate::chunk::{
 };
 use crate::codec::StoredInterval;
 use crate::error::Error;
+use crate::index::{decode_index, encode_index, index_path};
 use crate::mmap::Map;
 use crate::segment::{
-    bucket_len_s, parse_segment_name, read_entry, scan_segment, segment_header, segment_name,
-    span_s, Damage, Entry, SEGMENT_HEADER_LEN,
+    bucket_len_s, check_header, parse_segment_name, read_entry, scan_segment, segment_header,
+    segment_name, span_s, Damage, Entry, SEGMENT_HEADER_LEN,
 };
 
 /// Name of the writer lock file.
@@ -76,6 +77,9 @@ pub struct Report {
     pub recovered: usize,
     /// Bytes in segment files.
     pub bytes: u64,
+    /// Segments opened from their index file (record headers not read
+    /// again; `check` always reads everything).
+    pub indexed: usize,
 }
 
 impl Report {
@@ -145,6 +149,9 @@ pub struct DirScan {
     pub records: Vec<Indexed>,
     /// The mapped segment files.
     pub segments: Arc<Segments>,
+    /// Files of [`DirScan::segments`] that have no usable index and no
+    /// damage: the writer indexes them ([`write_index`]).
+    pub unindexed: Vec<u32>,
     /// What was read and what was damaged.
     pub report: Report,
 }
@@ -181,6 +188,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
     let mut records = Vec::new();
     let mut files = Vec::new();
     let mut intervals = Vec::new();
+    let mut unindexed = Vec::new();
     for (level, bucket, path) in segment_files(dir)? {
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -189,24 +197,45 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
             Err(e) => return Err(Error::io("open", &path)(e)),
         };
         let map = Map::open(&file, &path)?;
-        let scan = scan_segment(map.bytes(), &path, level, bucket, layout, decode)?;
-        report.segments += 1;
-        report.bytes += map.bytes().len() as u64;
-        report.chunks_ok += scan.entries.len();
-        report.intervals += scan.entries.len();
-        report.damaged.extend(scan.damage);
-        report.recovered += scan.recovered;
+        let bytes = map.bytes();
         // Fewer than 2^32 segment files in one directory.
         let file_ix = files.len() as u32;
-        for entry in scan.entries {
+        report.segments += 1;
+        report.bytes += bytes.len() as u64;
+        // A usable index spares reading every record (not for `check`).
+        let from_index = if decode || check_header(bytes, &path, level, layout)?.is_err() {
+            None
+        } else {
+            std::fs::read(index_path(&path))
+                .ok()
+                .and_then(|ix| decode_index(&ix, bytes, level, bucket))
+        };
+        let entries = match from_index {
+            Some((_, entries)) => {
+                report.indexed += 1;
+                entries
+            }
+            None => {
+                let scan = scan_segment(bytes, &path, level, bucket, layout, decode)?;
+                report.damaged.extend(scan.damage.iter().cloned());
+                report.recovered += scan.recovered;
+                if scan.damage.is_empty() && !bytes.is_empty() {
+                    unindexed.push(file_ix);
+                }
+                intervals.extend(scan.intervals);
+                scan.entries
+            }
+        };
+        report.chunks_ok += entries.len();
+        report.intervals += entries.len();
+        for entry in entries {
             let loc = Loc { file: file_ix, offset: entry.offset, len: entry.len };
             records.push(Indexed { level, entry, loc });
         }
-        intervals.extend(scan.intervals);
         files.push((level, bucket, path, map));
     }
     let segments = Arc::new(Segments { layout: *layout, files });
-    Ok((DirScan { records, segments, report }, intervals))
+    Ok((DirScan { records, segments, unindexed, report }, intervals))
 }
 
 /// Checks a directory: every record's framing, checksum and payload is
@@ -439,27 +468,42 @@ impl Writer {
         Ok(())
     }
 
-    /// Compacts the open segment files that received late deltas and have
-    /// not been appended to for `idle` (all of them with `Duration::ZERO`):
-    /// see [`compact_segment`]. Writes what is queued first. Returns how many
-    /// files were rewritten.
-    pub fn compact_idle(&mut self, idle: Duration) -> Result<usize, Error> {
-        let mut due: Vec<(u8, u64)> = self
-            .files
-            .iter()
-            .filter(|(_, f)| f.late && f.touched.elapsed() >= idle)
-            .map(|(k, _)| *k)
-            .collect();
-        due.sort_unstable();
+    /// Closes the segment files that have not been appended to for `idle`
+    /// (and at least two of their level's spans, so that a file written
+    /// once per span is not closed between two writes; all of them with
+    /// `Duration::ZERO`): writes what is queued, compacts the ones that
+    /// took late deltas (see [`compact_segment`]), and writes their index
+    /// ([`write_index`]). Returns how many files were compacted.
+    pub fn close_idle(&mut self, idle: Duration) -> Result<usize, Error> {
+        let due: Vec<(u8, u64)> = {
+            let mut v: Vec<(u8, u64)> = self
+                .files
+                .iter()
+                .filter(|(k, f)| {
+                    let span = Duration::from_secs(2 * u64::from(span_s(k.0)));
+                    idle.is_zero() || f.touched.elapsed() >= idle.max(span)
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            v.sort_unstable();
+            v
+        };
         let mut n = 0;
         for key in due {
             let mut seg = self.files.remove(&key).expect("key from the map");
             let path = self.dir.join(segment_name(key.0, key.1));
             write_pending(&mut seg, &path)?;
+            if !seg.synced {
+                seg.file.sync_data().map_err(Error::io("fsync", &path))?;
+            }
+            let late = seg.late;
             drop(seg);
-            if compact_segment(&path, key.0, key.1, &self.opts.layout, self.opts.zstd_level)? {
+            if late
+                && compact_segment(&path, key.0, key.1, &self.opts.layout, self.opts.zstd_level)?
+            {
                 n += 1;
             }
+            write_index(&path, key.0, key.1, &self.opts.layout)?;
         }
         Ok(n)
     }
@@ -476,10 +520,37 @@ impl Writer {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(Error::io("remove", &path)(e)),
                 }
+                let _ = std::fs::remove_file(index_path(&path));
             }
         }
         Ok(n)
     }
+}
+
+/// Writes the index file of the segment at `path` (see `docs/FORMAT.md`,
+/// "Index files"): beside it, renamed into place. A segment with damage gets
+/// none (it is scanned, and its damage reported, at every open). Returns
+/// whether an index was written.
+pub fn write_index(path: &Path, level: u8, bucket: u64, layout: &Layout) -> Result<bool, Error> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("open", path)(e)),
+    };
+    let map = Map::open(&file, path)?;
+    let bytes = map.bytes();
+    let scan = scan_segment(bytes, path, level, bucket, layout, false)?;
+    if !scan.damage.is_empty() {
+        return Ok(false);
+    }
+    let Some(ix) = encode_index(bytes, level, &scan.series, &scan.entries) else {
+        return Ok(false);
+    };
+    let target = index_path(path);
+    let tmp = target.with_extension(format!("idx{COMPACT_SUFFIX}"));
+    std::fs::write(&tmp, &ix).map_err(Error::io("write", &tmp))?;
+    std::fs::rename(&tmp, &target).map_err(Error::io("rename", &tmp))?;
+    Ok(true)
 }
 
 /// Suffix of the temporary file a compaction writes before renaming it over
@@ -636,6 +707,7 @@ fn open_for_append(
         n += 1;
     };
     std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
+    let _ = std::fs::remove_file(index_path(path));
     open_for_append(path, level, bucket, layout)
 }
 
@@ -694,7 +766,7 @@ mod tests {
         w.flush().unwrap();
         let (before, n_before, late_before) = pieces(dir.path());
         assert_eq!((n_before, late_before), (7, 3));
-        assert_eq!(w.compact_idle(Duration::ZERO).unwrap(), 2);
+        assert_eq!(w.close_idle(Duration::ZERO).unwrap(), 2);
         let (after, n_after, late_after) = pieces(dir.path());
         assert_eq!(after, before);
         assert_eq!((n_after, late_after), (5, 0));
@@ -710,7 +782,7 @@ mod tests {
         );
         assert!(check(dir.path(), &Layout::default()).unwrap().is_clean());
         // Nothing left to merge: not rewritten. A damaged file: left as it is.
-        assert_eq!(w.compact_idle(Duration::ZERO).unwrap(), 0);
+        assert_eq!(w.close_idle(Duration::ZERO).unwrap(), 0);
         let seg = dir.path().join(segment_name(1, t));
         let mut bytes = std::fs::read(&seg).unwrap();
         let n = bytes.len();

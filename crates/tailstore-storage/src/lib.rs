@@ -17,6 +17,7 @@ mod chunk;
 mod codec;
 mod dir;
 mod error;
+mod index;
 mod mmap;
 mod rc;
 mod segment;
@@ -27,8 +28,8 @@ pub use chunk::{
 };
 pub use codec::{decode_payload, encode_payload, StoredInterval};
 pub use dir::{
-    check, compact_segment, scan_dir, DirScan, FsyncPolicy, Indexed, Loc, Report, Segments, Writer,
-    WriterOptions, LOCK_FILE,
+    check, compact_segment, scan_dir, write_index, DirScan, FsyncPolicy, Indexed, Loc, Report,
+    Segments, Writer, WriterOptions, LOCK_FILE,
 };
 pub use error::Error;
 /// The header bytes of a new segment file of `level` for `layout` (for

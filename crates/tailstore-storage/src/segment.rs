@@ -125,7 +125,7 @@ pub struct SegmentScan {
 /// Reads and checks a segment header: the level must be `level` and the
 /// layout `layout`. `Ok(Err(reason))` is damage; `Err` a newer version or
 /// another layout.
-fn check_header(
+pub(crate) fn check_header(
     bytes: &[u8],
     path: &Path,
     level: u8,

@@ -92,10 +92,10 @@ struct SeriesInner {
 /// zstd level of payloads that zstd shrinks (the writer's default).
 const ZSTD_LEVEL: i32 = 3;
 
-/// A segment file that took late deltas is compacted (its pieces merged into
-/// one record each) once it has not been appended to for this long, and at
-/// drop.
-const COMPACT_IDLE: Duration = Duration::from_secs(60);
+/// A segment file not appended to for this long (and at least two spans of
+/// its level) is closed: compacted if it took late deltas (its pieces
+/// merged into one record each), and indexed. At drop, all are.
+const CLOSE_IDLE: Duration = Duration::from_secs(60);
 
 /// The durable side of a store opened with [`Store::open`].
 struct Storage {
@@ -109,13 +109,13 @@ struct Storage {
 
 impl Storage {
     /// Writes what is queued, then removes the files past retention, and
-    /// compacts the files that took late deltas and have been idle for
-    /// `compact_idle`.
-    fn flush_and_expire(&mut self, newest: u64, compact_idle: Duration) {
+    /// closes the files idle for `idle` (compacting those that took late
+    /// deltas, and writing their index).
+    fn flush_and_expire(&mut self, newest: u64, idle: Duration) {
         let r = self.writer.flush();
         self.note(r);
         self.last_flush = std::time::Instant::now();
-        let r = self.writer.compact_idle(compact_idle).map(|_| ());
+        let r = self.writer.close_idle(idle).map(|_| ());
         self.note(r);
         for (level, spec) in self.disk_levels.clone().iter().enumerate() {
             let r = self.writer.remove_before(level as u8, spec.retained_from(newest)).map(|_| ());
@@ -207,9 +207,19 @@ impl Store {
         let mut late_files: Vec<u32> =
             scan.records.iter().filter(|r| r.entry.late).map(|r| r.loc.file).collect();
         late_files.dedup();
-        for f in late_files {
+        for &f in &late_files {
             if let Some((level, bucket, path)) = scan.segments.file(f) {
-                tailstore_storage::compact_segment(path, level, bucket, &opts.layout, 3)?;
+                tailstore_storage::compact_segment(path, level, bucket, &opts.layout, ZSTD_LEVEL)?;
+            }
+        }
+        // Segments without a usable index (written by a run that crashed,
+        // or compacted just now) get one, so the next open reads less.
+        let mut stale: Vec<u32> = scan.unindexed.iter().chain(&late_files).copied().collect();
+        stale.sort_unstable();
+        stale.dedup();
+        for f in stale {
+            if let Some((level, bucket, path)) = scan.segments.file(f) {
+                tailstore_storage::write_index(path, level, bucket, &opts.layout)?;
             }
         }
         let storage = Storage {
@@ -301,7 +311,7 @@ impl Store {
         seal_pass(&self.inner, true);
         if let Some(st) = &self.inner.storage {
             let mut st = st.lock();
-            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), COMPACT_IDLE);
+            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), CLOSE_IDLE);
             if let Some(e) = st.error.take() {
                 return Err(Error::Storage(e));
             }
@@ -468,7 +478,7 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
         if let Some(st) = &inner.storage {
             let mut st = st.lock();
             if st.last_flush.elapsed() >= inner.opts.flush_every {
-                st.flush_and_expire(newest, COMPACT_IDLE);
+                st.flush_and_expire(newest, CLOSE_IDLE);
             }
         }
     }
