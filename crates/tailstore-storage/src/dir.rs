@@ -368,7 +368,7 @@ impl Writer {
         let mut seg = self.files.remove(&key).expect("key from the map");
         let path = self.dir.join(segment_name(key.0, key.1));
         write_pending(&mut seg, &path)?;
-        if !seg.synced {
+        if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
             seg.file.sync_data().map_err(Error::io("fsync", &path))?;
         }
         Ok(())
@@ -493,7 +493,7 @@ impl Writer {
             let mut seg = self.files.remove(&key).expect("key from the map");
             let path = self.dir.join(segment_name(key.0, key.1));
             write_pending(&mut seg, &path)?;
-            if !seg.synced {
+            if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
                 seg.file.sync_data().map_err(Error::io("fsync", &path))?;
             }
             let late = seg.late;
