@@ -169,41 +169,44 @@ fn per_second(store: &Store, series: u64, a: u64, b: u64) -> BTreeMap<(u64, u64)
     out
 }
 
+/// Runs the ignored test `child` of this binary as a child process on `dir`
+/// from second `start`, SIGKILLs it after `after`, and returns the last
+/// second it reported as flushed.
+fn run_and_kill(child: &str, dir: &Path, start: u64, after: Duration) -> Option<u64> {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(&exe)
+        .args(["--ignored", "--exact", child, "--nocapture", "--test-threads=1"])
+        .env("TAILSTORE_CRASH_DIR", dir)
+        .env("TAILSTORE_CRASH_START", start.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>()
+    });
+    std::thread::sleep(after);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    lines
+        .join()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.strip_prefix("flushed ").and_then(|v| v.parse().ok()))
+        .next_back()
+}
+
 #[test]
 fn kill_9_at_random_moments() {
     let trials: u64 =
         std::env::var("TAILSTORE_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut r = Rng(11);
     let mut next_start = T;
     for trial in 0..trials {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--ignored",
-                "--exact",
-                "durable::crash_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("TAILSTORE_CRASH_DIR", dir.path())
-            .env("TAILSTORE_CRASH_START", next_start.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let lines = std::thread::spawn(move || {
-            std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>()
-        });
-        std::thread::sleep(Duration::from_millis(30 + r.below(250)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let lines = lines.join().unwrap();
-        let flushed: Option<u64> = lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("flushed ").and_then(|v| v.parse().ok()))
-            .next_back();
+        let after = Duration::from_millis(30 + r.below(250));
+        let flushed = run_and_kill("durable::crash_child", dir.path(), next_start, after);
         // Reopen as the writer (the dead child's lock is gone) and check.
         let store = Store::open(dir.path(), opts()).unwrap();
         let newest = store.stats().newest_s;
@@ -259,40 +262,14 @@ fn kill_9_during_compaction() {
     let trials: u64 =
         std::env::var("TAILSTORE_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut r = Rng(17);
     let base = T + 100;
     let mut next_start = base;
     // Late samples are added to seconds before `base` as well.
     let late_in = |s: u64, done: u64| u64::from(s + 50 >= base && s + 50 <= done);
     for trial in 0..trials {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--ignored",
-                "--exact",
-                "durable::crash_compact_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("TAILSTORE_CRASH_DIR", dir.path())
-            .env("TAILSTORE_CRASH_START", next_start.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let lines = std::thread::spawn(move || {
-            std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>()
-        });
-        std::thread::sleep(Duration::from_millis(40 + r.below(300)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let flushed: Option<u64> = lines
-            .join()
-            .unwrap()
-            .iter()
-            .filter_map(|l| l.strip_prefix("flushed ").and_then(|v| v.parse().ok()))
-            .next_back();
+        let after = Duration::from_millis(40 + r.below(300));
+        let flushed = run_and_kill("durable::crash_compact_child", dir.path(), next_start, after);
         let store = Store::open(dir.path(), opts()).unwrap();
         assert!(
             store.open_report().unwrap().is_clean(),

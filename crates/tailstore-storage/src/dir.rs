@@ -190,13 +190,8 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
     let mut intervals = Vec::new();
     let mut unindexed = Vec::new();
     for (level, bucket, path) in segment_files(dir)? {
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            // Removed by retention between listing and opening.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("open", &path)(e)),
-        };
-        let map = Map::open(&file, &path)?;
+        // Gone: removed by retention between listing and opening.
+        let Some(map) = map_segment(&path)? else { continue };
         let bytes = map.bytes();
         // Fewer than 2^32 segment files in one directory.
         let file_ix = files.len() as u32;
@@ -527,17 +522,22 @@ impl Writer {
     }
 }
 
+/// Maps the segment at `path`; `None` when it is gone (removed by retention
+/// meanwhile).
+fn map_segment(path: &Path) -> Result<Option<Map>, Error> {
+    match File::open(path) {
+        Ok(f) => Map::open(&f, path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("open", path)(e)),
+    }
+}
+
 /// Writes the index file of the segment at `path` (see `docs/FORMAT.md`,
 /// "Index files"): beside it, renamed into place. A segment with damage gets
 /// none (it is scanned, and its damage reported, at every open). Returns
 /// whether an index was written.
 pub fn write_index(path: &Path, level: u8, bucket: u64, layout: &Layout) -> Result<bool, Error> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io("open", path)(e)),
-    };
-    let map = Map::open(&file, path)?;
+    let Some(map) = map_segment(path)? else { return Ok(false) };
     let bytes = map.bytes();
     let scan = scan_segment(bytes, path, level, bucket, layout, false)?;
     if !scan.damage.is_empty() {
@@ -573,12 +573,7 @@ pub fn compact_segment(
     layout: &Layout,
     zstd_level: i32,
 ) -> Result<bool, Error> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io("open", path)(e)),
-    };
-    let map = Map::open(&file, path)?;
+    let Some(map) = map_segment(path)? else { return Ok(false) };
     let bytes = map.bytes();
     let scan = scan_segment(bytes, path, level, bucket, layout, true)?;
     if !scan.damage.is_empty() || bytes.len() < SEGMENT_HEADER_LEN {
