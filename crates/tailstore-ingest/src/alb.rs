@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
+use crate::error::err;
 use crate::num::{self, show, NumError};
 use crate::request;
 use crate::time;
@@ -29,10 +30,6 @@ pub(crate) struct AlbConfig {
 
 /// ALB request types (the first field of an ALB line).
 pub(crate) const ALB_TYPES: [&[u8]; 6] = [b"http", b"https", b"h2", b"ws", b"wss", b"grpcs"];
-
-fn err(reason: String) -> LineError {
-    LineError { reason }
-}
 
 /// Reads space-separated fields.
 struct Fields<'a> {

@@ -36,9 +36,11 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
+use crate::error::err;
 use crate::fields::{self, Escape, Value};
+use crate::jsonl::Scanner;
 use crate::num::{self, show, NumError};
 use crate::request;
 use crate::time;
@@ -49,10 +51,6 @@ use crate::{LatencySource, LineError, Request, SeriesBy};
 pub(crate) struct EnvoyConfig {
     pub(crate) latency: LatencySource,
     pub(crate) series_by: SeriesBy,
-}
-
-fn err(reason: String) -> LineError {
-    LineError { reason }
 }
 
 /// Which default format a text line follows (see the module docs).
@@ -312,157 +310,44 @@ fn parse_body<'a>(cfg: EnvoyConfig, body: &'a [u8]) -> Result<Request<'a>, LineE
     Ok(Request { ts_s: ts.secs, ts_nanos: ts.nanos, series, latency_ns, status })
 }
 
-/// A flat walk over one JSON object's members (nested values are skipped).
+/// A flat walk over one JSON object's members (nested values are skipped),
+/// with the JSONL parser's scanner.
 struct Json<'a> {
-    b: &'a [u8],
-    i: usize,
+    sc: Scanner<'a>,
     first: bool,
 }
 
 impl<'a> Json<'a> {
     fn open(b: &'a [u8]) -> Result<Json<'a>, LineError> {
-        let mut j = Json { b, i: 0, first: true };
-        j.ws();
-        if j.peek() != Some(b'{') {
-            return Err(j.unexpected("`{`"));
-        }
-        j.i += 1;
-        Ok(j)
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn unexpected(&self, wanted: &str) -> LineError {
-        match self.peek() {
-            None => err(format!("invalid JSON: line ends where {wanted} was expected")),
-            Some(c) => err(format!(
-                "invalid JSON at byte {}: expected {wanted}, found `{}`",
-                self.i,
-                show(&[c])
-            )),
-        }
-    }
-
-    fn expect(&mut self, c: u8, wanted: &str) -> Result<(), LineError> {
-        if self.peek() != Some(c) {
-            return Err(self.unexpected(wanted));
-        }
-        self.i += 1;
-        Ok(())
-    }
-
-    /// At an opening quote: the raw inside and whether it has escapes.
-    fn string(&mut self) -> Result<(&'a [u8], bool), LineError> {
-        let open = self.i;
-        self.expect(b'"', "a string")?;
-        let start = self.i;
-        let mut j = start;
-        let mut escaped = false;
-        loop {
-            let Some(k) = self.b.get(j..).and_then(|s| memchr2(b'"', b'\\', s)) else {
-                return Err(err(format!(
-                    "invalid JSON: string starting at byte {open} is not closed"
-                )));
-            };
-            j += k;
-            if self.b.get(j) == Some(&b'"') {
-                self.i = j + 1;
-                return Ok((self.b.get(start..j).unwrap_or_default(), escaped));
-            }
-            // A backslash: skip it and the escaped byte.
-            escaped = true;
-            j += 2;
-        }
-    }
-
-    fn literal(&mut self, word: &[u8], v: Value<'a>) -> Result<Value<'a>, LineError> {
-        if self.b.get(self.i..self.i + word.len()) == Some(word) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(self.unexpected("a JSON value"))
-        }
-    }
-
-    /// Skips a nested object or array starting at `self.i`.
-    fn skip_composite(&mut self) -> Result<(), LineError> {
-        let start = self.i;
-        let mut depth = 0usize;
-        while let Some(c) = self.peek() {
-            match c {
-                b'"' => {
-                    self.string()?;
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        self.i += 1;
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            self.i += 1;
-        }
-        Err(err(format!("invalid JSON: object or array starting at byte {start} is not closed")))
-    }
-
-    fn value(&mut self) -> Result<Value<'a>, LineError> {
-        match self.peek() {
-            Some(b'"') => {
-                let (raw, escaped) = self.string()?;
-                Ok(Value::Text(raw, if escaped { Escape::Json } else { Escape::None }))
-            }
-            Some(c @ (b'{' | b'[')) => {
-                self.skip_composite()?;
-                Ok(Value::Other(if c == b'{' { "an object" } else { "an array" }))
-            }
-            Some(b't') => self.literal(b"true", Value::Other("a boolean")),
-            Some(b'f') => self.literal(b"false", Value::Other("a boolean")),
-            Some(b'n') => self.literal(b"null", Value::Null),
-            Some(c) if c.is_ascii_digit() || c == b'-' => {
-                let start = self.i;
-                while matches!(self.peek(), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
-                    self.i += 1;
-                }
-                Ok(Value::Number(self.b.get(start..self.i).unwrap_or_default()))
-            }
-            _ => Err(self.unexpected("a JSON value")),
-        }
+        let mut sc = Scanner { b, i: 0 };
+        sc.ws();
+        sc.expect(b'{', "`{`")?;
+        Ok(Json { sc, first: true })
     }
 
     /// The next member (raw key, value), or `None` after the closing `}`
     /// (then only whitespace may follow).
     fn member(&mut self) -> Result<Option<(&'a [u8], Value<'a>)>, LineError> {
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            self.ws();
-            if self.i != self.b.len() {
-                return Err(self.unexpected("the end of the line after the object"));
+        let sc = &mut self.sc;
+        sc.ws();
+        if sc.peek() == Some(b'}') {
+            sc.i += 1;
+            sc.ws();
+            if sc.i != sc.b.len() {
+                return Err(sc.unexpected("the end of the line after the object"));
             }
             return Ok(None);
         }
         if !self.first {
-            self.expect(b',', "`,` or `}`")?;
-            self.ws();
+            sc.expect(b',', "`,` or `}`")?;
+            sc.ws();
         }
         self.first = false;
-        let (key, _) = self.string()?;
-        self.ws();
-        self.expect(b':', "`:`")?;
-        self.ws();
-        let v = self.value()?;
+        let (key, _) = sc.string()?;
+        sc.ws();
+        sc.expect(b':', "`:`")?;
+        sc.ws();
+        let v = sc.value()?;
         Ok(Some((key, v)))
     }
 }

@@ -83,3 +83,8 @@ impl fmt::Display for LineError {
 }
 
 impl std::error::Error for LineError {}
+
+/// A [`LineError`] with this reason (the parsers' shorthand).
+pub(crate) fn err(reason: String) -> LineError {
+    LineError { reason }
+}

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::error::err;
 use crate::num::{self, show, NumError};
 use crate::scan::{self, load8};
 use crate::time::{self, Timestamp};
@@ -318,10 +319,6 @@ impl<'a> Value<'a> {
     }
 }
 
-fn line_err(reason: String) -> LineError {
-    LineError { reason }
-}
-
 /// Interprets a time field: unix seconds (number or numeric text) or RFC 3339.
 ///
 /// The common case (plain unix seconds) is inlined; what its fast path
@@ -340,16 +337,15 @@ pub(crate) fn time_of(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
 /// [`time_of`] for any value (the general part).
 #[inline(never)]
 pub(crate) fn time_of_general(v: Value<'_>, key: &str) -> Result<Timestamp, LineError> {
-    let text = v
-        .text()
-        .ok_or_else(|| line_err(format!("field `{key}` is {}, expected a time", v.kind())))?;
+    let text =
+        v.text().ok_or_else(|| err(format!("field `{key}` is {}, expected a time", v.kind())))?;
     let text = text.trim_ascii();
     let parsed = if matches!(v, Value::Number(_)) {
         time::parse_unix_seconds(text)
     } else {
         time::parse_any(text)
     };
-    parsed.map_err(|e| line_err(format!("field `{key}`: {e}")))
+    parsed.map_err(|e| err(format!("field `{key}`: {e}")))
 }
 
 /// Interprets a series field. A value starting with `/` is a path and loses
@@ -375,11 +371,11 @@ pub(crate) fn series_of_general<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, s
             Cow::Owned(s) => Cow::Owned(s),
         },
         Value::Null | Value::Other(_) => {
-            return Err(line_err(format!("field `{key}` is {}, expected a series name", v.kind())))
+            return Err(err(format!("field `{key}` is {}, expected a series name", v.kind())))
         }
     };
     if s.is_empty() {
-        return Err(line_err(format!("field `{key}` (series) is empty")));
+        return Err(err(format!("field `{key}` (series) is empty")));
     }
     Ok(strip_query_cow(s))
 }
@@ -444,7 +440,7 @@ pub(crate) fn latency_of_general(
     let Some(text) = v.text() else {
         return match v {
             Value::Null => Ok(None),
-            _ => Err(line_err(format!("field `{key}` is {}, expected a latency", v.kind()))),
+            _ => Err(err(format!("field `{key}` is {}, expected a latency", v.kind()))),
         };
     };
     let text = text.trim_ascii();
@@ -454,9 +450,9 @@ pub(crate) fn latency_of_general(
     match num::decimal_scaled(text, unit_ns) {
         Ok(ns) => Ok(Some(ns)),
         Err(NumError::Negative) => {
-            Err(line_err(format!("field `{key}`: negative latency `{}`", show(text))))
+            Err(err(format!("field `{key}`: negative latency `{}`", show(text))))
         }
-        Err(e) => Err(line_err(format!("field `{key}`: latency `{}`: {e}", show(text)))),
+        Err(e) => Err(err(format!("field `{key}`: latency `{}`: {e}", show(text)))),
     }
 }
 
@@ -479,10 +475,10 @@ pub(crate) fn status_of_general(v: Value<'_>, key: &str) -> Result<u16, LineErro
     let Some(text) = v.text() else {
         return match v {
             Value::Null => Ok(0),
-            _ => Err(line_err(format!("field `{key}` is {}, expected a status", v.kind()))),
+            _ => Err(err(format!("field `{key}` is {}, expected a status", v.kind()))),
         };
     };
-    num::status(text.trim_ascii()).map_err(|e| line_err(format!("field `{key}`: {e}")))
+    num::status(text.trim_ascii()).map_err(|e| err(format!("field `{key}`: {e}")))
 }
 
 /// Decodes the inside of a JSON string. Invalid escapes and lone surrogates

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use memchr::memchr2;
 
+use crate::error::err;
 use crate::fields::{self, Escape, Slot, Value};
 use crate::num::{self, show};
 use crate::scan;
@@ -28,23 +29,25 @@ pub(crate) struct JsonConfig {
     pub(crate) series_by: SeriesBy,
 }
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-fn err(reason: String) -> LineError {
-    LineError { reason }
+/// A cursor over JSON text: the scanner of [`parse_general`], also walking
+/// the Envoy/Istio JSON objects (`envoy.rs`).
+pub(crate) struct Scanner<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) i: usize,
 }
 
 impl<'a> Scanner<'a> {
-    fn ws(&mut self) {
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    pub(crate) fn ws(&mut self) {
         while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
         }
     }
 
-    fn unexpected(&self, wanted: &str) -> LineError {
+    pub(crate) fn unexpected(&self, wanted: &str) -> LineError {
         match self.b.get(self.i) {
             None => err(format!("invalid JSON: line ends where {wanted} was expected")),
             Some(&c) => err(format!(
@@ -55,8 +58,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Steps over the byte `c`, or reports that `wanted` was expected.
+    pub(crate) fn expect(&mut self, c: u8, wanted: &str) -> Result<(), LineError> {
+        if self.peek() != Some(c) {
+            return Err(self.unexpected(wanted));
+        }
+        self.i += 1;
+        Ok(())
+    }
+
     /// At an opening quote: returns the raw inside and whether it has escapes.
-    fn string(&mut self) -> Result<(&'a [u8], bool), LineError> {
+    pub(crate) fn string(&mut self) -> Result<(&'a [u8], bool), LineError> {
         if self.b.get(self.i) != Some(&b'"') {
             return Err(self.unexpected("a string"));
         }
@@ -121,7 +133,7 @@ impl<'a> Scanner<'a> {
         Err(err(format!("invalid JSON: object or array starting at byte {start} is not closed")))
     }
 
-    fn value(&mut self) -> Result<Value<'a>, LineError> {
+    pub(crate) fn value(&mut self) -> Result<Value<'a>, LineError> {
         match self.b.get(self.i) {
             Some(b'"') => {
                 let (raw, escaped) = self.string()?;
