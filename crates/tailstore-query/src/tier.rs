@@ -32,7 +32,9 @@ pub type PieceRefs = smallvec::SmallVec<[PieceRef; 1]>;
 /// A piece: in memory, or references to stored parts that add up to it.
 #[derive(Debug)]
 enum Slot {
-    Hot(Interval),
+    /// Boxed: a level holds up to hundreds of thousands of slots, and most
+    /// of a reopened store's are cold (a few words each).
+    Hot(Box<Interval>),
     Cold(PieceRefs),
 }
 
@@ -122,10 +124,10 @@ impl Level {
                     }
                 }
             }
-            *slot = Slot::Hot(iv);
+            *slot = Slot::Hot(Box::new(iv));
         }
         match slot {
-            Slot::Hot(iv) => Some(iv),
+            Slot::Hot(iv) => Some(&mut **iv),
             Slot::Cold(_) => None,
         }
     }
@@ -244,7 +246,7 @@ impl MemTier {
             return None;
         }
         let piece = scratch.to_interval(start_s, dst.spec.span_s);
-        dst.pieces.insert(start_s, Slot::Hot(piece.clone()));
+        dst.pieces.insert(start_s, Slot::Hot(Box::new(piece.clone())));
         Some(piece)
     }
 
@@ -282,7 +284,7 @@ impl MemTier {
             match level.hot(start, self.source.as_ref(), &self.read_errors) {
                 Some(piece) => piece.merge(&delta),
                 None => {
-                    level.pieces.insert(start, Slot::Hot(delta.clone()));
+                    level.pieces.insert(start, Slot::Hot(Box::new(delta.clone())));
                 }
             }
             if k > 0 {
@@ -309,7 +311,7 @@ impl MemTier {
         match l.hot(start, self.source.as_ref(), &self.read_errors) {
             Some(p) => p.merge(&piece),
             None => {
-                l.pieces.insert(start, Slot::Hot(piece));
+                l.pieces.insert(start, Slot::Hot(Box::new(piece)));
             }
         }
     }
@@ -365,7 +367,7 @@ impl MemTier {
                 if any && start >= dst.spec.retained_from(self.newest_s) {
                     let piece = scratch.to_interval(start, dst.spec.span_s);
                     built.push((k, piece.clone()));
-                    dst.pieces.insert(start, Slot::Hot(piece));
+                    dst.pieces.insert(start, Slot::Hot(Box::new(piece)));
                 }
                 dst.built_until = start + span;
             }

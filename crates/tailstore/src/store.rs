@@ -557,7 +557,8 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
             .push(item);
         last = Some((rec.entry.series.clone(), level));
     }
-    let mut by_series: HashMap<Arc<str>, Vec<std::collections::BTreeMap<u64, Parts>>> = by_series
+    // Per series and level: (start, parts), ascending by start.
+    let mut by_series: HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>> = by_series
         .into_iter()
         .map(|(name, levels)| {
             let maps = levels
@@ -579,8 +580,7 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
                         parts.late |= late;
                         parts.refs.push(r);
                     }
-                    // Sorted by start: a bulk build, not one insert each.
-                    out.into_iter().collect()
+                    out
                 })
                 .collect();
             (name, maps)
@@ -621,7 +621,8 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
                 if s < rebuild_from || s >= limit {
                     continue;
                 }
-                let has_base = maps[k].get(&s).is_some_and(|p| p.base);
+                let has_base =
+                    maps[k].binary_search_by_key(&s, |p| p.0).is_ok_and(|i| maps[k][i].1.base);
                 if late || !has_base {
                     redo.insert(s);
                 }
