@@ -115,6 +115,14 @@ use std::sync::OnceLock;
 pub use error::{Error, LineError};
 pub use hlog::{HlogBucket, HlogError, HlogInterval, HlogReader};
 
+/// Parses a time as every parser here reads one: unix seconds (fractional
+/// allowed) or RFC 3339 (`2024-05-28T13:46:45Z`, `…45.123+02:00`, a space
+/// for the `T`). Times before 1970 are errors.
+pub fn parse_time(s: &str) -> Result<std::time::SystemTime, LineError> {
+    let t = time::parse_any(s.trim().as_bytes()).map_err(|reason| LineError { reason })?;
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::new(t.secs, t.nanos))
+}
+
 /// One request parsed from a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
