@@ -10,14 +10,26 @@ use crate::status::{StatusCounts, STATUS_CODES};
 /// integer is taken as that integer, so that e.g. `0.07 * 100` (which is
 /// `7.000000000000001` in binary floating point) has rank 7, not 8.
 /// `q` must be in `[0, 1]` (callers validate it); `n == 0` gives 0.
+#[must_use]
 pub fn nearest_rank(q: f64, n: u64) -> u64 {
     if n == 0 {
         return 0;
     }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "the rank is defined on the f64 product q * n; n is exact up to 2^53 \
+                  samples, and above that the rank is within one f64 ulp"
+    )]
     let x = q * n as f64;
     let k = (x - x * 1e-12).ceil();
-    // k is in [0, n] because q is in [0, 1]; the cast saturates anyway.
-    (k as u64).clamp(1, n)
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "k is an integer in [0, n] because q is in [0, 1]; the float-to-int cast \
+                  saturates anyway, and the clamp bounds the result"
+    )]
+    let rank = k as u64;
+    rank.clamp(1, n)
 }
 
 /// A dense, mergeable accumulator over a layout: the workhorse of queries.
@@ -55,6 +67,7 @@ impl std::fmt::Debug for Accumulator {
 
 impl Accumulator {
     /// An empty accumulator for `layout`.
+    #[must_use]
     pub fn new(layout: Layout) -> Accumulator {
         Accumulator {
             layout,
@@ -74,6 +87,7 @@ impl Accumulator {
 
     /// An empty accumulator that allocates its counts on the first add
     /// (a placeholder, or an answer with nothing in it).
+    #[must_use]
     pub fn empty_compact(layout: Layout) -> Accumulator {
         Accumulator {
             layout,
@@ -92,11 +106,13 @@ impl Accumulator {
     }
 
     /// True when nothing was added (no latency, no status, no counter).
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.total == 0 && self.requests() == 0 && self.clamped == 0 && self.invalid_status == 0
     }
 
     /// The layout of the counts.
+    #[must_use]
     pub fn layout(&self) -> Layout {
         self.layout
     }
@@ -274,6 +290,7 @@ impl Accumulator {
     /// A compact copy: only the non-zero range of the counts is kept (a
     /// small allocation instead of the whole layout), for answers that are
     /// read, not added to (adding to it makes it whole again first).
+    #[must_use]
     pub fn snapshot(&self) -> Accumulator {
         let used = self.used();
         let (counts, base, lo, hi) =
@@ -298,53 +315,69 @@ impl Accumulator {
     }
 
     /// Number of latency samples.
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.total
     }
 
     /// Number of requests (all statuses, with or without latency).
+    #[must_use]
     pub fn requests(&self) -> u64 {
         self.status.iter().fold(0, |a, b| a.saturating_add(*b))
     }
 
     /// The per-status counts.
+    #[must_use]
     pub fn status_counts(&self) -> StatusCounts {
+        // STATUS_CODES (1000) slots, so zipping with the u16 codes covers them all.
         StatusCounts::from_pairs(
-            self.status.iter().enumerate().filter(|p| *p.1 > 0).map(|(c, n)| (c as u16, *n)),
+            (0u16..).zip(self.status.iter()).filter(|p| *p.1 > 0).map(|(c, n)| (c, *n)),
         )
     }
 
     /// Requests with status `code`.
+    #[must_use]
     pub fn status(&self, code: u16) -> u64 {
         self.status.get(usize::from(code)).copied().unwrap_or(0)
     }
 
     /// Exact minimum latency, if any sample.
+    #[must_use]
     pub fn min_ns(&self) -> Option<u64> {
         (self.total > 0).then_some(self.min_ns)
     }
 
     /// Exact maximum latency (after clamping), if any sample.
+    #[must_use]
     pub fn max_ns(&self) -> Option<u64> {
         (self.total > 0).then_some(self.max_ns)
     }
 
     /// Exact sum of latencies, ns.
+    #[must_use]
     pub fn sum_ns(&self) -> u128 {
         self.sum_ns
     }
 
     /// Samples clamped to the layout's highest value.
+    #[must_use]
     pub fn clamped(&self) -> u64 {
         self.clamped
     }
 
     /// Status values >= 1000 recorded as 0.
+    #[must_use]
     pub fn invalid_status(&self) -> u64 {
         self.invalid_status
     }
 
     /// Exact mean latency, if any sample.
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "the mean is an f64 by definition; sum and count round to f64 (relative \
+                  error 2^-53 each) only beyond 2^53 ns or 2^53 samples"
+    )]
     pub fn mean_ns(&self) -> Option<f64> {
         (self.total > 0).then(|| self.sum_ns as f64 / self.total as f64)
     }
@@ -353,6 +386,7 @@ impl Accumulator {
     /// middle of its bucket clamped into the exact `[min, max]`.
     ///
     /// `None` when there is no sample or `q` is not in `[0, 1]`.
+    #[must_use]
     pub fn quantile_ns(&self, q: f64) -> Option<u64> {
         let mut out = [None];
         self.quantiles_ns(&[q], &mut out);
@@ -361,6 +395,11 @@ impl Accumulator {
 
     /// Several quantiles in one scan; `out[i]` answers `qs[i]`.
     pub fn quantiles_ns(&self, qs: &[f64], out: &mut [Option<u64>]) {
+        #[expect(
+            clippy::needless_for_each,
+            reason = "quantile scan is a benchmarked hot path, kept as written; the closure \
+                      is equivalent to a `for` loop (or `fill(None)`)"
+        )]
         out.iter_mut().for_each(|o| *o = None);
         if self.total == 0 || self.lo > self.hi {
             return;
@@ -394,6 +433,10 @@ impl Accumulator {
                 pos += 1;
             }
             // cum + counts[pos] >= rank here because rank <= total.
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "lo + pos is a bucket index below layout.len(), which is a u32"
+            )]
             let idx = (self.lo + pos.min(counts.len() - 1)) as u32;
             let mid = self.layout.median_equivalent(idx);
             // Extremes come with the counts from every recorder path; a
@@ -406,16 +449,27 @@ impl Accumulator {
     }
 
     /// The non-empty buckets as a sparse histogram.
+    #[must_use]
+    #[expect(
+        clippy::missing_panics_doc,
+        reason = "the only panic is the `expect` on an internal invariant (a dense scan \
+                  yields ascending indices), unreachable from any input"
+    )]
     pub fn to_sparse(&self) -> SparseHist {
         if self.lo > self.hi {
             return SparseHist::default();
         }
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "lo + i is a bucket index below layout.len(), which is a u32"
+        )]
         let pairs = self.used().iter().enumerate().map(|(i, c)| ((self.lo + i) as u32, *c));
         // Ascending by construction.
         SparseHist::from_sorted(pairs).expect("dense scan is ascending")
     }
 
     /// Seals the contents into an [`Interval`] for `[start_s, start_s + span_s)`.
+    #[must_use]
     pub fn to_interval(&self, start_s: u64, span_s: u32) -> Interval {
         Interval {
             start_s,
@@ -448,6 +502,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "test latencies are at most 1e6 ns < 2^52, so the f64 conversions are exact"
+    )]
     fn quantiles_of_known_values() {
         let l = Layout::default();
         let mut a = Accumulator::new(l);
@@ -488,6 +546,11 @@ mod tests {
     /// caller). A snapshot answers like the original and becomes whole
     /// again when added to.
     #[test]
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "a, b, c are the intervals of the doc comment's sliding example and x, y, z \
+                  their answers; longer names would not say more"
+    )]
     fn sub_interval_and_snapshot() {
         let layout = Layout::default();
         let a = iv(0, &[(5000, 3), (9000, 1)], 5000, 9000);

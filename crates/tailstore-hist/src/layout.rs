@@ -1,6 +1,6 @@
 //! HDR log-linear bucket layout: value (nanoseconds) <-> bucket index.
 //!
-//! The layout is the one HdrHistogram uses, with one difference in how the
+//! The layout is the one `HdrHistogram` uses, with one difference in how the
 //! lowest value is interpreted: here `lowest_ns` is the smallest value that is
 //! tracked at the full relative precision, so the unit (the width of the
 //! narrowest bucket) is chosen *below* it. With the defaults (3 significant
@@ -48,6 +48,11 @@ impl Layout {
     /// `lowest_ns` must be at least 1 and `highest_ns` at least twice
     /// `lowest_ns`. Values above `highest_ns` are clamped to it (and counted);
     /// values below `lowest_ns` are still recorded, at the unit resolution.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLayout`] when `digits` is not in `1 ..= 5`, `lowest_ns`
+    /// is 0, or `highest_ns` is less than twice `lowest_ns`.
     pub fn new(digits: u8, lowest_ns: u64, highest_ns: u64) -> Result<Layout, Error> {
         if !(1..=5).contains(&digits) {
             return Err(Error::InvalidLayout { reason: "significant digits must be 1 ..= 5" });
@@ -64,7 +69,8 @@ impl Layout {
         // ceil(log2(2 * 10^digits)): 5, 8, 11, 15, 18 for digits 1..=5.
         let sub_mag = 64 - (largest_single_unit - 1).leading_zeros();
         let half_mag = sub_mag - 1;
-        let lowest_mag = 63 - lowest_ns.leading_zeros();
+        // lowest_ns >= 1 (checked above), so ilog2 cannot panic.
+        let lowest_mag = lowest_ns.ilog2();
         let unit_mag = lowest_mag.saturating_sub(half_mag);
         // Smallest b such that the top bucket reaches past highest_ns.
         let mut smallest_untrackable: u64 = 1u64 << (sub_mag + unit_mag);
@@ -78,9 +84,12 @@ impl Layout {
             bucket_count += 1;
         }
         let len = (bucket_count + 1) << half_mag;
-        // Cannot fail: every narrowing below is of a value bounded above by 64
-        // (magnitudes) or by 65 << 17 (len).
-        Ok(Layout {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "unit_mag and half_mag are bit positions of a u64 (< 64) and \
+                      bucket_count is at most 65, so each fits u8"
+        )]
+        let layout = Layout {
             digits,
             lowest_ns,
             highest_ns,
@@ -90,35 +99,42 @@ impl Layout {
             len,
             sub_mask: ((1u64 << (half_mag + 1)) - 1) << unit_mag,
             lz_base: 64 - unit_mag - (half_mag + 1),
-        })
+        };
+        Ok(layout)
     }
 
     /// Significant decimal digits.
+    #[must_use]
     pub fn digits(&self) -> u8 {
         self.digits
     }
 
     /// Smallest value tracked at full relative precision, in ns.
+    #[must_use]
     pub fn lowest_ns(&self) -> u64 {
         self.lowest_ns
     }
 
     /// Largest value tracked; larger values are clamped to it.
+    #[must_use]
     pub fn highest_ns(&self) -> u64 {
         self.highest_ns
     }
 
     /// Number of bucket slots; every index returned by [`Layout::index`] is below it.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Always false: a layout has at least one bucket. Present for API symmetry.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         false
     }
 
     /// log2 of half the sub-bucket count (10 for 3 digits).
+    #[must_use]
     pub fn half_mag(&self) -> u32 {
         u32::from(self.half_mag)
     }
@@ -126,6 +142,12 @@ impl Layout {
     /// The bucket index of `value_ns`, after clamping it to `highest_ns`.
     ///
     /// Branch-free: a `min`, a `leading_zeros` and shifts.
+    #[must_use]
+    #[expect(
+        clippy::inline_always,
+        reason = "computed once per recorded sample (Recorder::record, and the vectorized \
+                  index pass of record_batch); forced inlining is part of the benchmarked hot path"
+    )]
     #[inline(always)]
     pub fn index(&self, value_ns: u64) -> u32 {
         let v = value_ns.min(self.highest_ns);
@@ -133,6 +155,10 @@ impl Layout {
         let half_mag = u32::from(self.half_mag);
         // bucket = position of the highest set bit above the sub-bucket range.
         let bucket = self.lz_base - (v | self.sub_mask).leading_zeros();
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "v >> (bucket + unit_mag) is below 2 << half_mag <= 2^18 (the sub-bucket range)"
+        )]
         let sub = (v >> (bucket + unit_mag)) as u32;
         // For bucket 0, sub is in 0..2*half; for higher buckets in half..2*half,
         // so the sum never collides and stays below (bucket_count + 1) << half_mag.
@@ -140,6 +166,7 @@ impl Layout {
     }
 
     /// Lowest value that maps to `index` (`index < len`).
+    #[must_use]
     #[inline]
     pub fn lowest_equivalent(&self, index: u32) -> u64 {
         let (bucket, sub) = self.split(index);
@@ -147,6 +174,7 @@ impl Layout {
     }
 
     /// Width of the bucket at `index`: values `lowest ..= lowest + width - 1` share it.
+    #[must_use]
     #[inline]
     pub fn width(&self, index: u32) -> u64 {
         let (bucket, _) = self.split(index);
@@ -157,6 +185,7 @@ impl Layout {
     ///
     /// The reported value differs from any value in the bucket by at most half
     /// the width, i.e. at most `1 / 2^(half_mag + 1)` relative (0.049 % at 3 digits).
+    #[must_use]
     #[inline]
     pub fn median_equivalent(&self, index: u32) -> u64 {
         let lo = self.lowest_equivalent(index);
@@ -175,6 +204,7 @@ impl Layout {
     }
 
     /// Upper bound of the relative error of a reported value (half a bucket).
+    #[must_use]
     pub fn relative_error(&self) -> f64 {
         1.0 / f64::from(1u32 << (u32::from(self.half_mag) + 1))
     }
@@ -189,7 +219,7 @@ mod tests {
         let l = Layout::default();
         assert_eq!(l.unit_mag, 0);
         assert_eq!(l.half_mag, 10);
-        assert!(l.index(3_600_000_000_000) < l.len() as u32);
+        assert!((l.index(3_600_000_000_000) as usize) < l.len());
         assert_eq!(l.index(u64::MAX), l.index(3_600_000_000_000));
         assert_eq!(l.len(), 33 * 1024);
     }
@@ -208,6 +238,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "test values stay below 3.6e12 < 2^52, so the f64 conversions are exact"
+    )]
     fn index_is_monotone_and_contains_value() {
         for digits in 1..=5 {
             let l = Layout::new(digits, 1_000, 3_600_000_000_000).unwrap();
@@ -231,6 +265,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "the bucket median is about 1e6 < 2^52, so the f64 conversion is exact"
+    )]
     fn coarse_unit_when_lowest_is_large() {
         let l = Layout::new(2, 1_000_000, 10_000_000_000).unwrap();
         assert!(l.unit_mag > 0);

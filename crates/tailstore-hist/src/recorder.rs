@@ -58,6 +58,11 @@ const LISTED: usize = 48;
 const RARE_BIT: usize = STATUS_INLINE / 100;
 
 /// Sets bit `i` of a single-writer bitmask (owner only; no store when set).
+#[expect(
+    clippy::inline_always,
+    reason = "runs for every recorded sample in Shard::try_record_indexed (the record/\
+              record_batch fast path); forced inlining is part of the benchmarked hot path"
+)]
 #[inline(always)]
 fn mark(words: &[AtomicU64], i: usize) {
     if let Some(w) = words.get(i >> 6) {
@@ -69,6 +74,11 @@ fn mark(words: &[AtomicU64], i: usize) {
     }
 }
 
+#[expect(
+    clippy::inline_always,
+    reason = "runs for every recorded sample in Shard::try_record_indexed (the record/\
+              record_batch fast path); forced inlining is part of the benchmarked hot path"
+)]
 #[inline(always)]
 fn mark_status(word: &AtomicU64, code: u16) {
     let m = 1u64 << (usize::from(code) / 100).min(RARE_BIT);
@@ -200,12 +210,22 @@ impl Shard {
     /// path is needed (block missing, a counter would overflow).
     ///
     /// Only the owning thread calls this.
+    #[expect(
+        clippy::inline_always,
+        reason = "the per-sample fast path of Recorder::record; forced inlining into it is part \
+                  of the benchmarked hot path"
+    )]
     #[inline(always)]
     fn try_record(&self, layout: &Layout, value_ns: u64, status: u16) -> bool {
         self.try_record_indexed(layout, layout.index(value_ns), value_ns, status)
     }
 
     /// [`Shard::try_record`] with the bucket index of `value_ns` precomputed.
+    #[expect(
+        clippy::inline_always,
+        reason = "the per-sample fast path of Recorder::record and record_batch; forced inlining \
+                  into their loops is part of the benchmarked hot path"
+    )]
     #[inline(always)]
     fn try_record_indexed(&self, layout: &Layout, idx: u32, value_ns: u64, status: u16) -> bool {
         let v = value_ns.min(layout.highest_ns());
@@ -285,6 +305,11 @@ impl Shard {
     }
 
     /// The status cell of `code` (`< 1000`), `None` while its block is missing.
+    #[expect(
+        clippy::inline_always,
+        reason = "looked up for every recorded sample in try_record_indexed (the record/\
+                  record_batch fast path); forced inlining is part of the benchmarked hot path"
+    )]
     #[inline(always)]
     fn status_cell(&self, code: u16) -> Option<&Cell> {
         let c = usize::from(code);
@@ -295,6 +320,15 @@ impl Shard {
     }
 
     /// Notes a cell that just became non-zero. Owner only.
+    #[expect(
+        clippy::inline_always,
+        reason = "called from try_record_indexed (the record/record_batch fast path) whenever a \
+                  cell goes from 0 to 1; forced inlining is part of the benchmarked hot path"
+    )]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "n < LISTED (48) in the first branch and LISTED + 1 is 49: both fit u32"
+    )]
     #[inline(always)]
     fn list(&self, idx: u32) {
         let n = self.nlisted.load(Relaxed) as usize;
@@ -333,7 +367,10 @@ impl Shard {
             for (k, cell) in block.iter().enumerate() {
                 let c = cell.load(Relaxed);
                 if c > 0 {
-                    // b < len / BLOCK, so the index fits the layout's u32 range.
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "b * BLOCK + k is a bucket index below layout.len(), a u32"
+                    )]
                     cells.push(((b * BLOCK + k) as u32, u32::from(c)));
                 }
             }
@@ -344,7 +381,10 @@ impl Shard {
             for (k, cell) in self.status[h * 100..(h + 1) * 100].iter().enumerate() {
                 let c = cell.load(Relaxed);
                 if c > 0 {
-                    // code < STATUS_INLINE, so it fits u16.
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "h * 100 + k is a code below STATUS_INLINE (600), so it fits u16"
+                    )]
                     status.push(((h * 100 + k) as u16, u32::from(c)));
                 }
             }
@@ -354,7 +394,11 @@ impl Shard {
                 for (k, cell) in rare.iter().enumerate() {
                     let c = cell.load(Relaxed);
                     if c > 0 {
-                        // code < STATUS_CODES = 1000, so it fits u16.
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            reason = "STATUS_INLINE + k is a code below STATUS_CODES (1000), so \
+                                      it fits u16"
+                        )]
                         status.push(((STATUS_INLINE + k) as u16, u32::from(c)));
                     }
                 }
@@ -535,6 +579,7 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// A recorder for `layout`. Seconds below `sealed_below` count as sealed
     /// (use 0 for a new series).
+    #[must_use]
     pub fn new(layout: Layout, sealed_below: u64) -> Recorder {
         Recorder {
             layout,
@@ -550,10 +595,16 @@ impl Recorder {
     }
 
     /// The layout of every histogram this recorder produces.
+    #[must_use]
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
+    #[expect(
+        clippy::inline_always,
+        reason = "called once per Recorder::record and once per 256-sample chunk of record_batch; \
+                  forced inlining keeps the thread-local lookup in the benchmarked hot path"
+    )]
     #[inline(always)]
     fn shard(&self) -> &Shard {
         match self.shards.get() {
@@ -642,7 +693,7 @@ impl Recorder {
         let state = shard.state.load(Relaxed);
         // 1. Give back what the shard holds (residue of a steal, or a sweep).
         if state != 0 && (state != second.wrapping_add(1)) || state & STOLEN != 0 {
-            self.sweep_own(&mut open, shard);
+            Self::sweep_own(&mut open, shard);
         }
         // 2. Classify the new sample.
         if second.saturating_add(clock.retention_s()) < newest {
@@ -681,7 +732,7 @@ impl Recorder {
         };
         if !ok {
             // A counter is saturated: sweep and retry on a fresh shard.
-            self.sweep_own(&mut open, shard);
+            Self::sweep_own(&mut open, shard);
             shard.state.store(second.wrapping_add(1), Relaxed);
             let ok = match value_ns {
                 Some(v) => shard.try_record(&self.layout, v, status),
@@ -692,34 +743,31 @@ impl Recorder {
     }
 
     /// The owner moves its shard's contents where they belong and resets it.
-    fn sweep_own(&self, open: &mut Open, shard: &Shard) {
+    fn sweep_own(open: &mut Open, shard: &Shard) {
         if shard.is_empty_state() {
             return;
         }
         let r = shard.read();
         let base = shard.baseline.lock().take();
-        match base {
-            Some(b) => {
-                let mut p = Interval::empty(b.second, 1);
-                add_read(&mut p, &r, Some(&b));
-                if !p.is_empty() {
+        if let Some(b) = base {
+            let mut p = Interval::empty(b.second, 1);
+            add_read(&mut p, &r, Some(&b));
+            if !p.is_empty() {
+                open.counters.late += p.status.total();
+                file(&mut open.late, p);
+            }
+        } else {
+            let mut p = Interval::empty(r.second, 1);
+            add_read(&mut p, &r, None);
+            if !p.is_empty() {
+                if r.second < open.sealed_below {
+                    // Sealed meanwhile without a steal of this shard cannot
+                    // happen (sealing steals every shard of the second), but
+                    // filing it as late keeps it exact regardless.
                     open.counters.late += p.status.total();
                     file(&mut open.late, p);
-                }
-            }
-            None => {
-                let mut p = Interval::empty(r.second, 1);
-                add_read(&mut p, &r, None);
-                if !p.is_empty() {
-                    if r.second < open.sealed_below {
-                        // Sealed meanwhile without a steal of this shard cannot
-                        // happen (sealing steals every shard of the second), but
-                        // filing it as late keeps it exact regardless.
-                        open.counters.late += p.status.total();
-                        file(&mut open.late, p);
-                    } else {
-                        file(&mut open.seconds, p);
-                    }
+                } else {
+                    file(&mut open.seconds, p);
                 }
             }
         }
@@ -735,7 +783,7 @@ impl Recorder {
         let mut out = Sealed::default();
         let wanted = if open.explicit { seal_below } else { live_seal_below.max(seal_below) };
         let target = wanted.max(open.sealed_below);
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             let state = shard.state.load(Relaxed);
             if state == 0 {
                 continue;
@@ -791,7 +839,7 @@ impl Recorder {
         for (_, p) in open.late.range(start_s..end_s) {
             acc.add_interval(p);
         }
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             if shard.is_empty_state() {
                 continue;
             }
@@ -810,7 +858,7 @@ impl Recorder {
     pub fn unsealed_seconds(&self) -> Vec<u64> {
         let open = self.open.lock();
         let mut v: Vec<u64> = open.seconds.keys().chain(open.late.keys()).copied().collect();
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             let st = shard.state.load(Relaxed);
             if st != 0 {
                 v.push((st & !STOLEN) - 1);
@@ -831,7 +879,7 @@ impl Recorder {
     pub fn memory_bytes(&self) -> usize {
         let open = self.open.lock();
         let mut bytes = std::mem::size_of::<Recorder>();
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             bytes += std::mem::size_of::<CachePadded<Shard>>()
                 + shard.blocks.len() * std::mem::size_of::<OnceLock<Box<Block>>>();
             bytes += shard.blocks.iter().filter(|b| b.get().is_some()).count()

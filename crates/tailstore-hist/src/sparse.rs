@@ -11,10 +11,10 @@ use crate::status::StatusCounts;
 #[inline]
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out.push(((v & 0x7f) as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.push((v & 0x7f) as u8);
 }
 
 /// Reads an unsigned LEB128 varint at `*pos`, advancing it.
@@ -52,10 +52,10 @@ pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
 /// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
 pub fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out.push(((v & 0x7f) as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.push((v & 0x7f) as u8);
 }
 
 /// Reads a canonical LEB128 varint of up to 19 bytes (a `u128`) at `*pos`,
@@ -157,13 +157,18 @@ impl std::fmt::Debug for SparseHist {
             .field("total", &self.total)
             .field("runs", &self.runs.len())
             .field("heap_bytes", &self.heap_bytes())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl SparseHist {
     /// Builds from `(index, count)` pairs in strictly ascending index order;
     /// zero counts are skipped. Pairs out of order are rejected.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] (with the position of the offending pair) when an
+    /// index is not above the previous non-zero pair's index.
     pub fn from_sorted(pairs: impl IntoIterator<Item = (u32, u64)>) -> Result<SparseHist, Error> {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
@@ -192,11 +197,16 @@ impl SparseHist {
             total = total.saturating_add(c);
             max = max.max(c);
         }
-        let counts = if max <= u64::from(u8::MAX) {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "every count is at most `max`, and each branch is taken only when `max` \
+                      fits the target width"
+        )]
+        let counts = if u8::try_from(max).is_ok() {
             Counts::U8(counts.iter().map(|c| *c as u8).collect())
-        } else if max <= u64::from(u16::MAX) {
+        } else if u16::try_from(max).is_ok() {
             Counts::U16(counts.iter().map(|c| *c as u16).collect())
-        } else if max <= u64::from(u32::MAX) {
+        } else if u32::try_from(max).is_ok() {
             Counts::U32(counts.iter().map(|c| *c as u32).collect())
         } else {
             Counts::U64(counts.into_boxed_slice())
@@ -207,6 +217,7 @@ impl SparseHist {
     /// Encodes as LEB128 varint pairs `(gap, count)`, `gap = index -
     /// previous index - 1` (the first previous index is -1): the compact form
     /// storage builds on (see `docs/FORMAT.md`).
+    #[must_use]
     pub fn encode_varint(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.buckets as usize * 2);
         let mut next: u64 = 0;
@@ -221,6 +232,12 @@ impl SparseHist {
     /// Decodes and validates [`SparseHist::encode_varint`] bytes for a
     /// layout with `len` buckets. Never panics; malformed input is an error
     /// naming the byte offset.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] naming the byte offset when a varint is truncated,
+    /// non-canonical or over-long, a bucket index is not below `len` (or does not fit `u32`),
+    /// a count is zero, or the total count overflows `u64`.
     pub fn decode_varint(bytes: &[u8], len: usize) -> Result<SparseHist, Error> {
         let mut pos = 0;
         let mut next: u64 = 0;
@@ -236,6 +253,7 @@ impl SparseHist {
             let idx = next
                 .checked_add(gap)
                 .filter(|i| *i < len as u64)
+                .and_then(|i| u32::try_from(i).ok())
                 .ok_or(Error::Corrupt { offset: at, reason: "bucket index beyond layout" })?;
             if c == 0 {
                 return Err(Error::Corrupt { offset: at_count, reason: "zero count" });
@@ -243,29 +261,32 @@ impl SparseHist {
             total = total
                 .checked_add(c)
                 .ok_or(Error::Corrupt { offset: at_count, reason: "total count overflows" })?;
-            next = idx + 1;
-            // idx < len <= u32::MAX (layouts have at most 65 << 17 buckets).
-            pairs.push((idx as u32, c));
+            next = u64::from(idx) + 1;
+            pairs.push((idx, c));
         }
         SparseHist::from_sorted(pairs)
     }
 
     /// Number of non-empty buckets.
+    #[must_use]
     pub fn buckets(&self) -> u32 {
         self.buckets
     }
 
     /// Sum of all bucket counts.
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.total
     }
 
     /// True when no value was recorded.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.buckets == 0
     }
 
     /// Lowest and highest non-empty bucket index.
+    #[must_use]
     pub fn index_range(&self) -> Option<(u32, u32)> {
         let first = self.runs.first()?;
         let last = self.runs.last()?;
@@ -273,6 +294,7 @@ impl SparseHist {
     }
 
     /// Heap bytes held (runs and counts).
+    #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.runs.capacity() * 8 + self.counts.len() * self.counts.width()
     }
@@ -321,6 +343,12 @@ impl SparseHist {
     }
 
     /// Merges two sparse histograms (linear in their sizes).
+    #[must_use]
+    #[expect(
+        clippy::missing_panics_doc,
+        reason = "the only panic is the `expect` on an internal invariant (a merge of two \
+                  ascending streams is ascending), unreachable from any input"
+    )]
     pub fn merged(&self, other: &SparseHist) -> SparseHist {
         if other.is_empty() {
             return self.clone();
@@ -355,9 +383,8 @@ impl<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> Iterator
                 Some((x.0, x.1.saturating_add(y.1)))
             }
             (Some(x), Some(y)) if x.0 < y.0 => self.a.next(),
-            (Some(_), Some(_)) => self.b.next(),
             (Some(_), None) => self.a.next(),
-            (None, _) => self.b.next(),
+            (Some(_), Some(_)) | (None, _) => self.b.next(),
         }
     }
 }
@@ -392,6 +419,7 @@ pub struct Interval {
 
 impl Interval {
     /// An empty interval covering `[start_s, start_s + span_s)`.
+    #[must_use]
     pub fn empty(start_s: u64, span_s: u32) -> Interval {
         Interval {
             start_s,
@@ -407,6 +435,7 @@ impl Interval {
     }
 
     /// Requests counted (with or without a known latency).
+    #[must_use]
     pub fn requests(&self) -> u64 {
         self.status.total()
     }
@@ -423,6 +452,7 @@ impl Interval {
     }
 
     /// True when no request was counted.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.status.is_empty() && self.hist.is_empty()
     }
@@ -434,7 +464,7 @@ mod tests {
 
     #[test]
     fn varint_roundtrip_and_rejects() {
-        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+        for v in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
             let mut b = Vec::new();
             put_varint(&mut b, v);
             let mut p = 0;

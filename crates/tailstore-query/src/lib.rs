@@ -24,6 +24,7 @@ pub use tier::{LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSour
 impl WindowStats {
     /// Records what the plan covered: the first covered second, how many
     /// series and pieces were merged.
+    #[must_use]
     pub fn with_plan_info(mut self, covered_start_s: u64, series: usize, pieces: usize) -> Self {
         self.start_s = covered_start_s.max(self.start_s);
         self.series = series;
@@ -33,12 +34,14 @@ impl WindowStats {
 
     /// Takes the accumulator back (a sliding range query lends its running
     /// accumulator to each point's answer).
+    #[must_use]
     pub fn into_accumulator(self) -> tailstore_hist::Accumulator {
         self.acc
     }
 
     /// The same answer holding only the used range of the counts (for
     /// keeping many answers, such as every point of a range).
+    #[must_use]
     pub fn compact(&self) -> WindowStats {
         WindowStats { acc: self.acc.snapshot(), errors: self.errors.clone(), ..*self }
     }

@@ -24,6 +24,7 @@ pub struct Plan {
 
 impl Plan {
     /// Number of pieces the plan merges at most (one per level span in each segment).
+    #[must_use]
     pub fn max_pieces(&self, levels: &[LevelCoverage]) -> u64 {
         self.segments
             .iter()
@@ -35,6 +36,7 @@ impl Plan {
 /// Plans `[start_s, end_s)` over `levels` (finest first, each span a multiple
 /// of the previous): the coarsest level takes every whole piece inside the
 /// window that it still retains, and the edges recurse to finer levels.
+#[must_use]
 pub fn plan(levels: &[LevelCoverage], start_s: u64, end_s: u64) -> Plan {
     let mut p = Plan::default();
     if start_s < end_s && !levels.is_empty() {
@@ -43,31 +45,33 @@ pub fn plan(levels: &[LevelCoverage], start_s: u64, end_s: u64) -> Plan {
     p
 }
 
-fn plan_into(levels: &[LevelCoverage], li: usize, a: u64, b: u64, p: &mut Plan) {
-    if a >= b {
+/// Plans `[start, end)` into `p` with levels `0 ..= li`.
+fn plan_into(levels: &[LevelCoverage], li: usize, start: u64, end: u64, p: &mut Plan) {
+    if start >= end {
         return;
     }
     let lv = levels[li];
     let span = u64::from(lv.span_s);
     if li == 0 {
-        let from = a.max(lv.from_s);
-        if a < from.min(b) {
-            p.uncovered.push((a, from.min(b)));
+        let from = start.max(lv.from_s);
+        if start < from.min(end) {
+            p.uncovered.push((start, from.min(end)));
         }
         // The finest level must start at a multiple of its span too.
-        if from < b {
-            p.segments.push(Segment { level: 0, start_s: from, end_s: b });
+        if from < end {
+            p.segments.push(Segment { level: 0, start_s: from, end_s: end });
         }
         return;
     }
-    let x = a.div_ceil(span).saturating_mul(span).max(lv.from_s);
-    let y = (b - b % span).min(lv.until_s - lv.until_s % span);
-    if x < y {
-        plan_into(levels, li - 1, a, x, p);
-        p.segments.push(Segment { level: li, start_s: x, end_s: y });
-        plan_into(levels, li - 1, y, b, p);
+    // The whole pieces of this level inside the window that it has.
+    let whole_start = start.div_ceil(span).saturating_mul(span).max(lv.from_s);
+    let whole_end = (end - end % span).min(lv.until_s - lv.until_s % span);
+    if whole_start < whole_end {
+        plan_into(levels, li - 1, start, whole_start, p);
+        p.segments.push(Segment { level: li, start_s: whole_start, end_s: whole_end });
+        plan_into(levels, li - 1, whole_end, end, p);
     } else {
-        plan_into(levels, li - 1, a, b, p);
+        plan_into(levels, li - 1, start, end, p);
     }
 }
 

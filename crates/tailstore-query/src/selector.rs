@@ -3,7 +3,7 @@
 use crate::error::Error;
 
 /// Chooses the series a query reads. A selector that matches several series
-/// merges their histograms and counts exactly (like PromQL `sum by (le)`).
+/// merges their histograms and counts exactly (like `PromQL` `sum by (le)`).
 #[derive(Clone, Debug)]
 pub struct Selector(Kind);
 
@@ -15,12 +15,17 @@ enum Kind {
 
 impl Selector {
     /// Exactly the series called `name`.
+    #[must_use]
     pub fn exact(name: impl Into<String>) -> Selector {
         Selector(Kind::Exact(name.into()))
     }
 
     /// Every series whose whole name matches `pattern` (anchored at both
-    /// ends, like a PromQL `=~` matcher).
+    /// ends, like a `PromQL` `=~` matcher).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRegex`] when `pattern` is not a valid regex.
     pub fn regex(pattern: &str) -> Result<Selector, Error> {
         let anchored = format!("^(?:{pattern})$");
         regex::Regex::new(&anchored)
@@ -29,6 +34,7 @@ impl Selector {
     }
 
     /// Whether `name` is selected.
+    #[must_use]
     pub fn matches(&self, name: &str) -> bool {
         match &self.0 {
             Kind::Exact(n) => n == name,
@@ -37,6 +43,7 @@ impl Selector {
     }
 
     /// The name, when this selects exactly one series.
+    #[must_use]
     pub fn as_exact(&self) -> Option<&str> {
         match &self.0 {
             Kind::Exact(n) => Some(n),

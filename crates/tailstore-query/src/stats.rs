@@ -31,6 +31,7 @@ fn secs(s: u64) -> SystemTime {
 
 impl WindowStats {
     /// Builds the statistics of an accumulated window.
+    #[must_use]
     pub fn new(acc: Accumulator, errors: ErrorSet, start_s: u64, end_s: u64) -> WindowStats {
         WindowStats {
             acc,
@@ -44,27 +45,42 @@ impl WindowStats {
     }
 
     /// Requests in the window (with or without a known latency).
+    #[must_use]
     pub fn count(&self) -> u64 {
         self.acc.requests()
     }
 
     /// Requests with a known latency (those the quantiles are over).
+    #[must_use]
     pub fn latency_count(&self) -> u64 {
         self.acc.total()
     }
 
     /// Requests whose status is in the error set.
+    #[must_use]
     pub fn errors(&self) -> u64 {
         self.acc.status_counts().errors(&self.errors)
     }
 
     /// `errors / count`, `None` for an empty window.
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a ratio of two counts as f64: exact below 2^53 requests, and within one \
+                  f64 rounding of the ratio above"
+    )]
     pub fn error_ratio(&self) -> Option<f64> {
         let n = self.count();
         (n > 0).then(|| self.errors() as f64 / n as f64)
     }
 
     /// Requests per second over the window's length (0 for a zero-length window).
+    #[must_use]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a rate is a ratio of a count and a length as f64: exact below 2^53, and \
+                  within one f64 rounding of the rate above"
+    )]
     pub fn rate_per_sec(&self) -> f64 {
         let len = self.end_s.saturating_sub(self.start_s);
         if len == 0 {
@@ -77,11 +93,16 @@ impl WindowStats {
     /// The latency at quantile `q` (nearest rank, see `tailstore_hist::nearest_rank`),
     /// within 0.049 % of the exact sample at the default 3 digits. `None` when
     /// the window has no latency sample or `q` is not in `[0, 1]`.
+    #[must_use]
     pub fn quantile(&self, q: f64) -> Option<Duration> {
         self.acc.quantile_ns(q).map(Duration::from_nanos)
     }
 
     /// Like [`WindowStats::quantile`], but an invalid `q` is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidQuantile`] when `q` is not in `[0, 1]` (or is NaN).
     pub fn try_quantile(&self, q: f64) -> Result<Option<Duration>, Error> {
         if !(0.0..=1.0).contains(&q) {
             return Err(Error::InvalidQuantile { q });
@@ -90,6 +111,7 @@ impl WindowStats {
     }
 
     /// Several quantiles in one pass; invalid entries answer `None`.
+    #[must_use]
     pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<Duration>> {
         let mut out = vec![None; qs.len()];
         self.acc.quantiles_ns(qs, &mut out);
@@ -97,66 +119,85 @@ impl WindowStats {
     }
 
     /// Exact smallest latency.
+    #[must_use]
     pub fn min(&self) -> Option<Duration> {
         self.acc.min_ns().map(Duration::from_nanos)
     }
 
     /// Exact largest latency (after clamping to the layout's range).
+    #[must_use]
     pub fn max(&self) -> Option<Duration> {
         self.acc.max_ns().map(Duration::from_nanos)
     }
 
     /// Exact mean latency.
+    #[must_use]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the mean of non-negative latencies that are each at most u64::MAX ns lies \
+                  in [0, u64::MAX]; the float-to-int cast saturates anyway"
+    )]
     pub fn mean(&self) -> Option<Duration> {
         self.acc.mean_ns().map(|ns| Duration::from_nanos(ns.round() as u64))
     }
 
     /// Requests per status code.
+    #[must_use]
     pub fn status_counts(&self) -> StatusCounts {
         self.acc.status_counts()
     }
 
     /// Latencies above the layout's highest value (clamped to it).
+    #[must_use]
     pub fn clamped(&self) -> u64 {
         self.acc.clamped()
     }
 
     /// Status values of 1000 or more, recorded as status 0.
+    #[must_use]
     pub fn invalid_status(&self) -> u64 {
         self.acc.invalid_status()
     }
 
     /// Start of the window actually covered.
+    #[must_use]
     pub fn start(&self) -> SystemTime {
         secs(self.start_s)
     }
 
     /// End of the window (exclusive).
+    #[must_use]
     pub fn end(&self) -> SystemTime {
         secs(self.end_s)
     }
 
     /// Start and end, unix seconds.
+    #[must_use]
     pub fn bounds_s(&self) -> (u64, u64) {
         (self.start_s, self.end_s)
     }
 
     /// False when part of the requested window was past every retention.
+    #[must_use]
     pub fn is_complete(&self) -> bool {
         self.start_s == self.requested_start_s
     }
 
     /// Number of series merged.
+    #[must_use]
     pub fn series(&self) -> usize {
         self.series
     }
 
     /// Number of stored pieces merged (a measure of the plan's cost).
+    #[must_use]
     pub fn pieces(&self) -> usize {
         self.pieces
     }
 
     /// The underlying accumulator (for advanced use: custom quantile sets).
+    #[must_use]
     pub fn accumulator(&self) -> &Accumulator {
         &self.acc
     }

@@ -51,6 +51,7 @@ pub struct LevelSpec {
 impl LevelSpec {
     /// The first retained piece start when the newest data second is `newest_s`:
     /// a piece is kept while it overlaps the last `retention_s` seconds.
+    #[must_use]
     pub fn retained_from(&self, newest_s: u64) -> u64 {
         let t = (newest_s + 1).saturating_sub(self.retention_s);
         t - t % u64::from(self.span_s)
@@ -144,6 +145,7 @@ impl MemTier {
     /// A tier with the given levels, finest first. Each level's span must be
     /// a multiple of the previous one's, and each level's retention is raised
     /// to at least the next level's span, so that rollups can be built.
+    #[must_use]
     pub fn new(levels: &[LevelSpec]) -> MemTier {
         let mut specs: Vec<LevelSpec> = levels.to_vec();
         for k in 0..specs.len().saturating_sub(1) {
