@@ -135,7 +135,7 @@ impl CsvConfig {
     }
 
     /// Parses one data line; a repeat of the header line is `Ok(None)`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn parse<'a>(&self, line: &'a [u8]) -> Result<Option<Request<'a>>, LineError> {
         if line.trim_ascii() == self.header.as_slice() {
             return Ok(None);
@@ -151,7 +151,7 @@ impl CsvConfig {
     /// quote, too few cells, or any value that is not accepted as is (the
     /// general path then reports the error). When it answers, the answer is
     /// the general path's (see the tests).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn parse_fast<'a>(&self, line: &'a [u8]) -> Option<Request<'a>> {
         let [time, series, status, latency] = self.plain_cells(line)?;
         // The same interpretation as `interpret`, on cells that `next_cell`
@@ -172,7 +172,7 @@ impl CsvConfig {
     /// The needed cells (time, series, status, latency) of a line none of
     /// whose cells up to the last needed one contains a `"`, trimmed as
     /// [`next_cell`] trims unquoted cells. `None` for a quote or too few cells.
-    #[inline(always)]
+    #[inline]
     fn plain_cells<'a>(&self, line: &'a [u8]) -> Option<[&'a [u8]; 4]> {
         let mut cells: [&'a [u8]; 4] = [b""; 4];
         let idxs = [self.time.idx, self.series.idx, self.status.idx, self.latency_idx()];

@@ -166,7 +166,7 @@ fn strip_cri(line: &[u8]) -> Result<&[u8], LineError> {
 
 /// Parses one Envoy or Istio text line, unwrapping it first (see the
 /// module docs).
-pub(crate) fn parse_text<'a>(cfg: EnvoyConfig, line: &'a [u8]) -> Result<Request<'a>, LineError> {
+pub(crate) fn parse_text(cfg: EnvoyConfig, line: &[u8]) -> Result<Request<'_>, LineError> {
     let body = strip_cri(line)?;
     if body.first() == Some(&b'{') {
         return parse_wrapped(cfg, body);
@@ -406,7 +406,7 @@ fn name_or_dash<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, LineError> 
 }
 
 /// Parses one Envoy/Istio JSON access-log line.
-pub(crate) fn parse_json<'a>(cfg: EnvoyConfig, line: &'a [u8]) -> Result<Request<'a>, LineError> {
+pub(crate) fn parse_json(cfg: EnvoyConfig, line: &[u8]) -> Result<Request<'_>, LineError> {
     let f = JsonFields::read(strip_cri(line)?)?;
     let ts = fields::time_of(f.start_time.ok_or_else(|| missing("start_time"))?, "start_time")?;
     let status = fields::status_of(

@@ -49,7 +49,7 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A format that is not one request per line (an HdrHistogram interval
+    /// A format that is not one request per line (an `HdrHistogram` interval
     /// log): it is read with [`HlogReader`](crate::HlogReader), not a `Parser`.
     #[error("format `{format}` is not one request per line; read it with HlogReader")]
     NotLineFormat {

@@ -33,6 +33,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    #[expect(clippy::cast_possible_truncation, reason = "the remainder is below `n`, a `usize`")]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
@@ -130,12 +131,12 @@ fn tricky_numbers() -> Vec<Vec<u8>> {
             _ => {}
         }
         for _ in 0..rng.below(22) {
-            s.push(b'0' + rng.below(10) as u8);
+            s.push(*rng.pick(b"0123456789"));
         }
         if rng.below(3) > 0 {
             s.push(b'.');
             for _ in 0..rng.below(22) {
-                s.push(b'0' + rng.below(10) as u8);
+                s.push(*rng.pick(b"0123456789"));
             }
         }
         if rng.below(20) == 0 {
@@ -517,9 +518,9 @@ fn json_lines() -> Vec<Vec<u8>> {
         r#"{"ts":1,"path":"/","status":200,"x":+1}"#,
         r#"{"ts":1,"path":"/","status":200,"x":1-2e+.E}"#,
         r#"{"ts":1,"host":"h","upstream":"u","path":"/","status":200}"#,
-        r#"{}"#,
-        r#"[1,2]"#,
-        r#"{"#,
+        r"{}",
+        r"[1,2]",
+        r"{",
         "",
     ]
     .iter()

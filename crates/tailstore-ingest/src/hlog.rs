@@ -1,4 +1,4 @@
-//! HdrHistogram interval logs (`.hlog`): one histogram per line, not one
+//! `HdrHistogram` interval logs (`.hlog`): one histogram per line, not one
 //! request per line.
 //!
 //! Lines are split by the `hdrhistogram` crate's [`IntervalLogIterator`],
@@ -8,7 +8,7 @@
 //! [`Deserializer`] for the V2 encodings (cookies `0x1c849303`/`0x1c849304`
 //! with the word-size nibble, i.e. `HISTFAAA…` and `HISTEwAA…`). The crate
 //! does not read the two older encodings that jHiccup and YCSB wrote until
-//! 2015, so they are decoded here, following the layout HdrHistogram's Java
+//! 2015, so they are decoded here, following the layout `HdrHistogram`'s Java
 //! and C readers use:
 //!
 //! | Encoding | Compression cookie | Header after inflating (big-endian) | Counts |
@@ -23,7 +23,7 @@
 //!
 //! # Timestamps
 //!
-//! As in HdrHistogram's `HistogramLogReader` (Java, C, Python): an interval's
+//! As in `HdrHistogram`'s `HistogramLogReader` (Java, C, Python): an interval's
 //! absolute start is its `StartTimestamp` plus the base time. The base time
 //! is `#[BaseTime: …]` when the log has one; otherwise it is decided at the
 //! first interval: `#[StartTime: …]` when that interval's timestamp is more
@@ -39,7 +39,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 
-/// A year of seconds: the base-time heuristic's threshold (as HdrHistogram's readers).
+/// A year of seconds: the base-time heuristic's threshold (as `HdrHistogram`'s readers).
 const YEAR_S: u64 = 365 * 24 * 3600;
 
 /// V0 compression cookie (without its word-size nibble).
@@ -99,11 +99,11 @@ pub enum HlogError {
 /// unit (nanoseconds for jHiccup, microseconds for YCSB and wrk2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HlogBucket {
-    /// Smallest value of the bucket (what HdrHistogram's `add` re-records).
+    /// Smallest value of the bucket (what `HdrHistogram`'s `add` re-records).
     pub lowest: u64,
     /// Largest value of the bucket (what `value_at_quantile` reports).
     pub highest: u64,
-    /// HdrHistogram's `median_equivalent`: the middle of the bucket.
+    /// `HdrHistogram`'s `median_equivalent`: the middle of the bucket.
     pub median: u64,
     /// Samples in the bucket.
     pub count: u64,
@@ -239,10 +239,10 @@ impl HlogReader {
 }
 
 /// True when the first non-blank line that is not a plain `#` comment looks
-/// like an interval log: an HdrHistogram header (`#[Histogram log format`,
+/// like an interval log: an `HdrHistogram` header (`#[Histogram log format`,
 /// `#[StartTime:`, `#[BaseTime:`), the CSV legend (`"StartTimestamp"`), or
 /// an interval line whose payload starts with `HIST` (the base64 of every
-/// HdrHistogram cookie's first three bytes). Other `#[…]` comments
+/// `HdrHistogram` cookie's first three bytes). Other `#[…]` comments
 /// (`#[Logged with …]`, YCSB's `#[Logging for: READ]`) are passed over.
 pub(crate) fn looks_like(lines: &[&[u8]]) -> bool {
     const HEADS: [&[u8]; 4] =
@@ -312,10 +312,11 @@ fn decode_legacy(bytes: &[u8], v1: bool) -> Result<Histogram<u64>, HlogError> {
         usize::try_from(len).ok().and_then(|n| bytes.get(8..8usize.checked_add(n)?)).ok_or_else(
             || damaged(format!("compressed length {len} but {} bytes follow", bytes.len() - 8)),
         )?;
-    let mut z = flate2::read::ZlibDecoder::new(data);
+    let mut inflater = flate2::read::ZlibDecoder::new(data);
     let header_len = if v1 { 40 } else { 32 };
     let mut header = [0u8; 40];
-    z.read_exact(&mut header[..header_len])
+    inflater
+        .read_exact(&mut header[..header_len])
         .map_err(|e| damaged(format!("header does not inflate: {e}")))?;
     let header = &header[..header_len];
     let enc = be_u32(header, 0).unwrap_or(0);
@@ -341,8 +342,8 @@ fn decode_legacy(bytes: &[u8], v1: bool) -> Result<Histogram<u64>, HlogError> {
     let d = u8::try_from(digits).map_err(|_| bad_params())?;
     let lo = u64::try_from(lowest).map_err(|_| bad_params())?;
     let hi = u64::try_from(highest).map_err(|_| bad_params())?;
-    let mut h = Histogram::<u64>::new_with_bounds(lo, hi, d).map_err(|_| bad_params())?;
-    let slots = h.distinct_values();
+    let mut hist = Histogram::<u64>::new_with_bounds(lo, hi, d).map_err(|_| bad_params())?;
+    let slots = hist.distinct_values();
     let limit = if v1 {
         if be_i32(header, 8) != Some(0) {
             return Err(damaged("non-zero normalizing index offset (shifted histogram)".into()));
@@ -360,7 +361,8 @@ fn decode_legacy(bytes: &[u8], v1: bool) -> Result<Histogram<u64>, HlogError> {
     };
     let mut counts = Vec::new();
     // `take` bounds what a hostile stream can make us allocate.
-    z.take((limit * word) as u64)
+    inflater
+        .take((limit * word) as u64)
         .read_to_end(&mut counts)
         .map_err(|e| damaged(format!("counts do not inflate: {e}")))?;
     if counts.len() % word != 0 || (v1 && counts.len() != limit * word) {
@@ -374,23 +376,26 @@ fn decode_legacy(bytes: &[u8], v1: bool) -> Result<Histogram<u64>, HlogError> {
         }
         let c = u64::try_from(c).map_err(|_| damaged(format!("negative count {c} at slot {i}")))?;
         let v = geo.value_for(i).ok_or_else(|| damaged(format!("slot {i} out of range")))?;
-        h.record_n(v, c).map_err(|_| damaged(format!("value {v} of slot {i} out of range")))?;
+        hist.record_n(v, c).map_err(|_| damaged(format!("value {v} of slot {i} out of range")))?;
     }
-    Ok(h)
+    Ok(hist)
 }
 
 #[expect(clippy::big_endian_bytes, reason = "HdrHistogram payloads are big-endian by spec")]
 /// A fixed-width big-endian signed count of 2, 4 or 8 bytes (0 otherwise).
 fn be_count(c: &[u8]) -> i64 {
-    match *c {
-        [a, b] => i64::from(i16::from_be_bytes([a, b])),
-        [a, b, c, d] => i64::from(i32::from_be_bytes([a, b, c, d])),
-        [a, b, c, d, e, f, g, k] => i64::from_be_bytes([a, b, c, d, e, f, g, k]),
-        _ => 0,
+    if let Ok(word) = <[u8; 2]>::try_from(c) {
+        i64::from(i16::from_be_bytes(word))
+    } else if let Ok(word) = <[u8; 4]>::try_from(c) {
+        i64::from(i32::from_be_bytes(word))
+    } else if let Ok(word) = <[u8; 8]>::try_from(c) {
+        i64::from_be_bytes(word)
+    } else {
+        0
     }
 }
 
-/// HdrHistogram's counts-array geometry: slot index -> lowest value.
+/// `HdrHistogram`'s counts-array geometry: slot index -> lowest value.
 struct Geometry {
     unit_mag: u32,
     half_mag: u32,
@@ -403,7 +408,7 @@ impl Geometry {
         // sub-buckets = next power of two, half of them per later bucket.
         let single_unit = 2 * 10u64.pow(u32::from(digits));
         let sub_mag = 64 - (single_unit - 1).leading_zeros();
-        Geometry { unit_mag: 63 - lowest.max(1).leading_zeros(), half_mag: sub_mag - 1 }
+        Geometry { unit_mag: lowest.max(1).ilog2(), half_mag: sub_mag - 1 }
     }
 
     /// The lowest value of slot `i`: slot `(b + 1) * half + s` is sub-bucket

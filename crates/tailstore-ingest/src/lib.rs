@@ -16,7 +16,7 @@
 //! | `Envoy` | Envoy's default text format and Istio's (1.1-1.7 and 1.8+ layouts), bare or behind a CRI, `ACCESS ` or Docker `json-file` wrapper | `%DURATION%` (ms), or `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` | request path; `%REQ(:AUTHORITY)%`; Istio `%UPSTREAM_CLUSTER%`, else `%UPSTREAM_HOST%` |
 //! | `EnvoyJson` | Envoy/Istio JSON access logs (Istio's key names) | `duration` (ms), or `upstream_service_time` | `path`; `authority`; `upstream_cluster`, else `upstream_host` |
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
-//! | `Hlog` | HdrHistogram interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
+//! | `Hlog` | `HdrHistogram` interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
@@ -62,13 +62,13 @@
 //! (`"- - -"`) and requests Envoy could not parse (method or path `-`, flag
 //! `DPE`) have no request path and are rejected.
 //!
-//! # HdrHistogram interval logs
+//! # `HdrHistogram` interval logs
 //!
 //! [`HlogReader::parse_line`] reads one line of an `.hlog` file (formats
 //! 1.01 to 1.3; V0, V1 and V2 histogram encodings, compressed) into an
 //! [`HlogInterval`]: the absolute start (the `StartTimestamp` column plus the
 //! log's `#[BaseTime]`, or `#[StartTime]` when the timestamps are more than a
-//! year smaller than it, as HdrHistogram's own readers decide), the length,
+//! year smaller than it, as `HdrHistogram`'s own readers decide), the length,
 //! the optional `Tag=`, and the recorded buckets (lowest, highest, median
 //! value, count). Values keep the log's unit, which the file does not state:
 //! jHiccup records nanoseconds, wrk2 and YCSB microseconds. The format
@@ -118,6 +118,12 @@ pub use hlog::{HlogBucket, HlogError, HlogInterval, HlogReader};
 /// Parses a time as every parser here reads one: unix seconds (fractional
 /// allowed) or RFC 3339 (`2024-05-28T13:46:45Z`, `…45.123+02:00`, a space
 /// for the `T`). Times before 1970 are errors.
+///
+/// # Errors
+///
+/// A [`LineError`] naming the problem when `s` (trimmed) is neither form,
+/// has a field out of range (a month 13, unix seconds past `u64`
+/// nanoseconds), or is before 1970.
 pub fn parse_time(s: &str) -> Result<std::time::SystemTime, LineError> {
     let t = time::parse_any(s.trim().as_bytes()).map_err(|reason| LineError { reason })?;
     Ok(std::time::UNIX_EPOCH + std::time::Duration::new(t.secs, t.nanos))
@@ -168,7 +174,7 @@ pub enum Format {
     /// string itself, a run of single-quoted strings, or a whole
     /// `log_format name '...' '...';` directive.
     LogFormat(String),
-    /// An HdrHistogram interval log (`.hlog`): one histogram per line, read
+    /// An `HdrHistogram` interval log (`.hlog`): one histogram per line, read
     /// with [`HlogReader`], not with [`Parser`].
     Hlog,
 }
@@ -278,7 +284,7 @@ pub struct Parser {
 }
 
 /// Strips a trailing `\r` and a leading UTF-8 byte order mark.
-#[inline(always)]
+#[inline]
 fn clean_line(line: &[u8]) -> &[u8] {
     let line = match line {
         [rest @ .., b'\r'] => rest,
@@ -291,7 +297,7 @@ fn clean_line(line: &[u8]) -> &[u8] {
 }
 
 /// True for whitespace-only lines and lines whose first non-blank byte is `#`.
-#[inline(always)]
+#[inline]
 fn is_blank_or_comment(line: &[u8]) -> bool {
     // Most lines start with their first non-blank byte.
     if let Some(&c) = line.first() {
@@ -392,7 +398,7 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 /// Detects the format from the first non-empty lines of a file (by content,
 /// not file name). Blank and `#` comment lines are ignored.
 ///
-/// In order: an HdrHistogram interval log if the first non-blank line is an
+/// In order: an `HdrHistogram` interval log if the first non-blank line is an
 /// hlog header comment (`#[Histogram log format`, `#[StartTime:`,
 /// `#[BaseTime:`, `#[Logged with`), the `"StartTimestamp"` legend or an
 /// interval line with a `HIST…` payload; Envoy if the first line starts
@@ -447,8 +453,8 @@ pub fn detect(lines: &[&[u8]]) -> Option<Format> {
 mod tests {
     use super::*;
 
-    fn parser(format: Format) -> Parser {
-        Parser::new(&format, None, ParserOptions::default()).unwrap()
+    fn parser(format: &Format) -> Parser {
+        Parser::new(format, None, ParserOptions::default()).unwrap()
     }
 
     #[test]
@@ -485,18 +491,18 @@ mod tests {
 
     #[test]
     fn blank_comment_and_crlf_lines() {
-        let p = parser(Format::Nginx);
+        let p = parser(&Format::Nginx);
         for line in [&b""[..], b"\r", b"   \t", b"# a comment", b"  # indented\r"] {
             assert_eq!(p.parse(line), Ok(None));
         }
         let line = b"1.2.3.4 - - [10/Sep/2015:17:57:59 +0000] \"GET /a?b HTTP/1.1\" 200 1 \"-\" \"-\" 0.005\r";
         let r = p.parse(line).unwrap().unwrap();
         assert_eq!((r.series.as_ref(), r.latency_ns), ("/a", Some(5_000_000)));
-        let p = parser(Format::Jsonl);
+        let p = parser(&Format::Jsonl);
         let r =
             p.parse(b"\xEF\xBB\xBF{\"ts\":1,\"path\":\"/\",\"status\":200}\r").unwrap().unwrap();
         assert_eq!(r.status, 200);
-        let p = parser(Format::Alb);
+        let p = parser(&Format::Alb);
         assert!(p
             .parse(b"2015-05-13T23:39:43Z lb 1.2.3.4:1 - -1 -1 -1 503 - 0 0 \"GET http://h:80/ HTTP/1.1\" \"c\" - -\r")
             .unwrap()
@@ -519,7 +525,7 @@ mod tests {
 
     #[test]
     fn ingress_preset_and_fallbacks() {
-        let p = parser(Format::IngressNginx);
+        let p = parser(&Format::IngressNginx);
         let modern = b"192.168.64.14 - - [07/Feb/2020:12:02:42 +0000] \"GET /v2/some?x HTTP/1.1\" 200 61 \"-\" \"curl\" 348 0.001 [default-web2-8080] [] 172.17.0.6:8080, 172.17.0.7:8080 61, 100 0.100, 0.004 200, 203 835136ae";
         let r = p.parse(modern).unwrap().unwrap();
         assert_eq!(

@@ -208,25 +208,25 @@ fn is_name_byte(c: u8) -> bool {
 /// Reads one nginx.conf quoted string at `*i` (the quote is `s[*i]`),
 /// resolving `\"`, `\'`, `\\`, `\n`, `\r`, `\t`.
 fn conf_quoted(s: &[u8], i: &mut usize, out: &mut Vec<u8>) -> Option<()> {
-    let q = *s.get(*i)?;
+    let quote = *s.get(*i)?;
     *i += 1;
     loop {
         let c = *s.get(*i)?;
         *i += 1;
-        if c == q {
+        if c == quote {
             return Some(());
         }
         if c == b'\\' {
-            let e = *s.get(*i)?;
+            let escaped = *s.get(*i)?;
             *i += 1;
-            let resolved = match e {
+            let resolved = match escaped {
                 b'n' => b'\n',
                 b'r' => b'\r',
                 b't' => b'\t',
-                b'"' | b'\'' | b'\\' => e,
+                b'"' | b'\'' | b'\\' => escaped,
                 _ => {
                     out.push(b'\\');
-                    e
+                    escaped
                 }
             };
             out.push(resolved);
@@ -453,12 +453,13 @@ impl CompiledFormat {
         Ok(CompiledFormat { prefix, parts, time, latency, series })
     }
 
-    /// Finds `lit` in `hay`, skipping list separators for list variables.
-    fn find(hay: &[u8], lit: &Literal, list: bool) -> Option<usize> {
+    /// Finds `lit` in `hay`, skipping list separators when `is_list` (the
+    /// variable before `lit` is a list variable).
+    fn find(hay: &[u8], lit: &Literal, is_list: bool) -> Option<usize> {
         let mut from = 0usize;
         loop {
             let pos = from + lit.find(hay.get(from..)?)?;
-            let in_separator = list
+            let in_separator = is_list
                 && lit.starts_with_space
                 && ((pos > 0 && hay.get(pos - 1) == Some(&b','))
                     || hay.get(pos..pos + 3) == Some(b" : ")

@@ -13,12 +13,20 @@ const SHORT: usize = 32;
 /// The high bit of each byte of `v` that is zero. Bits above the lowest
 /// zero byte may be false positives, so only the lowest set bit is used.
 #[inline(always)]
+#[expect(
+    clippy::inline_always,
+    reason = "parse_bench with this file's forced inlines relaxed to #[inline]: csv 63.5 -> 70.3 ns/line, nginx 135 -> 138.5, jsonl 96.7 -> 97.7 (rustc 1.95)"
+)]
 fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
 /// The eight bytes of `hay` from `at` (little-endian), if there are eight.
 #[inline(always)]
+#[expect(
+    clippy::inline_always,
+    reason = "parse_bench with this file's forced inlines relaxed to #[inline]: csv 63.5 -> 70.3 ns/line, nginx 135 -> 138.5, jsonl 96.7 -> 97.7 (rustc 1.95)"
+)]
 pub(crate) fn load8(hay: &[u8], at: usize) -> Option<u64> {
     let w = <[u8; 8]>::try_from(hay.get(at..at + 8)?).ok()?;
     Some(u64::from_le_bytes(w))
@@ -26,6 +34,10 @@ pub(crate) fn load8(hay: &[u8], at: usize) -> Option<u64> {
 
 /// The index of the first `a` or `b` in `hay` (same answer as `memchr2`).
 #[inline(always)]
+#[expect(
+    clippy::inline_always,
+    reason = "parse_bench with this file's forced inlines relaxed to #[inline]: csv 63.5 -> 70.3 ns/line, nginx 135 -> 138.5, jsonl 96.7 -> 97.7 (rustc 1.95)"
+)]
 pub(crate) fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     let (pa, pb) = (LO * u64::from(a), LO * u64::from(b));
     let mut i = 0usize;
@@ -34,9 +46,9 @@ pub(crate) fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
             break;
         };
         let w = u64::from_le_bytes(word);
-        let m = zero_bytes(w ^ pa) | zero_bytes(w ^ pb);
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+        let hits = zero_bytes(w ^ pa) | zero_bytes(w ^ pb);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
