@@ -3,7 +3,7 @@
 //! files (flips, truncations, zeroed tails).
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write as _};
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,17 +66,17 @@ fn roundtrip_reopen_equals_in_memory() {
         };
         assert!(back.open_report().unwrap().is_clean(), "{:?}", back.open_report());
         for _ in 0..40 {
-            let a = T - 10 + r.below(7400);
-            let b = a + r.below(7400);
+            let from = T - 10 + r.below(7400);
+            let to = from + r.below(7400);
             for sel in
                 [Selector::regex("/models/.*").unwrap(), Selector::exact("/models/m0/predict")]
             {
-                let x = back.query(sel.clone()).between(secs(a), secs(b)).run().unwrap();
-                let y = mem.query(sel).between(secs(a), secs(b)).run().unwrap();
+                let x = back.query(sel.clone()).between(secs(from), secs(to)).run().unwrap();
+                let y = mem.query(sel).between(secs(from), secs(to)).run().unwrap();
                 assert_eq!(
                     (x.count(), x.errors()),
                     (y.count(), y.errors()),
-                    "[{a}, {b}) pass {pass}"
+                    "[{from}, {to}) pass {pass}"
                 );
                 assert_eq!(
                     x.quantiles(&[0.0, 0.5, 0.99, 1.0]),
@@ -147,7 +147,6 @@ fn crash_child() {
         record_second(&store, s, 3);
         if s % 4 == 0 {
             store.flush().unwrap();
-            use std::io::Write;
             writeln!(out, "flushed {s}").unwrap();
             out.flush().unwrap();
         }
@@ -247,7 +246,6 @@ fn crash_compact_child() {
         record_second(&store, s, 2);
         late.record_at_unix(s - 50, 7_777_777, 200);
         store.flush().unwrap();
-        use std::io::Write;
         writeln!(out, "flushed {s}").unwrap();
         out.flush().unwrap();
         store.compact().unwrap();
@@ -348,22 +346,22 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
     for case in 0..cases {
         let d = work.path().join(format!("c{case}"));
         copy_dir(base.path(), &d);
-        let victim = d.join(segs[r.below(segs.len() as u64) as usize].file_name().unwrap());
+        let victim = d.join(segs[r.index(segs.len())].file_name().unwrap());
         let is_seg = victim.extension().is_some_and(|x| x == "seg");
         seg_cases += u64::from(is_seg);
         let mut bytes = std::fs::read(&victim).unwrap();
-        let len = bytes.len() as u64;
+        let len = bytes.len();
         let how = r.below(3);
         match how {
             0 => {
-                for _ in 0..1 + r.below(4) {
-                    let i = r.below(len) as usize;
+                for _ in 0..=r.below(4) {
+                    let i = r.index(len);
                     bytes[i] ^= 1 << r.below(8);
                 }
             }
-            1 => bytes.truncate(r.below(len) as usize),
+            1 => bytes.truncate(r.index(len)),
             _ => {
-                let from = r.below(len) as usize;
+                let from = r.index(len);
                 bytes[from..].fill(0);
             }
         }
@@ -454,11 +452,11 @@ fn crc32c_of(bytes: &[u8]) -> u32 {
 }
 
 /// The first stored piece (series, level span, start) where two stores differ.
-fn first_piece_difference(a: &Store, b: &Store) -> Option<String> {
-    for name in a.series_names() {
+fn first_piece_difference(first: &Store, second: &Store) -> Option<String> {
+    for name in first.series_names() {
         for span in [1u32, 60, 3600] {
-            let x = a.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
-            let y = b.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
+            let x = first.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
+            let y = second.pieces(&name, span, 0, u64::MAX).unwrap_or_default();
             let mut yi = y.iter().peekable();
             for p in &x {
                 if let Some(q) = yi.peek().filter(|q| q.start_s < p.start_s) {
@@ -512,7 +510,7 @@ fn roundtrip_across_rollups_and_retention_edges() {
         for s in (from..to).step_by(2) {
             let k = r.below(3);
             let v = 1_000 + r.below(5_000_000_000);
-            let st = [200, 200, 404, 503][r.below(4) as usize];
+            let st = [200, 200, 404, 503][r.index(4)];
             // Out of order within and beyond the lateness window.
             let at = if r.below(20) == 0 { s.saturating_sub(r.below(4000)) } else { s };
             for store in stores {

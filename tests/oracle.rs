@@ -9,7 +9,7 @@ use tailstore::{Layout, Options, Selector, Store};
 
 use crate::util::{at, check, secs, Dist, Oracle, Rng, Sample, STATUSES};
 
-/// 20 s before an hour boundary (1_700_002_800 is a whole hour).
+/// 20 s before an hour boundary (`1_700_002_800` is a whole hour).
 const BASE: u64 = 1_700_002_780;
 
 fn dist_strategy() -> impl Strategy<Value = Dist> {
@@ -42,10 +42,10 @@ fn build(seed: u64, n: usize, span_s: u64, dist: Dist, lateness_s: u64, shuffle:
     let names = ["/models/a/predict", "/models/b/predict", "/health"];
     let mut samples: Vec<Sample> = (0..n)
         .map(|_| Sample {
-            series: r.below(3) as usize,
+            series: r.index(3),
             second: BASE + r.below(span_s),
             latency_ns: dist.sample(&mut r),
-            status: if r.below(50) == 0 { 1000 } else { STATUSES[r.below(10) as usize] },
+            status: if r.below(50) == 0 { 1000 } else { STATUSES[r.index(10)] },
         })
         .collect();
     if !shuffle {
@@ -53,7 +53,7 @@ fn build(seed: u64, n: usize, span_s: u64, dist: Dist, lateness_s: u64, shuffle:
     }
     let series: Vec<_> = names.iter().map(|n| store.series(n)).collect();
     for (i, s) in samples.iter().enumerate() {
-        let frac = (r.below(1_000_000_000)) as u32;
+        let frac = u32::try_from(r.below(1_000_000_000)).unwrap();
         series[s.series].record_at(
             at(s.second, frac),
             Duration::from_nanos(s.latency_ns),
@@ -72,30 +72,34 @@ fn check_windows(c: &Case, r: &mut Rng, span_s: u64, windows: usize) {
     let highest = layout.highest_ns();
     let rel = layout.relative_error();
     for _ in 0..windows {
-        let a = BASE - 5 + r.below(span_s + 10);
-        let b = a + r.below(span_s + 15);
+        let from = BASE - 5 + r.below(span_s + 10);
+        let to = from + r.below(span_s + 15);
         // Single series.
-        let pick = r.below(3) as usize;
+        let pick = r.index(3);
         let o = Oracle::new(
-            c.samples.iter().filter(|s| s.series == pick && (a..b).contains(&s.second)),
+            c.samples.iter().filter(|s| s.series == pick && (from..to).contains(&s.second)),
             highest,
         );
-        let w =
-            c.store.query(Selector::exact(c.names[pick])).between(secs(a), secs(b)).run().unwrap();
-        check(&w, &o, rel, &format!("series {pick} window [{a}, {b})"));
-        assert_eq!(w.bounds_s(), (a, b));
+        let w = c
+            .store
+            .query(Selector::exact(c.names[pick]))
+            .between(secs(from), secs(to))
+            .run()
+            .unwrap();
+        check(&w, &o, rel, &format!("series {pick} window [{from}, {to})"));
+        assert_eq!(w.bounds_s(), (from, to));
         // Regex over two series: merged exactly.
         let o = Oracle::new(
-            c.samples.iter().filter(|s| s.series < 2 && (a..b).contains(&s.second)),
+            c.samples.iter().filter(|s| s.series < 2 && (from..to).contains(&s.second)),
             highest,
         );
         let w = c
             .store
             .query(Selector::regex("/models/.*").unwrap())
-            .between(secs(a), secs(b))
+            .between(secs(from), secs(to))
             .run()
             .unwrap();
-        check(&w, &o, rel, &format!("regex window [{a}, {b})"));
+        check(&w, &o, rel, &format!("regex window [{from}, {to})"));
     }
 }
 
@@ -123,6 +127,7 @@ proptest! {
 }
 
 #[test]
+#[expect(clippy::float_cmp, reason = "an empty window's rate is exactly 0.0")]
 fn single_sample_and_empty_window() {
     let store = Store::in_memory(Options::default().keep_everything());
     let s = store.series("x");
@@ -147,22 +152,22 @@ fn single_sample_and_empty_window() {
 #[test]
 fn week_window_uses_rollups_exactly() {
     let store = Store::in_memory(Options::default().keep_everything().lateness(Duration::ZERO));
-    let s = store.series("w");
+    let series = store.series("w");
     let mut r = Rng(7);
-    let start = 1_700_000_000u64 + 17; // not aligned to a minute or hour
+    let start = 1_700_000_000u64 + 17; // not aligned to from minute or hour
     let days = 7 * 86_400 + 4000;
     let mut samples = Vec::new();
     for sec in (start..start + days).step_by(23) {
-        let v = Dist::LogNormal { median_ns: 4e7, sigma: 0.6 }.sample(&mut r);
-        let st = STATUSES[r.below(10) as usize];
-        s.record_at_unix(sec, v, st);
-        samples.push(Sample { series: 0, second: sec, latency_ns: v, status: st });
+        let lat_ns = Dist::LogNormal { median_ns: 4e7, sigma: 0.6 }.sample(&mut r);
+        let st = STATUSES[r.index(10)];
+        series.record_at_unix(sec, lat_ns, st);
+        samples.push(Sample { series: 0, second: sec, latency_ns: lat_ns, status: st });
     }
     store.seal_now();
     let end = start + days - 100;
-    let a = end - 7 * 86_400;
-    let w = store.query(Selector::exact("w")).between(secs(a), secs(end)).run().unwrap();
-    let o = Oracle::new(samples.iter().filter(|x| (a..end).contains(&x.second)), u64::MAX);
+    let from = end - 7 * 86_400;
+    let w = store.query(Selector::exact("w")).between(secs(from), secs(end)).run().unwrap();
+    let o = Oracle::new(samples.iter().filter(|x| (from..end).contains(&x.second)), u64::MAX);
     check(&w, &o, Layout::default().relative_error(), "week");
     assert!(w.pieces() < 168 + 2 * 59 + 2 * 59 + 2, "pieces {}", w.pieces());
 }

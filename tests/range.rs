@@ -38,7 +38,7 @@ fn feed(store: &Store, r: &mut Rng, from: u64, to: u64) {
             let h = store.series(name);
             for _ in 0..r.below(6) {
                 let at = if r.below(30) == 0 { s.saturating_sub(r.below(3600)) } else { s };
-                let st = STATUSES[r.below(STATUSES.len() as u64) as usize];
+                let st = STATUSES[r.index(STATUSES.len())];
                 if r.below(25) == 0 {
                     h.record_status_at_unix(at, st);
                 } else {

@@ -118,6 +118,7 @@ fn retention_rejects_only_older_than_retention() {
 }
 
 #[test]
+#[expect(clippy::float_cmp, reason = "60 requests over 60 s is exactly 1.0 req/s")]
 fn replaying_old_data_uses_data_time() {
     // Default retention is 1 h; last year's logs still replay because
     // retention and lateness are measured from the newest sample.
@@ -194,6 +195,7 @@ fn configurable_precision_and_ns_resolution() {
         s.record_at(secs(T), Duration::from_nanos(v), 200);
     }
     let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 1)).run().unwrap();
+    #[expect(clippy::cast_precision_loss, reason = "a latency below 1 s in ns, exact in f64")]
     let p50 = w.quantile(0.5).unwrap().as_nanos() as f64;
     assert!((p50 - 1_234_567.0).abs() / 1_234_567.0 <= layout.relative_error());
     assert_eq!(w.quantile(0.0), Some(Duration::from_nanos(17)));

@@ -17,12 +17,21 @@ impl Rng {
     }
 
     /// Uniform in (0, 1].
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "both operands are at most 2^53, so they are exact in f64"
+    )]
     pub fn unit(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+
+    /// An index below `len`, drawn as [`Rng::below`] draws it.
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).expect("below a usize length")
     }
 
     pub fn normal(&mut self) -> f64 {
@@ -42,6 +51,12 @@ pub enum Dist {
 }
 
 impl Dist {
+    #[expect(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "test latencies are below 1e10 ns (exact in f64) and the f64 is clamped to [0, 1e16] before the cast back"
+    )]
     pub fn sample(&self, r: &mut Rng) -> u64 {
         let v = match *self {
             Dist::LogNormal { median_ns, sigma } => median_ns * (sigma * r.normal()).exp(),
@@ -87,7 +102,12 @@ pub struct Oracle {
 impl Oracle {
     pub fn new<'a>(samples: impl Iterator<Item = &'a Sample>, highest_ns: u64) -> Oracle {
         let set = ErrorSet::default();
-        let mut o = Oracle { sorted: Vec::new(), count: 0, errors: 0, status: Default::default() };
+        let mut o = Oracle {
+            sorted: Vec::new(),
+            count: 0,
+            errors: 0,
+            status: std::collections::BTreeMap::new(),
+        };
         for s in samples {
             o.sorted.push(s.latency_ns.min(highest_ns));
             o.count += 1;
@@ -104,13 +124,17 @@ impl Oracle {
             return None;
         }
         let k = nearest_rank(q, self.sorted.len() as u64);
-        Some(self.sorted[(k - 1) as usize])
+        Some(self.sorted[usize::try_from(k - 1).expect("a rank is at most the length")])
     }
 }
 
 pub const QS: [f64; 7] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
 
 /// Asserts a window's statistics against the oracle; `ctx` names the case.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "relative-error and mean checks in f64: test latencies are below 1e16 ns and counts below 2^52"
+)]
 pub fn check(w: &tailstore::WindowStats, o: &Oracle, rel: f64, ctx: &str) {
     assert_eq!(w.count(), o.count, "count {ctx}");
     assert_eq!(w.errors(), o.errors, "errors {ctx}");
@@ -118,7 +142,7 @@ pub fn check(w: &tailstore::WindowStats, o: &Oracle, rel: f64, ctx: &str) {
     let want: Vec<(u16, u64)> = o.status.iter().map(|(k, v)| (*k, *v)).collect();
     assert_eq!(st, want, "status {ctx}");
     for q in QS {
-        let got = w.quantile(q).map(|d| d.as_nanos() as u64);
+        let got = w.quantile(q).map(|d| u64::try_from(d.as_nanos()).unwrap());
         let exact = o.quantile(q);
         match (got, exact) {
             (None, None) => {}
@@ -133,8 +157,16 @@ pub fn check(w: &tailstore::WindowStats, o: &Oracle, rel: f64, ctx: &str) {
             other => panic!("q {q}: {other:?} {ctx}"),
         }
     }
-    assert_eq!(w.min().map(|d| d.as_nanos() as u64), o.sorted.first().copied(), "min {ctx}");
-    assert_eq!(w.max().map(|d| d.as_nanos() as u64), o.sorted.last().copied(), "max {ctx}");
+    assert_eq!(
+        w.min().map(|d| u64::try_from(d.as_nanos()).unwrap()),
+        o.sorted.first().copied(),
+        "min {ctx}"
+    );
+    assert_eq!(
+        w.max().map(|d| u64::try_from(d.as_nanos()).unwrap()),
+        o.sorted.last().copied(),
+        "max {ctx}"
+    );
     if !o.sorted.is_empty() {
         let mean = o.sorted.iter().map(|v| *v as f64).sum::<f64>() / o.sorted.len() as f64;
         let got = w.mean().unwrap().as_nanos() as f64;

@@ -13,7 +13,7 @@ use tailstore_benches::{hdr_dense_bytes, latencies_ns, BASE_SECOND};
 use tailstore_hist::Layout;
 
 /// Seconds of data time each run records.
-const SECONDS: u64 = 30;
+const SECONDS: usize = 30;
 
 /// `threads` threads each record `rate` samples per data second for
 /// `SECONDS` seconds into one series. Returns the recorder's bytes with the
@@ -23,7 +23,7 @@ fn recorder_bytes(threads: u64, rate: usize, lateness: Duration) -> usize {
     let store = Store::in_memory(Options::default().lateness(lateness));
     let s = store.series("bench");
     let inputs: Vec<Vec<u64>> =
-        (0..threads).map(|t| latencies_ns(rate * SECONDS as usize, 100 + t)).collect();
+        (0..threads).map(|t| latencies_ns(rate * SECONDS, 100 + t)).collect();
     std::thread::scope(|sc| {
         for vals in &inputs {
             let s = s.clone();

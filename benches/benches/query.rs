@@ -59,7 +59,7 @@ fn build() -> Fixture {
     let mut lat = Lognormal::latency(7);
     let mut st = SplitMix64::new(8);
     let mut batch = Vec::with_capacity(PER_SECOND);
-    let mut per_second = Vec::with_capacity(NAIVE_S as usize);
+    let mut per_second = Vec::with_capacity(usize::try_from(NAIVE_S).unwrap());
     for k in 0..SPAN_S {
         batch.clear();
         batch.extend(
@@ -137,7 +137,7 @@ fn p99_window(c: &mut Criterion) {
             b.iter(|| query_p99(&fx.store, black_box(start_s), fx.end_s));
         });
         if naive {
-            let hists = &fx.per_second[fx.per_second.len() - len_s as usize..];
+            let hists = &fx.per_second[fx.per_second.len() - usize::try_from(len_s).unwrap()..];
             eprintln!("p99_window {label}: naive p99 = {} ns", naive_p99(hists));
             // Tens of ms per iteration: the fewest samples criterion allows.
             g.sample_size(10);

@@ -24,6 +24,10 @@ use tailstore_benches::{
 };
 use tailstore_hist::Layout;
 
+#[expect(
+    clippy::many_single_char_names,
+    reason = "criterion's c (Criterion), g (group) and b (Bencher), plus s/i/v in each bench closure"
+)]
 fn record_1thread(c: &mut Criterion) {
     let vals = latencies_ns(SLICE, 42);
     let mut g = c.benchmark_group("record_1thread");
@@ -140,8 +144,9 @@ fn record_batch(c: &mut Criterion) {
 /// behaviour, not a scaling curve.
 fn two_threads<F>(iters: u64, work: F) -> Duration
 where
-    F: Fn(usize, u64) + Sync,
+    F: Fn(usize, usize) + Sync,
 {
+    let iters = usize::try_from(iters).expect("criterion's iteration count fits in usize");
     let barrier = Barrier::new(2);
     let spans: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..2)
@@ -174,7 +179,7 @@ fn record_2threads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             two_threads(iters, |t, n| {
                 let vals = &vals[t];
-                for i in 0..n as usize {
+                for i in 0..n {
                     s.record_at_unix(BASE_SECOND, vals[i & SLICE_MASK], 200);
                 }
             })
@@ -186,7 +191,7 @@ fn record_2threads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             two_threads(iters, |t, n| {
                 let vals = &vals[t];
-                for i in 0..n as usize {
+                for i in 0..n {
                     h.lock().saturating_record(vals[i & SLICE_MASK]);
                 }
             })
@@ -199,7 +204,7 @@ fn record_2threads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             two_threads(iters, |t, n| {
                 let vals = &vals[t];
-                for i in 0..n as usize {
+                for i in 0..n {
                     h.observe(ns_to_secs(vals[i & SLICE_MASK]));
                 }
             })

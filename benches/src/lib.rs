@@ -32,6 +32,7 @@ pub struct SplitMix64 {
 
 impl SplitMix64 {
     /// A generator seeded with `seed`; equal seeds give equal streams.
+    #[must_use]
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
@@ -48,6 +49,10 @@ impl SplitMix64 {
 
     /// A uniform float in `(0, 1]` (never 0, so `ln` of it is finite).
     #[inline]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "both operands are at most 2^53, so they are exact in f64"
+    )]
     pub fn next_unit(&mut self) -> f64 {
         // 53 random bits, shifted by one ulp so the result is never zero.
         ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -65,11 +70,13 @@ pub struct Lognormal {
 
 impl Lognormal {
     /// A sampler of median `median_ns` and log-sigma `sigma`, seeded with `seed`.
+    #[must_use]
     pub fn new(median_ns: f64, sigma: f64, seed: u64) -> Lognormal {
         Lognormal { median_ns, sigma, rng: SplitMix64::new(seed), spare: None }
     }
 
     /// The default latency shape (median 40 ms, sigma 0.6) with `seed`.
+    #[must_use]
     pub fn latency(seed: u64) -> Lognormal {
         Lognormal::new(MEDIAN_NS, SIGMA, seed)
     }
@@ -86,6 +93,11 @@ impl Lognormal {
     }
 
     /// One latency in ns (at least 1).
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "median * exp(..) is positive and far below u64::MAX, and `as` saturates anyway"
+    )]
     pub fn sample_ns(&mut self) -> u64 {
         let v = self.median_ns * (self.sigma * self.normal()).exp();
         // `as` saturates for floats; the distribution stays far below u64::MAX.
@@ -99,11 +111,13 @@ impl Lognormal {
 }
 
 /// `n` fixed-seed lognormal latencies (ns) of the default shape.
+#[must_use]
 pub fn latencies_ns(n: usize, seed: u64) -> Vec<u64> {
     Lognormal::latency(seed).samples_ns(n)
 }
 
 /// `n` fixed-seed `(latency_ns, status)` pairs: ~2 % of them 503, the rest 200.
+#[must_use]
 pub fn samples(n: usize, seed: u64) -> Vec<(u64, u16)> {
     let mut lat = Lognormal::latency(seed);
     let mut rng = SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_5EED);
@@ -113,6 +127,11 @@ pub fn samples(n: usize, seed: u64) -> Vec<(u64, u16)> {
 }
 
 /// An empty peer hdrhistogram: 1 µs ..= 1 h in ns, 3 significant digits.
+///
+/// # Panics
+///
+/// Never: the bounds are valid constants.
+#[must_use]
 pub fn new_hdr() -> hdrhistogram::Histogram<u64> {
     // The bounds are valid constants, so construction cannot fail.
     hdrhistogram::Histogram::new_with_bounds(HDR_LOW, HDR_HIGH, HDR_SIGFIG)
@@ -120,12 +139,18 @@ pub fn new_hdr() -> hdrhistogram::Histogram<u64> {
 }
 
 /// Bytes of the counts array of one dense peer hdrhistogram.
+#[must_use]
 pub fn hdr_dense_bytes() -> usize {
     new_hdr().distinct_values() * std::mem::size_of::<u64>()
 }
 
 /// The peer prometheus histogram, in seconds, with 16 exponential buckets
 /// from 1 ms (1 ms .. 32.8 s).
+///
+/// # Panics
+///
+/// Never: the bucket and histogram options are valid constants.
+#[must_use]
 pub fn new_prometheus() -> prometheus::Histogram {
     // Valid constant arguments, so neither call can fail.
     let buckets = prometheus::exponential_buckets(0.001, 2.0, 16).expect("valid buckets");
@@ -135,11 +160,17 @@ pub fn new_prometheus() -> prometheus::Histogram {
 
 /// Nanoseconds to prometheus seconds.
 #[inline]
+#[must_use]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "prometheus observes f64 seconds; latencies are far below 2^53 ns (104 days)"
+)]
 pub fn ns_to_secs(ns: u64) -> f64 {
     ns as f64 * 1e-9
 }
 
 /// The unix second `s` as a `SystemTime`.
+#[must_use]
 pub fn at(s: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + Duration::from_secs(s)
 }
@@ -158,6 +189,7 @@ mod tests {
     fn lognormal_median_is_close() {
         let mut v = latencies_ns(100_001, 1);
         v.sort_unstable();
+        #[expect(clippy::cast_precision_loss, reason = "a latency in ns, far below 2^53")]
         let median = v[50_000] as f64;
         assert!((median / MEDIAN_NS - 1.0).abs() < 0.02, "median {median}");
     }

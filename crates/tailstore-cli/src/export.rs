@@ -1,4 +1,4 @@
-//! `tailstore export`: a store's sealed pieces as an HdrHistogram interval
+//! `tailstore export`: a store's sealed pieces as an `HdrHistogram` interval
 //! log or as CSV, one interval (row) per piece.
 
 use std::io::Write;
@@ -65,7 +65,7 @@ fn io_err<E: std::fmt::Display>(e: IntervalLogWriterError<E>) -> anyhow::Error {
 /// ms as jHiccup writes it), then one V2 + DEFLATE histogram per piece with
 /// a latency (values in ns, 3 significant digits, 1 ns ..= the layout's
 /// highest value), timestamps relative to `BaseTime`. With `tagged`, each
-/// line carries `Tag=<series>`; a name HdrHistogram tags cannot hold (`,`,
+/// line carries `Tag=<series>`; a name `HdrHistogram` tags cannot hold (`,`,
 /// space, CR, LF) is an error. Pieces without a latency (status-only
 /// requests) have no histogram and are left out.
 pub fn write_hlog(
@@ -126,6 +126,10 @@ fn csv_field(s: &str) -> String {
 }
 
 /// A latency in ms as `query --json` prints it; empty when absent.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "latencies are far below 2^53 ns (104 days), so the f64 is exact; as_secs_f64() * 1e3 would round differently from query --json"
+)]
 fn ms(d: Option<Duration>) -> String {
     d.map_or(String::new(), |d| json!(d.as_nanos() as f64 / 1e6).to_string())
 }

@@ -6,6 +6,7 @@ mod output;
 mod replay;
 mod time;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,6 +41,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments verbatim as --help: HdrHistogram is a format's name and the CSV columns are prose there, backticks would show literally"
+)]
 enum Command {
     /// Replay traffic files (access logs, JSONL, CSV, HdrHistogram interval logs) into a store and
     /// print a per-series summary.
@@ -117,10 +122,18 @@ struct ReplayArgs {
     /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
     /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, envoy (Envoy/Istio text),
     /// envoy-json (Envoy/Istio JSON), hlog (HdrHistogram interval log).
     #[arg(long, default_value = "auto")]
     format: String,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a tool's name"
+    )]
     /// hlog: unit of the histogram values. jHiccup and HdrHistogram's own tools record ns;
     /// wrk2 and YCSB record us.
     #[arg(long, value_enum, default_value = "ns")]
@@ -199,6 +212,10 @@ struct QueryArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ExportFormat {
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
     /// HdrHistogram interval log (format 1.3)
     Hlog,
     /// One CSV row per piece
@@ -272,24 +289,24 @@ struct RangeArgs {
 /// Most points a range query returns.
 const MAX_POINTS: u64 = 100_000;
 
-fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
-    let store = open_store(&a.store)?;
-    let qs = parse_quantiles(&a.quantiles)?;
-    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
-    let errors = a.errors.as_deref().map(ErrorSet::parse).transpose()?;
-    let (start, end) = (parse_time(&a.start)?, parse_time(&a.end)?);
+fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
+    let store = open_store(&args.store)?;
+    let qs = parse_quantiles(&args.quantiles)?;
+    let sel = selector(args.series.as_deref(), args.pattern.as_deref())?;
+    let errors = args.errors.as_deref().map(ErrorSet::parse).transpose()?;
+    let (start, end) = (parse_time(&args.start)?, parse_time(&args.end)?);
     if end < start {
         bail!("--end is before --start");
     }
-    let step = parse_duration(&a.step)?;
-    let window = parse_duration(&a.window)?;
+    let step = parse_duration(&args.step)?;
+    let window = parse_duration(&args.window)?;
     if step.is_zero() {
         bail!("--step must be positive");
     }
     let span = end.duration_since(start).unwrap_or_default();
-    let n = span.as_nanos() / step.as_nanos() + 1;
-    if n > u128::from(MAX_POINTS) {
-        bail!("{n} points: more than {MAX_POINTS}; use a larger --step");
+    let points = span.as_nanos() / step.as_nanos() + 1;
+    if points > u128::from(MAX_POINTS) {
+        bail!("{points} points: more than {MAX_POINTS}; use a larger --step");
     }
     // One visit per piece where the points slide over a rollup level (see
     // `Query::range_with`), a planned query per point elsewhere; each point
@@ -298,7 +315,7 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
     if let Some(e) = &errors {
         q = q.errors(e.clone());
     }
-    if a.json {
+    if args.json {
         let mut v: Vec<Value> = Vec::new();
         q.range_with(start, end, step, |t, w| {
             let mut m = serde_json::Map::new();
@@ -310,8 +327,10 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
     } else {
         let mut rows: Vec<String> = Vec::new();
         q.range_with(start, end, step, |t, w| {
-            let qv: String =
-                w.quantiles(&qs).into_iter().map(|v| format!("{:>9}", ms_text(v))).collect();
+            let qv = w.quantiles(&qs).into_iter().fold(String::new(), |mut qv, v| {
+                let _ = write!(qv, "{:>9}", ms_text(v));
+                qv
+            });
             rows.push(format!(
                 "{:>12} {:>9} {:>9.2} {:>7.2} {}",
                 t,
@@ -327,7 +346,10 @@ fn cmd_query_range(a: RangeArgs) -> Result<ExitCode> {
             "count",
             "req/s",
             "err %",
-            qs.iter().map(|q| format!("{:>9}", output::quantile_key(*q))).collect::<String>()
+            qs.iter().fold(String::new(), |mut head, q| {
+                let _ = write!(head, "{:>9}", output::quantile_key(*q));
+                head
+            })
         );
         for r in rows {
             outln!("{r}");
@@ -366,18 +388,18 @@ fn parse_quantiles(s: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
-    let format = match (&a.log_format, a.format.as_str()) {
+fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
+    let format = match (&args.log_format, args.format.as_str()) {
         (Some(f), _) => Some(Format::LogFormat(f.clone())),
         (None, "auto") => None,
         (None, f) => Some(f.parse::<Format>().map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?),
     };
     let popts = ParserOptions {
-        latency: match a.latency {
+        latency: match args.latency {
             LatencyArg::Request => LatencySource::Request,
             LatencyArg::Upstream => LatencySource::Upstream,
         },
-        series_by: match a.series_by {
+        series_by: match args.series_by {
             SeriesByArg::Path => SeriesBy::Path,
             SeriesByArg::Upstream => SeriesBy::Upstream,
             SeriesByArg::Host => SeriesBy::Host,
@@ -389,33 +411,33 @@ fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
         .keep_everything()
         .lateness(Duration::from_secs(3600))
         .flush_every(Duration::from_secs(5));
-    if let Some(r) = &a.retention {
+    if let Some(r) = &args.retention {
         let d = parse_duration(r)?;
         opts = opts.retention(d).retention_minutes(d).retention_hours(d);
     }
-    for f in &a.files {
+    for f in &args.files {
         if f.as_os_str() != "-" && !f.is_file() {
             bail!("{}: no such file", f.display());
         }
     }
     // Without --store the store would be removed at exit, so it is kept in
     // memory and never written.
-    let store = match &a.store {
+    let store = match &args.store {
         Some(dir) => Store::open(dir, opts)
             .with_context(|| format!("cannot open store {}", dir.display()))?,
         None => Store::in_memory(opts),
     };
-    let hopts = replay::HlogOptions { unit_ns: a.hlog_unit.ns(), series: a.series.clone() };
-    let totals = replay::replay(&store, &a.files, format.as_ref(), popts, &hopts)?;
+    let hopts = replay::HlogOptions { unit_ns: args.hlog_unit.ns(), series: args.series.clone() };
+    let totals = replay::replay(&store, &args.files, format.as_ref(), popts, &hopts)?;
     store.flush().context("writing the store")?;
     for e in &totals.errors {
-        eprintln!("{}:{}: skipped: {}", a.files[e.file].display(), e.line, e.reason);
+        eprintln!("{}:{}: skipped: {}", args.files[e.file].display(), e.line, e.reason);
     }
     if totals.bad > totals.errors.len() as u64 {
         eprintln!("… {} bad lines in all", totals.bad);
     }
     let st = store.stats();
-    if a.json {
+    if args.json {
         outln!(
             "{}",
             json!({
@@ -431,7 +453,7 @@ fn cmd_replay(a: ReplayArgs) -> Result<ExitCode> {
     } else {
         summary(&store, &totals)?;
     }
-    if a.strict && totals.bad > 0 {
+    if args.strict && totals.bad > 0 {
         eprintln!("tailstore: {} bad lines (--strict)", totals.bad);
         return Ok(ExitCode::from(1));
     }
@@ -443,7 +465,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         outln!("{} lines, nothing ingested ({} bad)", t.lines, t.bad);
         return Ok(());
     };
-    let (a, b) = (
+    let (from, to) = (
         std::time::UNIX_EPOCH + Duration::from_secs(first),
         std::time::UNIX_EPOCH + Duration::from_secs(last + 1),
     );
@@ -454,7 +476,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         t.unknown_latency,
         t.bad,
         last + 1 - first,
-        humantime::format_rfc3339_seconds(a)
+        humantime::format_rfc3339_seconds(from)
     );
     outln!(
         "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  top statuses",
@@ -474,7 +496,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
     for name in names {
         let sel =
             if name == "(all)" { Selector::regex(".*")? } else { Selector::exact(name.as_str()) };
-        let w = store.query(sel).between(a, b).run()?;
+        let w = store.query(sel).between(from, to).run()?;
         if w.count() == 0 {
             continue;
         }
@@ -495,31 +517,31 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
     Ok(())
 }
 
-fn cmd_query(a: QueryArgs) -> Result<ExitCode> {
-    let store = open_store(&a.store)?;
-    let qs = parse_quantiles(&a.quantiles)?;
-    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
+fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
+    let store = open_store(&args.store)?;
+    let qs = parse_quantiles(&args.quantiles)?;
+    let sel = selector(args.series.as_deref(), args.pattern.as_deref())?;
     let mut q = store.query(sel);
-    if let Some(e) = &a.errors {
+    if let Some(e) = &args.errors {
         q = q.errors(ErrorSet::parse(e)?);
     }
-    let q = match (&a.start, &a.end, &a.last) {
-        (Some(s), Some(e), _) => q.between(parse_time(s)?, parse_time(e)?),
-        (_, _, Some(l)) => {
-            let q = q.last(parse_duration(l)?);
-            match &a.at {
-                Some(t) => q.ending_at(parse_time(t)?),
+    let q = match (&args.start, &args.end, &args.last) {
+        (Some(start), Some(end), _) => q.between(parse_time(start)?, parse_time(end)?),
+        (_, _, Some(last)) => {
+            let q = q.last(parse_duration(last)?);
+            match &args.at {
+                Some(at) => q.ending_at(parse_time(at)?),
                 None => q,
             }
         }
         _ => bail!("give --start T --end T, or --last D [--at T]"),
     };
     let w = q.run()?;
-    if a.json {
+    if args.json {
         outln!("{}", Value::Object(window_json(&w, &qs)));
     } else {
-        let (s, e) = w.bounds_s();
-        outln!("window   [{s}, {e}) = {} s", e - s);
+        let (start, end) = w.bounds_s();
+        outln!("window   [{start}, {end}) = {} s", end - start);
         outln!(
             "count    {} ({:.3} req/s; {} without a known latency, left out of the quantiles)",
             w.count(),
@@ -541,8 +563,8 @@ fn cmd_query(a: QueryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_series(a: StoreArg) -> Result<ExitCode> {
-    let store = open_store(&a.store)?;
+fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
+    let store = open_store(&args.store)?;
     let mut rows = Vec::new();
     for info in store.series_info() {
         let (first, end) = info.bounds_s.unwrap_or((0, 0));
@@ -561,7 +583,7 @@ fn cmd_series(a: StoreArg) -> Result<ExitCode> {
             w.errors(),
         ));
     }
-    if a.json {
+    if args.json {
         let v: Vec<Value> = rows
             .iter()
             .map(|r| json!({"series": r.0, "first_ts": r.1, "last_ts": r.2, "count": r.3, "errors": r.4}))
@@ -590,13 +612,13 @@ fn cmd_series(a: StoreArg) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_check(a: StoreArg) -> Result<ExitCode> {
-    if !a.store.is_dir() {
-        bail!("store {}: no such directory", a.store.display());
+fn cmd_check(args: &StoreArg) -> Result<ExitCode> {
+    if !args.store.is_dir() {
+        bail!("store {}: no such directory", args.store.display());
     }
-    let report = tailstore::check(&a.store, &tailstore::Layout::default())
-        .with_context(|| format!("checking {}", a.store.display()))?;
-    if a.json {
+    let report = tailstore::check(&args.store, &tailstore::Layout::default())
+        .with_context(|| format!("checking {}", args.store.display()))?;
+    if args.json {
         let damaged: Vec<Value> = report
             .damaged
             .iter()
@@ -634,42 +656,42 @@ fn unix_s(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
-    let span_s: u32 = match a.level.as_str() {
+fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
+    let span_s: u32 = match args.level.as_str() {
         "1s" => 1,
         "1m" => 60,
         "1h" => 3600,
         l => bail!("--level {l}: expected 1s, 1m or 1h"),
     };
-    let start_s = a.start.as_deref().map(parse_time).transpose()?.map_or(0, unix_s);
-    let end_s = a.end.as_deref().map(parse_time).transpose()?.map_or(u64::MAX, unix_s);
+    let start_s = args.start.as_deref().map(parse_time).transpose()?.map_or(0, unix_s);
+    let end_s = args.end.as_deref().map(parse_time).transpose()?.map_or(u64::MAX, unix_s);
     if end_s < start_s {
         bail!("--end is before --start");
     }
-    let store = open_store(&a.store)?;
-    let sel = selector(a.series.as_deref(), a.pattern.as_deref())?;
+    let store = open_store(&args.store)?;
+    let sel = selector(args.series.as_deref(), args.pattern.as_deref())?;
     let names: Vec<String> = store.series_names().into_iter().filter(|n| sel.matches(n)).collect();
     if names.is_empty() {
-        match &a.series {
-            Some(s) => bail!("series {s:?} is not in store {}", a.store.display()),
-            None => bail!("no series of store {} matches the regex", a.store.display()),
+        match &args.series {
+            Some(s) => bail!("series {s:?} is not in store {}", args.store.display()),
+            None => bail!("no series of store {} matches the regex", args.store.display()),
         }
     }
     let all = export::collect(&store, names, span_s, start_s, end_s);
-    let mut out: Box<dyn std::io::Write> = match &a.out {
+    let mut out: Box<dyn std::io::Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let n = match a.format {
+    let n = match args.format {
         ExportFormat::Hlog => {
-            export::write_hlog(&mut *out, &all, &store.layout(), a.pattern.is_some())?
+            export::write_hlog(&mut *out, &all, &store.layout(), args.pattern.is_some())?
         }
         ExportFormat::Csv => export::write_csv(&mut *out, &store, &all)?,
     };
     out.flush()?;
-    if let Some(p) = &a.out {
+    if let Some(p) = &args.out {
         eprintln!("{n} pieces of {} series written to {}", all.len(), p.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -685,12 +707,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Command::Replay(a) => cmd_replay(a),
-        Command::Query(a) => cmd_query(a),
-        Command::QueryRange(a) => cmd_query_range(a),
-        Command::Series(a) => cmd_series(a),
-        Command::Export(a) => cmd_export(a),
-        Command::Check(a) => cmd_check(a),
+        Command::Replay(a) => cmd_replay(&a),
+        Command::Query(a) => cmd_query(&a),
+        Command::QueryRange(a) => cmd_query_range(&a),
+        Command::Series(a) => cmd_series(&a),
+        Command::Export(a) => cmd_export(&a),
+        Command::Check(a) => cmd_check(&a),
     };
     match r {
         Ok(code) => code,

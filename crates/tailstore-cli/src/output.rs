@@ -10,6 +10,10 @@ pub fn quantile_key(q: f64) -> String {
     format!("p{s}")
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "latencies are far below 2^53 ns (104 days), so the f64 is exact; as_secs_f64() * 1e3 would round differently and change the --json contract"
+)]
 fn ms(d: Option<std::time::Duration>) -> Value {
     d.map_or(Value::Null, |d| json!(d.as_nanos() as f64 / 1e6))
 }

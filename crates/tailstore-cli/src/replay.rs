@@ -7,7 +7,7 @@
 //! store through cached `Series` handles: recording is lock-free and every
 //! thread has its own shard, so parsers never wait for each other.
 //!
-//! HdrHistogram interval logs are not one request per line: the reader
+//! `HdrHistogram` interval logs are not one request per line: the reader
 //! thread reads such a file whole and records each interval's samples
 //! itself (`replay_hlog`).
 
@@ -30,7 +30,7 @@ pub const HLOG_MAX_BUCKET: u64 = 100_000_000;
 /// Longest hlog interval spread over seconds (one day).
 const HLOG_MAX_SPAN_S: u64 = 86_400;
 
-/// How `replay` reads HdrHistogram interval logs.
+/// How `replay` reads `HdrHistogram` interval logs.
 #[derive(Clone, Debug)]
 pub struct HlogOptions {
     /// Nanoseconds per histogram value unit (1 for ns, 1000 for µs, ...).
@@ -198,21 +198,17 @@ fn work(
             t.lines += 1;
             match block.parser.parse(line) {
                 Ok(Some(r)) => {
-                    let s = match cache.get(r.series.as_ref()) {
-                        Some(s) => s,
-                        None => {
-                            t.series.push(r.series.to_string());
-                            cache
-                                .entry(r.series.to_string())
-                                .or_insert_with(|| store.series(&r.series))
-                        }
+                    let s = if let Some(s) = cache.get(r.series.as_ref()) {
+                        s
+                    } else {
+                        t.series.push(r.series.to_string());
+                        cache.entry(r.series.to_string()).or_insert_with(|| store.series(&r.series))
                     };
-                    match r.latency_ns {
-                        Some(ns) => s.record_at_unix(r.ts_s, ns, r.status),
-                        None => {
-                            t.unknown_latency += 1;
-                            s.record_status_at_unix(r.ts_s, r.status);
-                        }
+                    if let Some(ns) = r.latency_ns {
+                        s.record_at_unix(r.ts_s, ns, r.status);
+                    } else {
+                        t.unknown_latency += 1;
+                        s.record_status_at_unix(r.ts_s, r.status);
                     }
                     t.ingested += 1;
                     t.first_ts = Some(t.first_ts.map_or(r.ts_s, |f| f.min(r.ts_s)));
@@ -267,7 +263,7 @@ fn deal(first: u64, count: u64, n: u64) -> impl Iterator<Item = (u64, u64)> {
 /// `highest` (`value_iterated_to`) can be a whole bucket off. The store then
 /// reports the middle of its own bucket holding that value, within 0.049 %
 /// (`Layout::relative_error`) of it at 3 digits, so a quantile read back is
-/// within 0.05 % of HdrHistogram's `median_equivalent(value_at_quantile(q))`
+/// within 0.05 % of `HdrHistogram`'s `median_equivalent(value_at_quantile(q))`
 /// over the same samples, plus the source histogram's own half-bucket
 /// (0.05 % for 3-digit logs; jHiccup's 2-digit logs are 0.4 %).
 fn record_hlog(
@@ -292,12 +288,11 @@ fn record_hlog(
     }
     let first_s = iv.start_ns / 1_000_000_000;
     let name = iv.tag.as_deref().unwrap_or(default_series);
-    let s = match cache.get(name) {
-        Some(s) => s,
-        None => {
-            names.push(name.to_owned());
-            cache.entry(name.to_owned()).or_insert_with(|| store.series(name))
-        }
+    let s = if let Some(s) = cache.get(name) {
+        s
+    } else {
+        names.push(name.to_owned());
+        cache.entry(name.to_owned()).or_insert_with(|| store.series(name))
     };
     let mut k = 0u64;
     for b in &iv.buckets {
@@ -336,8 +331,7 @@ fn replay_hlog(
             }
         });
         match res {
-            Ok(None) => {}
-            Ok(Some((0, _, _))) => {}
+            Ok(None | Some((0, _, _))) => {}
             Ok(Some((n, first, last))) => {
                 t.ingested += n;
                 t.first_ts = Some(t.first_ts.map_or(first, |f| f.min(first)));
@@ -362,7 +356,7 @@ pub fn replay(
     opts: ParserOptions,
     hlog: &HlogOptions,
 ) -> Result<Totals> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(1);
     let (tx, rx) = crossbeam_channel::bounded::<Block>(threads * 2);
     let (pool_tx, pool_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let pool = Pool { tx: pool_tx, rx: pool_rx };
@@ -403,91 +397,7 @@ pub fn replay(
                 }
             })
         });
-        let read = (|| -> Result<Vec<WorkerTotals>> {
-            let mut hlogs = Vec::new();
-            for (fi, path) in files.iter().enumerate() {
-                let mut input = open_input(path)?;
-                let mut buf = pool.get();
-                let mut filled = 0usize;
-                let mut more = fill(&mut *input, &mut buf, &mut filled, path)?;
-                let is_hlog = match format {
-                    Some(f) => *f == Format::Hlog,
-                    None => {
-                        let sample: Vec<&[u8]> = lines_of(&buf[..filled]).take(20).collect();
-                        detect(&sample) == Some(Format::Hlog)
-                    }
-                };
-                if is_hlog {
-                    buf.truncate(filled);
-                    if more {
-                        input
-                            .read_to_end(&mut buf)
-                            .with_context(|| format!("reading {}", path.display()))?;
-                    }
-                    hlogs.push(replay_hlog(store, fi, path, &buf, hlog));
-                    continue;
-                }
-                let mut parser: Option<Arc<Parser>> = None;
-                let mut line_no = 1u64;
-                let mut start = 0usize;
-                loop {
-                    if filled == 0 {
-                        break;
-                    }
-                    if parser.is_none() {
-                        let (p, header) = parser_for(&buf[..filled], format, opts, path)?;
-                        if header {
-                            start = memchr::memchr(b'\n', &buf[..filled]).map_or(filled, |i| i + 1);
-                            line_no += 1;
-                        }
-                        parser = Some(p);
-                    }
-                    // Cut at the last newline; keep the tail for the next block.
-                    let cut = if more {
-                        match memchr::memrchr(b'\n', &buf[start..filled]) {
-                            Some(i) => start + i + 1,
-                            None if buf.len() < 256 << 20 => {
-                                // A very long line: grow the buffer, read more.
-                                let len = buf.len();
-                                buf.resize(len * 2, 0);
-                                more = fill(&mut *input, &mut buf, &mut filled, path)?;
-                                continue;
-                            }
-                            None => bail!("{}: a line longer than 256 MiB", path.display()),
-                        }
-                    } else {
-                        filled
-                    };
-                    let mut next = pool.get();
-                    let tail = filled - cut;
-                    if next.len() < tail {
-                        next.resize(tail.max(BLOCK), 0);
-                    }
-                    next[..tail].copy_from_slice(&buf[cut..filled]);
-                    let mut end = cut;
-                    if end > start && buf[end - 1] == b'\n' {
-                        end -= 1;
-                    }
-                    let n_lines = memchr::memchr_iter(b'\n', &buf[start..end]).count() as u64 + 1;
-                    let p = parser.clone().expect("set before the first block");
-                    let block = Block { file: fi, first_line: line_no, parser: p, buf, start, end };
-                    if tx.send(block).is_err() {
-                        bail!("parser threads stopped early");
-                    }
-                    line_no += n_lines;
-                    buf = next;
-                    filled = tail;
-                    start = 0;
-                    if !more && filled == 0 {
-                        break;
-                    }
-                    if more {
-                        more = fill(&mut *input, &mut buf, &mut filled, path)?;
-                    }
-                }
-            }
-            Ok(hlogs)
-        })();
+        let read = read_files(store, files, format, opts, hlog, &pool, &tx);
         drop(tx);
         let mut out = Vec::new();
         for w in workers {
@@ -502,6 +412,108 @@ pub fn replay(
         out.extend(read?);
         Ok(out)
     })?;
+    Ok(merge(results))
+}
+
+/// The reader thread's part of [`replay`]: reads every file in order, hands
+/// line blocks to the parser threads over `tx` and replays interval logs
+/// itself, returning their totals.
+fn read_files(
+    store: &Store,
+    files: &[PathBuf],
+    format: Option<&Format>,
+    opts: ParserOptions,
+    hlog: &HlogOptions,
+    pool: &Pool,
+    tx: &crossbeam_channel::Sender<Block>,
+) -> Result<Vec<WorkerTotals>> {
+    let mut hlogs = Vec::new();
+    for (fi, path) in files.iter().enumerate() {
+        let mut input = open_input(path)?;
+        let mut buf = pool.get();
+        let mut filled = 0usize;
+        let mut more = fill(&mut *input, &mut buf, &mut filled, path)?;
+        let is_hlog = if let Some(f) = format {
+            *f == Format::Hlog
+        } else {
+            let sample: Vec<&[u8]> = lines_of(&buf[..filled]).take(20).collect();
+            detect(&sample) == Some(Format::Hlog)
+        };
+        if is_hlog {
+            buf.truncate(filled);
+            if more {
+                input
+                    .read_to_end(&mut buf)
+                    .with_context(|| format!("reading {}", path.display()))?;
+            }
+            hlogs.push(replay_hlog(store, fi, path, &buf, hlog));
+            continue;
+        }
+        let mut parser: Option<Arc<Parser>> = None;
+        let mut line_no = 1u64;
+        let mut start = 0usize;
+        loop {
+            if filled == 0 {
+                break;
+            }
+            if parser.is_none() {
+                let (p, header) = parser_for(&buf[..filled], format, opts, path)?;
+                if header {
+                    start = memchr::memchr(b'\n', &buf[..filled]).map_or(filled, |i| i + 1);
+                    line_no += 1;
+                }
+                parser = Some(p);
+            }
+            // Cut at the last newline; keep the tail for the next block.
+            let cut = if more {
+                match memchr::memrchr(b'\n', &buf[start..filled]) {
+                    Some(i) => start + i + 1,
+                    None if buf.len() < 256 << 20 => {
+                        // A very long line: grow the buffer, read more.
+                        let len = buf.len();
+                        buf.resize(len * 2, 0);
+                        more = fill(&mut *input, &mut buf, &mut filled, path)?;
+                        continue;
+                    }
+                    None => bail!("{}: a line longer than 256 MiB", path.display()),
+                }
+            } else {
+                filled
+            };
+            let mut next = pool.get();
+            let tail = filled - cut;
+            if next.len() < tail {
+                next.resize(tail.max(BLOCK), 0);
+            }
+            next[..tail].copy_from_slice(&buf[cut..filled]);
+            let mut end = cut;
+            if end > start && buf[end - 1] == b'\n' {
+                end -= 1;
+            }
+            let n_lines = memchr::memchr_iter(b'\n', &buf[start..end]).count() as u64 + 1;
+            let p = parser.clone().expect("set before the first block");
+            let block = Block { file: fi, first_line: line_no, parser: p, buf, start, end };
+            if tx.send(block).is_err() {
+                bail!("parser threads stopped early");
+            }
+            line_no += n_lines;
+            buf = next;
+            filled = tail;
+            start = 0;
+            if !more && filled == 0 {
+                break;
+            }
+            if more {
+                more = fill(&mut *input, &mut buf, &mut filled, path)?;
+            }
+        }
+    }
+    Ok(hlogs)
+}
+
+/// Sums the workers' and interval logs' totals: series counted once, the
+/// first [`SHOWN_ERRORS`] bad lines in file and line order.
+fn merge(results: Vec<WorkerTotals>) -> Totals {
     let mut totals = Totals::default();
     let mut names: Vec<String> = Vec::new();
     for w in results {
@@ -525,7 +537,7 @@ pub fn replay(
     totals.series = names.len();
     totals.errors.sort();
     totals.errors.truncate(SHOWN_ERRORS);
-    Ok(totals)
+    totals
 }
 
 #[cfg(test)]
@@ -533,6 +545,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the seconds and offsets indexed here are below 100, so u64 -> usize is exact"
+    )]
     fn deal_is_exact_and_even() {
         for (first, count, n) in
             [(0, 10, 1), (0, 10, 3), (7, 5, 3), (2, 1, 5), (0, 0, 4), (99, 1000, 63)]

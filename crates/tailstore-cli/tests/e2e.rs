@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tailstore` binary: real files in, JSON out,
 //! compared with an exact oracle.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -43,6 +44,12 @@ fn shared(rel: &str) -> PathBuf {
 const GONX: &str = "$remote_addr [$time_local] \"$request\" $status $request_length $body_bytes_sent $request_time \"$t_size\" $read_time $gen_time";
 
 /// Nearest-rank quantile of sorted values.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "test samples number far below 2^52 and q is in [0, 1], so n is exact and k is in 1..=n"
+)]
 fn exact(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len() as f64;
     let k = ((q * n) - (q * n) * 1e-12).ceil().max(1.0) as usize;
@@ -75,14 +82,14 @@ fn gonx_log_replays_and_queries_exactly() {
     assert_eq!(last - first, 32);
     // Oracle: $request_time is the 7th space-separated field after the request.
     let text = std::fs::read_to_string(&log).unwrap();
-    let mut lat: Vec<f64> = text
+    let mut latencies_ms: Vec<f64> = text
         .lines()
         .map(|l| {
             l.split('"').nth(2).unwrap().split_whitespace().nth(3).unwrap().parse::<f64>().unwrap()
                 * 1e3
         })
         .collect();
-    lat.sort_by(f64::total_cmp);
+    latencies_ms.sort_by(f64::total_cmp);
     let q = json_of(&run(&[
         "query",
         "--store",
@@ -101,7 +108,7 @@ fn gonx_log_replays_and_queries_exactly() {
     assert_eq!(q["errors"], 99, "99 responses are 404");
     assert_eq!(q["status"]["200"], 901);
     for (key, p) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)] {
-        close(q["quantiles_ms"][key].as_f64().unwrap(), exact(&lat, p), key);
+        close(q["quantiles_ms"][key].as_f64().unwrap(), exact(&latencies_ms, p), key);
     }
     close(q["max_ms"].as_f64().unwrap(), 3631.0, "max");
     // The contract's key order.
@@ -165,13 +172,14 @@ fn generated_jsonl_in_random_order_matches_oracle() {
         let ts = t0 + rnd() % 7200;
         let frac = rnd() % 1000;
         let ep = endpoints[(rnd() % 3) as usize];
+        #[expect(clippy::cast_precision_loss, reason = "below 2_000_000, so exact in f64")]
         let lat_ms = (rnd() % 2_000_000) as f64 / 1000.0; // 0 ..= 2000 ms, µs resolution
         let status = [200, 200, 200, 201, 404, 429, 500, 503][(rnd() % 8) as usize];
         rows.push((ts, frac, ep, lat_ms, status));
     }
     let mut text = String::new();
     for (ts, frac, ep, lat, st) in &rows {
-        text.push_str(&format!("{{\"ts\":{ts}.{frac:03},\"endpoint\":\"{ep}?x=1\",\"latency_ms\":{lat},\"status\":{st}}}\n"));
+        writeln!(text, "{{\"ts\":{ts}.{frac:03},\"endpoint\":\"{ep}?x=1\",\"latency_ms\":{lat},\"status\":{st}}}").unwrap();
     }
     let file = dir.path().join("traffic.jsonl");
     std::fs::write(&file, text).unwrap();
@@ -210,8 +218,8 @@ fn generated_jsonl_in_random_order_matches_oracle() {
                 &b.to_string(),
                 "--json",
             ]));
-            assert_eq!(q["count"].as_u64().unwrap() as usize, lat.len(), "{ep} [{a}, {b})");
-            assert_eq!(q["errors"].as_u64().unwrap() as usize, errors, "{ep} [{a}, {b})");
+            assert_eq!(q["count"].as_u64().unwrap(), lat.len() as u64, "{ep} [{a}, {b})");
+            assert_eq!(q["errors"].as_u64().unwrap(), errors as u64, "{ep} [{a}, {b})");
             if lat.is_empty() {
                 continue;
             }
@@ -338,24 +346,24 @@ fn query_range_points_equal_single_queries() {
     ]));
     let first = v["first_ts"].as_u64().unwrap();
     let st = st.to_str().unwrap();
-    let (a, b) = ((first + 45).to_string(), (first + 600).to_string());
-    let r = json_of(&run(&[
+    let (from, to) = ((first + 45).to_string(), (first + 600).to_string());
+    let range = json_of(&run(&[
         "query-range",
         "--store",
         st,
         "--match",
         "/models/fraud-v2/.*",
         "--start",
-        &a,
+        &from,
         "--end",
-        &b,
+        &to,
         "--step",
         "37s",
         "--window",
         "2m",
         "--json",
     ]));
-    let points = r["points"].as_array().unwrap();
+    let points = range["points"].as_array().unwrap();
     assert_eq!(points.len(), (600 - 45) / 37 + 1);
     for p in points.iter().step_by(4) {
         let t = p["t"].as_u64().unwrap();

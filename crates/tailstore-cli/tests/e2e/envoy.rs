@@ -1,7 +1,7 @@
 //! Envoy / Istio access logs through the binary: every file of
 //! `shared/data/envoy-istio` replayed with `--format auto` and with its
 //! format named, then `query --json` over the whole file compared with an
-//! oracle read from the file here (serde_json for JSON and container-log
+//! oracle read from the file here (`serde_json` for JSON and container-log
 //! wrappers, plain splitting for text; nothing shared with the parser).
 
 use std::path::{Path, PathBuf};
@@ -33,6 +33,10 @@ fn s(p: &Path) -> &str {
 
 /// `2019-02-12T18:37:42.921Z` to unix seconds (days from the civil date,
 /// Howard Hinnant's algorithm), ignoring the fraction.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "y/m/d and the helper n follow the published civil-date algorithm"
+)]
 fn unix_s(t: &str) -> u64 {
     let n = |a: usize, b: usize| t[a..b].parse::<i64>().unwrap();
     let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
@@ -50,7 +54,7 @@ fn text_row(raw: &str) -> Option<Row> {
     let mut line = raw.to_owned();
     if line.starts_with('{') {
         let v: Value = serde_json::from_str(&line).unwrap();
-        line = v["message"].as_str().or(v["log"].as_str()).unwrap().trim_end().to_owned();
+        v["message"].as_str().or(v["log"].as_str()).unwrap().trim_end().clone_into(&mut line);
     }
     if line.starts_with(|c: char| c.is_ascii_digit()) {
         line = line.splitn(4, ' ').nth(3).unwrap().to_owned(); // CRI: time stream tag

@@ -1,6 +1,6 @@
-//! HdrHistogram interval logs through the binary: `replay --format hlog`
+//! `HdrHistogram` interval logs through the binary: `replay --format hlog`
 //! and `export --format hlog|csv`, checked against the `hdrhistogram` crate
-//! and HdrHistogram_py (`hdrh`) reading the same files.
+//! and `HdrHistogram_py` (`hdrh`) reading the same files.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,11 +36,11 @@ fn within(got: f64, want: f64, tol: f64, ctx: &str) {
     assert!((got - want).abs() <= want.abs() * tol + 1e-9, "{ctx}: got {got}, want {want}");
 }
 
-/// The oracle histogram of a whole file: every bucket's HdrHistogram
+/// The oracle histogram of a whole file: every bucket's `HdrHistogram`
 /// `median_equivalent` (the value replay records) in a 3-digit histogram.
 /// V2 lines are decoded by the crate itself; the crate cannot read V0/V1,
 /// so those lines come from `tailstore_ingest::HlogReader`, whose decoding
-/// the ingest corpus test pins to HdrHistogram's Java test values.
+/// the ingest corpus test pins to `HdrHistogram`'s Java test values.
 fn oracle(path: &Path) -> Histogram<u64> {
     let bytes = std::fs::read(path).unwrap();
     let mut acc = Histogram::<u64>::new(3).unwrap();
@@ -114,6 +114,7 @@ fn replay_every_shared_hlog_matches_the_crate() {
         assert_eq!(q["status"]["0"].as_u64(), Some(want.len()), "{name}");
         for (key, qv) in [("p50", 0.5), ("p99", 0.99)] {
             let got = q["quantiles_ms"][key].as_f64().unwrap();
+            #[expect(clippy::cast_precision_loss, reason = "a latency in ns, far below 2^52")]
             let oracle_ms = want.value_at_quantile(qv) as f64 / 1e6;
             within(got, oracle_ms, 0.001, &format!("{name} {key}"));
         }
@@ -172,13 +173,13 @@ fn export_hlog_reads_back_with_the_crate_and_python() {
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path().join("st");
     let v = replay(&st, &[], &shared("hdrhistogram/jHiccup-2.0.7S.logV3.hlog"));
-    let (a, b) = bounds(&v);
+    let (first_s, end_s) = bounds(&v);
     let out = dir.path().join("out.hlog");
-    let o =
+    let exported =
         run(&["export", "--store", s(&st), "--match", ".*", "--format", "hlog", "--out", s(&out)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     let (rows, merged, base) = read_back(&out);
-    assert_eq!(base, Some(a));
+    assert_eq!(base, Some(first_s));
     assert_eq!(merged.len(), v["ingested"].as_u64().unwrap());
     // Per interval: the count tailstore answers for that series and second.
     for (tag, start, count) in rows.iter().step_by(7) {
@@ -189,10 +190,12 @@ fn export_hlog_reads_back_with_the_crate_and_python() {
     let tags: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.0.as_deref().unwrap()).collect();
     assert_eq!(tags.len(), 5);
-    let q = query(&st, &["--match", ".*"], a, b, "0.5,0.99,0.999");
+    let q = query(&st, &["--match", ".*"], first_s, end_s, "0.5,0.99,0.999");
     for (key, qv) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
         let got = q["quantiles_ms"][key].as_f64().unwrap();
-        within(merged.value_at_quantile(qv) as f64 / 1e6, got, 0.001, key);
+        #[expect(clippy::cast_precision_loss, reason = "a latency in ns, far below 2^52")]
+        let crate_ms = merged.value_at_quantile(qv) as f64 / 1e6;
+        within(crate_ms, got, 0.001, key);
     }
 
     // HdrHistogram_py reads the same file.
@@ -215,7 +218,9 @@ fn export_hlog_reads_back_with_the_crate_and_python() {
     assert_eq!(counts, rows.iter().map(|r| r.2).collect::<Vec<_>>());
     assert_eq!(p["tags"][0].as_str(), rows[0].0.as_deref());
     assert_eq!(p["total"].as_u64(), Some(merged.len()));
-    assert_eq!(p["start_time_sec"].as_f64(), Some(a as f64));
+    #[expect(clippy::cast_precision_loss, reason = "a unix second, far below 2^52")]
+    let first_s_f64 = first_s as f64;
+    assert_eq!(p["start_time_sec"].as_f64(), Some(first_s_f64));
     within(
         p["p99"].as_f64().unwrap() / 1e6,
         q["quantiles_ms"]["p99"].as_f64().unwrap(),
@@ -291,17 +296,17 @@ fn hlog_round_trip_gives_the_same_answers() {
     let (st1, st2, out) =
         (dir.path().join("st1"), dir.path().join("st2"), dir.path().join("x.hlog"));
     let v1 = replay(&st1, &[], &shared("hdrhistogram/tagged-Log.logV2.hlog"));
-    let o =
+    let exported =
         run(&["export", "--store", s(&st1), "--match", ".*", "--format", "hlog", "--out", s(&out)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     let v2 = replay(&st2, &[], &out);
     assert_eq!(v1["ingested"], v2["ingested"]);
     assert_eq!(v1["series"], v2["series"]);
     assert_eq!(bounds(&v1), bounds(&v2));
-    let (a, b) = bounds(&v1);
+    let (first_s, end_s) = bounds(&v1);
     for sel in [["--match", ".*"], ["--series", "A"], ["--series", "tagged-Log.logV2"]] {
-        let q1 = query(&st1, &sel, a, b, "0.5,0.9,0.99,0.999");
-        let q2 = query(&st2, &sel, a, b, "0.5,0.9,0.99,0.999");
+        let q1 = query(&st1, &sel, first_s, end_s, "0.5,0.9,0.99,0.999");
+        let q2 = query(&st2, &sel, first_s, end_s, "0.5,0.9,0.99,0.999");
         assert_eq!(q1["count"], q2["count"], "{sel:?}");
         assert_eq!(q1["status"], q2["status"], "{sel:?}");
         for key in ["p50", "p90", "p99", "p99.9"] {
