@@ -75,6 +75,7 @@ fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
 
 /// Encodes a series record; `None` for an empty name or one longer than
 /// 65 535 bytes.
+#[must_use]
 pub fn encode_series_record(id: u64, name: &str) -> Option<Vec<u8>> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return None;
@@ -100,6 +101,7 @@ pub struct EncodedInterval {
 /// Encodes `iv` for storage, trying zstd at `zstd_level` and keeping it when
 /// smaller. `None` when the payload would pass 64 MiB (it cannot: an
 /// interval of the largest layout is far smaller).
+#[must_use]
 pub fn encode_interval(
     iv: &Interval,
     late: bool,
@@ -130,12 +132,14 @@ pub fn encode_interval(
 
 impl EncodedInterval {
     /// A late delta.
+    #[must_use]
     pub fn is_late(&self) -> bool {
         self.tail.first().is_some_and(|f| f & IF_LATE != 0)
     }
 }
 
 /// Frames an encoded interval as a record of series id `series` at `slot`.
+#[must_use]
 pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
     let mut body = Vec::with_capacity(enc.tail.len() + 12);
     put_varint(&mut body, series);
@@ -146,6 +150,7 @@ pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> 
 
 /// Encodes an interval record for series id `series` at `slot`:
 /// [`encode_interval`] then [`frame_interval`].
+#[must_use]
 pub fn encode_interval_record(
     series: u64,
     slot: u64,
@@ -160,14 +165,20 @@ pub fn encode_interval_record(
 /// Parses the record at the start of `bytes`: framing, lengths and CRC, and
 /// the body's fields (not the interval payload). Returns the record and its
 /// length in bytes.
+///
+/// # Errors
+///
+/// A [`ChunkError`] naming the first check that failed: `bytes` too short
+/// for the record it declares, a bad magic, kind, varint or flag, a length
+/// over 64 MiB, a checksum mismatch, or a series name that is empty, too
+/// long or not UTF-8.
 pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
-    if bytes.len() < MIN_RECORD_LEN {
+    let Some(&[magic, kind]) = bytes.first_chunk().filter(|_| bytes.len() >= MIN_RECORD_LEN) else {
         return Err(err("truncated record header"));
-    }
-    if bytes[0] != RECORD_MAGIC {
+    };
+    if magic != RECORD_MAGIC {
         return Err(err("bad record magic"));
     }
-    let kind = bytes[1];
     if kind != KIND_SERIES && kind != KIND_INTERVAL {
         return Err(err("unknown record kind"));
     }
@@ -178,25 +189,25 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
     }
     let crc_at = pos;
     let body_at = crc_at + 4;
-    // len <= 64 MiB fits usize.
-    let end = body_at + len as usize;
-    if bytes.len() < end {
+    // len <= 64 MiB: fits usize, and the sum does not overflow.
+    let end = usize::try_from(len).ok().and_then(|len| body_at.checked_add(len));
+    // The record: its header up to the CRC, the CRC, the body.
+    let framed = end.and_then(|end| bytes.get(..end)).and_then(|rec| {
+        let (head, rest) = rec.split_at_checked(crc_at)?;
+        let (crc, body) = rest.split_first_chunk::<4>()?;
+        Some((head, u32::from_le_bytes(*crc), body))
+    });
+    let Some((head, crc, body)) = framed else {
         return Err(err("record extends past the end of the file"));
-    }
-    let crc = u32::from_le_bytes([
-        bytes[crc_at],
-        bytes[crc_at + 1],
-        bytes[crc_at + 2],
-        bytes[crc_at + 3],
-    ]);
-    let body = &bytes[body_at..end];
-    if crc32c::crc32c_append(crc32c::crc32c(&bytes[..crc_at]), body) != crc {
+    };
+    if crc32c::crc32c_append(crc32c::crc32c(head), body) != crc {
         return Err(err("checksum mismatch"));
     }
+    let end = body_at + body.len();
     let mut p = 0usize;
     let rec = if kind == KIND_SERIES {
         let id = get_varint(body, &mut p).ok_or_else(|| err("bad varint (series id)"))?;
-        let name = &body[p..];
+        let name = body.get(p..).unwrap_or_default();
         if name.is_empty() || name.len() > MAX_NAME_LEN {
             return Err(err("series name empty or longer than 65 535 bytes"));
         }
@@ -212,20 +223,26 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
         }
         let zstd = if flags & IF_ZSTD != 0 {
             let raw = get_varint(body, &mut p).ok_or_else(|| err("bad varint (raw length)"))?;
-            if raw > MAX_BODY_LEN {
-                return Err(err("declared payload larger than 64 MiB"));
-            }
-            Some(raw as usize)
+            let raw = usize::try_from(raw).ok().filter(|_| raw <= MAX_BODY_LEN);
+            Some(raw.ok_or_else(|| err("declared payload larger than 64 MiB"))?)
         } else {
             None
         };
-        Record::Interval { series, slot, late: flags & IF_LATE != 0, stored: &body[p..], zstd }
+        // p <= body.len(): every varint and the flags byte were read from it.
+        let stored = body.get(p..).unwrap_or_default();
+        Record::Interval { series, slot, late: flags & IF_LATE != 0, stored, zstd }
     };
     Ok((rec, end))
 }
 
 /// Decompresses (when needed) and decodes the payload of an interval record
 /// as the interval `[start_s, start_s + span_s)`.
+///
+/// # Errors
+///
+/// A [`ChunkError`] when the zstd frame does not decompress to the length
+/// the record declares, or when the payload does not decode for `layout`
+/// (the reason names the byte offset and the check).
 pub fn decode_interval(
     stored: &[u8],
     zstd: Option<usize>,
@@ -252,6 +269,7 @@ pub fn decode_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
     use tailstore_hist::{SparseHist, StatusCounts};
 
     pub(crate) fn sample() -> Interval {
@@ -299,7 +317,12 @@ mod tests {
     /// the same hex is in docs/FORMAT.md.
     #[test]
     fn golden_records() {
-        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let hex = |b: &[u8]| {
+            b.iter().fold(String::new(), |mut s, b| {
+                write!(s, "{b:02x}").unwrap();
+                s
+            })
+        };
         let s = encode_series_record(0, "a").unwrap();
         assert_eq!(hex(&s), GOLDEN_SERIES);
         let iv = Interval::empty(60, 60);

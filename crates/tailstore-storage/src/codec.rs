@@ -31,11 +31,11 @@ pub struct StoredInterval {
 }
 
 fn zigzag(v: i128) -> u128 {
-    ((v << 1) ^ (v >> 127)) as u128
+    ((v << 1) ^ (v >> 127)).cast_unsigned()
 }
 
 fn unzigzag(v: u128) -> i128 {
-    ((v >> 1) as i128) ^ -((v & 1) as i128)
+    (v >> 1).cast_signed() ^ -(v & 1).cast_signed()
 }
 
 /// What the histogram predicts for `(min, max, sum)`; zeros when empty.
@@ -49,6 +49,7 @@ fn predicted(hist: &SparseHist, layout: &Layout) -> (i128, i128, i128) {
 }
 
 /// Encodes one interval's payload for `layout`.
+#[must_use]
 pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
     let varint = iv.hist.encode_varint();
     let ranged = rc::encode_hist(iv.hist.iter());
@@ -91,7 +92,13 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
 
 /// Decodes an interval payload for `layout`, as the interval starting at
 /// `start_s` and spanning `span_s`. The payload must be consumed exactly
-/// (the histogram runs to its end). Errors name the byte offset and the check.
+/// (the histogram runs to its end).
+///
+/// # Errors
+///
+/// `(byte offset, check)` of the first check that failed: a bad varint or
+/// flag, a status code, count or bucket out of range, a histogram that does
+/// not decode for `layout`, or a minimum, maximum or sum out of range.
 pub fn decode_payload(
     bytes: &[u8],
     layout: &Layout,
@@ -109,23 +116,23 @@ pub fn decode_payload(
         return Err(bad(0, "unknown payload flag bits"));
     }
     let ns = v(&mut pos, "bad varint (status count)")?;
-    if ns > STATUS_CODES as u64 {
-        return Err(bad(pos, "more status codes than exist"));
-    }
-    let mut pairs = Vec::with_capacity(ns as usize);
+    let ns = usize::try_from(ns).ok().filter(|n| *n <= STATUS_CODES);
+    let ns = ns.ok_or_else(|| bad(pos, "more status codes than exist"))?;
+    let mut pairs = Vec::with_capacity(ns);
     let mut next = 0u64;
     for _ in 0..ns {
         let at = pos;
         let gap = v(&mut pos, "bad varint (status code)")?;
         let count = v(&mut pos, "bad varint (status count)")?;
+        // code < 1000 fits u16.
         let code = next.checked_add(gap).filter(|c| *c < STATUS_CODES as u64);
+        let code = code.and_then(|c| u16::try_from(c).ok());
         let code = code.ok_or_else(|| bad(at, "status code beyond 999"))?;
         if count == 0 {
             return Err(bad(at, "zero status count"));
         }
-        // code < 1000 fits u16.
-        pairs.push((code as u16, count));
-        next = code + 1;
+        pairs.push((code, count));
+        next = u64::from(code) + 1;
     }
     let (mut clamped, mut invalid_status) = (0, 0);
     if flags & F_EXTRAS != 0 {
@@ -144,13 +151,16 @@ pub fn decode_payload(
     } else {
         None
     };
+    // pos <= bytes.len() after every successful read: `rest` is always
+    // Some (and empty when the payload ends here).
+    let rest = |pos: usize| bytes.get(pos..).ok_or_else(|| bad(pos, "truncated payload"));
     let hist = if flags & F_RANGE != 0 {
         let n = v(&mut pos, "bad varint (bucket count)")?;
-        let pairs = rc::decode_hist(&bytes[pos..], n, layout.len())
+        let pairs = rc::decode_hist(rest(pos)?, n, layout.len())
             .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
         SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
     } else {
-        SparseHist::decode_varint(&bytes[pos..], layout.len())
+        SparseHist::decode_varint(rest(pos)?, layout.len())
             .map_err(|e| bad(pos, &format!("histogram: {e}")))?
     };
     let (min_ns, max_ns, sum_ns) = match deltas {

@@ -84,6 +84,7 @@ pub struct Report {
 
 impl Report {
     /// True when nothing was damaged.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.damaged.is_empty()
     }
@@ -117,6 +118,12 @@ pub struct Loc {
 impl Segments {
     /// Decodes the interval record at `loc` (framing and CRC checked again).
     /// Returns the interval and whether it is a late delta.
+    ///
+    /// # Errors
+    ///
+    /// A [`ChunkError`] when `loc` names no file of these segments, or when
+    /// the record there fails a check or does not decode (see
+    /// [`read_entry`](crate::read_entry)).
     pub fn read(&self, loc: Loc) -> Result<(Interval, bool), ChunkError> {
         let Some((level, bucket, _, map)) = self.files.get(loc.file as usize) else {
             return Err(ChunkError { reason: "no such segment".into() });
@@ -125,6 +132,7 @@ impl Segments {
     }
 
     /// The level, bucket and path of file `file`.
+    #[must_use]
     pub fn file(&self, file: u32) -> Option<(u8, u64, &Path)> {
         self.files.get(file as usize).map(|f| (f.0, f.1, f.2.as_path()))
     }
@@ -179,6 +187,13 @@ fn segment_files(dir: &Path) -> Result<Vec<(u8, u64, PathBuf)>, Error> {
 /// when a query needs them, through [`DirScan::segments`]). Damage is
 /// reported, not an error; a segment of another format version or layout
 /// is an error.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the directory cannot be listed or a segment cannot be
+/// opened or mapped; [`Error::UnsupportedVersion`] or
+/// [`Error::LayoutMismatch`] for a segment of another format version or
+/// layout.
 pub fn scan_dir(dir: &Path, layout: &Layout) -> Result<DirScan, Error> {
     scan(dir, layout, false).map(|(scan, _)| scan)
 }
@@ -193,7 +208,10 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
         // Gone: removed by retention between listing and opening.
         let Some(map) = map_segment(&path)? else { continue };
         let bytes = map.bytes();
-        // Fewer than 2^32 segment files in one directory.
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "fewer than 2^32 segment files in one directory (each is an hour or more of data)"
+        )]
         let file_ix = files.len() as u32;
         report.segments += 1;
         report.bytes += bytes.len() as u64;
@@ -205,21 +223,18 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
                 .ok()
                 .and_then(|ix| decode_index(&ix, bytes, level, bucket))
         };
-        let entries = match from_index {
-            Some((_, entries)) => {
-                report.indexed += 1;
-                entries
+        let entries = if let Some((_, entries)) = from_index {
+            report.indexed += 1;
+            entries
+        } else {
+            let scan = scan_segment(bytes, &path, level, bucket, layout, decode)?;
+            report.damaged.extend(scan.damage.iter().cloned());
+            report.recovered += scan.recovered;
+            if scan.damage.is_empty() && !bytes.is_empty() {
+                unindexed.push(file_ix);
             }
-            None => {
-                let scan = scan_segment(bytes, &path, level, bucket, layout, decode)?;
-                report.damaged.extend(scan.damage.iter().cloned());
-                report.recovered += scan.recovered;
-                if scan.damage.is_empty() && !bytes.is_empty() {
-                    unindexed.push(file_ix);
-                }
-                intervals.extend(scan.intervals);
-                scan.entries
-            }
+            intervals.extend(scan.intervals);
+            scan.entries
         };
         report.chunks_ok += entries.len();
         report.intervals += entries.len();
@@ -237,6 +252,11 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
 /// decoded. Reports records OK, damaged (with file, offset, reason and
 /// bytes skipped), and recovered (OK records after damage). Opens nothing
 /// for writing and takes no lock, so it runs on a live store.
+///
+/// # Errors
+///
+/// As [`scan_dir`]: I/O on the directory or a segment, or a segment of
+/// another format version or layout. Damage is in the report.
 pub fn check(dir: &Path, layout: &Layout) -> Result<Report, Error> {
     Ok(scan(dir, layout, true)?.0.report)
 }
@@ -279,6 +299,12 @@ impl Writer {
     /// Creates `dir` if needed and takes its writer lock. Leftovers of a
     /// compaction interrupted by a crash are removed (the segment they were
     /// to replace is intact).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] when another process holds the lock; [`Error::Io`]
+    /// when the directory or the lock file cannot be created, opened, locked
+    /// or written.
     pub fn open(dir: &Path, opts: WriterOptions) -> Result<Writer, Error> {
         std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -322,6 +348,7 @@ impl Writer {
     }
 
     /// The directory.
+    #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -357,10 +384,10 @@ impl Writer {
     }
 
     fn close_least_used(&mut self) -> Result<(), Error> {
-        let Some((&key, _)) = self.files.iter().min_by_key(|(_, s)| s.last_used) else {
+        let Some(key) = self.files.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| *k) else {
             return Ok(());
         };
-        let mut seg = self.files.remove(&key).expect("key from the map");
+        let Some(mut seg) = self.files.remove(&key) else { return Ok(()) };
         let path = self.dir.join(segment_name(key.0, key.1));
         write_pending(&mut seg, &path)?;
         if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
@@ -373,6 +400,13 @@ impl Writer {
     /// file of its time bucket, after the series' definition the first
     /// time the file sees it); they reach the file at the next
     /// [`Writer::flush`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] for an interval too large to encode or a series
+    /// name that is empty or longer than 65 535 bytes; [`Error::Io`] (or a
+    /// version or layout error) when a segment file cannot be opened, or
+    /// another has to be closed to make room and cannot be written.
     pub fn append(
         &mut self,
         level: u8,
@@ -396,6 +430,10 @@ impl Writer {
     /// [`Writer::append`] of intervals already encoded with
     /// [`encode_interval`] (for this writer's layout), so that the costly
     /// encoding can run outside whatever lock guards the writer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::append`], except for encoding.
     pub fn append_encoded(
         &mut self,
         level: u8,
@@ -412,16 +450,15 @@ impl Writer {
             let bucket = enc.start_s - enc.start_s % bucket_len_s(level);
             let dir = self.dir.clone();
             let seg = self.seg(level, bucket)?;
-            let id = match seg.ids.get(series) {
-                Some(id) => *id,
-                None => {
-                    let id = seg.next_id;
-                    let rec = encode_series_record(id, series).ok_or_else(|| too_long(&dir))?;
-                    seg.pending.extend_from_slice(&rec);
-                    seg.ids.insert(Arc::from(series), id);
-                    seg.next_id += 1;
-                    id
-                }
+            let id = if let Some(id) = seg.ids.get(series) {
+                *id
+            } else {
+                let id = seg.next_id;
+                let rec = encode_series_record(id, series).ok_or_else(|| too_long(&dir))?;
+                seg.pending.extend_from_slice(&rec);
+                seg.ids.insert(Arc::from(series), id);
+                seg.next_id += 1;
+                id
             };
             let slot = (enc.start_s - bucket) / span;
             seg.pending.extend_from_slice(&frame_interval(id, slot, enc));
@@ -437,13 +474,17 @@ impl Writer {
     /// Files are written finest level first: a rollup reaches its file only
     /// after the seconds it sums, so a crash between two writes leaves
     /// seconds without their rollup (rebuilt at open), never the reverse.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a write or an `fsync` fails (what was written
+    /// before stays written).
     pub fn flush(&mut self) -> Result<(), Error> {
         let dir = self.dir.clone();
-        let mut keys: Vec<(u8, u64)> = self.files.keys().copied().collect();
-        keys.sort_unstable();
-        for key in keys {
-            let seg = self.files.get_mut(&key).expect("key from the map");
-            write_pending(seg, &dir.join(segment_name(key.0, key.1)))?;
+        let mut segs: Vec<(&(u8, u64), &mut SegFile)> = self.files.iter_mut().collect();
+        segs.sort_unstable_by_key(|(key, _)| **key);
+        for (&(level, bucket), seg) in segs {
+            write_pending(seg, &dir.join(segment_name(level, bucket)))?;
         }
         let due = match self.opts.fsync {
             FsyncPolicy::Always => true,
@@ -469,6 +510,12 @@ impl Writer {
     /// `Duration::ZERO`): writes what is queued, compacts the ones that
     /// took late deltas (see [`compact_segment`]), and writes their index
     /// ([`write_index`]). Returns how many files were compacted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when writing, syncing, compacting or indexing a file
+    /// fails (the files closed before it stay closed), or a version or layout
+    /// error from re-reading one.
     pub fn close_idle(&mut self, idle: Duration) -> Result<usize, Error> {
         let due: Vec<(u8, u64)> = {
             let mut v: Vec<(u8, u64)> = self
@@ -485,7 +532,8 @@ impl Writer {
         };
         let mut n = 0;
         for key in due {
-            let mut seg = self.files.remove(&key).expect("key from the map");
+            // Always Some: the keys were taken from the map just above.
+            let Some(mut seg) = self.files.remove(&key) else { continue };
             let path = self.dir.join(segment_name(key.0, key.1));
             write_pending(&mut seg, &path)?;
             if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
@@ -505,6 +553,11 @@ impl Writer {
 
     /// Removes, by unlink, every segment of `level` whose bucket ends at or
     /// before `before_s`. Returns how many files were removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the directory cannot be listed or a file cannot be
+    /// removed (one already gone is not an error).
     pub fn remove_before(&mut self, level: u8, before_s: u64) -> Result<usize, Error> {
         let mut n = 0;
         for (l, bucket, path) in segment_files(&self.dir)? {
@@ -536,6 +589,11 @@ fn map_segment(path: &Path) -> Result<Option<Map>, Error> {
 /// "Index files"): beside it, renamed into place. A segment with damage gets
 /// none (it is scanned, and its damage reported, at every open). Returns
 /// whether an index was written.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the segment cannot be opened or mapped or the index
+/// cannot be written and renamed; a version or layout error from the scan.
 pub fn write_index(path: &Path, level: u8, bucket: u64, layout: &Layout) -> Result<bool, Error> {
     let Some(map) = map_segment(path)? else { return Ok(false) };
     let bytes = map.bytes();
@@ -566,6 +624,12 @@ const COMPACT_SUFFIX: &str = ".compacting";
 /// with nothing to merge. Returns whether the file was rewritten.
 ///
 /// Only the writer may call this (it holds the directory lock).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the segment cannot be read or the new file cannot be
+/// written, synced or renamed; [`Error::Corrupt`] when a piece does not
+/// re-encode; a version or layout error from the scan.
 pub fn compact_segment(
     path: &Path,
     level: u8,
@@ -579,7 +643,8 @@ pub fn compact_segment(
     if !scan.damage.is_empty() || bytes.len() < SEGMENT_HEADER_LEN {
         return Ok(false);
     }
-    let mut pieces: std::collections::BTreeMap<(u64, Arc<str>), Interval> = Default::default();
+    let mut pieces: std::collections::BTreeMap<(u64, Arc<str>), Interval> =
+        std::collections::BTreeMap::new();
     let mut merged_any = false;
     for (entry, iv) in scan.entries.iter().zip(scan.intervals) {
         let key = (entry.start_s, entry.series.clone());
@@ -615,21 +680,20 @@ pub fn compact_segment(
         out.extend_from_slice(&rec);
         ids.insert(name.clone(), id as u64);
     }
-    let span = u64::from(span_s(level));
+    let span_len = u64::from(span_s(level));
     for ((start, name), iv) in &pieces {
-        let rec = encode_interval_record(
-            ids[name],
-            (start - bucket) / span,
-            iv,
-            false,
-            layout,
-            zstd_level,
-        )
-        .ok_or_else(|| Error::Corrupt {
-            path: path.to_path_buf(),
-            offset: 0,
-            reason: "interval too large to re-encode".into(),
-        })?;
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "every name of `pieces` got an id in the loop just above"
+        )]
+        let id = ids[name];
+        let rec =
+            encode_interval_record(id, (start - bucket) / span_len, iv, false, layout, zstd_level)
+                .ok_or_else(|| Error::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: 0,
+                    reason: "interval too large to re-encode".into(),
+                })?;
         out.extend_from_slice(&rec);
     }
     let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
@@ -680,8 +744,7 @@ fn open_for_append(
     }
     let mut bytes = Vec::new();
     (&file).read_to_end(&mut bytes).map_err(Error::io("read", path))?;
-    let ok = bytes.len() >= SEGMENT_HEADER_LEN
-        && bytes[..SEGMENT_HEADER_LEN] == segment_header(level, layout);
+    let ok = bytes.first_chunk::<SEGMENT_HEADER_LEN>() == Some(&segment_header(level, layout));
     if ok {
         // Ids are never reused within a file: a new series gets one above
         // every id the file defines (a damaged definition is lost for
@@ -732,7 +795,8 @@ mod tests {
     /// numbers of records and of late records.
     fn pieces(dir: &Path) -> (Vec<Piece>, usize, usize) {
         let (scan, ivs) = scan(dir, &Layout::default(), true).unwrap();
-        let mut m: std::collections::BTreeMap<(u8, u64, String), u64> = Default::default();
+        let mut m: std::collections::BTreeMap<(u8, u64, String), u64> =
+            std::collections::BTreeMap::new();
         let late = scan.records.iter().filter(|r| r.entry.late).count();
         for (r, iv) in scan.records.iter().zip(&ivs) {
             let e = m.entry((r.level, r.entry.start_s, r.entry.series.to_string())).or_default();

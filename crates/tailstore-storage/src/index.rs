@@ -33,7 +33,8 @@ const TAIL: usize = 4096;
 /// length, what ties an index to the exact bytes it was made from (every
 /// record ends in the CRC-protected body of the last one).
 fn tail_crc(segment: &[u8]) -> [u8; 4] {
-    crc32c::crc32c(&segment[segment.len().saturating_sub(TAIL)..]).to_le_bytes()
+    let tail = segment.get(segment.len().saturating_sub(TAIL)..).unwrap_or_default();
+    crc32c::crc32c(tail).to_le_bytes()
 }
 
 /// Encodes the index of `segment` (its full bytes) from a clean scan of it:
@@ -89,29 +90,22 @@ pub type Indexed = (HashMap<u64, Arc<str>>, Vec<Entry>);
 /// and bucket `bucket_s`. `None` unless the index is intact and describes
 /// exactly these bytes: then the segment must be scanned.
 pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> Option<Indexed> {
-    let body_end = index.len().checked_sub(4)?;
-    if body_end < HEAD_LEN {
-        return None;
-    }
-    let crc = u32::from_le_bytes(index[body_end..].try_into().ok()?);
-    if crc32c::crc32c(&index[..body_end]) != crc
-        || index[..8] != INDEX_MAGIC
-        || index[8..10] != INDEX_VERSION.to_le_bytes()
-        || index[10] != level
-        || u64::from_le_bytes(index[12..20].try_into().ok()?) != segment.len() as u64
-        || index[20..24] != tail_crc(segment)
+    let (body, crc) = index.split_last_chunk::<4>()?;
+    let head = body.first_chunk::<HEAD_LEN>()?;
+    if crc32c::crc32c(body) != u32::from_le_bytes(*crc)
+        || head[..8] != INDEX_MAGIC
+        || head[8..10] != INDEX_VERSION.to_le_bytes()
+        || head[10] != level
+        || u64::from_le_bytes(head[12..20].try_into().ok()?) != segment.len() as u64
+        || head[20..24] != tail_crc(segment)
     {
         return None;
     }
-    let body = &index[..body_end];
     let mut pos = HEAD_LEN;
     let v = |pos: &mut usize| get_varint(body, pos);
-    let n_series = v(&mut pos)?;
     // Each series takes at least 3 bytes: bounds the allocation.
-    if n_series > body.len() as u64 {
-        return None;
-    }
-    let mut series: HashMap<u64, Arc<str>> = HashMap::with_capacity(n_series as usize);
+    let n_series = usize::try_from(v(&mut pos)?).ok().filter(|n| *n <= body.len())?;
+    let mut series: HashMap<u64, Arc<str>> = HashMap::with_capacity(n_series);
     for _ in 0..n_series {
         let id = v(&mut pos)?;
         let len = usize::try_from(v(&mut pos)?).ok()?;
@@ -119,13 +113,10 @@ pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> O
         pos += len;
         series.insert(id, Arc::from(name));
     }
-    let n = v(&mut pos)?;
-    if n > body.len() as u64 {
-        return None;
-    }
+    let n = usize::try_from(v(&mut pos)?).ok().filter(|n| *n <= body.len())?;
     let span = u64::from(span_s(level));
     let slots = bucket_len_s(level) / span;
-    let mut entries = Vec::with_capacity(n as usize);
+    let mut entries = Vec::with_capacity(n);
     let mut prev_end = SEGMENT_HEADER_LEN as u64;
     for _ in 0..n {
         let id = v(&mut pos)?;

@@ -12,6 +12,9 @@
 //! the memory map in `mmap.rs`, with its safety argument.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+// Decoders of hostile bytes from disk: no unchecked index, slice or unwrap
+// (tests may use them).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod chunk;
 mod codec;
@@ -34,6 +37,7 @@ pub use dir::{
 pub use error::Error;
 /// The header bytes of a new segment file of `level` for `layout` (for
 /// tools and tests that build segment files by hand).
+#[must_use]
 pub fn segment_header_bytes(level: u8, layout: &tailstore_hist::Layout) -> Vec<u8> {
     segment::segment_header(level, layout).to_vec()
 }

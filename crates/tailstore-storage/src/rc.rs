@@ -44,7 +44,7 @@ struct Prob {
 }
 
 impl Prob {
-    const NEW: Prob = Prob { p: (PROB_ONE / 2) as u16, n: 0 };
+    const NEW: Prob = Prob { p: 1 << (PROB_BITS - 1), n: 0 };
 
     #[inline]
     fn update(&mut self, b: bool) {
@@ -105,6 +105,10 @@ impl Encoder {
 
     fn shift_low(&mut self) {
         if self.low < 0xFF00_0000 || self.low >= 1 << 32 {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "low < 2^33 (a 32-bit value plus one bound below 2^32): the carry is 0 or 1"
+            )]
             let carry = (self.low >> 32) as u8;
             let mut temp = self.cache;
             loop {
@@ -219,33 +223,52 @@ impl<'a> Decoder<'a> {
 /// Adaptive Exp-Golomb model of unsigned integers.
 #[derive(Clone)]
 struct UintModel {
-    prefix: [Prob; 65],
+    /// Prefix bit `i` (a one for every length above `i + 1`); a prefix of
+    /// 64 ones has no terminating zero, so 64 probabilities.
+    prefix: [Prob; 64],
+    /// Per length `k` (1 ..= 65), at `k - 1`: the first suffix bit, then the
+    /// second after a zero and after a one.
     suffix: [[Prob; 3]; 65],
 }
 
 impl UintModel {
     fn new() -> UintModel {
-        UintModel { prefix: [Prob::NEW; 65], suffix: [[Prob::NEW; 3]; 65] }
+        UintModel { prefix: [Prob::NEW; 64], suffix: [[Prob::NEW; 3]; 65] }
     }
 
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "x, k, j, b are the terms of the Exp-Golomb binarisation in the module doc"
+    )]
     fn encode(&mut self, e: &mut Encoder, v: u64) {
         // x >= 1; k = bit length of x (1 ..= 65). A prefix of 64 ones has
         // no terminating zero: 65 is the largest length.
         let x = u128::from(v) + 1;
         let k = (128 - x.leading_zeros()) as usize;
-        for i in 0..k - 1 {
-            e.bit(&mut self.prefix[i], true);
+        for prob in self.prefix.iter_mut().take(k - 1) {
+            e.bit(prob, true);
         }
-        if k - 1 < 64 {
-            e.bit(&mut self.prefix[k - 1], false);
+        // None when k - 1 = 64: no terminating zero.
+        if let Some(prob) = self.prefix.get_mut(k - 1) {
+            e.bit(prob, false);
         }
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "k <= 65, the bit length of u64::MAX + 1: in range of the 65 rows"
+        )]
+        let row = &mut self.suffix[k - 1];
         // The k - 1 bits below the leading one, most significant first.
         let mut node = 0usize;
         for j in (0..k - 1).rev() {
             let b = (x >> j) & 1 == 1;
             let depth = k - 2 - j;
             if depth < 2 {
-                e.bit(&mut self.suffix[k - 1][node], b);
+                #[expect(
+                    clippy::indexing_slicing,
+                    reason = "node <= 2 (the min(2) below, or 0): in range of a row of 3"
+                )]
+                let prob = &mut row[node];
+                e.bit(prob, b);
                 node = (1 + node * 2 + usize::from(b)).min(2);
             } else {
                 e.direct(b);
@@ -254,15 +277,26 @@ impl UintModel {
     }
 
     fn decode(&mut self, d: &mut Decoder<'_>) -> Option<u64> {
+        // One more than the prefix's ones: 1 ..= 65.
         let mut k = 1usize;
-        while k < 65 && d.bit(&mut self.prefix[k - 1]) {
+        for prob in &mut self.prefix {
+            if !d.bit(prob) {
+                break;
+            }
             k += 1;
         }
+        // Always Some: k <= 65, one more than the 64 prefix bits.
+        let row = self.suffix.get_mut(k - 1)?;
         let mut x: u128 = 1;
         let mut node = 0usize;
         for depth in 0..k - 1 {
             let b = if depth < 2 {
-                let b = d.bit(&mut self.suffix[k - 1][node]);
+                #[expect(
+                    clippy::indexing_slicing,
+                    reason = "node <= 2 (the min(2) below, or 0): in range of a row of 3"
+                )]
+                let prob = &mut row[node];
+                let b = d.bit(prob);
                 node = (1 + node * 2 + usize::from(b)).min(2);
                 b
             } else {
@@ -292,20 +326,18 @@ pub fn encode_hist(pairs: impl Iterator<Item = (u32, u64)>) -> Vec<u8> {
 /// inconsistency (index past the layout, count overflow, truncated input).
 pub fn decode_hist(bytes: &[u8], buckets: u64, len: usize) -> Option<Vec<(u32, u64)>> {
     // Each bucket has its own index: this also bounds the allocation.
-    if buckets > len as u64 {
-        return None;
-    }
+    let buckets = usize::try_from(buckets).ok().filter(|b| *b <= len)?;
     let mut d = Decoder::new(bytes);
     let mut gaps = UintModel::new();
     let mut counts = UintModel::new();
     let mut next = 0u64;
-    let mut out = Vec::with_capacity(buckets as usize);
+    let mut out = Vec::with_capacity(buckets);
     for _ in 0..buckets {
         let gap = gaps.decode(&mut d)?;
         let c = counts.decode(&mut d)?.checked_add(1)?;
         let idx = next.checked_add(gap).filter(|i| *i < len as u64)?;
-        // idx < len <= u32::MAX.
-        out.push((idx as u32, c));
+        // idx < len <= u32::MAX (a layout counts its buckets in a u32): always Some.
+        out.push((u32::try_from(idx).ok()?, c));
         next = idx + 1;
         if d.overrun() {
             return None;
@@ -343,7 +375,7 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 idx += x % 5;
-                pairs.push((idx as u32, 1 + (x >> 20) % 40));
+                pairs.push((u32::try_from(idx).unwrap(), 1 + (x >> 20) % 40));
                 idx += 1;
             }
             let bytes = encode_hist(pairs.iter().copied());
@@ -351,10 +383,10 @@ mod tests {
         }
         // Long runs of very likely bits make zero bytes in the middle and at
         // the end of the data, before the flush: they must be kept.
-        for n in [100usize, 5_000, 40_000] {
-            let pairs: Vec<(u32, u64)> = (0..n as u32).map(|i| (i, 1)).collect();
+        for n in [100u32, 5_000, 40_000] {
+            let pairs: Vec<(u32, u64)> = (0..n).map(|i| (i, 1)).collect();
             let bytes = encode_hist(pairs.iter().copied());
-            assert_eq!(decode_hist(&bytes, n as u64, 1 << 20).unwrap(), pairs, "run of {n}");
+            assert_eq!(decode_hist(&bytes, n.into(), 1 << 20).unwrap(), pairs, "run of {n}");
         }
     }
 }

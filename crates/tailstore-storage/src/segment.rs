@@ -26,6 +26,7 @@ pub const SEGMENT_HEADER_LEN: usize = OFF_CRC + 4;
 pub const LEVELS: u8 = 3;
 
 /// Time-bucket length of each level's segment files, in seconds.
+#[must_use]
 pub fn bucket_len_s(level: u8) -> u64 {
     match level {
         0 => 3_600,
@@ -35,6 +36,7 @@ pub fn bucket_len_s(level: u8) -> u64 {
 }
 
 /// The segment file name for `level` and the bucket containing `start_s`.
+#[must_use]
 pub fn segment_name(level: u8, start_s: u64) -> String {
     let b = start_s - start_s % bucket_len_s(level);
     format!("L{level}-{b:020}.seg")
@@ -53,6 +55,7 @@ pub fn parse_segment_name(name: &str) -> Option<(u8, u64)> {
 }
 
 /// Piece length of each level, in seconds.
+#[must_use]
 pub fn span_s(level: u8) -> u32 {
     match level {
         0 => 1,
@@ -131,7 +134,7 @@ pub(crate) fn check_header(
     level: u8,
     layout: &Layout,
 ) -> Result<Result<(), &'static str>, Error> {
-    let Some(h) = bytes.get(..SEGMENT_HEADER_LEN) else {
+    let Some(h) = bytes.first_chunk::<SEGMENT_HEADER_LEN>() else {
         return Ok(Err("truncated segment header"));
     };
     if h[..8] != SEGMENT_MAGIC {
@@ -161,16 +164,14 @@ pub(crate) fn check_header(
     }
     let want = segment_header(level, layout);
     if h[OFF_DIGITS..OFF_CRC] != want[OFF_DIGITS..OFF_CRC] {
-        let le = |at: usize| {
-            u64::from_le_bytes(h[at..at + 8].try_into().expect("8 bytes of a 32-byte header"))
-        };
+        let le = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes of the header"));
         return Err(Error::LayoutMismatch {
             path: path.to_path_buf(),
             found: format!(
                 "{} digits, {} ns ..= {} ns",
                 h[OFF_DIGITS],
-                le(OFF_LOWEST),
-                le(OFF_HIGHEST)
+                le(&h[OFF_LOWEST..OFF_HIGHEST]),
+                le(&h[OFF_HIGHEST..OFF_CRC])
             ),
             wanted: format!(
                 "{} digits, {} ns ..= {} ns",
@@ -188,6 +189,12 @@ pub(crate) fn check_header(
 /// or another layout is an error; anything else wrong is damage: reported,
 /// skipped, and the scan resumes at the next record magic. Never panics,
 /// whatever the bytes.
+///
+/// # Errors
+///
+/// [`Error::UnsupportedVersion`] for a segment of another format version,
+/// [`Error::LayoutMismatch`] for one written with another layout than
+/// `layout`.
 pub fn scan_segment(
     bytes: &[u8],
     path: &Path,
@@ -210,16 +217,18 @@ pub fn scan_segment(
         scan.damage.push(damage(0, bytes.len(), reason));
         return Ok(scan);
     }
-    let span = u64::from(span_s(level));
-    let slots = bucket_len_s(level) / span;
+    let span_secs = span_s(level);
+    let span_len = u64::from(span_secs);
+    let slots = bucket_len_s(level) / span_len;
     let mut pos = SEGMENT_HEADER_LEN;
     scan.valid_end = pos as u64;
-    while pos < bytes.len() {
-        let (rec, used) = match parse_record(&bytes[pos..]) {
+    // The bytes from `pos` on, while there are any.
+    while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+        let (rec, used) = match parse_record(rest) {
             Ok(r) => r,
             Err(e) => {
-                let next = memchr::memchr(RECORD_MAGIC, &bytes[pos + 1..])
-                    .map_or(bytes.len(), |i| pos + 1 + i);
+                let after = rest.get(1..).unwrap_or_default();
+                let next = memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i);
                 scan.damage.push(damage(pos, next - pos, &e.reason));
                 pos = next;
                 continue;
@@ -242,10 +251,9 @@ pub fn scan_segment(
                     (None, _) => Some("interval of an undefined series id"),
                     (_, false) => Some("interval starts outside the file's time bucket"),
                     (Some(name), true) => {
-                        let start_s = bucket_s + slot * span;
+                        let start_s = bucket_s + slot * span_len;
                         let decoded = if decode {
-                            // span <= 3600 fits u32.
-                            match decode_interval(stored, zstd, layout, start_s, span as u32) {
+                            match decode_interval(stored, zstd, layout, start_s, span_secs) {
                                 Ok(iv) => Some(Ok(iv)),
                                 Err(e) => Some(Err(e.reason)),
                             }
@@ -261,27 +269,30 @@ pub fn scan_segment(
                             Some(Ok(iv)) => scan.intervals.push(iv),
                             None => {}
                         }
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            reason = "parse_record caps a record at 64 MiB + its 16-byte frame: fits u32"
+                        )]
+                        let len = used as u32;
                         scan.entries.push(Entry {
                             series: name.clone(),
                             start_s,
                             late,
                             offset: pos as u64,
-                            // A record is at most 64 MiB + a few bytes.
-                            len: used as u32,
+                            len,
                         });
                         None
                     }
                 }
             }
         };
-        match bad {
-            Some(reason) => scan.damage.push(damage(pos, used, reason)),
-            None => {
-                if after_damage {
-                    scan.recovered += 1;
-                }
-                scan.valid_end = (pos + used) as u64;
+        if let Some(reason) = bad {
+            scan.damage.push(damage(pos, used, reason));
+        } else {
+            if after_damage {
+                scan.recovered += 1;
             }
+            scan.valid_end = (pos + used) as u64;
         }
         pos += used;
     }
@@ -291,6 +302,12 @@ pub fn scan_segment(
 /// Decodes the interval record of `len` bytes at `offset` in a segment of
 /// `level` and bucket `bucket_s` (an [`Entry`] found by a scan of the same
 /// bytes): the framing and CRC are checked again.
+///
+/// # Errors
+///
+/// A [`ChunkError`] when the record is not inside `bytes`, is not an
+/// interval record of exactly `len` bytes, fails a framing or checksum
+/// check, or its payload does not decode for `layout`.
 pub fn read_entry(
     bytes: &[u8],
     level: u8,

@@ -53,6 +53,7 @@ impl Default for Options {
 
 impl Options {
     /// Histogram layout (digits and value range) of every series.
+    #[must_use]
     pub fn layout(mut self, layout: Layout) -> Self {
         self.layout = layout;
         self
@@ -60,6 +61,7 @@ impl Options {
 
     /// How far behind the newest sample (in data time) a sample may be and
     /// still go into its open second; older samples become late deltas.
+    #[must_use]
     pub fn lateness(mut self, lateness: Duration) -> Self {
         self.lateness = lateness;
         self
@@ -67,24 +69,28 @@ impl Options {
 
     /// Retention of one-second intervals (rounded up to whole seconds, at
     /// least 1 s). Samples older than this, in data time, are rejected.
+    #[must_use]
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention_1s = Some(retention);
         self
     }
 
     /// Retention of the one-minute rollups.
+    #[must_use]
     pub fn retention_minutes(mut self, retention: Duration) -> Self {
         self.retention_1m = Some(retention);
         self
     }
 
     /// Retention of the one-hour rollups.
+    #[must_use]
     pub fn retention_hours(mut self, retention: Duration) -> Self {
         self.retention_1h = Some(retention);
         self
     }
 
     /// Keep everything: every retention becomes unbounded (for replays).
+    #[must_use]
     pub fn keep_everything(mut self) -> Self {
         let forever = Duration::from_secs(u64::MAX / 4);
         self.retention_1s = Some(forever);
@@ -95,6 +101,7 @@ impl Options {
 
     /// How often a durable store writes what was sealed (default 1 s). A
     /// crash loses at most the seconds not yet flushed.
+    #[must_use]
     pub fn flush_every(mut self, every: Duration) -> Self {
         self.flush_every = every.max(Duration::from_millis(1));
         self
@@ -102,12 +109,14 @@ impl Options {
 
     /// When a durable store `fsync`s its segment files (default: at most
     /// once a second). See `docs/FORMAT.md` for what each policy survives.
+    #[must_use]
     pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
         self.fsync = policy;
         self
     }
 
     /// Status codes that count as errors (default: `400|402|403|404|405|406|408|429|5xx`).
+    #[must_use]
     pub fn errors(mut self, errors: ErrorSet) -> Self {
         self.errors = errors;
         self
@@ -115,6 +124,7 @@ impl Options {
 
     /// How often the background clock publishes the current second and seals
     /// (default 10 ms; between 1 ms and 1 s).
+    #[must_use]
     pub fn tick(mut self, tick: Duration) -> Self {
         self.tick = tick.clamp(Duration::from_millis(1), Duration::from_secs(1));
         self

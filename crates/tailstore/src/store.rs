@@ -117,8 +117,8 @@ impl Storage {
         self.last_flush = std::time::Instant::now();
         let r = self.writer.close_idle(idle).map(|_| ());
         self.note(r);
-        for (level, spec) in self.disk_levels.clone().iter().enumerate() {
-            let r = self.writer.remove_before(level as u8, spec.retained_from(newest)).map(|_| ());
+        for (level, spec) in (0u8..).zip(self.disk_levels.clone()) {
+            let r = self.writer.remove_before(level, spec.retained_from(newest)).map(|_| ());
             self.note(r);
         }
     }
@@ -183,6 +183,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// A store that keeps everything in memory, with a background clock
     /// thread that publishes the current second and seals intervals.
+    #[must_use]
     pub fn in_memory(opts: Options) -> Store {
         Store::build(opts, None, None, false)
     }
@@ -195,6 +196,13 @@ impl Store {
     ///
     /// A second writer on the same directory gets [`Error::Storage`] naming
     /// the holder's pid.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the directory is locked by another writer,
+    /// cannot be created, read or written (the index files and compactions
+    /// of open included), or holds a segment of another format version or
+    /// histogram layout than `opts`. Damaged chunks are not an error.
     pub fn open(dir: impl AsRef<std::path::Path>, opts: Options) -> Result<Store, Error> {
         let dir = dir.as_ref();
         let writer = Writer::open(
@@ -235,6 +243,12 @@ impl Store {
     /// Opens a store directory read-only (no lock: any number of readers,
     /// while a writer appends), with the history flushed up to now. Samples
     /// recorded into it stay in memory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when `dir` is not a directory or cannot be read,
+    /// or holds a segment of another format version or histogram layout than
+    /// `opts`. Damaged chunks are not an error.
     pub fn open_read_only(dir: impl AsRef<std::path::Path>, opts: Options) -> Result<Store, Error> {
         let dir = dir.as_ref();
         if !dir.is_dir() {
@@ -281,13 +295,13 @@ impl Store {
             sealing: Mutex::new(0),
         });
         if let Some(scan) = persist {
-            load(&inner, scan);
+            load(&inner, &scan);
         }
         let weak = Arc::downgrade(&inner);
         let tick = inner.opts.tick;
         let spawned = std::thread::Builder::new()
             .name("tailstore-clock".into())
-            .spawn(move || ticker(weak, tick));
+            .spawn(move || ticker(&weak, tick));
         if spawned.is_err() {
             // Without a thread the clock still advances on every `seal_now`;
             // record() then uses the second of the last of those.
@@ -299,6 +313,7 @@ impl Store {
 
     /// What opening found on disk: segments, chunks OK, damaged regions.
     /// `None` for an in-memory store.
+    #[must_use]
     pub fn open_report(&self) -> Option<&Report> {
         self.inner.open_report.as_ref()
     }
@@ -307,6 +322,12 @@ impl Store {
     /// samples for them become late deltas) and, for a durable store, writes
     /// and `fsync`s it per the policy. Returns the first background write
     /// error since the last call, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`]: the first write, `fsync`, compaction or retention
+    /// error of a durable store since the last `flush` or `compact`
+    /// (background passes included). Never for an in-memory store.
     pub fn flush(&self) -> Result<(), Error> {
         seal_pass(&self.inner, true);
         if let Some(st) = &self.inner.storage {
@@ -323,6 +344,10 @@ impl Store {
     /// file this store appended late deltas to (each piece merged into one
     /// record). The clock thread does this by itself for files idle for a
     /// minute, and drop does it for all. No-op for an in-memory store.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::flush`].
     pub fn compact(&self) -> Result<(), Error> {
         seal_pass(&self.inner, true);
         if let Some(st) = &self.inner.storage {
@@ -337,6 +362,7 @@ impl Store {
 
     /// The handle of series `name`, created on first use. Keep it: recording
     /// through a handle takes no lock, looking a name up does.
+    #[must_use]
     pub fn series(&self, name: &str) -> Series {
         if let Some(s) = self.inner.series.read().get(name) {
             return Series { inner: s.clone(), timeline: self.inner.timeline.clone() };
@@ -350,14 +376,16 @@ impl Store {
     }
 
     /// Names of all series, sorted.
+    #[must_use]
     pub fn series_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.series.read().keys().map(|k| k.to_string()).collect();
+        let mut v: Vec<String> = self.inner.series.read().keys().map(ToString::to_string).collect();
         v.sort();
         v
     }
 
     /// Every series with the time range it has data for (sealed or not),
     /// sorted by name. Seals what is due first.
+    #[must_use]
     pub fn series_info(&self) -> Vec<SeriesInfo> {
         seal_pass(&self.inner, false);
         let series: Vec<Arc<SeriesInner>> = self.inner.series.read().values().cloned().collect();
@@ -384,6 +412,7 @@ impl Store {
     /// `[start_s, end_s)`, in time order: the stored intervals themselves, for
     /// export. Seals what is due first; the still-open seconds are not
     /// included. `None` when the series or the level does not exist.
+    #[must_use]
     pub fn pieces(
         &self,
         name: &str,
@@ -399,6 +428,7 @@ impl Store {
     }
 
     /// Starts a query over the series `selector` picks.
+    #[must_use]
     pub fn query(&self, selector: Selector) -> Query<'_> {
         Query {
             store: self,
@@ -420,6 +450,7 @@ impl Store {
     }
 
     /// Store-wide counters.
+    #[must_use]
     pub fn stats(&self) -> StoreStats {
         let series = self.inner.series.read();
         let mut st = StoreStats {
@@ -441,18 +472,20 @@ impl Store {
     }
 
     /// The options the store was built with.
+    #[must_use]
     pub fn options(&self) -> &Options {
         &self.inner.opts
     }
 
     /// The histogram layout of every series (bucket indices of
     /// [`Interval::hist`] map to values through it).
+    #[must_use]
     pub fn layout(&self) -> Layout {
         self.inner.opts.layout
     }
 }
 
-fn ticker(weak: Weak<Inner>, tick: Duration) {
+fn ticker(weak: &Weak<Inner>, tick: Duration) {
     let mut last_newest = u64::MAX;
     let mut passes_since_seal = 0u32;
     loop {
@@ -470,7 +503,7 @@ fn ticker(weak: Weak<Inner>, tick: Duration) {
         passes_since_seal += 1;
         // Seal when data time moved, and at least every ~second for steals
         // and residues of idle shards.
-        if newest != last_newest || passes_since_seal * tick.as_millis() as u32 >= 1000 {
+        if newest != last_newest || u128::from(passes_since_seal) * tick.as_millis() >= 1000 {
             seal_pass(&inner, false);
             last_newest = newest;
             passes_since_seal = 0;
@@ -524,73 +557,14 @@ struct Parts {
 /// seconds and of their rollup), or a finer part is a late delta (a crash
 /// between the writes of a delta and of its rollup deltas). Everything else
 /// stays cold until read.
-fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
-    let mut newest = 0u64;
+fn load(inner: &Inner, disk: &tailstore_storage::DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
-    // Per series and level, (start, late, ref) in file order, then grouped
-    // by start with a stable sort (a piece's records are all in one file,
-    // in the order they were written).
-    type Recs = Vec<(u64, bool, PieceRef)>;
-    let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
-    let mut last: Option<(Arc<str>, usize)> = None;
-    for rec in &scan.records {
-        let level = usize::from(rec.level);
-        if level >= levels {
-            continue;
-        }
-        let span = u64::from(tailstore_storage::span_s(rec.level));
-        newest = newest.max(rec.entry.start_s + span - 1);
-        let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
-        let item = (rec.entry.start_s, rec.entry.late, r);
-        // Runs of records of one series are common: skip the hash lookup.
-        if let Some((name, _)) = &last {
-            if Arc::ptr_eq(name, &rec.entry.series) {
-                if let Some(v) = by_series.get_mut(name) {
-                    v[level].push(item);
-                    continue;
-                }
-            }
-        }
-        by_series
-            .entry(rec.entry.series.clone())
-            .or_insert_with(|| (0..levels).map(|_| Vec::new()).collect())[level]
-            .push(item);
-        last = Some((rec.entry.series.clone(), level));
-    }
-    // Per series and level: (start, parts), ascending by start.
-    let mut by_series: HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>> = by_series
-        .into_iter()
-        .map(|(name, levels)| {
-            let maps = levels
-                .into_iter()
-                .enumerate()
-                .map(|(level, mut recs)| {
-                    recs.sort_by_key(|r| r.0);
-                    let mut out: Vec<(u64, Parts)> = Vec::with_capacity(recs.len());
-                    for (start, late, r) in recs {
-                        if out.last().is_none_or(|l| l.0 != start) {
-                            out.push((start, Parts::default()));
-                        }
-                        let parts = &mut out.last_mut().expect("pushed above").1;
-                        if level > 0 && !late {
-                            parts.refs.clear();
-                            parts.base = true;
-                            parts.late = false;
-                        }
-                        parts.late |= late;
-                        parts.refs.push(r);
-                    }
-                    out
-                })
-                .collect();
-            (name, maps)
-        })
-        .collect();
+    let (newest, mut by_series) = group_records(&disk.records, levels);
     if by_series.is_empty() {
         return;
     }
     inner.timeline.newest.fetch_max(newest, Relaxed);
-    let source: Arc<dyn PieceSource> = Arc::new(DiskSource(scan.segments.clone()));
+    let source: Arc<dyn PieceSource> = Arc::new(DiskSource(disk.segments.clone()));
     let mut names: Vec<Arc<str>> = by_series.keys().cloned().collect();
     names.sort();
     let mut scratch = Accumulator::new(inner.opts.layout);
@@ -605,12 +579,13 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
         let mut persist: Vec<(u8, Interval)> = Vec::new();
         // The finer level's starts and whether the files may disagree there.
         let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
-        let level0 = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
-        tier.load_cold_sorted(0, level0);
+        let seconds = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
+        tier.load_cold_sorted(0, seconds);
         // Spans of the finer level rebuilt at this open: their rollups are
         // rebuilt too.
         let mut rebuilt_finer: Vec<u64> = Vec::new();
-        for k in 1..levels {
+        // `k` indexes the levels, `level` is the same number for the writer.
+        for (k, level) in (1..levels).zip(1u8..) {
             let span = u64::from(specs[k].span_s);
             let finer_from = specs[k - 1].retained_from(newest);
             let rebuild_from = finer_from.div_ceil(span) * span;
@@ -661,7 +636,7 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
                     }
                 }
                 if old.as_ref() != Some(&piece) {
-                    persist.push((k as u8, piece));
+                    persist.push((level, piece));
                 }
             }
             rebuilt_finer = rebuilt;
@@ -678,6 +653,76 @@ fn load(inner: &Inner, scan: tailstore_storage::DirScan) {
         }
         map.insert(name, series);
     }
+}
+
+/// Per series and level, `(start, late, ref)` of each record, in file order.
+type Recs = Vec<(u64, bool, PieceRef)>;
+
+/// Per series and level, each piece's start and parts, ascending by start.
+type Grouped = HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>;
+
+/// Groups a directory index's records by series and level, then by start
+/// with a stable sort (a piece's records are all in one file, in the order
+/// they were written), into each piece's [`Parts`], ascending by start.
+/// Returns the newest second the records cover, and the groups.
+fn group_records(records: &[tailstore_storage::Indexed], levels: usize) -> (u64, Grouped) {
+    let mut newest = 0u64;
+    let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
+    let mut last: Option<(Arc<str>, usize)> = None;
+    for rec in records {
+        let level = usize::from(rec.level);
+        if level >= levels {
+            continue;
+        }
+        let span = u64::from(tailstore_storage::span_s(rec.level));
+        newest = newest.max(rec.entry.start_s + span - 1);
+        let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
+        let item = (rec.entry.start_s, rec.entry.late, r);
+        // Runs of records of one series are common: skip the hash lookup.
+        if let Some((name, _)) = &last {
+            if Arc::ptr_eq(name, &rec.entry.series) {
+                if let Some(v) = by_series.get_mut(name) {
+                    v[level].push(item);
+                    continue;
+                }
+            }
+        }
+        by_series
+            .entry(rec.entry.series.clone())
+            .or_insert_with(|| (0..levels).map(|_| Vec::new()).collect())[level]
+            .push(item);
+        last = Some((rec.entry.series.clone(), level));
+    }
+    // Per series and level: (start, parts), ascending by start.
+    let grouped: Grouped = by_series
+        .into_iter()
+        .map(|(name, levels)| {
+            let maps = levels
+                .into_iter()
+                .enumerate()
+                .map(|(level, mut recs)| {
+                    recs.sort_by_key(|r| r.0);
+                    let mut out: Vec<(u64, Parts)> = Vec::with_capacity(recs.len());
+                    for (start, late, r) in recs {
+                        if out.last().is_none_or(|l| l.0 != start) {
+                            out.push((start, Parts::default()));
+                        }
+                        let parts = &mut out.last_mut().expect("pushed above").1;
+                        if level > 0 && !late {
+                            parts.refs.clear();
+                            parts.base = true;
+                            parts.late = false;
+                        }
+                        parts.late |= late;
+                        parts.refs.push(r);
+                    }
+                    out
+                })
+                .collect();
+            (name, maps)
+        })
+        .collect();
+    (newest, grouped)
 }
 
 /// Seals what is due (everything, with `force`), merges it into the tiers,
@@ -701,7 +746,7 @@ fn seal_pass(inner: &Inner, force: bool) {
     // (a replay's last lateness window): series go to one thread per core.
     // Regular passes stay on the clock thread, off the recorders' cores.
     let threads = if force {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(series.len())
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(series.len())
     } else {
         1
     };
@@ -741,7 +786,7 @@ impl Pass<'_> {
     fn seal_series(&self, s: &SeriesInner, scratch: &mut Accumulator) {
         let inner = self.inner;
         let durable = inner.storage.is_some();
-        let mut persist: Vec<(u8, StoredInterval)> = Vec::new();
+        let mut persist: Vec<(usize, StoredInterval)> = Vec::new();
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
             let sealed = s.recorder.seal(self.seal_below, self.live_seal_below);
@@ -756,7 +801,7 @@ impl Pass<'_> {
                 if durable {
                     persist.push((0, StoredInterval { interval: iv.clone(), late }));
                     for (k, d) in deltas {
-                        persist.push((k as u8, StoredInterval { interval: d, late: true }));
+                        persist.push((k, StoredInterval { interval: d, late: true }));
                     }
                 }
             }
@@ -764,7 +809,7 @@ impl Pass<'_> {
             // series (a live-only series seals further, up to `live_seal_below`).
             for (k, piece) in tier.roll_up(self.seal_below, scratch) {
                 if durable {
-                    persist.push((k as u8, StoredInterval { interval: piece, late: false }));
+                    persist.push((k, StoredInterval { interval: piece, late: false }));
                 }
             }
             sealed
@@ -775,7 +820,7 @@ impl Pass<'_> {
             let mut failed = 0u64;
             for (level, p) in &persist {
                 match encode_interval(&p.interval, p.late, &layout, ZSTD_LEVEL) {
-                    Some(e) => batches[usize::from(*level).min(2)].push(e),
+                    Some(e) => batches[(*level).min(2)].push(e),
                     None => failed += 1,
                 }
             }
@@ -788,9 +833,9 @@ impl Pass<'_> {
                     reason: format!("{failed} intervals too large to encode"),
                 }));
             }
-            for (level, batch) in batches.iter().enumerate() {
+            for (level, batch) in (0u8..).zip(&batches) {
                 if !batch.is_empty() {
-                    let r = st.writer.append_encoded(level as u8, &s.name, batch);
+                    let r = st.writer.append_encoded(level, &s.name, batch);
                     st.note(r);
                 }
             }
@@ -815,7 +860,7 @@ pub struct Series {
 
 impl std::fmt::Debug for Series {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Series").field("name", &self.inner.name).finish()
+        f.debug_struct("Series").field("name", &self.inner.name).finish_non_exhaustive()
     }
 }
 
@@ -827,6 +872,7 @@ fn duration_ns(d: Duration) -> u64 {
 
 impl Series {
     /// The series name.
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -894,11 +940,13 @@ impl Series {
     }
 
     /// Approximate bytes this series holds (recorder shards and history).
+    #[must_use]
     pub fn memory_bytes(&self) -> usize {
         self.inner.recorder.memory_bytes() + self.inner.tier.lock().memory_bytes()
     }
 
     /// Recorder-only bytes (the hot-path shards and unsealed seconds).
+    #[must_use]
     pub fn recorder_bytes(&self) -> usize {
         self.inner.recorder.memory_bytes()
     }
@@ -926,9 +974,10 @@ fn ceil_second(t: SystemTime, what: &'static str) -> Result<u64, Error> {
     Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
-impl<'a> Query<'a> {
+impl Query<'_> {
     /// The half-open window `[start, end)`. A second belongs to it when the
     /// second's start instant does, so whole-second bounds are exact.
+    #[must_use]
     pub fn between(mut self, start: SystemTime, end: SystemTime) -> Self {
         self.window = WindowSpec::Between(start, end);
         self
@@ -936,12 +985,14 @@ impl<'a> Query<'a> {
 
     /// The sliding window of length `len` (rounded up to whole seconds)
     /// ending now, the current second included.
+    #[must_use]
     pub fn last(mut self, len: Duration) -> Self {
         self.window = WindowSpec::Last(len, None);
         self
     }
 
     /// With [`Query::last`]: end the window at `end` instead of now.
+    #[must_use]
     pub fn ending_at(mut self, end: SystemTime) -> Self {
         if let WindowSpec::Last(len, _) = self.window {
             self.window = WindowSpec::Last(len, Some(end));
@@ -952,6 +1003,7 @@ impl<'a> Query<'a> {
     }
 
     /// Counts these status codes as errors in this query.
+    #[must_use]
     pub fn errors(mut self, errors: ErrorSet) -> Self {
         self.errors = errors;
         self
@@ -987,6 +1039,10 @@ impl<'a> Query<'a> {
     /// point, exactly as `.ending_at(t).run()` would answer it. Returns
     /// `(t, stats)` with `t` in unix seconds; each answer is compacted to
     /// the buckets it uses (see [`Query::range_with`] to stream instead).
+    ///
+    /// # Errors
+    ///
+    /// As [`Query::range_with`].
     pub fn range(
         self,
         start: SystemTime,
@@ -1009,6 +1065,13 @@ impl<'a> Query<'a> {
     /// whole window per point. Other points are planned one by one. All the
     /// selected series' tiers stay locked while the sliding points are
     /// computed (sealing waits), so `f` should be quick.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRange`] when the window was not chosen with
+    /// [`Query::last`], `step` is not a positive whole number of seconds, or
+    /// there would be more than 1 000 000 points; [`Error::Query`] when
+    /// `start` or `end` is before 1970 or `end` is before `start`.
     pub fn range_with(
         self,
         start: SystemTime,
@@ -1075,6 +1138,11 @@ impl<'a> Query<'a> {
     }
 
     /// Runs the query.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoWindow`] when no window was chosen; [`Error::Query`] when
+    /// a window bound is before 1970 or the end is before the start.
     pub fn run(self) -> Result<WindowStats, Error> {
         let (start_s, end_s) = self.bounds()?;
         let inner = &self.store.inner;
@@ -1157,8 +1225,8 @@ fn slide(
     let mut acc = Accumulator::new(ctx.layout);
     let mut unsealed = Accumulator::new(ctx.layout);
     // Monotonic queues of (slot start, extreme) for the window's min and max.
-    let mut mins: std::collections::VecDeque<(u64, u64)> = Default::default();
-    let mut maxs: std::collections::VecDeque<(u64, u64)> = Default::default();
+    let mut mins: std::collections::VecDeque<(u64, u64)> = std::collections::VecDeque::new();
+    let mut maxs: std::collections::VecDeque<(u64, u64)> = std::collections::VecDeque::new();
     let mut added_to = t0 - window;
     let mut removed_to = t0 - window;
     let mut entering: Vec<(u64, u64, u64)> = Vec::new();
