@@ -69,20 +69,7 @@ impl Accumulator {
     /// An empty accumulator for `layout`.
     #[must_use]
     pub fn new(layout: Layout) -> Accumulator {
-        Accumulator {
-            layout,
-            counts: vec![0; layout.len()],
-            base: 0,
-            lo: usize::MAX,
-            hi: 0,
-            total: 0,
-            status: Box::new([0; STATUS_CODES]),
-            min_ns: u64::MAX,
-            max_ns: 0,
-            sum_ns: 0,
-            clamped: 0,
-            invalid_status: 0,
-        }
+        Accumulator { counts: vec![0; layout.len()], ..Accumulator::empty_compact(layout) }
     }
 
     /// An empty accumulator that allocates its counts on the first add
