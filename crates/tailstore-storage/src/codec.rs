@@ -48,17 +48,34 @@ fn predicted(hist: &SparseHist, layout: &Layout) -> (i128, i128, i128) {
     (i128::from(layout.lowest_equivalent(lo)), i128::from(layout.lowest_equivalent(hi)), sum)
 }
 
+/// Bytes of `v` as a LEB128 varint.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Bytes of `SparseHist::encode_varint` for `hist`, without building it.
+fn varint_pairs_len(hist: &SparseHist) -> usize {
+    let mut next = 0u64;
+    let mut n = 0;
+    for (i, c) in hist.iter() {
+        n += varint_len(u64::from(i) - next) + varint_len(c);
+        next = u64::from(i) + 1;
+    }
+    n
+}
+
 /// Encodes one interval's payload for `layout`.
 #[must_use]
 pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
-    let varint = iv.hist.encode_varint();
+    // The varint form's length is counted, not built, unless it is chosen.
+    let pairs_len = varint_pairs_len(&iv.hist);
     let ranged = rc::encode_hist(iv.hist.iter());
-    let range = ranged.len() + 2 < varint.len();
+    let range = ranged.len() + 2 < pairs_len;
     let latency = (iv.min_ns, iv.max_ns, iv.sum_ns) != (u64::MAX, 0, 0);
     let extras = iv.clamped != 0 || iv.invalid_status != 0;
     let flags =
         u8::from(latency) * F_LATENCY + u8::from(extras) * F_EXTRAS + u8::from(range) * F_RANGE;
-    let mut out = Vec::with_capacity(32 + ranged.len().min(varint.len()));
+    let mut out = Vec::with_capacity(32 + ranged.len().min(pairs_len));
     out.push(flags);
     put_varint(&mut out, iv.status.len() as u64);
     let mut next = 0u64;
@@ -85,7 +102,7 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
         put_varint(&mut out, u64::from(iv.hist.buckets()));
         out.extend_from_slice(&ranged);
     } else {
-        out.extend_from_slice(&varint);
+        out.extend_from_slice(&iv.hist.encode_varint());
     }
     out
 }
@@ -240,6 +257,17 @@ mod tests {
         }
         let small = Layout::new(2, 1_000, 1_000_000).unwrap();
         assert!(decode_payload(&encode_payload(&sample(0, 1), &layout), &small, 0, 1).is_err());
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX >> 1, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(varint_len(v), b.len(), "{v}");
+        }
+        let h = SparseHist::from_sorted([(0, 1), (5, 300), (20_000, u64::MAX / 4)]).unwrap();
+        assert_eq!(varint_pairs_len(&h), h.encode_varint().len());
     }
 
     #[test]
