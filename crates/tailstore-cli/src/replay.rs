@@ -1,6 +1,6 @@
 //! `tailstore replay`: read traffic files, parse in parallel, record into a store.
 //!
-//! One reader thread fills 4 MiB blocks that end at a line boundary and
+//! One reader thread fills 1 MiB blocks that end at a line boundary and
 //! sends them over a bounded channel to one parser thread per core. Each
 //! parser splits lines with `memchr`, parses them without allocating
 //! (series names are borrowed from the line), and records straight into the
@@ -21,7 +21,7 @@ use tailstore::{Series, Store};
 use tailstore_ingest::{detect, Format, HlogInterval, HlogReader, Parser, ParserOptions};
 
 /// Bytes per block handed to a parser thread.
-const BLOCK: usize = 4 << 20;
+const BLOCK: usize = 1 << 20;
 /// Bad lines printed on stderr.
 const SHOWN_ERRORS: usize = 10;
 /// Most samples one hlog bucket may hold: each is recorded on its own
