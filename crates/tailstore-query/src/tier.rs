@@ -105,6 +105,24 @@ struct Level {
     built_until: u64,
 }
 
+/// Adds the stored parts `refs` into `iv`, counting those that no longer
+/// decode in `errors`.
+fn add_parts(
+    iv: &mut Interval,
+    refs: &[PieceRef],
+    source: Option<&Arc<dyn PieceSource>>,
+    errors: &AtomicU64,
+) {
+    for r in refs {
+        match source.and_then(|s| s.read(*r)) {
+            Some(part) => iv.merge(&part),
+            None => {
+                errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
 impl Level {
     /// The piece at `start`, decoded first if it is cold.
     fn hot(
@@ -117,14 +135,7 @@ impl Level {
         let slot = self.pieces.get_mut(&start)?;
         if let Slot::Cold(refs) = slot {
             let mut iv = Interval::empty(start, span);
-            for r in refs.iter() {
-                match source.and_then(|s| s.read(*r)) {
-                    Some(part) => iv.merge(&part),
-                    None => {
-                        errors.fetch_add(1, Relaxed);
-                    }
-                }
-            }
+            add_parts(&mut iv, refs, source, errors);
             *slot = Slot::Hot(Box::new(iv));
         }
         match slot {
@@ -133,11 +144,29 @@ impl Level {
         }
     }
 
-    fn starts(&self, from: u64, to: u64) -> Vec<u64> {
+    /// Calls `f` with each piece starting in `[from, to)`, in time order,
+    /// decoding cold ones. Returns how many.
+    fn for_each(
+        &mut self,
+        from: u64,
+        to: u64,
+        source: Option<&Arc<dyn PieceSource>>,
+        errors: &AtomicU64,
+        mut f: impl FnMut(&Interval),
+    ) -> usize {
         if from >= to {
-            return Vec::new();
+            return 0;
         }
-        self.pieces.range(from..to).map(|e| *e.0).collect()
+        // The starts first: decoding needs the map mutably.
+        let starts: Vec<u64> = self.pieces.range(from..to).map(|e| *e.0).collect();
+        let mut n = 0;
+        for s in starts {
+            if let Some(iv) = self.hot(s, source, errors) {
+                f(iv);
+                n += 1;
+            }
+        }
+        n
     }
 }
 
@@ -187,16 +216,7 @@ impl MemTier {
                 l.pieces.insert(start_s, Slot::Cold(refs));
             }
             Some(Slot::Cold(old)) => old.extend(refs),
-            Some(Slot::Hot(iv)) => {
-                for r in &refs {
-                    match self.source.as_ref().and_then(|s| s.read(*r)) {
-                        Some(part) => iv.merge(&part),
-                        None => {
-                            self.read_errors.fetch_add(1, Relaxed);
-                        }
-                    }
-                }
-            }
+            Some(Slot::Hot(iv)) => add_parts(iv, &refs, self.source.as_ref(), &self.read_errors),
         }
     }
 
@@ -237,14 +257,11 @@ impl MemTier {
         let dst = &mut coarser[0];
         let span = u64::from(dst.spec.span_s);
         scratch.clear();
-        let mut any = false;
-        for start in src.starts(start_s, start_s + span) {
-            if let Some(iv) = src.hot(start, self.source.as_ref(), &self.read_errors) {
+        let n =
+            src.for_each(start_s, start_s + span, self.source.as_ref(), &self.read_errors, |iv| {
                 scratch.add_interval(iv);
-                any = true;
-            }
-        }
-        if !any {
+            });
+        if n == 0 {
             return None;
         }
         let piece = scratch.to_interval(start_s, dst.spec.span_s);
@@ -359,14 +376,16 @@ impl MemTier {
                     break;
                 }
                 scratch.clear();
-                let mut any = false;
-                for s in src.starts(start, start + span) {
-                    if let Some(iv) = src.hot(s, self.source.as_ref(), &self.read_errors) {
+                let n = src.for_each(
+                    start,
+                    start + span,
+                    self.source.as_ref(),
+                    &self.read_errors,
+                    |iv| {
                         scratch.add_interval(iv);
-                        any = true;
-                    }
-                }
-                if any && start >= dst.spec.retained_from(self.newest_s) {
+                    },
+                );
+                if n > 0 && start >= dst.spec.retained_from(self.newest_s) {
                     let piece = scratch.to_interval(start, dst.spec.span_s);
                     built.push((k, piece.clone()));
                     dst.pieces.insert(start, Slot::Hot(Box::new(piece)));
@@ -432,15 +451,7 @@ impl MemTier {
         end_s: u64,
         acc: &mut Accumulator,
     ) -> usize {
-        let Some(level) = self.levels.get_mut(level) else { return 0 };
-        let mut n = 0;
-        for s in level.starts(start_s, end_s) {
-            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
-                acc.add_interval(iv);
-                n += 1;
-            }
-        }
-        n
+        self.for_each_piece(level, start_s, end_s, |iv| acc.add_interval(iv))
     }
 
     /// Calls `f` with each piece of level `level` starting in
@@ -451,29 +462,18 @@ impl MemTier {
         level: usize,
         start_s: u64,
         end_s: u64,
-        mut f: impl FnMut(&Interval),
+        f: impl FnMut(&Interval),
     ) -> usize {
-        let Some(level) = self.levels.get_mut(level) else { return 0 };
-        let mut n = 0;
-        for s in level.starts(start_s, end_s) {
-            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
-                f(iv);
-                n += 1;
-            }
-        }
-        n
+        let Some(l) = self.levels.get_mut(level) else { return 0 };
+        l.for_each(start_s, end_s, self.source.as_ref(), &self.read_errors, f)
     }
 
     /// Copies of the pieces of level `level` starting in `[start_s, end_s)`,
     /// in time order (empty for an unknown level).
+    #[must_use]
     pub fn pieces(&mut self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {
-        let Some(level) = self.levels.get_mut(level) else { return Vec::new() };
         let mut out = Vec::new();
-        for s in level.starts(start_s, end_s) {
-            if let Some(iv) = level.hot(s, self.source.as_ref(), &self.read_errors) {
-                out.push(iv.clone());
-            }
-        }
+        self.for_each_piece(level, start_s, end_s, |iv| out.push(iv.clone()));
         out
     }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 use tailstore_hist::{Accumulator, Clock, ErrorSet, Interval, Layout, Recorder, Sealed};
 use tailstore_query::{
-    plan, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource, Selector, WindowStats,
+    plan, LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource, Selector,
+    WindowStats,
 };
 use tailstore_storage::{
     encode_interval, scan_dir, EncodedInterval, Loc, Report, Segments, StoredInterval, Writer,
@@ -1105,13 +1106,7 @@ impl Query<'_> {
         }
         let points: Vec<u64> = (0..n).map(|k| t0 + k * step).collect();
         let inner = &self.store.inner;
-        let mut targets: Vec<Arc<SeriesInner>> = {
-            let map = inner.series.read();
-            match self.selector.as_exact() {
-                Some(name) => map.get(name).cloned().into_iter().collect(),
-                None => map.values().filter(|s| self.selector.matches(&s.name)).cloned().collect(),
-            }
-        };
+        let mut targets = self.targets();
         // Locked in name order (two range queries cannot deadlock); seal
         // passes and single queries take one tier lock at a time.
         targets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1137,6 +1132,15 @@ impl Query<'_> {
         Ok(())
     }
 
+    /// The series the selector picks.
+    fn targets(&self) -> Vec<Arc<SeriesInner>> {
+        let map = self.store.inner.series.read();
+        match self.selector.as_exact() {
+            Some(name) => map.get(name).cloned().into_iter().collect(),
+            None => map.values().filter(|s| self.selector.matches(&s.name)).cloned().collect(),
+        }
+    }
+
     /// Runs the query.
     ///
     /// # Errors
@@ -1146,13 +1150,7 @@ impl Query<'_> {
     pub fn run(self) -> Result<WindowStats, Error> {
         let (start_s, end_s) = self.bounds()?;
         let inner = &self.store.inner;
-        let targets: Vec<Arc<SeriesInner>> = {
-            let map = inner.series.read();
-            match self.selector.as_exact() {
-                Some(name) => map.get(name).cloned().into_iter().collect(),
-                None => map.values().filter(|s| self.selector.matches(&s.name)).cloned().collect(),
-            }
-        };
+        let targets = self.targets();
         let mut acc = Accumulator::new(inner.opts.layout);
         let mut covered_start = start_s;
         let mut pieces = 0;
@@ -1205,7 +1203,8 @@ fn slide(
     if step >= window || t0 < window {
         return 0;
     }
-    let Some(cov) = tiers.first().map(|t| t.coverage()) else { return 0 };
+    let covs: Vec<Vec<LevelCoverage>> = tiers.iter().map(|t| t.coverage()).collect();
+    let Some(cov) = covs.first() else { return 0 };
     // The coarsest level whose span divides the step, the window and the
     // points, and that every series has retained back to the first window.
     let choice = (0..cov.len()).rev().find(|&k| {
@@ -1213,11 +1212,11 @@ fn slide(
         step.is_multiple_of(span)
             && window.is_multiple_of(span)
             && t0.is_multiple_of(span)
-            && tiers.iter().all(|t| t.coverage().get(k).is_some_and(|c| c.from_s <= t0 - window))
+            && covs.iter().all(|c| c.get(k).is_some_and(|c| c.from_s <= t0 - window))
     });
     let Some(level) = choice else { return 0 };
     // Points whose window ends past a rollup's built edge are planned.
-    let until = tiers.iter().map(|t| t.coverage()[level].until_s).min().unwrap_or(0);
+    let until = covs.iter().filter_map(|c| c.get(level)).map(|c| c.until_s).min().unwrap_or(0);
     let slid = points.iter().take_while(|&&t| t <= until).count();
     if slid == 0 {
         return 0;
