@@ -541,12 +541,14 @@ impl Writer {
             }
             let late = seg.late;
             drop(seg);
+            // A compaction writes the new file's index itself.
             if late
                 && compact_segment(&path, key.0, key.1, &self.opts.layout, self.opts.zstd_level)?
             {
                 n += 1;
+            } else {
+                write_index(&path, key.0, key.1, &self.opts.layout)?;
             }
-            write_index(&path, key.0, key.1, &self.opts.layout)?;
         }
         Ok(n)
     }
@@ -604,10 +606,7 @@ pub fn write_index(path: &Path, level: u8, bucket: u64, layout: &Layout) -> Resu
     let Some(ix) = encode_index(bytes, level, &scan.series, &scan.entries) else {
         return Ok(false);
     };
-    let target = index_path(path);
-    let tmp = target.with_extension(format!("idx{COMPACT_SUFFIX}"));
-    std::fs::write(&tmp, &ix).map_err(Error::io("write", &tmp))?;
-    std::fs::rename(&tmp, &target).map_err(Error::io("rename", &tmp))?;
+    put_index(path, &ix)?;
     Ok(true)
 }
 
@@ -681,6 +680,8 @@ pub fn compact_segment(
         ids.insert(name.clone(), id as u64);
     }
     let span_len = u64::from(span_s(level));
+    // The new file's index, built as its records are laid out.
+    let mut entries = Vec::with_capacity(pieces.len());
     for ((start, name), iv) in &pieces {
         #[expect(
             clippy::indexing_slicing,
@@ -694,6 +695,14 @@ pub fn compact_segment(
                     offset: 0,
                     reason: "interval too large to re-encode".into(),
                 })?;
+        entries.push(Entry {
+            series: name.clone(),
+            start_s: *start,
+            late: false,
+            offset: out.len() as u64,
+            // A record is at most 64 MiB plus its frame.
+            len: u32::try_from(rec.len()).unwrap_or(u32::MAX),
+        });
         out.extend_from_slice(&rec);
     }
     let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
@@ -709,7 +718,19 @@ pub fn compact_segment(
             let _ = d.sync_all();
         }
     }
+    let series: HashMap<u64, Arc<str>> = ids.into_iter().map(|(name, id)| (id, name)).collect();
+    if let Some(ix) = encode_index(&out, level, &series, &entries) {
+        put_index(path, &ix)?;
+    }
     Ok(true)
+}
+
+/// Writes `ix` as the index file of the segment at `path`, renamed into place.
+fn put_index(path: &Path, ix: &[u8]) -> Result<(), Error> {
+    let target = index_path(path);
+    let tmp = target.with_extension(format!("idx{COMPACT_SUFFIX}"));
+    std::fs::write(&tmp, ix).map_err(Error::io("write", &tmp))?;
+    std::fs::rename(&tmp, &target).map_err(Error::io("rename", &tmp))
 }
 
 fn write_pending(seg: &mut SegFile, path: &Path) -> Result<(), Error> {
@@ -829,6 +850,9 @@ mod tests {
         let (after, n_after, late_after) = pieces(dir.path());
         assert_eq!(after, before);
         assert_eq!((n_after, late_after), (5, 0));
+        // The compaction indexed what it wrote: an open reads the index.
+        let indexed = scan_dir(dir.path(), &Layout::default()).unwrap();
+        assert_eq!((indexed.report.indexed, indexed.records.len()), (2, 5));
         // Appending after a compaction goes on with the new dictionary.
         w.append(0, "c", &[stored(iv(t + 2, 1, 1, 5), false)]).unwrap();
         w.append(0, "a", &[stored(iv(t + 3, 1, 1, 5), false)]).unwrap();

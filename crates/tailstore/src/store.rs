@@ -211,23 +211,26 @@ impl Store {
             WriterOptions { fsync: opts.fsync, layout: opts.layout, ..WriterOptions::default() },
         )?;
         let scan = scan_dir(dir, &opts.layout)?;
-        // Files holding late deltas from earlier runs are compacted now (the
-        // tiers read the maps of the files as they were at the scan).
-        let mut late_files: Vec<u32> =
+        // Files holding late deltas from earlier runs are compacted now
+        // (which indexes them); the others without a usable index (written
+        // by a run that crashed) are indexed, so the next open reads less.
+        // The tiers read the maps of the files as they were at the scan.
+        let late_files: std::collections::BTreeSet<u32> =
             scan.records.iter().filter(|r| r.entry.late).map(|r| r.loc.file).collect();
-        late_files.dedup();
-        for &f in &late_files {
-            if let Some((level, bucket, path)) = scan.segments.file(f) {
-                tailstore_storage::compact_segment(path, level, bucket, &opts.layout, ZSTD_LEVEL)?;
-            }
-        }
-        // Segments without a usable index (written by a run that crashed,
-        // or compacted just now) get one, so the next open reads less.
-        let mut stale: Vec<u32> = scan.unindexed.iter().chain(&late_files).copied().collect();
-        stale.sort_unstable();
-        stale.dedup();
-        for f in stale {
-            if let Some((level, bucket, path)) = scan.segments.file(f) {
+        let mut todo: Vec<u32> = scan.unindexed.iter().chain(&late_files).copied().collect();
+        todo.sort_unstable();
+        todo.dedup();
+        for f in todo {
+            let Some((level, bucket, path)) = scan.segments.file(f) else { continue };
+            let compacted = late_files.contains(&f)
+                && tailstore_storage::compact_segment(
+                    path,
+                    level,
+                    bucket,
+                    &opts.layout,
+                    ZSTD_LEVEL,
+                )?;
+            if !compacted {
                 tailstore_storage::write_index(path, level, bucket, &opts.layout)?;
             }
         }
