@@ -90,20 +90,22 @@ fn gonx_log_replays_and_queries_exactly() {
         })
         .collect();
     latencies_ms.sort_by(f64::total_cmp);
-    let q = json_of(&run(&[
+    let (from, to) = (first.to_string(), (last + 1).to_string());
+    let whole = [
         "query",
         "--store",
         st,
         "--match",
         ".*",
         "--start",
-        &first.to_string(),
+        &from,
         "--end",
-        &(last + 1).to_string(),
+        &to,
         "--quantiles",
         "0.5,0.95,0.99,0.999",
         "--json",
-    ]));
+    ];
+    let q = json_of(&run(&whole));
     assert_eq!(q["count"], 1000);
     assert_eq!(q["errors"], 99, "99 responses are 404");
     assert_eq!(q["status"]["200"], 901);
@@ -130,20 +132,7 @@ fn gonx_log_replays_and_queries_exactly() {
         ]
     );
     // Querying again (a second process) gives the same answer.
-    let again = json_of(&run(&[
-        "query",
-        "--store",
-        st,
-        "--match",
-        ".*",
-        "--start",
-        &first.to_string(),
-        "--end",
-        &(last + 1).to_string(),
-        "--quantiles",
-        "0.5,0.95,0.99,0.999",
-        "--json",
-    ]));
+    let again = json_of(&run(&whole));
     assert_eq!(again, q);
     // An empty window is nulls.
     let e = json_of(&run(&[

@@ -319,27 +319,20 @@ fn tokenize(fmt: &[u8]) -> Result<Vec<Token>, String> {
             i += 1;
             continue;
         }
+        // The variable name from `start`: its bytes and where it ends.
+        let name_at = |start: usize| {
+            let rest = fmt.get(start..).unwrap_or_default();
+            let len = rest.iter().take_while(|&&c| is_name_byte(c)).count();
+            (rest.get(..len).unwrap_or_default(), start + len)
+        };
         let (name, end) = if fmt.get(i + 1) == Some(&b'{') {
-            let start = i + 2;
-            let len = fmt
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|&&c| is_name_byte(c))
-                .count();
-            if fmt.get(start + len) != Some(&b'}') || len == 0 {
+            let (name, end) = name_at(i + 2);
+            if fmt.get(end) != Some(&b'}') || name.is_empty() {
                 return Err(format!("`${{` at byte {i} is not a `${{name}}` variable"));
             }
-            (fmt.get(start..start + len).unwrap_or_default(), start + len + 1)
+            (name, end + 1)
         } else {
-            let start = i + 1;
-            let len = fmt
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|&&c| is_name_byte(c))
-                .count();
-            (fmt.get(start..start + len).unwrap_or_default(), start + len)
+            name_at(i + 1)
         };
         if name.is_empty() {
             // A lone `$` is literal text.
