@@ -175,9 +175,10 @@ struct StoreArg {
     json: bool,
 }
 
+/// The store and the series a query reads.
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
-struct QueryArgs {
+struct Target {
     /// Store directory.
     #[arg(long)]
     store: PathBuf,
@@ -187,6 +188,19 @@ struct QueryArgs {
     /// Every series whose whole name matches this regex (merged exactly).
     #[arg(long = "match", value_name = "REGEX")]
     pattern: Option<String>,
+}
+
+impl Target {
+    /// Opens the store read-only and builds the selector.
+    fn open(&self) -> Result<(Store, Selector)> {
+        Ok((open_store(&self.store)?, selector(self.series.as_deref(), self.pattern.as_deref())?))
+    }
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    target: Target,
     /// Window start (unix seconds or RFC 3339), with --end.
     #[arg(long, requires = "end", conflicts_with = "last")]
     start: Option<String>,
@@ -252,17 +266,9 @@ struct ExportArgs {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
 struct RangeArgs {
-    /// Store directory.
-    #[arg(long)]
-    store: PathBuf,
-    /// Exactly this series.
-    #[arg(long)]
-    series: Option<String>,
-    /// Every series whose whole name matches this regex (merged exactly).
-    #[arg(long = "match", value_name = "REGEX")]
-    pattern: Option<String>,
+    #[command(flatten)]
+    target: Target,
     /// First point (unix seconds or RFC 3339).
     #[arg(long)]
     start: String,
@@ -290,9 +296,8 @@ struct RangeArgs {
 const MAX_POINTS: u64 = 100_000;
 
 fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
-    let store = open_store(&args.store)?;
+    let (store, sel) = args.target.open()?;
     let qs = parse_quantiles(&args.quantiles)?;
-    let sel = selector(args.series.as_deref(), args.pattern.as_deref())?;
     let errors = args.errors.as_deref().map(ErrorSet::parse).transpose()?;
     let (start, end) = (parse_time(&args.start)?, parse_time(&args.end)?);
     if end < start {
@@ -518,9 +523,8 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
 }
 
 fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
-    let store = open_store(&args.store)?;
+    let (store, sel) = args.target.open()?;
     let qs = parse_quantiles(&args.quantiles)?;
-    let sel = selector(args.series.as_deref(), args.pattern.as_deref())?;
     let mut q = store.query(sel);
     if let Some(e) = &args.errors {
         q = q.errors(ErrorSet::parse(e)?);
