@@ -18,13 +18,16 @@ const SECONDS: u64 = 3600;
 /// First second: an hour boundary, so files and rollups align.
 const START: u64 = 1_700_000_000 - 1_700_000_000 % 3600;
 
-fn level_bytes(dir: &std::path::Path, level: u8) -> u64 {
+/// Bytes in the files of `level` with extension `ext` (`seg`: the data;
+/// `idx`: the index files, a cache that can be deleted).
+fn level_bytes(dir: &std::path::Path, level: u8, ext: &str) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
             let e = e.unwrap();
             let name = e.file_name().into_string().unwrap();
-            name.starts_with(&format!("L{level}-")).then(|| e.metadata().unwrap().len())
+            (name.starts_with(&format!("L{level}-")) && name.ends_with(&format!(".{ext}")))
+                .then(|| e.metadata().unwrap().len())
         })
         .sum()
 }
@@ -59,7 +62,7 @@ fn cold_and_warm(days: u64) {
         }
         store.flush().unwrap();
     }
-    let bytes: u64 = (0..3).map(|l| level_bytes(dir.path(), l)).sum();
+    let bytes: u64 = (0..3).map(|l| level_bytes(dir.path(), l, "seg")).sum();
     // Best of 3 opens, with the index files the writer left, then without
     // them (every record's header read and checked).
     let best_open = || {
@@ -130,7 +133,7 @@ fn main() {
     cold_and_warm(8);
     println!("storage: {SECONDS} s of lognormal traffic per rate; bytes per request");
     println!(
-        "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>12} {:>12}",
+        "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>12} {:>12} {:>12}",
         "req/s",
         "1s level",
         "1m level",
@@ -138,7 +141,8 @@ fn main() {
         "hdr V2+DEFL 1m",
         "raw 16 B",
         "write s/s",
-        "flush ms"
+        "flush ms",
+        "1s index"
     );
     for rate in [200u64, 1_000, 20_000] {
         let dir = tempfile::tempdir().unwrap();
@@ -190,10 +194,11 @@ fn main() {
         let wall = t0.elapsed();
         drop(store);
         let n = (rate * SECONDS) as f64;
-        let l0 = level_bytes(dir.path(), 0) as f64;
-        let l1 = level_bytes(dir.path(), 1) as f64;
+        let l0 = level_bytes(dir.path(), 0, "seg") as f64;
+        let l1 = level_bytes(dir.path(), 1, "seg") as f64;
+        let ix0 = level_bytes(dir.path(), 0, "idx") as f64;
         println!(
-            "{:>8} {:>12.3} {:>12.3} {:>14.3} {:>14.3} {:>10.1} {:>12.0} {:>12.3}",
+            "{:>8} {:>12.3} {:>12.3} {:>14.3} {:>14.3} {:>10.1} {:>12.0} {:>12.3} {:>12.3}",
             rate,
             l0 / n,
             l1 / n,
@@ -202,6 +207,7 @@ fn main() {
             16.0,
             SECONDS as f64 / wall.saturating_sub(record_time).as_secs_f64(),
             flush_total.as_secs_f64() * 1e3 / SECONDS as f64,
+            ix0 / n,
         );
     }
 }
