@@ -9,6 +9,12 @@
 //!   (`Throughput::Elements(4096)`), batch API against a scalar loop.
 //! * `record_2threads`: two threads recording into one shared target; see
 //!   [`two_threads`] for how to read the figure.
+//! * `record_ranges`: narrow and wide value ranges, from a 4 096-long and a
+//!   1 M-long slice, beside `Mutex<hdrhistogram>` and plain `record`.
+//! * `record_dyn_fn`: the middleware call shape, behind `&dyn Fn(u64)`.
+//! * `record_at_disorder`: `record_at` with timestamps out of order by up
+//!   to 2 s and 9 s against the same samples in order (and a naive
+//!   `Mutex<BTreeMap<second, hdrhistogram>>`).
 //!
 //! Run: `cargo bench -p tailstore-benches --bench record`.
 
@@ -20,7 +26,8 @@ use criterion::{criterion_main, Criterion, Throughput};
 use parking_lot::Mutex;
 use tailstore::{Options, Store};
 use tailstore_benches::{
-    latencies_ns, new_hdr, new_prometheus, ns_to_secs, samples, BASE_SECOND, SLICE, SLICE_MASK,
+    latencies_ns, new_hdr, new_prometheus, ns_to_secs, samples, SplitMix64, BASE_SECOND, SLICE,
+    SLICE_MASK,
 };
 use tailstore_hist::Layout;
 
@@ -215,6 +222,174 @@ fn record_2threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// Uniform latencies in `[lo_ns, hi_ns)` (fixed seed).
+fn uniform_ns(n: usize, lo_ns: u64, hi_ns: u64, seed: u64) -> Vec<u64> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n).map(|_| lo_ns + rng.next_u64() % (hi_ns - lo_ns)).collect()
+}
+
+/// `record()` on the value ranges that a 4 096-long lognormal slice hides:
+/// narrow (30-46 ms, a few hundred buckets, all in cache), wide (uniform
+/// 1 ms-1.05 s, ~10 000 buckets) from a 4 096-long slice and from a
+/// 1 M-long one (inputs stream from memory, as a replay's do), each beside
+/// `Mutex<hdrhistogram>` and a plain `hdrhistogram::Histogram::record`
+/// (no atomics, one thread: the figure the target divides by).
+#[expect(
+    clippy::many_single_char_names,
+    reason = "criterion's c (Criterion), g (group) and b (Bencher), plus s/i/v in each bench closure"
+)]
+fn record_ranges(c: &mut Criterion) {
+    let workloads: [(&str, Vec<u64>); 3] = [
+        ("narrow", uniform_ns(SLICE, 30_000_000, 46_000_000, 7)),
+        ("wide", uniform_ns(SLICE, 1_000_000, 1_050_000_000, 8)),
+        ("wide_1m", uniform_ns(1 << 20, 1_000_000, 1_050_000_000, 9)),
+    ];
+    let mut g = c.benchmark_group("record_ranges");
+    g.throughput(Throughput::Elements(1));
+    for (name, vals) in &workloads {
+        let mask = vals.len() - 1;
+        g.bench_function(format!("{name}/tailstore_record"), |b| {
+            let store = Store::in_memory(Options::default());
+            let s = store.series("bench");
+            let mut i = 0usize;
+            b.iter(|| {
+                let v = vals[i & mask];
+                i = i.wrapping_add(1);
+                s.record(Duration::from_nanos(v), 200);
+            });
+        });
+        g.bench_function(format!("{name}/hdrhistogram_mutex"), |b| {
+            let h = Mutex::new(new_hdr());
+            let mut i = 0usize;
+            b.iter(|| {
+                let v = vals[i & mask];
+                i = i.wrapping_add(1);
+                h.lock().saturating_record(v);
+            });
+            black_box(h.lock().len());
+        });
+        g.bench_function(format!("{name}/hdrhistogram_record"), |b| {
+            let mut h = new_hdr();
+            let mut i = 0usize;
+            b.iter(|| {
+                let v = vals[i & mask];
+                i = i.wrapping_add(1);
+                // `record` (not saturating): the plain call the target names.
+                black_box(h.record(v).is_ok());
+            });
+            black_box(h.len());
+        });
+    }
+    g.finish();
+}
+
+/// The call shape of a middleware: the recorder behind a `&dyn Fn(u64)`
+/// that the caller cannot inline, wide values, for tailstore and the mutex
+/// peer through the same shape (and the plain peer inline, for the ratio).
+fn record_dyn(c: &mut Criterion) {
+    let vals = uniform_ns(SLICE, 1_000_000, 1_050_000_000, 10);
+    let mut g = c.benchmark_group("record_dyn_fn");
+    g.throughput(Throughput::Elements(1));
+    let drive = |b: &mut criterion::Bencher<'_>, f: &dyn Fn(u64)| {
+        let mut i = 0usize;
+        b.iter(|| {
+            let v = vals[i & SLICE_MASK];
+            i = i.wrapping_add(1);
+            black_box(f)(v);
+        });
+    };
+    {
+        let store = Store::in_memory(Options::default());
+        let s = store.series("bench");
+        let f = move |v: u64| s.record(Duration::from_nanos(v), 200);
+        g.bench_function("tailstore_record", |b| drive(b, &f));
+    }
+    {
+        let h = Mutex::new(new_hdr());
+        let f = |v: u64| h.lock().saturating_record(v);
+        g.bench_function("hdrhistogram_mutex", |b| drive(b, &f));
+    }
+    g.finish();
+}
+
+/// `record_at` of traffic whose timestamps are out of order, as a model
+/// server recording request start times (or a replay of Envoy/Istio logs,
+/// stamped at start and written at completion) produces: ~2 000 samples per
+/// data second, each arriving up to `jitter` seconds after its own second.
+/// The same samples sorted by second are the in-order reference; a
+/// `Mutex<BTreeMap<second, hdrhistogram>>` (the naive per-second store) is
+/// the peer. Data time advances through the run (the slice repeats with its
+/// seconds shifted), so the store's seal passes run as they would live.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "criterion's c (Criterion), g (group) and b (Bencher), plus s/i/v in each bench closure"
+)]
+fn record_at_disorder(c: &mut Criterion) {
+    const PER_SECOND: u64 = 2_000;
+    const N: usize = 1 << 20;
+    let span = (N as u64).div_ceil(PER_SECOND);
+    let vals = latencies_ns(N, 11);
+    let mut rng = SplitMix64::new(12);
+    let make = |jitter_s: u64, rng: &mut SplitMix64| -> Vec<(u64, u64)> {
+        let mut v: Vec<(u64, u64)> = (0..N)
+            .map(|k| {
+                let arrival_ms = k as u64 * 1_000 / PER_SECOND;
+                // Stamped up to jitter_s before it arrives.
+                let back_ms = if jitter_s == 0 { 0 } else { rng.next_u64() % (jitter_s * 1_000) };
+                (arrival_ms.saturating_sub(back_ms) / 1_000, vals[k])
+            })
+            .collect();
+        if jitter_s == 0 {
+            v.sort_by_key(|p| p.0);
+        }
+        v
+    };
+    let sorted = make(0, &mut rng);
+    let jitter = make(2, &mut rng);
+    // 9 s: within the default 10 s lateness, so no sample is late.
+    let spread = make(9, &mut rng);
+    let mut g = c.benchmark_group("record_at_disorder");
+    g.throughput(Throughput::Elements(1));
+    for (name, seq) in [("in_order", &sorted), ("jitter_2s", &jitter), ("spread_9s", &spread)] {
+        g.bench_function(format!("{name}/tailstore_record_at"), |b| {
+            let store = Store::in_memory(Options::default());
+            let s = store.series("bench");
+            let mut i = 0usize;
+            let mut base = BASE_SECOND;
+            b.iter(|| {
+                let (sec, v) = seq[i];
+                i += 1;
+                if i == N {
+                    i = 0;
+                    base += span;
+                }
+                s.record_at_unix(base + sec, v, 200);
+            });
+        });
+        g.bench_function(format!("{name}/hdrhistogram_mutex_per_second"), |b| {
+            let map =
+                Mutex::new(std::collections::BTreeMap::<u64, hdrhistogram::Histogram<u64>>::new());
+            let mut i = 0usize;
+            let mut base = BASE_SECOND;
+            b.iter(|| {
+                let (sec, v) = seq[i];
+                i += 1;
+                if i == N {
+                    i = 0;
+                    base += span;
+                    // Keep the map's size bounded as a store would seal.
+                    let mut m = map.lock();
+                    let keep = m.split_off(&base);
+                    *m = keep;
+                }
+                map.lock().entry(base + sec).or_insert_with(new_hdr).saturating_record(v);
+            });
+            black_box(map.lock().len());
+        });
+    }
+    g.finish();
+}
+
 /// Private, so the `pub fn` that `criterion_group!` generates is not
 /// exported (and needs no doc).
 mod groups {
@@ -222,7 +397,10 @@ mod groups {
         benches,
         super::record_1thread,
         super::record_batch,
-        super::record_2threads
+        super::record_2threads,
+        super::record_ranges,
+        super::record_dyn,
+        super::record_at_disorder
     );
 }
 criterion_main!(groups::benches);

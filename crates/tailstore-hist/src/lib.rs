@@ -2,8 +2,9 @@
 //!
 //! * [`Layout`]: HDR log-linear buckets, 1-5 significant digits, values in ns.
 //! * [`Recorder`]: the lock-free per-series recorder. Each recording thread
-//!   owns a shard, so a record is a bucket-index computation and a few relaxed
-//!   loads and stores: no lock, no read-modify-write, no allocation, no clock read.
+//!   owns a ring, so a record is two relaxed stores and a release store: no
+//!   lock, no read-modify-write, no allocation, no clock read, in any order
+//!   of seconds; rings are drained into per-second accumulators in batches.
 //! * [`Interval`] / [`SparseHist`]: sealed, sparse one-second (or rollup)
 //!   histograms with status counts and exact min/max/sum.
 //! * [`Accumulator`]: the dense merge target of queries, with the quantile scan.
@@ -22,7 +23,7 @@
 //! Nothing here panics on data. Latencies above the layout's highest value
 //! are clamped to it and counted (`Interval::clamped`); status codes of 1000
 //! or more are recorded as 0 and counted (`Interval::invalid_status`);
-//! counters that would overflow are swept first.
+//! counts that could overflow are spilled first.
 //!
 //! ```
 //! use tailstore_hist::{Accumulator, Layout};
@@ -41,6 +42,7 @@
 mod dense;
 mod error;
 mod layout;
+mod open;
 mod recorder;
 mod sparse;
 mod status;

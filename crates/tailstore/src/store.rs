@@ -527,7 +527,7 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
 fn new_series(inner: &Inner, name: &str, sealed_below: u64) -> SeriesInner {
     SeriesInner {
         name: Arc::from(name),
-        recorder: Recorder::new(inner.opts.layout, sealed_below),
+        recorder: Recorder::new(inner.opts.layout, sealed_below, inner.timeline.clone()),
         tier: Mutex::new(MemTier::new(&inner.opts.levels(inner.durable))),
     }
 }
@@ -891,7 +891,7 @@ impl Series {
             tl.live.store(true, Relaxed);
         }
         let second = tl.now_s.load(Relaxed);
-        self.inner.recorder.record(tl, false, second, duration_ns(latency), status);
+        self.inner.recorder.record(false, second, duration_ns(latency), status);
     }
 
     /// Records one request at an explicit time (replays, benchmark harnesses):
@@ -899,13 +899,7 @@ impl Series {
     #[inline]
     pub fn record_at(&self, at: SystemTime, latency: Duration, status: u16) {
         match at.duration_since(UNIX_EPOCH) {
-            Ok(d) => self.inner.recorder.record(
-                &*self.timeline,
-                true,
-                d.as_secs(),
-                duration_ns(latency),
-                status,
-            ),
+            Ok(d) => self.inner.recorder.record(true, d.as_secs(), duration_ns(latency), status),
             Err(_) => {
                 self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
             }
@@ -916,7 +910,7 @@ impl Series {
     /// allocation-free core of [`Series::record_at`].
     #[inline]
     pub fn record_at_unix(&self, second: u64, latency_ns: u64, status: u16) {
-        self.inner.recorder.record(&*self.timeline, true, second, latency_ns, status);
+        self.inner.recorder.record(true, second, latency_ns, status);
     }
 
     /// Records a request whose latency is unknown (e.g. a load balancer's
@@ -924,7 +918,7 @@ impl Series {
     pub fn record_status_at(&self, at: SystemTime, status: u16) {
         match at.duration_since(UNIX_EPOCH) {
             Ok(d) => {
-                self.inner.recorder.record_status_only(&*self.timeline, true, d.as_secs(), status);
+                self.inner.recorder.record_status_only(true, d.as_secs(), status);
             }
             Err(_) => {
                 self.timeline.rejected_pre_epoch.fetch_add(1, Relaxed);
@@ -934,13 +928,13 @@ impl Series {
 
     /// [`Series::record_status_at`] at unix second `second`.
     pub fn record_status_at_unix(&self, second: u64, status: u16) {
-        self.inner.recorder.record_status_only(&*self.timeline, true, second, status);
+        self.inner.recorder.record_status_only(true, second, status);
     }
 
     /// Records many `(latency_ns, status)` samples of one unix second. The
     /// bucket indices are computed in one branch-free pass, then scattered.
     pub fn record_batch_at_unix(&self, second: u64, samples: &[(u64, u16)]) {
-        self.inner.recorder.record_batch(&*self.timeline, second, samples);
+        self.inner.recorder.record_batch(second, samples);
     }
 
     /// Approximate bytes this series holds (recorder shards and history).
