@@ -149,29 +149,64 @@ struct Inner {
 /// An embedded time-series store of request latencies and statuses.
 ///
 /// Cloning is cheap and shares the store. Dropping the last clone stops the
-/// background clock and, for a durable store, seals and flushes everything.
+/// background clock and, for a durable store, seals, flushes and closes
+/// everything and releases the directory's lock before it returns (so the
+/// same process can open the directory again at once, and a process that
+/// exits right after loses nothing). [`Store::close`] does the same and
+/// returns the final flush's error.
 #[derive(Clone)]
 pub struct Store {
     // Declared first so it drops first, while `inner` is still alive.
-    _ticker: Arc<TickerGuard>,
+    ticker: Arc<TickerGuard>,
     inner: Arc<Inner>,
 }
 
+/// Owned by every `Store` clone; the last one to go stops the clock thread
+/// and closes the store.
 struct TickerGuard {
     inner: Weak<Inner>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl TickerGuard {
+    /// Stops and joins the clock thread, then (durable store) seals
+    /// everything and flushes, closing every file. Idempotent. Once it
+    /// returns, no thread but the caller's holds the store, so dropping the
+    /// caller's `Arc<Inner>` closes the writer and releases the lock.
+    fn shutdown(&self) -> Result<(), Error> {
+        let Some(inner) = self.inner.upgrade() else { return Ok(()) };
+        if inner.stop.swap(true, Relaxed) {
+            return Ok(());
+        }
+        if let Some(handle) = self.thread.lock().take() {
+            // A sink that held the last handle and dropped it on the clock
+            // thread itself must not join itself; that thread exits after
+            // its pass since `stop` is set.
+            if handle.thread().id() != std::thread::current().id() {
+                handle.thread().unpark();
+                // A panic of the clock thread already reached stderr; the
+                // close goes on so that what was recorded is flushed.
+                let _ = handle.join();
+            }
+        }
+        if inner.storage.is_none() {
+            return Ok(());
+        }
+        seal_pass(&inner, true);
+        let Some(st) = &inner.storage else { return Ok(()) };
+        let mut st = st.lock();
+        st.flush_and_expire(inner.timeline.newest.load(Relaxed), Duration::ZERO);
+        match st.error.take() {
+            Some(e) => Err(Error::Storage(e)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Drop for TickerGuard {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.stop.store(true, Relaxed);
-            if inner.storage.is_some() {
-                seal_pass(&inner, true);
-                if let Some(st) = &inner.storage {
-                    st.lock().flush_and_expire(inner.timeline.newest.load(Relaxed), Duration::ZERO);
-                }
-            }
-        }
+        // Drop cannot report: `Store::close` is the way to see this error.
+        let _ = self.shutdown();
     }
 }
 
@@ -311,8 +346,38 @@ impl Store {
             // record() then uses the second of the last of those.
             inner.timeline.now_s.store(wall_second(), Relaxed);
         }
-        let guard = Arc::new(TickerGuard { inner: Arc::downgrade(&inner) });
-        Store { inner, _ticker: guard }
+        let guard = Arc::new(TickerGuard {
+            inner: Arc::downgrade(&inner),
+            thread: Mutex::new(spawned.ok()),
+        });
+        Store { inner, ticker: guard }
+    }
+
+    /// Closes the store: like dropping it, but returns the error of the
+    /// final seal and flush (which drop cannot report). When this is the
+    /// last handle, the clock thread is stopped and joined, everything is
+    /// sealed and flushed, every file is closed and indexed, and the
+    /// directory's lock is released before `close` returns. When other
+    /// clones remain, it flushes (returning that error) and drops this handle;
+    /// the last clone closes the store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`]: the first write, `fsync`, compaction, index or
+    /// retention error of a durable store not yet returned by
+    /// [`Store::flush`]. Never for an in-memory store.
+    pub fn close(self) -> Result<(), Error> {
+        let Store { ticker, inner } = self;
+        let result = match Arc::try_unwrap(ticker) {
+            Ok(guard) => guard.shutdown(),
+            Err(shared) => {
+                let r = flush_inner(&inner);
+                drop(shared);
+                r
+            }
+        };
+        drop(inner);
+        result
     }
 
     /// What opening found on disk: segments, chunks OK, damaged regions.
@@ -333,15 +398,7 @@ impl Store {
     /// error of a durable store since the last `flush` or `compact`
     /// (background passes included). Never for an in-memory store.
     pub fn flush(&self) -> Result<(), Error> {
-        seal_pass(&self.inner, true);
-        if let Some(st) = &self.inner.storage {
-            let mut st = st.lock();
-            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), CLOSE_IDLE);
-            if let Some(e) = st.error.take() {
-                return Err(Error::Storage(e));
-            }
-        }
-        Ok(())
+        flush_inner(&self.inner)
     }
 
     /// Seals and flushes like [`Store::flush`], then compacts every segment
@@ -489,11 +546,27 @@ impl Store {
     }
 }
 
+/// [`Store::flush`] on the shared state.
+fn flush_inner(inner: &Inner) -> Result<(), Error> {
+    seal_pass(inner, true);
+    if let Some(st) = &inner.storage {
+        let mut st = st.lock();
+        st.flush_and_expire(inner.timeline.newest.load(Relaxed), CLOSE_IDLE);
+        if let Some(e) = st.error.take() {
+            return Err(Error::Storage(e));
+        }
+    }
+    Ok(())
+}
+
+/// The clock thread: publishes the coarse second, seals, flushes. It holds
+/// only a weak reference between passes and is woken early (unparked) by
+/// the closing store, which joins it.
 fn ticker(weak: &Weak<Inner>, tick: Duration) {
     let mut last_newest = u64::MAX;
     let mut passes_since_seal = 0u32;
     loop {
-        std::thread::sleep(tick);
+        std::thread::park_timeout(tick);
         let Some(inner) = weak.upgrade() else { return };
         if inner.stop.load(Relaxed) {
             return;
