@@ -41,7 +41,7 @@ use thread_local::ThreadLocal;
 
 use crate::dense::Accumulator;
 use crate::layout::Layout;
-use crate::open::Table;
+use crate::open::{Run, Table};
 use crate::sparse::Interval;
 use crate::sync::{AtomicBool, AtomicU64};
 
@@ -50,6 +50,12 @@ const SMALL: usize = 64;
 /// Slots of the ring a shard moves to once its small ring filled up between
 /// two drains (16 KiB, allocated once).
 const LARGE: usize = 1024;
+
+/// Slots a recording thread that finds its ring full drains itself at once
+/// (consumers that are not recording drain everything).
+const OWNER_DRAIN: u64 = 128;
+// The owner's drain empties a small ring whole, so it can switch rings then.
+const _: () = assert!(SMALL as u64 <= OWNER_DRAIN);
 
 /// `meta` layout: `second << SECOND_SHIFT | explicit << 17 | no_latency << 16 | status`.
 const SECOND_SHIFT: u32 = 18;
@@ -368,11 +374,14 @@ impl Recorder {
             return;
         }
         let mut open = self.open.lock();
-        self.drain_one(&mut open, shard);
+        // The oldest slots only: the caller pays for at most OWNER_DRAIN
+        // samples at a time (a fraction of a microsecond), not a whole ring.
+        self.drain_one(&mut open, shard, OWNER_DRAIN);
         if !shard.large_on.load(Relaxed) {
             // The small ring filled up between two drains: this thread
-            // records often enough to want the large one. Drained, so no
-            // slot is in flight while the ring changes.
+            // records often enough to want the large one. Drained whole
+            // (SMALL <= OWNER_DRAIN), so no slot is in flight while the ring
+            // changes.
             shard.large.get_or_init(|| (0..LARGE).map(|_| Slot::new()).collect());
             shard.large_on.store(true, Relaxed);
         }
@@ -387,8 +396,9 @@ impl Recorder {
 
     /// Drains one ring into the open seconds. Holding the series mutex.
     ///
-    fn drain_one(&self, open: &mut Open, shard: &Shard) {
+    fn drain_one(&self, open: &mut Open, shard: &Shard, at_most: u64) {
         let (ring, tail, head) = shard.pending();
+        let head = head.min(tail.saturating_add(at_most));
         if tail == head {
             return;
         }
@@ -397,6 +407,12 @@ impl Recorder {
         let Open { table, sealed_below, counters, explicit } = open;
         let mut late = 0u64;
         let mut any_explicit = 0u64;
+        // Samples of the newest second met so far form a run: its totals stay
+        // in registers (see `Run`), so in-order traffic increments no scalar
+        // in memory. Samples of older seconds (disordered traffic) go
+        // straight into their accumulators.
+        let mut run = Run::new();
+        let mut run_second: Option<u64> = None;
         let mask = ring.len() - 1;
         for p in tail..head {
             #[expect(
@@ -415,16 +431,31 @@ impl Recorder {
                 counters.rejected += 1;
                 continue;
             }
-            // Room for the rest of this drain, so a count never overflows.
-            // No branch on "same second as the last sample": for disordered
-            // traffic it would mispredict, and the slot hit is cheaper.
-            let acc = table.get(second, head - p);
             late += u64::from(second < *sealed_below);
             any_explicit |= meta & EXPLICIT;
             #[expect(clippy::cast_possible_truncation, reason = "the low 16 bits are the status")]
             let status = meta as u16;
             let value = if meta & NO_LATENCY == 0 { Some(value) } else { None };
-            acc.add(&self.layout, value, status);
+            // Room for the rest of this drain: nothing spills mid-run.
+            let left = head - p;
+            match run_second {
+                Some(r) if r == second => {
+                    run.add(table.get(second, left), &self.layout, value, status);
+                }
+                Some(r) if r > second => {
+                    table.get(second, left).add(&self.layout, value, status);
+                }
+                _ => {
+                    if let Some(r) = run_second {
+                        run.finish(table.get(r, 0));
+                    }
+                    run_second = Some(second);
+                    run.add(table.get(second, left), &self.layout, value, status);
+                }
+            }
+        }
+        if let Some(r) = run_second {
+            run.finish(table.get(r, 0));
         }
         shard.release(head);
         counters.late += late;
@@ -434,8 +465,16 @@ impl Recorder {
     /// Drains every ring. Holding the series mutex.
     fn drain_all(&self, open: &mut Open) {
         for shard in &self.shards {
-            self.drain_one(open, shard);
+            self.drain_one(open, shard, u64::MAX);
         }
+    }
+
+    /// Drains every thread's ring into the unsealed seconds now (a
+    /// background thread calls this between seal passes, so that threads
+    /// recording at a moderate rate never find their ring full).
+    pub fn drain(&self) {
+        let mut open = self.open.lock();
+        self.drain_all(&mut open);
     }
 
     /// Seals every second below `seal_below` (or below `live_seal_below`
