@@ -191,6 +191,11 @@ fn close_child() {
     for s in T..T + 150 {
         record_second(&store, s, 3);
     }
+    // A new thread takes its name when it first runs: wait (bounded) for it.
+    let t0 = std::time::Instant::now();
+    while clock_threads() != 1 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(clock_threads(), 1);
     drop(store);
     println!("clock threads after drop: {}", clock_threads());

@@ -24,8 +24,13 @@ type Block = [u32; BLOCK];
 /// its second's number of requests). Small in unit tests, to exercise it.
 const SPILL_AT: u64 = if cfg!(test) { 5_000 } else { u32::MAX as u64 };
 
-/// Direct-mapped slots of a [`Table`] (seconds `s` and `s + SLOTS` share one).
-const SLOTS: usize = 64;
+/// Direct-mapped slots of a [`Table`] (seconds `s` and `s + SLOTS` share one):
+/// the dense accumulators a series holds at most, besides stragglers.
+const SLOTS: usize = 16;
+/// Cells a second lists individually before its reads scan blocks.
+const LISTED: usize = 64;
+/// Late seconds a table holds back at most (see [`Table::detach_below`]).
+const LATE_HELD: usize = 256;
 /// Spare accumulators a table keeps for the next seconds (their blocks stay
 /// allocated, so a steady series allocates nothing second after second).
 const POOL: usize = 8;
@@ -37,9 +42,22 @@ pub(crate) struct SecondAcc {
     /// accumulator is reused for a later second: a steady series allocates
     /// nothing, and reads and resets visit only the allocated blocks.
     blocks: Vec<Option<Box<Block>>>,
+    /// The first `LISTED` cells that went from 0 to 1, unless `listed_full`:
+    /// a quiet second (a few requests) is then read and reset by visiting
+    /// its cells instead of scanning whole blocks.
+    listed: Vec<u32>,
+    listed_full: bool,
     status: Box<[u32; STATUS_CODES]>,
+    /// One bit per status hundred (0-9) that holds a count: reads and
+    /// resets visit only those.
+    status_hundreds: u16,
     /// Requests counted (with or without a latency).
     requests: u64,
+    /// `requests` at the last seal pass that kept this (late) second back.
+    requests_at_pass: u64,
+    /// The table's drain number when this was last looked up: one in use
+    /// by the current drain is never evicted.
+    touch: u64,
     min_ns: u64,
     max_ns: u64,
     sum_ns: u128,
@@ -53,8 +71,13 @@ impl SecondAcc {
         SecondAcc {
             second,
             blocks: (0..nblocks).map(|_| None).collect(),
+            listed: Vec::with_capacity(LISTED),
+            listed_full: false,
             status: Box::new([0; STATUS_CODES]),
+            status_hundreds: 0,
             requests: 0,
+            requests_at_pass: 0,
+            touch: 0,
             min_ns: u64::MAX,
             max_ns: 0,
             sum_ns: 0,
@@ -90,6 +113,7 @@ impl SecondAcc {
     #[inline(always)]
     pub(crate) fn add(&mut self, layout: &Layout, value_ns: Option<u64>, status: u16) {
         let (code, bad) = clamp_status(status);
+        self.status_hundreds |= 1 << (code / 100);
         if let Some(s) = self.status.get_mut(usize::from(code)) {
             *s += 1;
         }
@@ -115,34 +139,107 @@ impl SecondAcc {
     #[inline(always)]
     fn add_cell(&mut self, idx: u32) {
         let b = (idx >> BLOCK_SHIFT) as usize;
+        let mut first = false;
         if let Some(slot) = self.blocks.get_mut(b) {
             let block = match slot {
                 Some(block) => block,
                 None => slot.insert(Box::new([0; BLOCK])),
             };
             if let Some(cell) = block.get_mut(idx as usize & (BLOCK - 1)) {
+                first = *cell == 0;
                 *cell += 1;
+            }
+        }
+        if first && !self.listed_full {
+            if self.listed.len() < LISTED {
+                self.listed.push(idx);
+            } else {
+                self.listed_full = true;
             }
         }
     }
 
+    /// The count of bucket `idx`.
+    fn cell(&self, idx: u32) -> u32 {
+        match self.blocks.get((idx >> BLOCK_SHIFT) as usize) {
+            Some(Some(block)) => block.get(idx as usize & (BLOCK - 1)).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The listed cells as `(bucket, count)`, ascending (`!listed_full`).
+    fn listed_cells(&self) -> Vec<(u32, u64)> {
+        let mut idx = self.listed.clone();
+        idx.sort_unstable();
+        idx.into_iter().map(|i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0).collect()
+    }
+
+    /// Zeroes the listed cells (`!listed_full`).
+    fn clear_listed(&mut self) {
+        let mut used = vec![0u64; self.blocks.len().div_ceil(64)];
+        for &i in &self.listed {
+            let b = (i >> BLOCK_SHIFT) as usize;
+            if let Some(w) = used.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+            if let Some(Some(block)) = self.blocks.get_mut(b) {
+                if let Some(c) = block.get_mut(i as usize & (BLOCK - 1)) {
+                    *c = 0;
+                }
+            }
+        }
+        // Blocks stay allocated for the next second (a steady series then
+        // allocates nothing), unless they are mostly ones this second did not
+        // use (a rare outlier's): then those are freed.
+        let touched: usize = used.iter().map(|w| w.count_ones() as usize).sum();
+        let allocated = self.blocks.iter().flatten().count();
+        if allocated > 4 * touched + 16 {
+            for (b, slot) in self.blocks.iter_mut().enumerate() {
+                if used.get(b / 64).is_some_and(|w| w & (1 << (b % 64)) == 0) {
+                    *slot = None;
+                }
+            }
+        }
+        self.listed.clear();
+    }
+
     /// The non-zero `(bucket, count)` pairs, ascending.
     fn cells(&self) -> Vec<(u32, u64)> {
-        let mut out = Vec::new();
+        if !self.listed_full {
+            return self.listed_cells();
+        }
+        let mut out = Vec::with_capacity(self.cells_bound());
         for (b, block) in (0u32..).zip(&self.blocks) {
-            let Some(block) = block else { continue };
-            let base = b << BLOCK_SHIFT;
-            for (k, &c) in (0u32..).zip(block.iter()) {
-                if c > 0 {
-                    out.push((base + k, u64::from(c)));
-                }
+            if let Some(block) = block {
+                push_cells(&mut out, b << BLOCK_SHIFT, block);
             }
         }
         out
     }
 
+    /// At most this many cells are non-zero.
+    fn cells_bound(&self) -> usize {
+        usize::try_from(self.requests).unwrap_or(usize::MAX).min(self.blocks.len() * BLOCK)
+    }
+
     fn status_pairs(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        (0u16..).zip(self.status.iter()).filter(|p| *p.1 > 0).map(|(code, &c)| (code, u64::from(c)))
+        (0u16..10).filter(|h| self.status_hundreds & (1 << h) != 0).flat_map(|h| {
+            let lo = usize::from(h) * 100;
+            (h * 100..)
+                .zip(&self.status[lo..lo + 100])
+                .filter(|p| *p.1 > 0)
+                .map(|(code, &c)| (code, u64::from(c)))
+        })
+    }
+
+    /// Zeroes the status counts (the hundreds used only).
+    fn clear_status(&mut self) {
+        for h in 0..10 {
+            if self.status_hundreds & (1 << h) != 0 {
+                self.status[h * 100..(h + 1) * 100].fill(0);
+            }
+        }
+        self.status_hundreds = 0;
     }
 
     /// The counts as a one-second [`Interval`].
@@ -170,26 +267,32 @@ impl SecondAcc {
     /// this second did not use are freed (so a rare outlier's block is not
     /// scanned again every second).
     pub(crate) fn take_interval(&mut self) -> Interval {
-        let mut cells = Vec::new();
-        for (b, slot) in (0u32..).zip(self.blocks.iter_mut()) {
-            let Some(block) = slot else { continue };
-            let before = cells.len();
-            let base = b << BLOCK_SHIFT;
-            for (k, c) in (0u32..).zip(block.iter_mut()) {
-                if *c > 0 {
-                    cells.push((base + k, u64::from(*c)));
-                    *c = 0;
+        let cells = if self.listed_full {
+            let mut cells = Vec::with_capacity(self.cells_bound());
+            for (b, slot) in (0u32..).zip(self.blocks.iter_mut()) {
+                let Some(block) = slot else { continue };
+                let before = cells.len();
+                push_cells(&mut cells, b << BLOCK_SHIFT, block);
+                if cells.len() == before {
+                    *slot = None;
+                } else {
+                    block.fill(0);
                 }
             }
-            if cells.len() == before {
-                *slot = None;
-            }
-        }
+            self.listed.clear();
+            self.listed_full = false;
+            cells
+        } else {
+            let cells = self.listed_cells();
+            self.clear_listed();
+            cells
+        };
         let mut iv = Interval::empty(self.second, 1);
         iv.hist = SparseHist::from_sorted(cells).expect("cells are ascending");
         self.fill_interval(&mut iv);
-        self.status.fill(0);
+        self.clear_status();
         self.requests = 0;
+        self.requests_at_pass = 0;
         self.min_ns = u64::MAX;
         self.max_ns = 0;
         self.sum_ns = 0;
@@ -212,12 +315,19 @@ impl SecondAcc {
 
     /// Empties the accumulator for `second`, touching only what was used.
     fn reset(&mut self, second: u64) {
-        for block in self.blocks.iter_mut().flatten() {
-            block.fill(0);
+        if self.listed_full {
+            for block in self.blocks.iter_mut().flatten() {
+                block.fill(0);
+            }
+            self.listed.clear();
+            self.listed_full = false;
+        } else {
+            self.clear_listed();
         }
-        self.status.fill(0);
+        self.clear_status();
         self.second = second;
         self.requests = 0;
+        self.requests_at_pass = 0;
         self.min_ns = u64::MAX;
         self.max_ns = 0;
         self.sum_ns = 0;
@@ -230,6 +340,7 @@ impl SecondAcc {
         std::mem::size_of::<SecondAcc>()
             + self.blocks.len() * std::mem::size_of::<Option<Box<Block>>>()
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
+            + self.listed.capacity() * 4
             + std::mem::size_of::<[u32; STATUS_CODES]>()
     }
 }
@@ -301,6 +412,7 @@ impl Run {
 
     fn flush_status(&mut self, acc: &mut SecondAcc) {
         if self.code_n > 0 {
+            acc.status_hundreds |= 1 << (self.code / 100);
             if let Some(s) = acc.status.get_mut(usize::from(self.code)) {
                 *s += self.code_n;
             }
@@ -321,11 +433,33 @@ impl Run {
     }
 }
 
+/// Appends the non-zero cells of `block` (bucket `base + k` for cell `k`),
+/// skipping all-zero groups of 16 cells with one vectorized test: a second
+/// of a quiet series touches few cells of the blocks it holds.
+fn push_cells(out: &mut Vec<(u32, u64)>, base: u32, block: &Block) {
+    for (g, group) in (0u32..).zip(block.chunks_exact(16)) {
+        if group.iter().fold(0, |acc, &c| acc | c) == 0 {
+            continue;
+        }
+        for (k, &c) in (g * 16..).zip(group) {
+            if c > 0 {
+                out.push((base + k, u64::from(c)));
+            }
+        }
+    }
+}
+
 /// The unsealed seconds of one series, by second.
 ///
-/// A second lives in its direct-mapped slot (`second % SLOTS`) when that is
-/// free, else in `overflow`; never in both. A lateness window of up to
-/// `SLOTS` seconds therefore never touches the map.
+/// The accumulator of a second lives in its direct-mapped slot
+/// (`second % SLOTS`) or, when another second in use by the same drain
+/// holds the slot, in `overflow`; never in both. A second that needs an
+/// occupied slot whose occupant the current drain has not used evicts it:
+/// the occupant becomes a compact [`Interval`] in `settled` (it is still
+/// unsealed; later samples of its second start a new accumulator, and the
+/// parts are merged when the second is sealed). So a long lateness window
+/// (a replay's hour) holds at most `SLOTS` dense accumulators per series,
+/// and seconds in any order within `SLOTS` seconds never touch a map.
 pub(crate) struct Table {
     layout: Layout,
     slots: Vec<Option<Box<SecondAcc>>>,
@@ -336,8 +470,11 @@ pub(crate) struct Table {
               re-boxing, and an empty slot stays one word"
     )]
     pool: Vec<Box<SecondAcc>>,
-    /// Parts of seconds spilled before a `u32` count could overflow.
-    spilled: BTreeMap<u64, Interval>,
+    /// Compact parts of unsealed seconds: evicted accumulators, and parts
+    /// spilled before a `u32` count could overflow.
+    settled: BTreeMap<u64, Interval>,
+    /// Drains so far (see `SecondAcc::touch`).
+    drains: u64,
 }
 
 impl Table {
@@ -347,15 +484,16 @@ impl Table {
             slots: (0..SLOTS).map(|_| None).collect(),
             overflow: BTreeMap::new(),
             pool: Vec::new(),
-            spilled: BTreeMap::new(),
+            settled: BTreeMap::new(),
+            drains: 0,
         }
     }
 
-    #[expect(
-        clippy::unnecessary_box_returns,
-        reason = "accumulators move between slots, the map, the pool and a seal as boxes: no \
-              re-boxing, and an empty slot stays one word"
-    )]
+    /// Starts a drain: accumulators looked up from now on are in use.
+    pub(crate) fn begin_drain(&mut self) {
+        self.drains += 1;
+    }
+
     fn fresh(&mut self, second: u64) -> Box<SecondAcc> {
         match self.pool.pop() {
             Some(mut a) => {
@@ -385,9 +523,31 @@ impl Table {
         let hit =
             matches!(self.slots.get(i), Some(Some(a)) if a.second == second && !a.needs_spill(n));
         if hit {
-            return self.slots[i].as_deref_mut().expect("checked: slot i holds `second`");
+            let acc = self.slots[i].as_deref_mut().expect("checked: slot i holds `second`");
+            acc.touch = self.drains;
+            return acc;
         }
         self.get_slow(i, second, n)
+    }
+
+    /// [`Table::get`] for a second whose accumulator was made room in for
+    /// the rest of the drain (the current run's): no spill check.
+    #[expect(
+        clippy::inline_always,
+        reason = "looked up for every sample of a run in the drain loop; forced inlining of the \
+                  slot hit is part of the benchmarked record() cost"
+    )]
+    #[inline(always)]
+    pub(crate) fn get_in_run(&mut self, second: u64) -> &mut SecondAcc {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "only the low bits select a slot; SLOTS is a power of two"
+        )]
+        let i = second as usize & (SLOTS - 1);
+        if matches!(self.slots.get(i), Some(Some(a)) if a.second == second) {
+            return self.slots[i].as_deref_mut().expect("checked: slot i holds `second`");
+        }
+        self.get_slow(i, second, 0)
     }
 
     #[cold]
@@ -399,6 +559,19 @@ impl Table {
         } else if self.overflow.contains_key(&second) {
             self.overflow.get_mut(&second).expect("checked: the map holds `second`")
         } else {
+            let drains = self.drains;
+            if self.slots[i].as_ref().is_some_and(|a| a.touch != drains) {
+                // Not in use by this drain: evict it to its compact form.
+                if let Some(mut old) = self.slots[i].take() {
+                    let iv = old.take_interval();
+                    if !iv.is_empty() {
+                        file(&mut self.settled, iv);
+                    }
+                    if self.pool.len() < POOL {
+                        self.pool.push(old);
+                    }
+                }
+            }
             let fresh = self.fresh(second);
             if self.slots[i].is_none() {
                 self.slots[i].insert(fresh)
@@ -406,10 +579,11 @@ impl Table {
                 self.overflow.entry(second).or_insert(fresh)
             }
         };
+        acc.touch = self.drains;
         if acc.needs_spill(n) {
             let iv = acc.to_interval();
             acc.reset(second);
-            file(&mut self.spilled, iv);
+            file(&mut self.settled, iv);
         }
         acc
     }
@@ -417,17 +591,55 @@ impl Table {
     /// Removes every second below `bound`, to be turned into intervals with
     /// [`Detached::finish`] without holding the series mutex, and their
     /// accumulators handed back with [`Table::recycle`].
-    pub(crate) fn detach_below(&mut self, bound: u64) -> Detached {
+    ///
+    /// Seconds below `late_below` (sealed earlier: late deltas) are held
+    /// back while they are still being added to (their count changed since
+    /// the previous pass), unless `all_late` or more than [`LATE_HELD`] are
+    /// pending: a replay that revisits old seconds (logs of several pods
+    /// concatenated) then hands each second's late samples to the tiers as
+    /// one delta, not one per pass. Queries read held-back seconds like
+    /// open ones.
+    pub(crate) fn detach_below(&mut self, bound: u64, late_below: u64, all_late: bool) -> Detached {
+        let late_pending = self
+            .slots
+            .iter()
+            .flatten()
+            .chain(self.overflow.values())
+            .filter(|a| a.second < late_below)
+            .count();
+        let all_late = all_late || late_pending > LATE_HELD;
+        let mut take = |a: &mut SecondAcc| {
+            if a.second >= bound {
+                return false;
+            }
+            if a.second >= late_below || all_late || a.requests == a.requests_at_pass {
+                return true;
+            }
+            a.requests_at_pass = a.requests;
+            false
+        };
         let mut accs: Vec<Box<SecondAcc>> = Vec::new();
         for slot in &mut self.slots {
-            if slot.as_ref().is_some_and(|a| a.second < bound) {
+            if slot.as_deref_mut().is_some_and(&mut take) {
                 accs.extend(slot.take());
             }
         }
-        let keep = self.overflow.split_off(&bound);
-        accs.extend(std::mem::replace(&mut self.overflow, keep).into_values());
-        let keep = self.spilled.split_off(&bound);
-        Detached { accs, spilled: std::mem::replace(&mut self.spilled, keep) }
+        let mut held: Vec<u64> = Vec::new();
+        for (&s, a) in &mut self.overflow {
+            if !take(a) {
+                held.push(s);
+            }
+        }
+        let mut rest = self.overflow.split_off(&bound);
+        for s in held {
+            if let Some(a) = self.overflow.remove(&s) {
+                rest.insert(s, a);
+            }
+        }
+        accs.extend(std::mem::replace(&mut self.overflow, rest).into_values());
+        // Settled parts are whole intervals: they go out with their bound.
+        let keep = self.settled.split_off(&bound);
+        Detached { accs, settled: std::mem::replace(&mut self.settled, keep) }
     }
 
     /// Keeps up to [`POOL`] used accumulators for the next seconds.
@@ -444,7 +656,7 @@ impl Table {
     /// [`Table::detach_below`], finished and recycled at once.
     #[cfg(test)]
     pub(crate) fn take_below(&mut self, bound: u64) -> Vec<Interval> {
-        let (out, accs) = self.detach_below(bound).finish();
+        let (out, accs) = self.detach_below(bound, 0, true).finish();
         self.recycle(accs);
         out
     }
@@ -464,17 +676,17 @@ impl Table {
         for a in self.iter().filter(|a| (start_s..end_s).contains(&a.second)) {
             a.add_to(acc);
         }
-        for (_, iv) in self.spilled.range(start_s..end_s) {
+        for (_, iv) in self.settled.range(start_s..end_s) {
             acc.add_interval(iv);
         }
     }
 
     /// Seconds holding data.
     pub(crate) fn seconds(&self) -> impl Iterator<Item = u64> + '_ {
-        self.iter().map(SecondAcc::second).chain(self.spilled.keys().copied())
+        self.iter().map(SecondAcc::second).chain(self.settled.keys().copied())
     }
 
-    /// Bytes allocated (accumulators, spares, spilled parts).
+    /// Bytes allocated (accumulators, spares, settled parts).
     pub(crate) fn heap_bytes(&self) -> usize {
         let accs: usize = self
             .slots
@@ -486,7 +698,7 @@ impl Table {
             .sum();
         accs + self.slots.len() * std::mem::size_of::<Option<Box<SecondAcc>>>()
             + self
-                .spilled
+                .settled
                 .values()
                 .map(|p| p.hist.heap_bytes() + p.status.len() * 16)
                 .sum::<usize>()
@@ -501,11 +713,11 @@ pub(crate) struct Detached {
               re-boxing, and an empty slot stays one word"
     )]
     accs: Vec<Box<SecondAcc>>,
-    spilled: BTreeMap<u64, Interval>,
+    settled: BTreeMap<u64, Interval>,
 }
 
 impl Detached {
-    /// The non-empty seconds as intervals, ascending (spilled parts merged
+    /// The non-empty seconds as intervals, ascending (settled parts merged
     /// back in), and the accumulators, emptied, for [`Table::recycle`].
     #[expect(
         clippy::vec_box,
@@ -513,19 +725,19 @@ impl Detached {
               re-boxing, and an empty slot stays one word"
     )]
     pub(crate) fn finish(self) -> (Vec<Interval>, Vec<Box<SecondAcc>>) {
-        let Detached { mut accs, mut spilled } = self;
+        let Detached { mut accs, mut settled } = self;
         accs.sort_unstable_by_key(|a| a.second);
         let mut out: Vec<Interval> = Vec::with_capacity(accs.len());
         for a in &mut accs {
             let mut iv = a.take_interval();
-            if let Some(s) = spilled.remove(&iv.start_s) {
+            if let Some(s) = settled.remove(&iv.start_s) {
                 iv.merge(&s);
             }
             if !iv.is_empty() {
                 out.push(iv);
             }
         }
-        out.extend(spilled.into_values());
+        out.extend(settled.into_values());
         out.sort_by_key(|iv| iv.start_s);
         (out, accs)
     }
@@ -565,6 +777,57 @@ mod tests {
         let got: Vec<(u64, u64)> = rest.iter().map(|iv| (iv.start_s, iv.requests())).collect();
         assert_eq!(got, vec![(6, 4), (5 + SLOTS as u64, 3), (5 + 2 * SLOTS as u64, 3)]);
         assert!(t.iter().next().is_none());
+    }
+
+    #[test]
+    fn seconds_evicted_between_drains_settle_and_merge_back() {
+        let layout = Layout::default();
+        let mut t = Table::new(layout);
+        let (a, b) = (100u64, 100 + SLOTS as u64);
+        t.begin_drain();
+        t.get(a, 1).add(&layout, Some(1_000), 200);
+        t.begin_drain();
+        // `a` is not in use by this drain: `b` evicts it to `settled`.
+        t.get(b, 1).add(&layout, Some(2_000), 200);
+        assert_eq!(t.settled.len(), 1);
+        t.begin_drain();
+        // And `a` comes back, evicting `b`; its parts merge at the seal.
+        t.get(a, 1).add(&layout, Some(3_000), 503);
+        let mut acc = Accumulator::new(layout);
+        t.add_range_to(a, a + 1, &mut acc);
+        assert_eq!(acc.requests(), 2);
+        let out = t.take_below(u64::MAX);
+        let got: Vec<(u64, u64, u64, u64)> =
+            out.iter().map(|iv| (iv.start_s, iv.requests(), iv.min_ns, iv.max_ns)).collect();
+        assert_eq!(got, vec![(a, 2, 1_000, 3_000), (b, 1, 2_000, 2_000)]);
+        assert!(t.settled.is_empty() && t.iter().next().is_none());
+    }
+
+    #[test]
+    fn listed_and_scanned_seconds_read_and_reset_exactly() {
+        let layout = Layout::default();
+        let mut a = SecondAcc::new(&layout, 0);
+        // Few cells (listed), exactly LISTED, one more (scanned), many; each
+        // round reuses the accumulator, so a reset that left a count behind
+        // shows in the next round.
+        for (round, &distinct) in [3u64, 64, 65, 700, 5, 2, 63].iter().enumerate() {
+            let second = round as u64;
+            a.reset(second);
+            let mut want = std::collections::BTreeMap::new();
+            for k in 0..distinct * 3 {
+                // `distinct` values 1 ms apart (distinct buckets), in an
+                // order that revisits them.
+                let v = 1_000_000 * (1 + (k * 11 + round as u64) % distinct);
+                a.add(&layout, Some(v), 200);
+                *want.entry(layout.index(v)).or_insert(0u64) += 1;
+            }
+            assert_eq!(want.len() as u64, distinct);
+            let want: Vec<(u32, u64)> = want.into_iter().collect();
+            assert_eq!(a.to_interval().hist.iter().collect::<Vec<_>>(), want, "round {round}");
+            let iv = if round % 2 == 0 { a.take_interval() } else { a.to_interval() };
+            assert_eq!(iv.hist.iter().collect::<Vec<_>>(), want, "round {round}");
+            assert_eq!(iv.start_s, second);
+        }
     }
 
     #[test]

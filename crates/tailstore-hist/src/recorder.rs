@@ -395,7 +395,6 @@ impl Recorder {
     }
 
     /// Drains one ring into the open seconds. Holding the series mutex.
-    ///
     fn drain_one(&self, open: &mut Open, shard: &Shard, at_most: u64) {
         let (ring, tail, head) = shard.pending();
         let head = head.min(tail.saturating_add(at_most));
@@ -404,7 +403,10 @@ impl Recorder {
         }
         let retention = self.clock.retention_s();
         let mut newest = self.clock.observe(0);
+        // Seconds below this are past retention (rejected).
+        let mut keep_from = newest.saturating_sub(retention);
         let Open { table, sealed_below, counters, explicit } = open;
+        table.begin_drain();
         let mut late = 0u64;
         let mut any_explicit = 0u64;
         // Samples of the newest second met so far form a run: its totals stay
@@ -426,8 +428,9 @@ impl Recorder {
             let second = meta >> SECOND_SHIFT;
             if second > newest {
                 newest = self.clock.observe(second);
+                keep_from = newest.saturating_sub(retention);
             }
-            if second.saturating_add(retention) < newest {
+            if second < keep_from {
                 counters.rejected += 1;
                 continue;
             }
@@ -440,7 +443,8 @@ impl Recorder {
             let left = head - p;
             match run_second {
                 Some(r) if r == second => {
-                    run.add(table.get(second, left), &self.layout, value, status);
+                    // Room for the whole run was made when it started.
+                    run.add(table.get_in_run(second), &self.layout, value, status);
                 }
                 Some(r) if r > second => {
                     table.get(second, left).add(&self.layout, value, status);
@@ -480,15 +484,17 @@ impl Recorder {
     /// Seals every second below `seal_below` (or below `live_seal_below`
     /// when every sample so far came from the live clock, which needs no
     /// lateness window): drains every ring and returns the sealed seconds
-    /// and the late deltas of seconds sealed earlier.
-    pub fn seal(&self, seal_below: u64, live_seal_below: u64) -> Sealed {
+    /// and the late deltas of seconds sealed earlier. Late seconds still
+    /// being added to are held back for a later pass unless `all_late`
+    /// (a flush).
+    pub fn seal(&self, seal_below: u64, live_seal_below: u64, all_late: bool) -> Sealed {
         let (detached, before) = {
             let mut open = self.open.lock();
             self.drain_all(&mut open);
             let wanted = if open.explicit { seal_below } else { live_seal_below.max(seal_below) };
             let target = wanted.max(open.sealed_below);
             let before = std::mem::replace(&mut open.sealed_below, target);
-            (open.table.detach_below(target), before)
+            (open.table.detach_below(target, before, all_late), before)
         };
         // Built without the mutex, so recording threads that find their
         // ring full are not held up by the conversion.
@@ -608,7 +614,7 @@ mod tests {
         let mut acc = Accumulator::new(Layout::default());
         r.read_unsealed(100, 101, &mut acc);
         assert_eq!((acc.total(), acc.requests()), (n, n));
-        let sealed = r.seal(101, 101);
+        let sealed = r.seal(101, 101, true);
         assert_eq!(sealed.seconds.len(), 1);
         assert_eq!(sealed.seconds[0].requests(), n);
         assert_eq!(sealed.seconds[0].sum_ns, u128::from(n) * 5_000);
@@ -622,7 +628,7 @@ mod tests {
             let second = 10 + i / 100 + (i % 2) * 2;
             r.record(true, second, 1_000 + second, 200);
         }
-        let sealed = r.seal(u64::MAX, u64::MAX);
+        let sealed = r.seal(u64::MAX, u64::MAX, true);
         let mut total = 0;
         for iv in &sealed.seconds {
             assert_eq!((iv.min_ns, iv.max_ns), (1_000 + iv.start_s, 1_000 + iv.start_s));
@@ -636,14 +642,38 @@ mod tests {
     fn after_a_seal_the_same_second_is_late_and_counted_once() {
         let r = recorder();
         r.record(true, 10, 1_000, 200);
-        let sealed = r.seal(11, 11);
+        let sealed = r.seal(11, 11, true);
         assert_eq!(sealed.seconds[0].requests(), 1);
         r.record(true, 10, 2_000, 500);
-        let sealed = r.seal(11, 11);
+        let sealed = r.seal(11, 11, true);
         assert!(sealed.seconds.is_empty());
         assert_eq!(sealed.late.len(), 1);
         assert_eq!((sealed.late[0].start_s, sealed.late[0].requests()), (10, 1));
         assert_eq!(r.counters().late, 1);
+    }
+
+    #[test]
+    fn late_seconds_still_growing_are_held_back_until_quiet() {
+        let r = recorder();
+        r.record(true, 10, 1_000, 200);
+        assert_eq!(r.seal(20, 20, false).seconds.len(), 1);
+        r.record(true, 10, 2_000, 200);
+        // Changed since the last pass: held back, still visible to queries.
+        let sealed = r.seal(20, 20, false);
+        assert!(sealed.late.is_empty() && sealed.seconds.is_empty());
+        let mut acc = Accumulator::new(Layout::default());
+        r.read_unsealed(10, 11, &mut acc);
+        assert_eq!(acc.requests(), 1);
+        r.record(true, 10, 3_000, 200);
+        assert!(r.seal(20, 20, false).late.is_empty());
+        // Quiet for a whole pass: handed out as one delta of both samples.
+        let sealed = r.seal(20, 20, false);
+        assert_eq!(sealed.late.len(), 1);
+        assert_eq!((sealed.late[0].start_s, sealed.late[0].requests()), (10, 2));
+        // A flush hands out what is held at once.
+        r.record(true, 10, 4_000, 200);
+        assert_eq!(r.seal(20, 20, true).late[0].requests(), 1);
+        assert_eq!(r.counters().late, 3);
     }
 
     #[test]
@@ -652,7 +682,7 @@ mod tests {
         r.record(true, u64::MAX - 5, 1_000, 200);
         r.record_status_only(true, MAX_PACKED_SECOND, 404);
         assert_eq!(r.unsealed_seconds(), vec![MAX_PACKED_SECOND, u64::MAX - 5]);
-        let sealed = r.seal(u64::MAX, u64::MAX);
+        let sealed = r.seal(u64::MAX, u64::MAX, true);
         assert_eq!(sealed.seconds.len(), 2);
     }
 

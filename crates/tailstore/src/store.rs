@@ -827,7 +827,7 @@ fn seal_pass(inner: &Inner, force: bool) {
     };
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
-    let pass = Pass { inner, seal_below, live_seal_below, newest, sinks: &sinks };
+    let pass = Pass { inner, seal_below, live_seal_below, newest, force, sinks: &sinks };
     // A forced pass (flush, compact, drop) may have much to seal at once
     // (a replay's last lateness window): series go to one thread per core.
     // Regular passes stay on the clock thread, off the recorders' cores.
@@ -863,6 +863,8 @@ struct Pass<'a> {
     seal_below: u64,
     live_seal_below: u64,
     newest: u64,
+    /// A flush, compact or close: late seconds are not held back.
+    force: bool,
     sinks: &'a [Arc<dyn Sink>],
 }
 
@@ -875,7 +877,7 @@ impl Pass<'_> {
         let mut persist: Vec<(usize, StoredInterval)> = Vec::new();
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
-            let sealed = s.recorder.seal(self.seal_below, self.live_seal_below);
+            let sealed = s.recorder.seal(self.seal_below, self.live_seal_below, self.force);
             tier.advance(self.newest);
             for (late, iv) in sealed
                 .seconds
