@@ -473,12 +473,19 @@ impl Recorder {
         }
     }
 
-    /// Drains every thread's ring into the unsealed seconds now (a
-    /// background thread calls this between seal passes, so that threads
-    /// recording at a moderate rate never find their ring full).
-    pub fn drain(&self) {
-        let mut open = self.open.lock();
-        self.drain_all(&mut open);
+    /// Drains every thread's ring into the unsealed seconds now, if the
+    /// series has only been fed by the live clock and nobody else holds its
+    /// mutex (a background thread calls this between seal passes, so that
+    /// live threads recording at a moderate rate never find their ring
+    /// full; a series fed explicit times, a replay's or a harness's, is left
+    /// to its recording threads and the seal passes, off the parsers'
+    /// cores).
+    pub fn drain_live(&self) {
+        if let Some(mut open) = self.open.try_lock() {
+            if !open.explicit {
+                self.drain_all(&mut open);
+            }
+        }
     }
 
     /// Seals every second below `seal_below` (or below `live_seal_below`

@@ -579,11 +579,11 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         let newest = inner.timeline.newest.load(Relaxed);
         passes_since_seal += 1;
         // Seal when data time moved, and at least every ~second for idle
-        // series. On the other ticks, drain the recording threads' rings
-        // (a seal pass drains them too): a thread recording fewer than
-        // ~100 000 requests per second (its ring's 1 024 slots per 10 ms
-        // tick) then never drains its own ring, so its `record()` calls
-        // never pay for one.
+        // series. On the other ticks, drain the rings of live series (a
+        // seal pass drains them too): a thread calling `record()` fewer
+        // than ~100 000 times per second (its ring's 1 024 slots per 10 ms
+        // tick) then never drains its own ring, so its calls never pay for
+        // one.
         if newest != last_newest || u128::from(passes_since_seal) * tick.as_millis() >= 1000 {
             seal_pass(&inner, false);
             last_newest = newest;
@@ -591,7 +591,7 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         } else {
             let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
             for s in &series {
-                s.recorder.drain();
+                s.recorder.drain_live();
             }
         }
         if let Some(st) = &inner.storage {
