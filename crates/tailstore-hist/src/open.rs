@@ -3,7 +3,7 @@
 //! They live behind the series mutex (see [`crate::recorder`]): the rings of
 //! the recording threads are drained into them, the sealer turns them into
 //! [`Interval`]s, queries read them in place. Each is a lazily allocated
-//! block directory of `u32` counts plus the status counts and the exact
+//! block directory of `u16` counts plus the status counts and the exact
 //! extremes; a [`Table`] finds the one of a second in O(1) for the seconds
 //! of a lateness window, so samples in any order cost the same.
 
@@ -17,12 +17,15 @@ use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
 /// Counts per lazily allocated block of a second's histogram.
 const BLOCK: usize = 256;
 const BLOCK_SHIFT: u32 = 8;
-type Block = [u32; BLOCK];
+/// A count: a second's requests are capped at `SPILL_AT`, so `u16` holds
+/// any of them (half the memory of `u32`).
+type Cell = u16;
+type Block = [Cell; BLOCK];
 
 /// A second's accumulator is spilled to an [`Interval`] before it holds
-/// this many requests, so no `u32` count can overflow (a count never exceeds
+/// this many requests, so no count can overflow (a count never exceeds
 /// its second's number of requests). Small in unit tests, to exercise it.
-const SPILL_AT: u64 = if cfg!(test) { 5_000 } else { u32::MAX as u64 };
+const SPILL_AT: u64 = if cfg!(test) { 5_000 } else { Cell::MAX as u64 };
 
 /// Direct-mapped slots of a [`Table`] (seconds `s` and `s + SLOTS` share one):
 /// the dense accumulators a series holds at most, besides stragglers.
@@ -33,7 +36,7 @@ const LISTED: usize = 64;
 const LATE_HELD: usize = 256;
 /// Spare accumulators a table keeps for the next seconds (their blocks stay
 /// allocated, so a steady series allocates nothing second after second).
-const POOL: usize = 8;
+const POOL: usize = 1;
 
 /// The counts of one unsealed second of one series.
 pub(crate) struct SecondAcc {
@@ -47,7 +50,7 @@ pub(crate) struct SecondAcc {
     /// its cells instead of scanning whole blocks.
     listed: Vec<u32>,
     listed_full: bool,
-    status: Box<[u32; STATUS_CODES]>,
+    status: Box<[Cell; STATUS_CODES]>,
     /// One bit per status hundred (0-9) that holds a count: reads and
     /// resets visit only those.
     status_hundreds: u16,
@@ -160,7 +163,7 @@ impl SecondAcc {
     }
 
     /// The count of bucket `idx`.
-    fn cell(&self, idx: u32) -> u32 {
+    fn cell(&self, idx: u32) -> Cell {
         match self.blocks.get((idx >> BLOCK_SHIFT) as usize) {
             Some(Some(block)) => block.get(idx as usize & (BLOCK - 1)).copied().unwrap_or(0),
             _ => 0,
@@ -341,7 +344,7 @@ impl SecondAcc {
             + self.blocks.len() * std::mem::size_of::<Option<Box<Block>>>()
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
             + self.listed.capacity() * 4
-            + std::mem::size_of::<[u32; STATUS_CODES]>()
+            + std::mem::size_of::<[Cell; STATUS_CODES]>()
     }
 }
 
@@ -414,7 +417,8 @@ impl Run {
         if self.code_n > 0 {
             acc.status_hundreds |= 1 << (self.code / 100);
             if let Some(s) = acc.status.get_mut(usize::from(self.code)) {
-                *s += self.code_n;
+                // code_n <= the run's requests, for which `Table::get` made room.
+                *s += Cell::try_from(self.code_n).unwrap_or(Cell::MAX);
             }
             self.code_n = 0;
         }
@@ -471,7 +475,7 @@ pub(crate) struct Table {
     )]
     pool: Vec<Box<SecondAcc>>,
     /// Compact parts of unsealed seconds: evicted accumulators, and parts
-    /// spilled before a `u32` count could overflow.
+    /// spilled before a count could overflow.
     settled: BTreeMap<u64, Interval>,
     /// Drains so far (see `SecondAcc::touch`).
     drains: u64,
@@ -562,15 +566,7 @@ impl Table {
             let drains = self.drains;
             if self.slots[i].as_ref().is_some_and(|a| a.touch != drains) {
                 // Not in use by this drain: evict it to its compact form.
-                if let Some(mut old) = self.slots[i].take() {
-                    let iv = old.take_interval();
-                    if !iv.is_empty() {
-                        file(&mut self.settled, iv);
-                    }
-                    if self.pool.len() < POOL {
-                        self.pool.push(old);
-                    }
-                }
+                self.evict(i);
             }
             let fresh = self.fresh(second);
             if self.slots[i].is_none() {
@@ -580,12 +576,39 @@ impl Table {
             }
         };
         acc.touch = self.drains;
-        if acc.needs_spill(n) {
+        if acc.needs_spill(n) && !acc.is_empty() {
             let iv = acc.to_interval();
             acc.reset(second);
             file(&mut self.settled, iv);
         }
         acc
+    }
+
+    /// Turns the accumulator in slot `i` into a compact interval in
+    /// `settled` (merged there with earlier parts of its second).
+    fn evict(&mut self, i: usize) {
+        if let Some(mut old) = self.slots.get_mut(i).and_then(Option::take) {
+            let iv = old.take_interval();
+            if !iv.is_empty() {
+                file(&mut self.settled, iv);
+            }
+            if self.pool.len() < POOL {
+                self.pool.push(old);
+            }
+        }
+    }
+
+    /// Evicts the accumulators of seconds more than `lag` seconds behind the
+    /// newest one held (a long lateness window keeps its old seconds
+    /// compact; the newest seconds, where disordered samples land, stay
+    /// dense). Between drains only.
+    pub(crate) fn settle_behind(&mut self, lag: u64) {
+        let Some(newest) = self.slots.iter().flatten().map(|a| a.second).max() else { return };
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|a| a.second.saturating_add(lag) < newest) {
+                self.evict(i);
+            }
+        }
     }
 
     /// Removes every second below `bound`, to be turned into intervals with

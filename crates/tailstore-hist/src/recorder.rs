@@ -48,8 +48,14 @@ use crate::sync::{AtomicBool, AtomicU64};
 /// Slots of the ring every shard starts with (inline, 1 KiB).
 const SMALL: usize = 64;
 /// Slots of the ring a shard moves to once its small ring filled up between
-/// two drains (16 KiB, allocated once).
-const LARGE: usize = 1024;
+/// two drains (4 KiB, allocated once).
+const LARGE: usize = 256;
+/// Unsealed seconds this far behind a series' newest are kept compact
+/// after each seal pass (see `Table::settle_behind`).
+const SETTLE_LAG: u64 = 3;
+/// Samples of a batch added per accumulator lookup (well below any
+/// accumulator's capacity).
+const BATCH_CHUNK: usize = 1024;
 
 /// Slots a recording thread that finds its ring full drains itself at once
 /// (consumers that are not recording drain everything).
@@ -343,9 +349,12 @@ impl Recorder {
         if second < open.sealed_below {
             open.counters.late += n;
         }
-        let acc = open.table.get(second, n);
-        for &(v, status) in samples {
-            acc.add(&self.layout, Some(v), status);
+        // In chunks that fit one accumulator's room (see `Table::get`).
+        for chunk in samples.chunks(BATCH_CHUNK) {
+            let acc = open.table.get(second, chunk.len() as u64);
+            for &(v, status) in chunk {
+                acc.add(&self.layout, Some(v), status);
+            }
         }
     }
 
@@ -501,7 +510,9 @@ impl Recorder {
             let wanted = if open.explicit { seal_below } else { live_seal_below.max(seal_below) };
             let target = wanted.max(open.sealed_below);
             let before = std::mem::replace(&mut open.sealed_below, target);
-            (open.table.detach_below(target, before, all_late), before)
+            let detached = open.table.detach_below(target, before, all_late);
+            open.table.settle_behind(SETTLE_LAG);
+            (detached, before)
         };
         // Built without the mutex, so recording threads that find their
         // ring full are not held up by the conversion.

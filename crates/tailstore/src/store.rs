@@ -581,7 +581,7 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         // Seal when data time moved, and at least every ~second for idle
         // series. On the other ticks, drain the rings of live series (a
         // seal pass drains them too): a thread calling `record()` fewer
-        // than ~100 000 times per second (its ring's 1 024 slots per 10 ms
+        // than ~25 000 times per second (its ring's 256 slots per 10 ms
         // tick) then never drains its own ring, so its calls never pay for
         // one.
         if newest != last_newest || u128::from(passes_since_seal) * tick.as_millis() >= 1000 {
