@@ -177,13 +177,16 @@ impl SecondAcc {
         idx.into_iter().map(|i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0).collect()
     }
 
-    /// Zeroes the listed cells (`!listed_full`).
+    /// Zeroes the listed cells (`!listed_full`), sorting the list on the way.
     fn clear_listed(&mut self) {
-        let mut used = vec![0u64; self.blocks.len().div_ceil(64)];
+        self.listed.sort_unstable();
+        let mut touched = 0usize;
+        let mut last_block = usize::MAX;
         for &i in &self.listed {
             let b = (i >> BLOCK_SHIFT) as usize;
-            if let Some(w) = used.get_mut(b / 64) {
-                *w |= 1 << (b % 64);
+            if b != last_block {
+                touched += 1;
+                last_block = b;
             }
             if let Some(Some(block)) = self.blocks.get_mut(b) {
                 if let Some(c) = block.get_mut(i as usize & (BLOCK - 1)) {
@@ -194,11 +197,16 @@ impl SecondAcc {
         // Blocks stay allocated for the next second (a steady series then
         // allocates nothing), unless they are mostly ones this second did not
         // use (a rare outlier's): then those are freed.
-        let touched: usize = used.iter().map(|w| w.count_ones() as usize).sum();
         let allocated = self.blocks.iter().flatten().count();
         if allocated > 4 * touched + 16 {
+            let listed = &self.listed;
             for (b, slot) in self.blocks.iter_mut().enumerate() {
-                if used.get(b / 64).is_some_and(|w| w & (1 << (b % 64)) == 0) {
+                let used = listed
+                    .binary_search_by(|&i| {
+                        ((i >> BLOCK_SHIFT) as usize).cmp(&b).then(std::cmp::Ordering::Less)
+                    })
+                    .unwrap_err();
+                if listed.get(used).is_none_or(|&i| (i >> BLOCK_SHIFT) as usize != b) {
                     *slot = None;
                 }
             }
@@ -270,7 +278,7 @@ impl SecondAcc {
     /// this second did not use are freed (so a rare outlier's block is not
     /// scanned again every second).
     pub(crate) fn take_interval(&mut self) -> Interval {
-        let cells = if self.listed_full {
+        let hist = if self.listed_full {
             let mut cells = Vec::with_capacity(self.cells_bound());
             for (b, slot) in (0u32..).zip(self.blocks.iter_mut()) {
                 let Some(block) = slot else { continue };
@@ -284,14 +292,18 @@ impl SecondAcc {
             }
             self.listed.clear();
             self.listed_full = false;
-            cells
+            SparseHist::from_sorted(cells).expect("cells are ascending")
         } else {
-            let cells = self.listed_cells();
+            self.listed.sort_unstable();
+            let hist = SparseHist::from_sorted(
+                self.listed.iter().map(|&i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0),
+            )
+            .expect("sorted cells are ascending");
             self.clear_listed();
-            cells
+            hist
         };
         let mut iv = Interval::empty(self.second, 1);
-        iv.hist = SparseHist::from_sorted(cells).expect("cells are ascending");
+        iv.hist = hist;
         self.fill_interval(&mut iv);
         self.clear_status();
         self.requests = 0;
@@ -851,6 +863,34 @@ mod tests {
             assert_eq!(iv.hist.iter().collect::<Vec<_>>(), want, "round {round}");
             assert_eq!(iv.start_s, second);
         }
+    }
+
+    #[test]
+    fn a_quiet_second_after_a_busy_one_frees_the_blocks_it_did_not_use() {
+        let layout = Layout::default();
+        let mut a = SecondAcc::new(&layout, 0);
+        // Busy: 4 000 values spread over ~100 blocks (listed list overflows).
+        for k in 0..4_000u64 {
+            a.add(&layout, Some(1_000 + k * 900_000), 200);
+        }
+        let busy = a.blocks.iter().flatten().count();
+        assert!(busy > 40, "{busy}");
+        assert_eq!(a.take_interval().requests(), 4_000);
+        // Quiet: 3 samples in one block; reading it frees the other blocks.
+        a.reset(1);
+        for v in [5_000_000u64, 5_000_100, 5_000_200] {
+            a.add(&layout, Some(v), 200);
+        }
+        let iv = a.take_interval();
+        assert_eq!((iv.requests(), iv.hist.total()), (3, 3));
+        assert_eq!(a.blocks.iter().flatten().count(), 1);
+        // And the freed blocks come back empty.
+        a.reset(2);
+        a.add(&layout, Some(1_000), 200);
+        assert_eq!(
+            a.take_interval().hist.iter().collect::<Vec<_>>(),
+            vec![(layout.index(1_000), 1)]
+        );
     }
 
     #[test]
