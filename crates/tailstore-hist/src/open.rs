@@ -177,8 +177,9 @@ impl SecondAcc {
         idx.into_iter().map(|i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0).collect()
     }
 
-    /// Zeroes the listed cells (`!listed_full`), sorting the list on the way.
-    fn clear_listed(&mut self) {
+    /// Zeroes the listed cells (`!listed_full`), sorting the list on the
+    /// way; with `free_unused`, may free blocks the list does not touch.
+    fn clear_listed(&mut self, free_unused: bool) {
         self.listed.sort_unstable();
         let mut touched = 0usize;
         let mut last_block = usize::MAX;
@@ -198,15 +199,12 @@ impl SecondAcc {
         // allocates nothing), unless they are mostly ones this second did not
         // use (a rare outlier's): then those are freed.
         let allocated = self.blocks.iter().flatten().count();
-        if allocated > 4 * touched + 16 {
+        if free_unused && allocated > 4 * touched + 16 {
             let listed = &self.listed;
             for (b, slot) in self.blocks.iter_mut().enumerate() {
-                let used = listed
-                    .binary_search_by(|&i| {
-                        ((i >> BLOCK_SHIFT) as usize).cmp(&b).then(std::cmp::Ordering::Less)
-                    })
-                    .unwrap_err();
-                if listed.get(used).is_none_or(|&i| (i >> BLOCK_SHIFT) as usize != b) {
+                // The first listed cell in block `b` or later.
+                let at = listed.partition_point(|&i| ((i >> BLOCK_SHIFT) as usize) < b);
+                if listed.get(at).is_none_or(|&i| (i >> BLOCK_SHIFT) as usize != b) {
                     *slot = None;
                 }
             }
@@ -299,7 +297,7 @@ impl SecondAcc {
                 self.listed.iter().map(|&i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0),
             )
             .expect("sorted cells are ascending");
-            self.clear_listed();
+            self.clear_listed(true);
             hist
         };
         let mut iv = Interval::empty(self.second, 1);
@@ -337,7 +335,7 @@ impl SecondAcc {
             self.listed.clear();
             self.listed_full = false;
         } else {
-            self.clear_listed();
+            self.clear_listed(false);
         }
         self.clear_status();
         self.second = second;
