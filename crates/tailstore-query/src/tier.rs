@@ -313,6 +313,63 @@ impl MemTier {
         deltas
     }
 
+    /// Adds many late deltas at once: each to its second, as
+    /// [`MemTier::insert`] does, but the deltas that fall in one rollup
+    /// piece already built are summed first (in `scratch`) and merged into
+    /// it once, so a batch of late seconds (a replay revisiting an hour)
+    /// rewrites each minute and hour piece once, not once per second.
+    /// Returns the deltas applied to rollup pieces, one per piece, as
+    /// `(level, delta)` re-spanned to the piece (for persistence).
+    pub fn insert_many(
+        &mut self,
+        ivs: &[Interval],
+        scratch: &mut Accumulator,
+    ) -> Vec<(usize, Interval)> {
+        let newest = self.newest_s;
+        let keep: Vec<u64> = (0..self.levels.len()).map(|k| self.keep_from(k, newest)).collect();
+        let mut deltas = Vec::new();
+        for (k, level) in self.levels.iter_mut().enumerate() {
+            let span = u64::from(level.spec.span_s);
+            let mut groups: BTreeMap<u64, Vec<&Interval>> = BTreeMap::new();
+            for iv in ivs {
+                let start = iv.start_s - iv.start_s % span;
+                if start < keep[k] || (k > 0 && start >= level.built_until) {
+                    // Past retention, or not built yet (the roll-up will
+                    // include it from the finer level).
+                    continue;
+                }
+                groups.entry(start).or_default().push(iv);
+            }
+            for (start, group) in groups {
+                let delta = match group.as_slice() {
+                    [one] => {
+                        let mut d = (*one).clone();
+                        d.start_s = start;
+                        d.span_s = level.spec.span_s;
+                        d
+                    }
+                    many => {
+                        scratch.clear();
+                        for iv in many {
+                            scratch.add_interval(iv);
+                        }
+                        scratch.to_interval(start, level.spec.span_s)
+                    }
+                };
+                match level.hot(start, self.source.as_ref(), &self.read_errors) {
+                    Some(piece) => piece.merge(&delta),
+                    None => {
+                        level.pieces.insert(start, Slot::Hot(Box::new(delta.clone())));
+                    }
+                }
+                if k > 0 {
+                    deltas.push((k, delta));
+                }
+            }
+        }
+        deltas
+    }
+
     /// Loads a stored piece of `level` (one second, or a whole rollup piece
     /// read back from storage): merges it in, and marks the rollup span as
     /// built. Pieces past retention are dropped.

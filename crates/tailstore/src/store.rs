@@ -879,18 +879,24 @@ impl Pass<'_> {
             let mut tier = s.tier.lock();
             let sealed = s.recorder.seal(self.seal_below, self.live_seal_below, self.force);
             tier.advance(self.newest);
-            for (late, iv) in sealed
-                .seconds
-                .iter()
-                .map(|iv| (false, iv))
-                .chain(sealed.late.iter().map(|iv| (true, iv)))
-            {
+            for iv in &sealed.seconds {
                 let deltas = tier.insert(iv);
                 if durable {
-                    persist.push((0, StoredInterval { interval: iv.clone(), late }));
+                    persist.push((0, StoredInterval { interval: iv.clone(), late: false }));
                     for (k, d) in deltas {
                         persist.push((k, StoredInterval { interval: d, late: true }));
                     }
+                }
+            }
+            // Late deltas together: one merge (and one stored delta) per
+            // rollup piece they touch.
+            let deltas = tier.insert_many(&sealed.late, scratch);
+            if durable {
+                for iv in &sealed.late {
+                    persist.push((0, StoredInterval { interval: iv.clone(), late: true }));
+                }
+                for (k, d) in deltas {
+                    persist.push((k, StoredInterval { interval: d, late: true }));
                 }
             }
             // `seal_below` never exceeds what the recorder sealed for this
