@@ -72,6 +72,14 @@ impl Dist {
     }
 }
 
+/// A latency from 1 us to ~2.8 h, log-uniform by decade (the default layout
+/// clamps above 1 h).
+pub fn wide_latency(r: &mut Rng) -> u64 {
+    let decade = u32::try_from(r.below(10)).expect("below 10");
+    let base = 1_000 * 10u64.pow(decade);
+    base + r.below(9 * base)
+}
+
 pub const STATUSES: [u16; 10] = [200, 200, 200, 200, 201, 404, 429, 500, 503, 0];
 
 pub fn at(second: u64, frac_ns: u32) -> SystemTime {

@@ -233,6 +233,10 @@ struct Open {
     /// Whether any sample came with an explicit time (`record_at`); a series
     /// fed only by the live clock needs no lateness window.
     explicit: bool,
+    /// Whether any sample came from the live clock (`record`). A series
+    /// seals past its lateness window only when it was fed, and only live:
+    /// one with no sample yet keeps the window for its first `record_at`.
+    live: bool,
 }
 
 /// What one seal pass hands to the store: sealed seconds and late deltas.
@@ -274,6 +278,7 @@ impl Recorder {
                 sealed_below,
                 counters: RecorderCounters::default(),
                 explicit: false,
+                live: false,
             }),
         }
     }
@@ -414,10 +419,11 @@ impl Recorder {
         let mut newest = self.clock.observe(0);
         // Seconds below this are past retention (rejected).
         let mut keep_from = newest.saturating_sub(retention);
-        let Open { table, sealed_below, counters, explicit } = open;
+        let Open { table, sealed_below, counters, explicit, live } = open;
         table.begin_drain();
         let mut late = 0u64;
         let mut any_explicit = 0u64;
+        let mut any_live = 0u64;
         // Samples of the newest second met so far form a run: its totals stay
         // in registers (see `Run`), so in-order traffic increments no scalar
         // in memory. Samples of older seconds (disordered traffic) go
@@ -445,6 +451,7 @@ impl Recorder {
             }
             late += u64::from(second < *sealed_below);
             any_explicit |= meta & EXPLICIT;
+            any_live |= !meta & EXPLICIT;
             #[expect(clippy::cast_possible_truncation, reason = "the low 16 bits are the status")]
             let status = meta as u16;
             let value = if meta & NO_LATENCY == 0 { Some(value) } else { None };
@@ -473,6 +480,7 @@ impl Recorder {
         shard.release(head);
         counters.late += late;
         *explicit |= any_explicit != 0;
+        *live |= any_live != 0;
     }
 
     /// Drains every ring. Holding the series mutex.
@@ -498,8 +506,8 @@ impl Recorder {
     }
 
     /// Seals every second below `seal_below` (or below `live_seal_below`
-    /// when every sample so far came from the live clock, which needs no
-    /// lateness window): drains every ring and returns the sealed seconds
+    /// when the series has samples and every one came from the live clock,
+    /// which needs no lateness window): drains every ring and returns the sealed seconds
     /// and the late deltas of seconds sealed earlier. Late seconds still
     /// being added to are held back for a later pass unless `all_late`
     /// (a flush).
@@ -507,7 +515,8 @@ impl Recorder {
         let (detached, before) = {
             let mut open = self.open.lock();
             self.drain_all(&mut open);
-            let wanted = if open.explicit { seal_below } else { live_seal_below.max(seal_below) };
+            let live_only = open.live && !open.explicit;
+            let wanted = if live_only { live_seal_below.max(seal_below) } else { seal_below };
             let target = wanted.max(open.sealed_below);
             let before = std::mem::replace(&mut open.sealed_below, target);
             let detached = open.table.detach_below(target, before, all_late);
@@ -589,6 +598,7 @@ fn absorb(
         return;
     }
     open.explicit |= explicit;
+    open.live |= !explicit;
     if second < open.sealed_below {
         open.counters.late += 1;
     }
