@@ -45,11 +45,13 @@ pub(crate) struct SecondAcc {
     /// accumulator is reused for a later second: a steady series allocates
     /// nothing, and reads and resets visit only the allocated blocks.
     blocks: Vec<Option<Box<Block>>>,
-    /// The first `LISTED` cells that went from 0 to 1, unless `listed_full`:
-    /// a quiet second (a few requests) is then read and reset by visiting
-    /// its cells instead of scanning whole blocks.
-    listed: Vec<u32>,
-    listed_full: bool,
+    /// The first `LISTED` cells that went from 0 to 1 (`nlisted` of them;
+    /// more than `LISTED`: the list is incomplete, reads scan blocks): a
+    /// quiet second (a few requests) is read and reset by visiting its cells
+    /// instead of scanning whole blocks. The extra slot is where a full
+    /// list's writes go, so listing takes no branch.
+    listed: [u32; LISTED + 1],
+    nlisted: usize,
     status: Box<[Cell; STATUS_CODES]>,
     /// One bit per status hundred (0-9) that holds a count: reads and
     /// resets visit only those.
@@ -74,8 +76,8 @@ impl SecondAcc {
         SecondAcc {
             second,
             blocks: (0..nblocks).map(|_| None).collect(),
-            listed: Vec::with_capacity(LISTED),
-            listed_full: false,
+            listed: [0; LISTED + 1],
+            nlisted: 0,
             status: Box::new([0; STATUS_CODES]),
             status_hundreds: 0,
             requests: 0,
@@ -153,12 +155,10 @@ impl SecondAcc {
                 *cell += 1;
             }
         }
-        if first && !self.listed_full {
-            if self.listed.len() < LISTED {
-                self.listed.push(idx);
-            } else {
-                self.listed_full = true;
-            }
+        // Once the list is full (a busy second) this is one predictable
+        // branch and no store.
+        if self.nlisted <= LISTED && first {
+            self.list(idx);
         }
     }
 
@@ -170,9 +170,25 @@ impl SecondAcc {
         }
     }
 
+    /// Notes a cell that went from 0 to 1 (the list is not full). Out of
+    /// line: it keeps the drain loop's registers for the common case.
+    #[cold]
+    #[inline(never)]
+    fn list(&mut self, idx: u32) {
+        if let Some(slot) = self.listed.get_mut(self.nlisted) {
+            *slot = idx;
+        }
+        self.nlisted += 1;
+    }
+
+    /// Whether the cell list is incomplete (reads scan blocks).
+    fn listed_full(&self) -> bool {
+        self.nlisted > LISTED
+    }
+
     /// The listed cells as `(bucket, count)`, ascending (`!listed_full`).
     fn listed_cells(&self) -> Vec<(u32, u64)> {
-        let mut idx = self.listed.clone();
+        let mut idx = self.listed[..self.nlisted.min(LISTED)].to_vec();
         idx.sort_unstable();
         idx.into_iter().map(|i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0).collect()
     }
@@ -180,10 +196,11 @@ impl SecondAcc {
     /// Zeroes the listed cells (`!listed_full`), sorting the list on the
     /// way; with `free_unused`, may free blocks the list does not touch.
     fn clear_listed(&mut self, free_unused: bool) {
-        self.listed.sort_unstable();
+        let n = self.nlisted.min(LISTED);
+        self.listed[..n].sort_unstable();
         let mut touched = 0usize;
         let mut last_block = usize::MAX;
-        for &i in &self.listed {
+        for &i in &self.listed[..n] {
             let b = (i >> BLOCK_SHIFT) as usize;
             if b != last_block {
                 touched += 1;
@@ -200,7 +217,7 @@ impl SecondAcc {
         // use (a rare outlier's): then those are freed.
         let allocated = self.blocks.iter().flatten().count();
         if free_unused && allocated > 4 * touched + 16 {
-            let listed = &self.listed;
+            let listed = &self.listed[..n];
             for (b, slot) in self.blocks.iter_mut().enumerate() {
                 // The first listed cell in block `b` or later.
                 let at = listed.partition_point(|&i| ((i >> BLOCK_SHIFT) as usize) < b);
@@ -209,12 +226,12 @@ impl SecondAcc {
                 }
             }
         }
-        self.listed.clear();
+        self.nlisted = 0;
     }
 
     /// The non-zero `(bucket, count)` pairs, ascending.
     fn cells(&self) -> Vec<(u32, u64)> {
-        if !self.listed_full {
+        if !self.listed_full() {
             return self.listed_cells();
         }
         let mut out = Vec::with_capacity(self.cells_bound());
@@ -276,7 +293,7 @@ impl SecondAcc {
     /// this second did not use are freed (so a rare outlier's block is not
     /// scanned again every second).
     pub(crate) fn take_interval(&mut self) -> Interval {
-        let hist = if self.listed_full {
+        let hist = if self.listed_full() {
             let mut cells = Vec::with_capacity(self.cells_bound());
             for (b, slot) in (0u32..).zip(self.blocks.iter_mut()) {
                 let Some(block) = slot else { continue };
@@ -288,13 +305,13 @@ impl SecondAcc {
                     block.fill(0);
                 }
             }
-            self.listed.clear();
-            self.listed_full = false;
+            self.nlisted = 0;
             SparseHist::from_sorted(cells).expect("cells are ascending")
         } else {
-            self.listed.sort_unstable();
+            let n = self.nlisted;
+            self.listed[..n].sort_unstable();
             let hist = SparseHist::from_sorted(
-                self.listed.iter().map(|&i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0),
+                self.listed[..n].iter().map(|&i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0),
             )
             .expect("sorted cells are ascending");
             self.clear_listed(true);
@@ -328,12 +345,11 @@ impl SecondAcc {
 
     /// Empties the accumulator for `second`, touching only what was used.
     fn reset(&mut self, second: u64) {
-        if self.listed_full {
+        if self.listed_full() {
             for block in self.blocks.iter_mut().flatten() {
                 block.fill(0);
             }
-            self.listed.clear();
-            self.listed_full = false;
+            self.nlisted = 0;
         } else {
             self.clear_listed(false);
         }
@@ -353,7 +369,6 @@ impl SecondAcc {
         std::mem::size_of::<SecondAcc>()
             + self.blocks.len() * std::mem::size_of::<Option<Box<Block>>>()
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
-            + self.listed.capacity() * 4
             + std::mem::size_of::<[Cell; STATUS_CODES]>()
     }
 }
