@@ -9,7 +9,11 @@
 //! the same two runs for `Mutex<hdrhistogram::Histogram>` locked by a
 //! thread that merges it 1 000 times per pass (the peer's "seal").
 //!
-//! Run: `cargo bench -p tailstore-benches --bench record_latency`.
+//! The tight loop makes the recording thread drain its own ring every 256
+//! calls; at a live pace (~20 000 calls/s) the clock thread drains the rings
+//! every 10 ms tick and the caller never does.
+//!
+//! Run: `cargo bench -p tailstore-benches --bench record_latency` (~40 s).
 //! Prints lines like `record_latency: tailstore, flushing: p50 … p99.99 … max …`.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -28,15 +32,29 @@ const SERIES: usize = 1_000;
 /// histogram of nanoseconds. The timer itself costs ~20 ns; it is the same
 /// for every contender.
 fn time_calls(f: &dyn Fn(u64)) -> hdrhistogram::Histogram<u64> {
+    time_calls_paced(f, CALLS, CALLS, Duration::ZERO)
+}
+
+/// [`time_calls`] for `calls` calls in bursts of `burst`, with a sleep of
+/// `pause` after each (a live server's pace rather than a tight loop).
+fn time_calls_paced(
+    f: &dyn Fn(u64),
+    calls: usize,
+    burst: usize,
+    pause: Duration,
+) -> hdrhistogram::Histogram<u64> {
     let vals = latencies_ns(SLICE, 5);
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)
         .expect("valid bounds");
-    for i in 0..CALLS {
+    for i in 0..calls {
         let v = vals[i & SLICE_MASK];
         let t0 = Instant::now();
         f(v);
         let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
         h.saturating_record(ns.max(1));
+        if (i + 1) % burst == 0 && !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
     }
     h
 }
@@ -99,6 +117,16 @@ fn main() {
         [("alone", None), ("while flushing 1000 series", Some(&flush as &(dyn Fn() + Sync)))]
     {
         let (h, passes) = with_background(&|| time_calls(&record), bg);
+        report("tailstore Series::record", what, &h, passes);
+    }
+    // A live pace: ~20 000 calls/s (bursts of 200 every 10 ms), below what
+    // the clock thread drains per tick, so the caller never drains.
+    let paced = || time_calls_paced(&record, 200_000, 200, Duration::from_millis(10));
+    for (what, bg) in [
+        ("paced ~20k/s", None),
+        ("paced ~20k/s, while flushing 1000 series", Some(&flush as &(dyn Fn() + Sync))),
+    ] {
+        let (h, passes) = with_background(&paced, bg);
         report("tailstore Series::record", what, &h, passes);
     }
 
