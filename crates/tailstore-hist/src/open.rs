@@ -117,22 +117,9 @@ impl SecondAcc {
     )]
     #[inline(always)]
     pub(crate) fn add(&mut self, layout: &Layout, value_ns: Option<u64>, status: u16) {
-        let (code, bad) = clamp_status(status);
-        self.status_hundreds |= 1 << (code / 100);
-        if let Some(s) = self.status.get_mut(usize::from(code)) {
-            *s += 1;
-        }
-        self.requests += 1;
-        self.invalid_status += u64::from(bad);
-        if let Some(v) = value_ns {
-            let highest = layout.highest_ns();
-            self.clamped += u64::from(v > highest);
-            let v = v.min(highest);
-            self.add_cell(layout.index(v));
-            self.sum_ns += u128::from(v);
-            self.min_ns = self.min_ns.min(v);
-            self.max_ns = self.max_ns.max(v);
-        }
+        let mut run = Run::new();
+        run.add(self, layout, value_ns, status);
+        run.finish(self);
     }
 
     /// Counts one sample in bucket `idx` (cells only).

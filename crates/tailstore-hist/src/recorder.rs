@@ -362,9 +362,11 @@ impl Recorder {
         // In chunks that fit one accumulator's room (see `Table::get`).
         for chunk in samples.chunks(BATCH_CHUNK) {
             let acc = open.table.get(second, chunk.len() as u64);
+            let mut run = Run::new();
             for &(v, status) in chunk {
-                acc.add(&self.layout, Some(v), status);
+                run.add(acc, &self.layout, Some(v), status);
             }
+            run.finish(acc);
         }
     }
 

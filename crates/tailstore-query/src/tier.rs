@@ -284,46 +284,21 @@ impl MemTier {
     /// deltas applied to rollup pieces already built, as `(level, delta)`
     /// with the delta re-spanned to the piece (for persistence).
     pub fn insert(&mut self, iv: &Interval) -> Vec<(usize, Interval)> {
-        let newest = self.newest_s;
-        let keep: Vec<u64> = (0..self.levels.len()).map(|k| self.keep_from(k, newest)).collect();
-        let mut deltas = Vec::new();
-        for (k, level) in self.levels.iter_mut().enumerate() {
-            let span = u64::from(level.spec.span_s);
-            let start = iv.start_s - iv.start_s % span;
-            if start < keep[k] {
-                continue;
-            }
-            if k > 0 && start >= level.built_until {
-                // Not built yet: the roll-up will include it from the finer level.
-                continue;
-            }
-            let mut delta = iv.clone();
-            delta.start_s = start;
-            delta.span_s = level.spec.span_s;
-            match level.hot(start, self.source.as_ref(), &self.read_errors) {
-                Some(piece) => piece.merge(&delta),
-                None => {
-                    level.pieces.insert(start, Slot::Hot(Box::new(delta.clone())));
-                }
-            }
-            if k > 0 {
-                deltas.push((k, delta));
-            }
-        }
-        deltas
+        self.insert_many(std::slice::from_ref(iv), None)
     }
 
     /// Adds many late deltas at once: each to its second, as
     /// [`MemTier::insert`] does, but the deltas that fall in one rollup
-    /// piece already built are summed first (in `scratch`) and merged into
-    /// it once, so a batch of late seconds (a replay revisiting an hour)
-    /// rewrites each minute and hour piece once, not once per second.
+    /// piece already built are summed first (in `scratch`, or merged pairwise
+    /// without one) and merged into it once, so a batch of late seconds (a
+    /// replay revisiting an hour) rewrites each minute and hour piece once,
+    /// not once per second.
     /// Returns the deltas applied to rollup pieces, one per piece, as
     /// `(level, delta)` re-spanned to the piece (for persistence).
     pub fn insert_many(
         &mut self,
         ivs: &[Interval],
-        scratch: &mut Accumulator,
+        mut scratch: Option<&mut Accumulator>,
     ) -> Vec<(usize, Interval)> {
         let newest = self.newest_s;
         let keep: Vec<u64> = (0..self.levels.len()).map(|k| self.keep_from(k, newest)).collect();
@@ -341,20 +316,24 @@ impl MemTier {
                 groups.entry(start).or_default().push(iv);
             }
             for (start, group) in groups {
-                let delta = match group.as_slice() {
-                    [one] => {
-                        let mut d = (*one).clone();
-                        d.start_s = start;
-                        d.span_s = level.spec.span_s;
-                        d
+                let delta = if let (true, Some(scratch)) = (group.len() > 1, scratch.as_deref_mut())
+                {
+                    scratch.clear();
+                    for iv in &group {
+                        scratch.add_interval(iv);
                     }
-                    many => {
-                        scratch.clear();
-                        for iv in many {
-                            scratch.add_interval(iv);
-                        }
-                        scratch.to_interval(start, level.spec.span_s)
+                    scratch.to_interval(start, level.spec.span_s)
+                } else {
+                    let mut parts = group.into_iter();
+                    let mut d = parts
+                        .next()
+                        .map_or_else(|| Interval::empty(start, level.spec.span_s), Interval::clone);
+                    for iv in parts {
+                        d.merge(iv);
                     }
+                    d.start_s = start;
+                    d.span_s = level.spec.span_s;
+                    d
                 };
                 match level.hot(start, self.source.as_ref(), &self.read_errors) {
                     Some(piece) => piece.merge(&delta),

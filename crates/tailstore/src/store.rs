@@ -890,7 +890,7 @@ impl Pass<'_> {
             }
             // Late deltas together: one merge (and one stored delta) per
             // rollup piece they touch.
-            let deltas = tier.insert_many(&sealed.late, scratch);
+            let deltas = tier.insert_many(&sealed.late, Some(scratch));
             if durable {
                 for iv in &sealed.late {
                     persist.push((0, StoredInterval { interval: iv.clone(), late: true }));
