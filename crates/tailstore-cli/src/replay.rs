@@ -5,7 +5,8 @@
 //! parser splits lines with `memchr`, parses them without allocating
 //! (series names are borrowed from the line), and records straight into the
 //! store through cached `Series` handles: recording is lock-free and every
-//! thread has its own shard, so parsers never wait for each other.
+//! thread has its own ring, so parsers never wait for each other (out-of-order
+//! lines, as Envoy/Istio write them, cost the same as ordered ones).
 //!
 //! `HdrHistogram` interval logs are not one request per line: the reader
 //! thread reads such a file whole and records each interval's samples

@@ -145,8 +145,8 @@ impl Layout {
     #[must_use]
     #[expect(
         clippy::inline_always,
-        reason = "computed once per recorded sample (Recorder::record, and the vectorized \
-                  index pass of record_batch); forced inlining is part of the benchmarked hot path"
+        reason = "computed once per recorded sample when the recorder folds it into its \
+                  second (Run::add); forced inlining is part of the benchmarked record() cost"
     )]
     #[inline(always)]
     pub fn index(&self, value_ns: u64) -> u32 {

@@ -14,8 +14,8 @@ pub const STATUS_CODES: usize = 1000;
 #[must_use]
 #[expect(
     clippy::inline_always,
-    reason = "called for every recorded sample on the recorder's lock-free fast path \
-              (Shard::try_record_indexed); forced inlining is part of the benchmarked hot path"
+    reason = "called for every recorded sample when the recorder folds it into its second \
+              (Run::add); forced inlining is part of the benchmarked record() cost"
 )]
 #[inline(always)]
 pub fn clamp_status(status: u16) -> (u16, bool) {

@@ -1027,13 +1027,15 @@ impl Series {
         self.inner.recorder.record_batch(second, samples);
     }
 
-    /// Approximate bytes this series holds (recorder shards and history).
+    /// Approximate bytes this series holds (recorder rings, unsealed seconds
+    /// and history).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         self.inner.recorder.memory_bytes() + self.inner.tier.lock().memory_bytes()
     }
 
-    /// Recorder-only bytes (the hot-path shards and unsealed seconds).
+    /// Recorder-only bytes (the recording threads' rings and the unsealed
+    /// seconds).
     #[must_use]
     pub fn recorder_bytes(&self) -> usize {
         self.inner.recorder.memory_bytes()
