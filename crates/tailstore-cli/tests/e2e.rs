@@ -258,6 +258,10 @@ fn missing_inputs_are_clear_errors() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn every_shared_access_log_replays() {
     for dir in ["nginx", "ingress-nginx", "aws-elb"] {
         for e in std::fs::read_dir(shared(dir)).unwrap() {

@@ -250,6 +250,10 @@ fn ingress_oracle(line: &str) -> (u64, Option<u64>) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn every_sample_file_detects_and_parses_as_expected() {
     let expectations = expectations();
     // Every file on disk must have an expectation, so a new file cannot be skipped.
@@ -302,6 +306,10 @@ fn every_sample_file_detects_and_parses_as_expected() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn ingress_latencies_match_oracle_for_both_sources() {
     let request = Parser::new(&Format::IngressNginx, None, ParserOptions::default()).unwrap();
     let upstream = Parser::new(
@@ -347,6 +355,10 @@ fn ingress_latencies_match_oracle_for_both_sources() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn gonx_all_lines() {
     let bytes = read(&Path::new(DATA).join("nginx/gonx-example-access.log"));
     let lines = lines(&bytes);
@@ -387,6 +399,10 @@ fn gonx_all_lines() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn datadog_nginx_custom_format() {
     // Line 4 of the DataDog sample puts $request_time between the body bytes and the referer.
     let bytes = read(&Path::new(DATA).join("nginx/datadog-nginx_tests-samples.log"));
@@ -407,6 +423,10 @@ fn datadog_nginx_custom_format() {
 /// Every parser on every prefix of the first lines of each sample, and on
 /// copies with one byte replaced by a delimiter: errors are fine, panics are not.
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn mangled_sample_lines_never_panic() {
     let opts = [
         ParserOptions::default(),
@@ -485,6 +505,10 @@ fn mangled_sample_lines_never_panic() {
 /// histogram (bucket lowest values re-recorded, as Java's `add` does) gives
 /// the P99.9 and max that the Java tests assert.
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn hlog_corpus() {
     use crate::HlogReader;
     use base64::Engine as _;
@@ -656,6 +680,10 @@ fn json_raw<'a>(line: &'a str, key: &str) -> &'a str {
 /// latencies, authority and upstream compared with the line's own fields
 /// ([`envoy_text_oracle`], [`json_raw`]).
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 #[expect(
     clippy::too_many_lines,
     reason = "table-driven: a 27-line table of per-file expectations, then one file's checks \
@@ -779,6 +807,10 @@ fn envoy_istio_corpus() {
 /// 38 318 ms, the websocket upgrade). `SOURCES.md`'s p99 of 412 ms is the
 /// 991st value; the nearest-rank P99 (rank 990) is 378 ms.
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn envoy_istio_spot_checks() {
     let dir = Path::new(DATA).join("envoy-istio");
     let text = Parser::new(&Format::Envoy, None, ParserOptions::default()).unwrap();

@@ -161,6 +161,10 @@ fn check(q: &Value, rows: &[Row], latency: impl Fn(&Row) -> Option<f64>, ctx: &s
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn replay_every_shared_envoy_file_matches_its_own_fields() {
     for path in envoy_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -191,6 +195,10 @@ fn replay_every_shared_envoy_file_matches_its_own_fields() {
 /// The per-file request counts the oracle finds (pinned, so a change in
 /// the oracle's reading of the files shows up here too).
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn envoy_oracle_counts() {
     let got: Vec<(String, usize, usize)> = envoy_files()
         .iter()

@@ -96,6 +96,10 @@ fn bounds(v: &Value) -> (u64, u64) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn replay_every_shared_hlog_matches_the_crate() {
     for path in hlog_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -122,6 +126,10 @@ fn replay_every_shared_hlog_matches_the_crate() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn hlog_bad_lines_are_counted_and_shown() {
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(shared("hdrhistogram/jHiccup-2.0.7S.logV2.hlog")).unwrap();
@@ -169,6 +177,10 @@ fn read_back(path: &Path) -> (Vec<Row>, Histogram<u64>, Option<u64>) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn export_hlog_reads_back_with_the_crate_and_python() {
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path().join("st");
@@ -291,6 +303,10 @@ fn export_csv_rows_equal_queries() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data beside the checkout: run with --features shared-data (.ci/run does)"
+)]
 fn hlog_round_trip_gives_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let (st1, st2, out) =
