@@ -4,8 +4,9 @@
 //! the recording threads are drained into them, the sealer turns them into
 //! [`Interval`]s, queries read them in place. Each is a lazily allocated
 //! block directory of `u16` counts plus the status counts and the exact
-//! extremes; a [`Table`] finds the one of a second in O(1) for the seconds
-//! of a lateness window, so samples in any order cost the same.
+//! extremes; a [`Table`] finds the one of a second in O(1) among the 16 it
+//! holds densely (older unsealed seconds are kept as compact intervals), so
+//! samples in any order within those seconds cost the same.
 
 use std::collections::BTreeMap;
 
