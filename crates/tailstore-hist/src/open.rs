@@ -39,6 +39,10 @@ const LATE_HELD: usize = 256;
 /// allocated, so a steady series allocates nothing second after second).
 const POOL: usize = 1;
 
+/// Accumulators on the move between slots, the map, the pool and a seal:
+/// boxed, so nothing is re-boxed and an empty slot stays one word.
+type Accs = Vec<Box<SecondAcc>>;
+
 /// The counts of one unsealed second of one series.
 pub(crate) struct SecondAcc {
     second: u64,
@@ -114,7 +118,8 @@ impl SecondAcc {
     /// in `invalid_status`). Room for it was made by [`Table::get`].
     #[expect(
         clippy::inline_always,
-        reason = "runs for every drained sample (Recorder's drain loop); forced inlining into                   the loop is part of the benchmarked record() cost"
+        reason = "a one-sample run, folded into the drain loop for older seconds; forced inlining \
+                  keeps it as cheap as the run itself"
     )]
     #[inline(always)]
     pub(crate) fn add(&mut self, layout: &Layout, value_ns: Option<u64>, status: u16) {
@@ -261,11 +266,6 @@ impl SecondAcc {
         let mut iv = Interval::empty(self.second, 1);
         // `cells` walks the blocks in ascending order.
         iv.hist = SparseHist::from_sorted(self.cells()).expect("cells are ascending");
-        self.fill_interval(&mut iv);
-        iv
-    }
-
-    fn fill_interval(&self, iv: &mut Interval) {
         iv.status = StatusCounts::from_pairs(self.status_pairs());
         if !iv.hist.is_empty() {
             iv.min_ns = self.min_ns;
@@ -274,48 +274,15 @@ impl SecondAcc {
         iv.sum_ns = self.sum_ns;
         iv.clamped = self.clamped;
         iv.invalid_status = self.invalid_status;
+        iv
     }
 
     /// The counts as a one-second [`Interval`], leaving the accumulator
-    /// empty in one pass over its blocks: used blocks are zeroed, blocks
-    /// this second did not use are freed (so a rare outlier's block is not
-    /// scanned again every second).
+    /// empty; blocks this second did not use are freed (so a rare outlier's
+    /// block is not kept and scanned again every second).
     pub(crate) fn take_interval(&mut self) -> Interval {
-        let hist = if self.listed_full() {
-            let mut cells = Vec::with_capacity(self.cells_bound());
-            for (b, slot) in (0u32..).zip(self.blocks.iter_mut()) {
-                let Some(block) = slot else { continue };
-                let before = cells.len();
-                push_cells(&mut cells, b << BLOCK_SHIFT, block);
-                if cells.len() == before {
-                    *slot = None;
-                } else {
-                    block.fill(0);
-                }
-            }
-            self.nlisted = 0;
-            SparseHist::from_sorted(cells).expect("cells are ascending")
-        } else {
-            let n = self.nlisted;
-            self.listed[..n].sort_unstable();
-            let hist = SparseHist::from_sorted(
-                self.listed[..n].iter().map(|&i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0),
-            )
-            .expect("sorted cells are ascending");
-            self.clear_listed(true);
-            hist
-        };
-        let mut iv = Interval::empty(self.second, 1);
-        iv.hist = hist;
-        self.fill_interval(&mut iv);
-        self.clear_status();
-        self.requests = 0;
-        self.requests_at_pass = 0;
-        self.min_ns = u64::MAX;
-        self.max_ns = 0;
-        self.sum_ns = 0;
-        self.clamped = 0;
-        self.invalid_status = 0;
+        let iv = self.to_interval();
+        self.clear(true);
         iv
     }
 
@@ -333,16 +300,28 @@ impl SecondAcc {
 
     /// Empties the accumulator for `second`, touching only what was used.
     fn reset(&mut self, second: u64) {
+        self.clear(false);
+        self.second = second;
+    }
+
+    /// Empties the accumulator (its second unchanged), touching only what
+    /// was used; with `free_unused`, frees blocks this second did not use.
+    fn clear(&mut self, free_unused: bool) {
         if self.listed_full() {
-            for block in self.blocks.iter_mut().flatten() {
-                block.fill(0);
+            for slot in &mut self.blocks {
+                if let Some(block) = slot {
+                    if free_unused && block.iter().all(|&c| c == 0) {
+                        *slot = None;
+                    } else {
+                        block.fill(0);
+                    }
+                }
             }
             self.nlisted = 0;
         } else {
-            self.clear_listed(false);
+            self.clear_listed(free_unused);
         }
         self.clear_status();
-        self.second = second;
         self.requests = 0;
         self.requests_at_pass = 0;
         self.min_ns = u64::MAX;
@@ -481,12 +460,7 @@ pub(crate) struct Table {
     layout: Layout,
     slots: Vec<Option<Box<SecondAcc>>>,
     overflow: BTreeMap<u64, Box<SecondAcc>>,
-    #[expect(
-        clippy::vec_box,
-        reason = "accumulators move between slots, the map, the pool and a seal as boxes: no \
-              re-boxing, and an empty slot stays one word"
-    )]
-    pool: Vec<Box<SecondAcc>>,
+    pool: Accs,
     /// Compact parts of unsealed seconds: evicted accumulators, and parts
     /// spilled before a count could overflow.
     settled: BTreeMap<u64, Interval>,
@@ -590,8 +564,7 @@ impl Table {
         };
         acc.touch = self.drains;
         if acc.needs_spill(n) && !acc.is_empty() {
-            let iv = acc.to_interval();
-            acc.reset(second);
+            let iv = acc.take_interval();
             file(&mut self.settled, iv);
         }
         acc
@@ -654,7 +627,7 @@ impl Table {
             a.requests_at_pass = a.requests;
             false
         };
-        let mut accs: Vec<Box<SecondAcc>> = Vec::new();
+        let mut accs: Accs = Vec::new();
         for slot in &mut self.slots {
             if slot.as_deref_mut().is_some_and(&mut take) {
                 accs.extend(slot.take());
@@ -679,12 +652,7 @@ impl Table {
     }
 
     /// Keeps up to [`POOL`] used accumulators for the next seconds.
-    #[expect(
-        clippy::vec_box,
-        reason = "accumulators move between slots, the map, the pool and a seal as boxes: no \
-              re-boxing, and an empty slot stays one word"
-    )]
-    pub(crate) fn recycle(&mut self, accs: Vec<Box<SecondAcc>>) {
+    pub(crate) fn recycle(&mut self, accs: Accs) {
         let room = POOL.saturating_sub(self.pool.len());
         self.pool.extend(accs.into_iter().take(room));
     }
@@ -743,24 +711,14 @@ impl Table {
 
 /// Seconds taken out of a [`Table`] by a seal.
 pub(crate) struct Detached {
-    #[expect(
-        clippy::vec_box,
-        reason = "accumulators move between slots, the map, the pool and a seal as boxes: no \
-              re-boxing, and an empty slot stays one word"
-    )]
-    accs: Vec<Box<SecondAcc>>,
+    accs: Accs,
     settled: BTreeMap<u64, Interval>,
 }
 
 impl Detached {
     /// The non-empty seconds as intervals, ascending (settled parts merged
     /// back in), and the accumulators, emptied, for [`Table::recycle`].
-    #[expect(
-        clippy::vec_box,
-        reason = "accumulators move between slots, the map, the pool and a seal as boxes: no \
-              re-boxing, and an empty slot stays one word"
-    )]
-    pub(crate) fn finish(self) -> (Vec<Interval>, Vec<Box<SecondAcc>>) {
+    pub(crate) fn finish(self) -> (Vec<Interval>, Accs) {
         let Detached { mut accs, mut settled } = self;
         accs.sort_unstable_by_key(|a| a.second);
         let mut out: Vec<Interval> = Vec::with_capacity(accs.len());
