@@ -43,7 +43,7 @@ use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::open::{Run, Table};
 use crate::sparse::Interval;
-use crate::sync::{AtomicBool, AtomicU64};
+use crate::sync::AtomicU64;
 
 /// Slots of the ring every shard starts with (inline, 1 KiB).
 const SMALL: usize = 64;
@@ -105,9 +105,9 @@ impl Slot {
 ///
 /// Field protocol: `head`, `limit` and the slots are written only by the
 /// owning thread; `tail` only by consumers, which hold the series mutex;
-/// `large_on` by the owner while it holds the series mutex with its ring
-/// drained (so consumers, which hold the mutex too, never see a switch
-/// with slots in flight).
+/// `large` is set by the owner while it holds the series mutex with its
+/// ring drained (so consumers, which hold the mutex too, never see a switch
+/// with slots in flight), and from then on is the ring in use.
 struct Shard {
     /// Slots written so far (monotonic); published with `Release`.
     head: AtomicU64,
@@ -120,7 +120,6 @@ struct Shard {
     /// sample past it takes the cold path once, so the store's data time is
     /// current at every record, not only at the next drain.
     seen: AtomicU64,
-    large_on: AtomicBool,
     small: [Slot; SMALL],
     large: OnceLock<Box<[Slot]>>,
 }
@@ -132,7 +131,6 @@ impl Shard {
             limit: AtomicU64::new(SMALL as u64),
             tail: AtomicU64::new(0),
             seen: AtomicU64::new(0),
-            large_on: AtomicBool::new(false),
             small: std::array::from_fn(|_| Slot::new()),
             large: OnceLock::new(),
         }
@@ -146,12 +144,10 @@ impl Shard {
     )]
     #[inline(always)]
     fn ring(&self) -> &[Slot] {
-        if self.large_on.load(Relaxed) {
-            if let Some(r) = self.large.get() {
-                return r;
-            }
+        match self.large.get() {
+            Some(r) => r,
+            None => &self.small,
         }
-        &self.small
     }
 
     /// The hot path: appends one request, or returns false (changing
@@ -349,15 +345,8 @@ impl Recorder {
             return;
         }
         let mut open = self.open.lock();
-        let newest = self.clock.observe(second);
-        let n = samples.len() as u64;
-        if second.saturating_add(self.clock.retention_s()) < newest {
-            open.counters.rejected += n;
+        if !self.admit(&mut open, second, true, samples.len() as u64) {
             return;
-        }
-        open.explicit = true;
-        if second < open.sealed_below {
-            open.counters.late += n;
         }
         // In chunks that fit one accumulator's room (see `Table::get`).
         for chunk in samples.chunks(BATCH_CHUNK) {
@@ -397,21 +386,35 @@ impl Recorder {
         let mut open = self.open.lock();
         // At most OWNER_DRAIN samples (a microsecond or two) at a time.
         self.drain_one(&mut open, shard, OWNER_DRAIN);
-        if !shard.large_on.load(Relaxed) {
-            // The small ring filled up between two drains: this thread
-            // records often enough to want the large one. Drained whole
-            // (SMALL <= OWNER_DRAIN), so no slot is in flight while the ring
-            // changes.
-            shard.large.get_or_init(|| (0..LARGE).map(|_| Slot::new()).collect());
-            shard.large_on.store(true, Relaxed);
-        }
+        // The small ring filled up between two drains: this thread records
+        // often enough to want the large one. Drained whole (SMALL <=
+        // OWNER_DRAIN), so no slot is in flight while the ring changes.
+        shard.large.get_or_init(|| (0..LARGE).map(|_| Slot::new()).collect());
         shard.refresh_limit();
         if packable && shard.push(meta, value) {
             return;
         }
+        if self.admit(&mut open, second, explicit, 1) {
+            open.table.get(second, 1).add(&self.layout, value_ns, status);
+        }
+    }
+
+    /// Classifies `n` requests of `second` taken without a ring (a batch,
+    /// a second that does not pack): past retention they are counted as
+    /// rejected (false); below the seal bound, as late. The drain loop does
+    /// the same per sample, inline.
+    fn admit(&self, open: &mut Open, second: u64, explicit: bool, n: u64) -> bool {
         let newest = self.clock.observe(second);
-        let retention = self.clock.retention_s();
-        absorb(&self.layout, &mut open, newest, retention, second, explicit, value_ns, status);
+        if second.saturating_add(self.clock.retention_s()) < newest {
+            open.counters.rejected += n;
+            return false;
+        }
+        open.explicit |= explicit;
+        open.live |= !explicit;
+        if second < open.sealed_below {
+            open.counters.late += n;
+        }
+        true
     }
 
     /// Drains one ring into the open seconds. Holding the series mutex.
@@ -582,35 +585,6 @@ impl Recorder {
     }
 }
 
-/// Classifies one drained request and counts it. Holding the series mutex.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one request's fields plus the bounds it is classified by; a struct would be \
-              built and taken apart for every drained sample"
-)]
-#[inline]
-fn absorb(
-    layout: &Layout,
-    open: &mut Open,
-    newest: u64,
-    retention: u64,
-    second: u64,
-    explicit: bool,
-    value_ns: Option<u64>,
-    status: u16,
-) {
-    if second.saturating_add(retention) < newest {
-        open.counters.rejected += 1;
-        return;
-    }
-    open.explicit |= explicit;
-    open.live |= !explicit;
-    if second < open.sealed_below {
-        open.counters.late += 1;
-    }
-    open.table.get(second, 1).add(layout, value_ns, status);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,7 +700,7 @@ mod tests {
         for i in 0..(3 * LARGE as u64 + 5) {
             r.record(true, 50 + i % 3, i, 200);
         }
-        assert!(r.shard().large_on.load(Relaxed));
+        assert!(r.shard().large.get().is_some());
         let mut acc = Accumulator::new(Layout::default());
         r.read_unsealed(0, 100, &mut acc);
         assert_eq!(acc.requests(), 3 * LARGE as u64 + 5);
