@@ -287,14 +287,15 @@ impl MemTier {
         self.insert_many(std::slice::from_ref(iv), None)
     }
 
-    /// Adds many late deltas at once: each to its second, as
-    /// [`MemTier::insert`] does, but the deltas that fall in one rollup
-    /// piece already built are summed first (in `scratch`, or merged pairwise
-    /// without one) and merged into it once, so a batch of late seconds (a
-    /// replay revisiting an hour) rewrites each minute and hour piece once,
-    /// not once per second.
-    /// Returns the deltas applied to rollup pieces, one per piece, as
-    /// `(level, delta)` re-spanned to the piece (for persistence).
+    /// Adds many sealed seconds or late deltas at once: each to its second,
+    /// as [`MemTier::insert`] does, but the ones that fall in one rollup
+    /// piece already built, next to each other in `ivs` (ascending, as a
+    /// seal pass hands them over), are summed first (in `scratch`, or merged
+    /// pairwise without one) and merged into it once: a batch of late
+    /// seconds (a replay revisiting an hour) rewrites each minute and hour
+    /// piece once, not once per second. Returns the deltas applied to rollup
+    /// pieces, one per piece, as `(level, delta)` re-spanned to the piece
+    /// (for persistence).
     pub fn insert_many(
         &mut self,
         ivs: &[Interval],
@@ -304,41 +305,39 @@ impl MemTier {
         let keep: Vec<u64> = (0..self.levels.len()).map(|k| self.keep_from(k, newest)).collect();
         let mut deltas = Vec::new();
         for (k, level) in self.levels.iter_mut().enumerate() {
-            let span = u64::from(level.spec.span_s);
-            let mut groups: BTreeMap<u64, Vec<&Interval>> = BTreeMap::new();
-            for iv in ivs {
-                let start = iv.start_s - iv.start_s % span;
+            let span_s = level.spec.span_s;
+            let span = u64::from(span_s);
+            for group in ivs.chunk_by(|a, b| a.start_s / span == b.start_s / span) {
+                let Some(first) = group.first() else { continue };
+                let start = first.start_s - first.start_s % span;
                 if start < keep[k] || (k > 0 && start >= level.built_until) {
                     // Past retention, or not built yet (the roll-up will
                     // include it from the finer level).
                     continue;
                 }
-                groups.entry(start).or_default().push(iv);
-            }
-            for (start, group) in groups {
-                let delta = if let (true, Some(scratch)) = (group.len() > 1, scratch.as_deref_mut())
-                {
+                let delta = if let ([_, _, ..], Some(scratch)) = (group, scratch.as_deref_mut()) {
                     scratch.clear();
-                    for iv in &group {
+                    for iv in group {
                         scratch.add_interval(iv);
                     }
-                    scratch.to_interval(start, level.spec.span_s)
+                    scratch.to_interval(start, span_s)
                 } else {
-                    let mut parts = group.into_iter();
-                    let mut d = parts
-                        .next()
-                        .map_or_else(|| Interval::empty(start, level.spec.span_s), Interval::clone);
-                    for iv in parts {
+                    let mut d = first.clone();
+                    for iv in &group[1..] {
                         d.merge(iv);
                     }
                     d.start_s = start;
-                    d.span_s = level.spec.span_s;
+                    d.span_s = span_s;
                     d
                 };
                 match level.hot(start, self.source.as_ref(), &self.read_errors) {
                     Some(piece) => piece.merge(&delta),
-                    None => {
+                    None if k > 0 => {
                         level.pieces.insert(start, Slot::Hot(Box::new(delta.clone())));
+                    }
+                    None => {
+                        level.pieces.insert(start, Slot::Hot(Box::new(delta)));
+                        continue;
                     }
                 }
                 if k > 0 {

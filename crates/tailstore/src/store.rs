@@ -192,14 +192,7 @@ impl TickerGuard {
         if inner.storage.is_none() {
             return Ok(());
         }
-        seal_pass(&inner, true);
-        let Some(st) = &inner.storage else { return Ok(()) };
-        let mut st = st.lock();
-        st.flush_and_expire(inner.timeline.newest.load(Relaxed), Duration::ZERO);
-        match st.error.take() {
-            Some(e) => Err(Error::Storage(e)),
-            None => Ok(()),
-        }
+        flush_inner(&inner, Duration::ZERO)
     }
 }
 
@@ -371,7 +364,7 @@ impl Store {
         let result = match Arc::try_unwrap(ticker) {
             Ok(guard) => guard.shutdown(),
             Err(shared) => {
-                let r = flush_inner(&inner);
+                let r = flush_inner(&inner, CLOSE_IDLE);
                 drop(shared);
                 r
             }
@@ -398,7 +391,7 @@ impl Store {
     /// error of a durable store since the last `flush` or `compact`
     /// (background passes included). Never for an in-memory store.
     pub fn flush(&self) -> Result<(), Error> {
-        flush_inner(&self.inner)
+        flush_inner(&self.inner, CLOSE_IDLE)
     }
 
     /// Seals and flushes like [`Store::flush`], then compacts every segment
@@ -410,15 +403,7 @@ impl Store {
     ///
     /// As [`Store::flush`].
     pub fn compact(&self) -> Result<(), Error> {
-        seal_pass(&self.inner, true);
-        if let Some(st) = &self.inner.storage {
-            let mut st = st.lock();
-            st.flush_and_expire(self.inner.timeline.newest.load(Relaxed), Duration::ZERO);
-            if let Some(e) = st.error.take() {
-                return Err(Error::Storage(e));
-            }
-        }
-        Ok(())
+        flush_inner(&self.inner, Duration::ZERO)
     }
 
     /// The handle of series `name`, created on first use. Keep it: recording
@@ -546,12 +531,15 @@ impl Store {
     }
 }
 
-/// [`Store::flush`] on the shared state.
-fn flush_inner(inner: &Inner) -> Result<(), Error> {
+/// Seals everything and, for a durable store, writes it, removes what is
+/// past retention and closes the files idle for `idle` (every file with
+/// zero: compact and close). Returns the first background error not yet
+/// returned. [`Store::flush`], [`Store::compact`] and the close.
+fn flush_inner(inner: &Inner, idle: Duration) -> Result<(), Error> {
     seal_pass(inner, true);
     if let Some(st) = &inner.storage {
         let mut st = st.lock();
-        st.flush_and_expire(inner.timeline.newest.load(Relaxed), CLOSE_IDLE);
+        st.flush_and_expire(inner.timeline.newest.load(Relaxed), idle);
         if let Some(e) = st.error.take() {
             return Err(Error::Storage(e));
         }
@@ -880,24 +868,18 @@ impl Pass<'_> {
             let mut tier = s.tier.lock();
             let sealed = s.recorder.seal(self.seal_below, self.live_seal_below, self.force);
             tier.advance(self.newest);
-            for iv in &sealed.seconds {
-                let deltas = tier.insert(iv);
+            // Sealed seconds, then late deltas, each batch into the tier at
+            // once: one merge (and one stored delta) per rollup piece they
+            // touch.
+            for (ivs, late) in [(&sealed.seconds, false), (&sealed.late, true)] {
+                let deltas = tier.insert_many(ivs, Some(&mut *scratch));
                 if durable {
-                    persist.push((0, StoredInterval { interval: iv.clone(), late: false }));
+                    for iv in ivs {
+                        persist.push((0, StoredInterval { interval: iv.clone(), late }));
+                    }
                     for (k, d) in deltas {
                         persist.push((k, StoredInterval { interval: d, late: true }));
                     }
-                }
-            }
-            // Late deltas together: one merge (and one stored delta) per
-            // rollup piece they touch.
-            let deltas = tier.insert_many(&sealed.late, Some(scratch));
-            if durable {
-                for iv in &sealed.late {
-                    persist.push((0, StoredInterval { interval: iv.clone(), late: true }));
-                }
-                for (k, d) in deltas {
-                    persist.push((k, StoredInterval { interval: d, late: true }));
                 }
             }
             // `seal_below` never exceeds what the recorder sealed for this
