@@ -633,19 +633,14 @@ impl Table {
                 accs.extend(slot.take());
             }
         }
-        let mut held: Vec<u64> = Vec::new();
-        for (&s, a) in &mut self.overflow {
-            if !take(a) {
-                held.push(s);
+        // Stragglers: usually none, so rebuilding the map costs nothing.
+        for (s, mut a) in std::mem::take(&mut self.overflow) {
+            if take(&mut a) {
+                accs.push(a);
+            } else {
+                self.overflow.insert(s, a);
             }
         }
-        let mut rest = self.overflow.split_off(&bound);
-        for s in held {
-            if let Some(a) = self.overflow.remove(&s) {
-                rest.insert(s, a);
-            }
-        }
-        accs.extend(std::mem::replace(&mut self.overflow, rest).into_values());
         // Settled parts are whole intervals: they go out with their bound.
         let keep = self.settled.split_off(&bound);
         Detached { accs, settled: std::mem::replace(&mut self.settled, keep) }
