@@ -31,10 +31,6 @@ use tailstore_benches::{
 };
 use tailstore_hist::Layout;
 
-#[expect(
-    clippy::many_single_char_names,
-    reason = "criterion's c (Criterion), g (group) and b (Bencher), plus s/i/v in each bench closure"
-)]
 fn record_1thread(c: &mut Criterion) {
     let vals = latencies_ns(SLICE, 42);
     let mut g = c.benchmark_group("record_1thread");
@@ -44,10 +40,7 @@ fn record_1thread(c: &mut Criterion) {
         let store = Store::in_memory(Options::default());
         let s = store.series("bench");
         // A fixed second: every record after the first stays on the fast path.
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             s.record_at_unix(BASE_SECOND, v, 200);
         });
     });
@@ -55,21 +48,15 @@ fn record_1thread(c: &mut Criterion) {
     g.bench_function("tailstore_record", |b| {
         let store = Store::in_memory(Options::default());
         let s = store.series("bench");
-        // Wall-clock second: the shard turns over (cold path) once a second.
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        // Wall-clock second: the thread's ring is folded into it as it fills.
+        cycle(b, &vals, |v| {
             s.record(Duration::from_nanos(v), 200);
         });
     });
 
     g.bench_function("hdrhistogram_mutex", |b| {
         let h = Mutex::new(new_hdr());
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             h.lock().saturating_record(v);
         });
         black_box(h.lock().len());
@@ -77,10 +64,7 @@ fn record_1thread(c: &mut Criterion) {
 
     g.bench_function("hdrhistogram_bare", |b| {
         let mut h = new_hdr();
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             h.saturating_record(v);
         });
         black_box(h.len());
@@ -88,10 +72,7 @@ fn record_1thread(c: &mut Criterion) {
 
     g.bench_function("prometheus_observe", |b| {
         let h = new_prometheus();
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             h.observe(ns_to_secs(v));
         });
         black_box(h.get_sample_count());
@@ -100,10 +81,7 @@ fn record_1thread(c: &mut Criterion) {
     g.bench_function("floor_index_increment", |b| {
         let layout = Layout::default();
         let mut counts = vec![0u64; layout.len()];
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             counts[layout.index(v) as usize] += 1;
         });
         black_box(counts.iter().sum::<u64>());
@@ -234,10 +212,6 @@ fn uniform_ns(n: usize, lo_ns: u64, hi_ns: u64, seed: u64) -> Vec<u64> {
 /// 1 M-long one (inputs stream from memory, as a replay's do), each beside
 /// `Mutex<hdrhistogram>` and a plain `hdrhistogram::Histogram::record`
 /// (no atomics, one thread: the figure the target divides by).
-#[expect(
-    clippy::many_single_char_names,
-    reason = "criterion's c (Criterion), g (group) and b (Bencher), plus s/i/v in each bench closure"
-)]
 fn record_ranges(c: &mut Criterion) {
     let workloads: [(&str, Vec<u64>); 3] = [
         ("narrow", uniform_ns(SLICE, 30_000_000, 46_000_000, 7)),
@@ -247,33 +221,23 @@ fn record_ranges(c: &mut Criterion) {
     let mut g = c.benchmark_group("record_ranges");
     g.throughput(Throughput::Elements(1));
     for (name, vals) in &workloads {
-        let mask = vals.len() - 1;
         g.bench_function(format!("{name}/tailstore_record"), |b| {
             let store = Store::in_memory(Options::default());
             let s = store.series("bench");
-            let mut i = 0usize;
-            b.iter(|| {
-                let v = vals[i & mask];
-                i = i.wrapping_add(1);
+            cycle(b, vals, |v| {
                 s.record(Duration::from_nanos(v), 200);
             });
         });
         g.bench_function(format!("{name}/hdrhistogram_mutex"), |b| {
             let h = Mutex::new(new_hdr());
-            let mut i = 0usize;
-            b.iter(|| {
-                let v = vals[i & mask];
-                i = i.wrapping_add(1);
+            cycle(b, vals, |v| {
                 h.lock().saturating_record(v);
             });
             black_box(h.lock().len());
         });
         g.bench_function(format!("{name}/hdrhistogram_record"), |b| {
             let mut h = new_hdr();
-            let mut i = 0usize;
-            b.iter(|| {
-                let v = vals[i & mask];
-                i = i.wrapping_add(1);
+            cycle(b, vals, |v| {
                 // `record` (not saturating): the plain call the target names.
                 black_box(h.record(v).is_ok());
             });
@@ -291,10 +255,7 @@ fn record_dyn(c: &mut Criterion) {
     let mut g = c.benchmark_group("record_dyn_fn");
     g.throughput(Throughput::Elements(1));
     let drive = |b: &mut criterion::Bencher<'_>, f: &dyn Fn(u64)| {
-        let mut i = 0usize;
-        b.iter(|| {
-            let v = vals[i & SLICE_MASK];
-            i = i.wrapping_add(1);
+        cycle(b, &vals, |v| {
             black_box(f)(v);
         });
     };
@@ -388,6 +349,20 @@ fn record_at_disorder(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// Runs `f` on the values of `vals` in turn, round and round (`vals.len()`
+/// is a power of two), as criterion's timed loop: the input every record
+/// bench gives its contender.
+#[inline]
+fn cycle(b: &mut criterion::Bencher<'_>, vals: &[u64], mut f: impl FnMut(u64)) {
+    let mask = vals.len() - 1;
+    let mut i = 0usize;
+    b.iter(|| {
+        let v = vals[i & mask];
+        i = i.wrapping_add(1);
+        f(v);
+    });
 }
 
 /// Private, so the `pub fn` that `criterion_group!` generates is not
