@@ -641,7 +641,7 @@ fn disorder_wider_than_the_accumulator_table_exact_per_second() {
 /// Writer threads come and go (a later thread takes over an exited one's
 /// rings, possibly with requests still in them, possibly the large ring):
 /// 60 threads, at most three at a time, each recording a different number
-/// of requests (around the small ring's 64 slots and the owner's 128-slot
+/// of requests (around the small ring's 64 slots and the owner's 256-slot
 /// drain, up to thousands) into two series, seconds +-20 s around a walk
 /// that moves with each thread, 1 in 50 an hour behind; a sealer (with
 /// flushes) and a watcher run throughout.
