@@ -9,7 +9,7 @@ use std::time::Duration;
 use tailstore::{ErrorSet, Interval, Options, Selector, Series, Sink, Store, WindowStats};
 use tailstore_hist::clamp_status;
 
-use crate::util::{secs, wide_latency, Rng};
+use crate::util::{secs, wide_latency, Rng, StopOnDrop};
 
 const T: u64 = 1_760_000_000;
 
@@ -31,6 +31,7 @@ fn run(threads: usize, per_thread: u64, lateness_s: u64) {
     let s = store.series("c");
     let stop = AtomicBool::new(false);
     std::thread::scope(|sc| {
+        let stop_guard = StopOnDrop(&stop);
         // Sealer: seals as fast as it can, so steals and residues happen while
         // writers are mid-second.
         sc.spawn(|| {
@@ -86,7 +87,7 @@ fn run(threads: usize, per_thread: u64, lateness_s: u64) {
             w.join().unwrap();
         }
         std::thread::sleep(Duration::from_millis(30));
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_guard);
     });
     // Oracle.
     let mut per_second: BTreeMap<u64, u64> = BTreeMap::new();
@@ -462,6 +463,7 @@ fn run_disordered(
     let before = schedules[0].len() as u64;
     let started: Vec<Started> = schedules[1..].iter().map(|_| Started::default()).collect();
     std::thread::scope(|sc| {
+        let stop_guard = StopOnDrop(&stop);
         let sealer = sc.spawn(|| seal_loop(store, &stop, flush_every));
         let watcher = sc.spawn(|| watch(store, names, watch_windows, (before, &started), &stop));
         let writers: Vec<_> = schedules[1..]
@@ -472,7 +474,7 @@ fn run_disordered(
         for w in writers {
             w.join().unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_guard);
         (sealer.join().unwrap(), watcher.join().unwrap())
     })
 }
@@ -686,6 +688,7 @@ fn churn(seed: u64) {
     let started: Vec<Started> = schedules[1..].iter().map(|_| Started::default()).collect();
     let before = schedules[0].len() as u64;
     let (passes, rounds) = std::thread::scope(|sc| {
+        let stop_guard = StopOnDrop(&stop);
         let sealer = sc.spawn(|| seal_loop(&store, &stop, Some(5)));
         let watcher = sc
             .spawn(|| watch(&store, &NAMES, &[whole, (T + 40, T + 60)], (before, &started), &stop));
@@ -701,7 +704,7 @@ fn churn(seed: u64) {
         for h in alive {
             h.join().unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_guard);
         (sealer.join().unwrap(), watcher.join().unwrap())
     });
     let ctx = format!("seed {seed}, {passes} seal passes, {rounds} watcher rounds");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tailstore::{Error, FsyncPolicy, Layout, Options, Selector, Store};
 
-use crate::util::{secs, Rng};
+use crate::util::{secs, Rng, StopOnDrop};
 
 const T: u64 = 1_780_000_000 - 1_780_000_000 % 3600 + 3590; // 10 s before an hour
 
@@ -132,13 +132,17 @@ fn missing_directory_for_reader_is_an_error() {
 }
 
 /// Dropping the last handle closes the store before it returns: 500 times
-/// (open, record, drop) in one process while another thread keeps a core
-/// busy, and every open finds the lock free and every earlier sample there.
+/// (open, record, drop) in one process while one thread keeps a core busy
+/// and another spawns child processes (each shares the lock's file
+/// description from `fork` to `exec`), and every open finds the lock free
+/// and every earlier sample there.
 #[test]
 fn drop_closes_and_unlocks_before_returning() {
     let dir = tempfile::tempdir().unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let spawned = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|sc| {
+        let _stop = StopOnDrop(&stop);
         sc.spawn(|| {
             // Busy: keeps the clock threads of the stores below from being
             // scheduled promptly, as a loaded server would.
@@ -150,14 +154,24 @@ fn drop_closes_and_unlocks_before_returning() {
                 i += 1;
             }
         });
+        sc.spawn(|| {
+            // A process that runs tools (or a test harness running child
+            // tests) forks while the store closes and reopens.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let status =
+                    std::process::Command::new("true").status().expect("`true` runs (coreutils)");
+                assert!(status.success());
+                spawned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
         for i in 0..500 {
             let store = Store::open(dir.path(), opts())
                 .unwrap_or_else(|e| panic!("iteration {i}: reopen after drop failed: {e}"));
             record_second(&store, T + i, 1);
             drop(store);
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+    assert!(spawned.into_inner() > 0, "the spawning thread ran");
     let store = Store::open(dir.path(), opts()).unwrap();
     for s in T..T + 500 {
         assert_eq!(count(&store, Selector::exact("/models/m0/predict"), s, s + 1), n_of(s, 0));

@@ -1,8 +1,21 @@
 //! Test helpers: a deterministic PRNG, latency distributions, the exact oracle.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tailstore_hist::{nearest_rank, ErrorSet};
+
+/// Sets its flag when dropped, also while a panic unwinds: made first in a
+/// thread scope whose helper threads loop until the flag is set, so that a
+/// failed assertion (or a writer's panic) fails the test instead of leaving
+/// the scope waiting for them forever.
+pub struct StopOnDrop<'a>(pub &'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// splitmix64: small, fast, deterministic.
 pub struct Rng(pub u64);

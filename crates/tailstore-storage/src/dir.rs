@@ -292,6 +292,44 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// How long opening waits for a writer lock that the lock file says this
+/// very process holds (see [`take_lock`]).
+const SAME_PROCESS_WAIT: Duration = Duration::from_secs(1);
+
+/// Takes the directory's writer lock (`flock`, exclusive, non-blocking).
+///
+/// The lock belongs to the open file description, and a child process
+/// shares it from `fork` until its `exec` closes the descriptor
+/// (close-on-exec). So a store closed and reopened by a process that also
+/// spawns children (a test harness, a model server running tools) can find
+/// its own released lock still held for the instant a child takes to
+/// `exec`. When the lock file names this process, opening therefore retries
+/// for up to [`SAME_PROCESS_WAIT`] before it reports [`Error::Locked`]; a
+/// lock held by another process is reported at once.
+fn take_lock(lock: &mut File, dir: &Path, lock_path: &Path) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path)(e)),
+        }
+        let mut pid = String::new();
+        let _ = std::fs::File::open(lock_path).and_then(|mut f| f.read_to_string(&mut pid));
+        let pid = pid.trim();
+        let ours = pid.parse::<u32>().is_ok_and(|p| p == std::process::id());
+        if !ours || started.elapsed() >= SAME_PROCESS_WAIT {
+            return Err(Error::Locked {
+                path: dir.to_path_buf(),
+                pid: if pid.is_empty() { "unknown".into() } else { pid.to_string() },
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
 /// Most segment files kept open at once (late data may touch old buckets).
 const MAX_OPEN: usize = 32;
 
@@ -302,7 +340,8 @@ impl Writer {
     ///
     /// # Errors
     ///
-    /// [`Error::Locked`] when another process holds the lock; [`Error::Io`]
+    /// [`Error::Locked`] when another process holds the lock (or another
+    /// writer of this process, still after a second); [`Error::Io`]
     /// when the directory or the lock file cannot be created, opened, locked
     /// or written.
     pub fn open(dir: &Path, opts: WriterOptions) -> Result<Writer, Error> {
@@ -315,19 +354,7 @@ impl Writer {
             .truncate(false)
             .open(&lock_path)
             .map_err(Error::io("open", &lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = lock.read_to_string(&mut pid);
-                let pid = pid.trim();
-                return Err(Error::Locked {
-                    path: dir.to_path_buf(),
-                    pid: if pid.is_empty() { "unknown".into() } else { pid.to_string() },
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path)(e)),
-        }
+        take_lock(&mut lock, dir, &lock_path)?;
         lock.set_len(0).map_err(Error::io("truncate", &lock_path))?;
         writeln!(lock, "{}", std::process::id()).map_err(Error::io("write", &lock_path))?;
         if let Ok(rd) = std::fs::read_dir(dir) {
