@@ -200,3 +200,46 @@ fn configurable_precision_and_ns_resolution() {
     assert!((p50 - 1_234_567.0).abs() / 1_234_567.0 <= layout.relative_error());
     assert_eq!(w.quantile(0.0), Some(Duration::from_nanos(17)));
 }
+
+/// What a subscriber that follows the data sees: after each pass, the bound
+/// below which every series is sealed; it never goes back (not even after a
+/// flush sealed further than the passes that follow), and a window ending at
+/// it already has its final answer.
+#[test]
+fn sinks_learn_the_sealed_bound_from_data_time() {
+    #[derive(Default)]
+    struct Bounds(std::sync::Mutex<Vec<u64>>);
+    impl tailstore::Sink for Bounds {
+        fn sealed(&self, _: &str, _: &tailstore::Interval, _: bool) {}
+        fn sealed_through(&self, below: u64) {
+            self.0.lock().unwrap().push(below);
+        }
+    }
+    let store =
+        Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(5)));
+    let bounds = std::sync::Arc::new(Bounds::default());
+    store.add_sink(bounds.clone());
+    let (a, b) = (store.series("a"), store.series("b"));
+    for s in T..T + 100 {
+        a.record_at_unix(s, 1_000_000, 200);
+        if s % 2 == 0 {
+            b.record_at_unix(s, 2_000_000, 503);
+        }
+    }
+    store.seal_now();
+    let last = |b: &Bounds| *b.0.lock().unwrap().last().expect("a pass reported");
+    // Data time is T + 99; five seconds of lateness stay open.
+    assert_eq!(last(&bounds), T + 99 - 5);
+    let w = store
+        .query(Selector::regex(".*").unwrap())
+        .between(secs(T), secs(last(&bounds)))
+        .run()
+        .unwrap();
+    assert_eq!(w.count(), 94 + 47);
+    store.flush().unwrap();
+    assert_eq!(last(&bounds), T + 100);
+    store.seal_now();
+    assert_eq!(last(&bounds), T + 100, "a regular pass after a flush does not go back");
+    let seen = bounds.0.lock().unwrap().clone();
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+}

@@ -12,12 +12,14 @@
 mod error;
 mod plan;
 mod selector;
+mod slide;
 mod stats;
 mod tier;
 
 pub use error::Error;
 pub use plan::{plan, Plan, Segment};
 pub use selector::Selector;
+pub use slide::Slide;
 pub use stats::WindowStats;
 pub use tier::{LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource};
 

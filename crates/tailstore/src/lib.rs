@@ -40,8 +40,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod clock;
 mod error;
 mod options;
+mod query;
+mod recovery;
+mod seal;
+mod series;
+mod sink;
 mod store;
 
 /// The README's examples, compiled and run as doctests.
@@ -51,7 +57,10 @@ struct ReadmeDoctests;
 
 pub use error::Error;
 pub use options::Options;
-pub use store::{Query, Series, SeriesInfo, Sink, Store, StoreStats};
+pub use query::{Query, MAX_RANGE_POINTS};
+pub use series::Series;
+pub use sink::Sink;
+pub use store::{SeriesInfo, Store, StoreStats};
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 pub use tailstore_query::{Selector, WindowStats};
 pub use tailstore_storage::{check, Damage, FsyncPolicy, Report};

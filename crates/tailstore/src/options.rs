@@ -4,7 +4,12 @@ use std::time::Duration;
 
 use tailstore_hist::{ErrorSet, Layout};
 use tailstore_query::LevelSpec;
-use tailstore_storage::FsyncPolicy;
+use tailstore_storage::{span_s, FsyncPolicy, LEVELS};
+
+use crate::clock::whole_seconds;
+
+// One retention option and one default per level of the scheme.
+const _: () = assert!(LEVELS == 3);
 
 /// Configuration of a [`Store`](crate::Store), built with chained setters.
 ///
@@ -131,20 +136,24 @@ impl Options {
     }
 
     pub(crate) fn lateness_s(&self) -> u64 {
-        self.lateness.as_secs() + u64::from(self.lateness.subsec_nanos() > 0)
+        whole_seconds(self.lateness)
     }
 
-    /// Levels of the in-memory tier (`durable = false`) or of the files.
+    /// Levels of the in-memory tier (`durable = false`) or of the files: the
+    /// storage crate's level scheme (spans of 1 s, 1 min, 1 h) with this
+    /// store's retentions, each at least one piece long.
     pub(crate) fn levels(&self, durable: bool) -> Vec<LevelSpec> {
-        let s = |d: Duration| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
         let h = 3600;
-        let (d1, d2, d3) =
-            if durable { (48 * h, 35 * 24 * h, 400 * 24 * h) } else { (h, 48 * h, 35 * 24 * h) };
-        let pick = |set: Option<Duration>, default: u64| set.map_or(default, s);
-        vec![
-            LevelSpec { span_s: 1, retention_s: pick(self.retention_1s, d1) },
-            LevelSpec { span_s: 60, retention_s: pick(self.retention_1m, d2).max(60) },
-            LevelSpec { span_s: 3600, retention_s: pick(self.retention_1h, d3).max(3600) },
-        ]
+        let defaults =
+            if durable { [48 * h, 35 * 24 * h, 400 * 24 * h] } else { [h, 48 * h, 35 * 24 * h] };
+        let set = [self.retention_1s, self.retention_1m, self.retention_1h];
+        (0..LEVELS)
+            .zip(defaults.into_iter().zip(set))
+            .map(|(level, (default, set))| {
+                let span_s = span_s(level);
+                let retention_s = set.map_or(default, whole_seconds).max(u64::from(span_s));
+                LevelSpec { span_s, retention_s }
+            })
+            .collect()
     }
 }

@@ -1,0 +1,241 @@
+//! Recovery at open: the files' index becomes the series' tiers (cold
+//! references into the mapped segments, decoded when a query first needs a
+//! piece), rollups the files may disagree on are rebuilt, and files left
+//! with late deltas or without an index by an earlier run are compacted or
+//! indexed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tailstore_hist::{Accumulator, Interval, Layout};
+use tailstore_query::{PieceRef, PieceRefs, PieceSource};
+use tailstore_storage::{DirScan, Indexed, Loc, Segments, StoredInterval};
+
+use crate::seal::ZSTD_LEVEL;
+use crate::series::new_series;
+use crate::store::Inner;
+
+/// Compacts the files that hold late deltas from earlier runs (which
+/// indexes them) and indexes the others that have no usable index (written
+/// by a run that crashed), so the next open reads less. The tiers read the
+/// maps of the files as they were at the scan.
+///
+/// # Errors
+///
+/// The first compaction or index write that fails.
+pub(crate) fn tidy(scan: &DirScan, layout: &Layout) -> Result<(), tailstore_storage::Error> {
+    let late_files: std::collections::BTreeSet<u32> =
+        scan.records.iter().filter(|r| r.entry.late).map(|r| r.loc.file).collect();
+    let mut todo: Vec<u32> = scan.unindexed.iter().chain(&late_files).copied().collect();
+    todo.sort_unstable();
+    todo.dedup();
+    for f in todo {
+        let Some((level, bucket, path)) = scan.segments.file(f) else { continue };
+        let path: &Path = path;
+        let compacted = late_files.contains(&f)
+            && tailstore_storage::compact_segment(path, level, bucket, layout, ZSTD_LEVEL)?;
+        if !compacted {
+            tailstore_storage::write_index(path, level, bucket, layout)?;
+        }
+    }
+    Ok(())
+}
+
+/// The mapped segments as the tiers' source of cold pieces.
+struct DiskSource(Arc<Segments>);
+
+impl PieceSource for DiskSource {
+    fn read(&self, r: PieceRef) -> Option<Interval> {
+        self.0.read(Loc { file: r.file, offset: r.offset, len: r.len }).ok().map(|(iv, _)| iv)
+    }
+}
+
+/// The stored parts of one piece, as the index lists them.
+#[derive(Default)]
+struct Parts {
+    refs: PieceRefs,
+    /// A complete (non-late) copy is among `refs` (rollup levels).
+    base: bool,
+    /// Some part is a late delta.
+    late: bool,
+}
+
+/// Loads a directory index into the series' tiers, decoding almost nothing.
+///
+/// A second is the sum of its stored parts; a rollup piece is the last
+/// complete (non-late) copy stored plus the late deltas after it. A rollup
+/// span still covered by retained finer data is rebuilt from that data (and
+/// re-persisted where the stored copy differs) only where the files may
+/// disagree: no complete copy is stored (a crash between the writes of the
+/// seconds and of their rollup), or a finer part is a late delta (a crash
+/// between the writes of a delta and of its rollup deltas). Everything else
+/// stays cold until read.
+pub(crate) fn load(inner: &Inner, disk: &DirScan) {
+    let levels = inner.opts.levels(inner.durable).len();
+    let (newest, mut by_series) = group_records(&disk.records, levels);
+    if by_series.is_empty() {
+        return;
+    }
+    inner.timeline.newest.fetch_max(newest, Relaxed);
+    let source: Arc<dyn PieceSource> = Arc::new(DiskSource(disk.segments.clone()));
+    let mut names: Vec<Arc<str>> = by_series.keys().cloned().collect();
+    names.sort();
+    let mut scratch = Accumulator::new(inner.opts.layout);
+    let mut map = inner.series.write();
+    for name in names {
+        let mut maps = by_series.remove(&name).expect("name listed from the map");
+        let series = Arc::new(new_series(inner, &name, newest + 1));
+        let mut tier = series.tier.lock();
+        tier.set_source(source.clone());
+        tier.advance(newest);
+        let specs = tier.specs();
+        let mut persist: Vec<(u8, Interval)> = Vec::new();
+        // The finer level's starts and whether the files may disagree there.
+        let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
+        let seconds = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
+        tier.load_cold_sorted(0, seconds);
+        // Spans of the finer level rebuilt at this open: their rollups are
+        // rebuilt too.
+        let mut rebuilt_finer: Vec<u64> = Vec::new();
+        // `k` indexes the levels, `level` is the same number for the writer.
+        for (k, level) in (1..levels).zip(1u8..) {
+            let span = u64::from(specs[k].span_s);
+            let finer_from = specs[k - 1].retained_from(newest);
+            let rebuild_from = finer_from.div_ceil(span) * span;
+            let limit = (newest + 1) - (newest + 1) % span;
+            let mut redo: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+            for &(start, late) in &finer_keys {
+                let s = start - start % span;
+                if s < rebuild_from || s >= limit {
+                    continue;
+                }
+                let has_base =
+                    maps[k].binary_search_by_key(&s, |p| p.0).is_ok_and(|i| maps[k][i].1.base);
+                if late || !has_base {
+                    redo.insert(s);
+                }
+            }
+            for &start in &rebuilt_finer {
+                let s = start - start % span;
+                if s >= rebuild_from && s < limit {
+                    redo.insert(s);
+                }
+            }
+            let mut stored: HashMap<u64, PieceRefs> = HashMap::new();
+            let mut next_keys: Vec<(u64, bool)> = Vec::new();
+            let mut cold = Vec::new();
+            for (start, parts) in std::mem::take(&mut maps[k]) {
+                next_keys.push((start, parts.late || !parts.base));
+                if redo.contains(&start) {
+                    stored.insert(start, parts.refs);
+                } else {
+                    cold.push((start, parts.refs));
+                }
+            }
+            tier.load_cold_sorted(k, cold);
+            tier.set_built_until(k, limit);
+            let mut rebuilt = Vec::new();
+            for &start in &redo {
+                let Some(piece) = tier.rebuild(k, start, &mut scratch) else { continue };
+                rebuilt.push(start);
+                // Compare with what is stored: persist only a difference.
+                let mut old: Option<Interval> = None;
+                for r in stored.get(&start).into_iter().flatten() {
+                    if let Some(part) = source.read(*r) {
+                        match &mut old {
+                            Some(o) => o.merge(&part),
+                            None => old = Some(part),
+                        }
+                    }
+                }
+                if old.as_ref() != Some(&piece) {
+                    persist.push((level, piece));
+                }
+            }
+            rebuilt_finer = rebuilt;
+            finer_keys = next_keys;
+        }
+        drop(tier);
+        if let Some(st) = &inner.storage {
+            let mut st = st.lock();
+            for (k, piece) in persist {
+                let r =
+                    st.writer.append(k, &name, &[StoredInterval { interval: piece, late: false }]);
+                st.note(r);
+            }
+        }
+        map.insert(name, series);
+    }
+}
+
+/// Per series and level, `(start, late, ref)` of each record, in file order.
+type Recs = Vec<(u64, bool, PieceRef)>;
+
+/// Per series and level, each piece's start and parts, ascending by start.
+type Grouped = HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>;
+
+/// Groups a directory index's records by series and level, then by start
+/// with a stable sort (a piece's records are all in one file, in the order
+/// they were written), into each piece's [`Parts`], ascending by start.
+/// Returns the newest second the records cover, and the groups.
+fn group_records(records: &[Indexed], levels: usize) -> (u64, Grouped) {
+    let mut newest = 0u64;
+    let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
+    let mut last: Option<(Arc<str>, usize)> = None;
+    for rec in records {
+        let level = usize::from(rec.level);
+        if level >= levels {
+            continue;
+        }
+        let span = u64::from(tailstore_storage::span_s(rec.level));
+        newest = newest.max(rec.entry.start_s + span - 1);
+        let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
+        let item = (rec.entry.start_s, rec.entry.late, r);
+        // Runs of records of one series are common: skip the hash lookup.
+        if let Some((name, _)) = &last {
+            if Arc::ptr_eq(name, &rec.entry.series) {
+                if let Some(v) = by_series.get_mut(name) {
+                    v[level].push(item);
+                    continue;
+                }
+            }
+        }
+        by_series
+            .entry(rec.entry.series.clone())
+            .or_insert_with(|| (0..levels).map(|_| Vec::new()).collect())[level]
+            .push(item);
+        last = Some((rec.entry.series.clone(), level));
+    }
+    // Per series and level: (start, parts), ascending by start.
+    let grouped: Grouped = by_series
+        .into_iter()
+        .map(|(name, levels)| {
+            let maps = levels
+                .into_iter()
+                .enumerate()
+                .map(|(level, mut recs)| {
+                    recs.sort_by_key(|r| r.0);
+                    let mut out: Vec<(u64, Parts)> = Vec::with_capacity(recs.len());
+                    for (start, late, r) in recs {
+                        if out.last().is_none_or(|l| l.0 != start) {
+                            out.push((start, Parts::default()));
+                        }
+                        let parts = &mut out.last_mut().expect("pushed above").1;
+                        if level > 0 && !late {
+                            parts.refs.clear();
+                            parts.base = true;
+                            parts.late = false;
+                        }
+                        parts.late |= late;
+                        parts.refs.push(r);
+                    }
+                    out
+                })
+                .collect();
+            (name, maps)
+        })
+        .collect();
+    (newest, grouped)
+}
