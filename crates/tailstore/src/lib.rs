@@ -61,6 +61,12 @@ pub use query::{Query, MAX_RANGE_POINTS};
 pub use series::Series;
 pub use sink::Sink;
 pub use store::{SeriesInfo, Store, StoreStats};
+/// The error of histogram layouts and status sets, as [`Error::Hist`] wraps it.
+pub use tailstore_hist::Error as HistError;
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
+/// The error of selectors, windows and quantiles, as [`Error::Query`] wraps it.
+pub use tailstore_query::Error as QueryError;
 pub use tailstore_query::{Selector, WindowStats};
+/// The error of the store directory, as [`Error::Storage`] wraps it.
+pub use tailstore_storage::Error as StorageError;
 pub use tailstore_storage::{check, Damage, FsyncPolicy, Report};
