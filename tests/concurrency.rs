@@ -194,8 +194,8 @@ impl Tally {
         self.errors += u64::from(errors.contains(code));
         *self.status.entry(code).or_default() += 1;
         if let Some(v) = r.latency_ns {
+            // Counted as clamped; sum and extremes keep the raw value.
             self.clamped += u64::from(v > highest_ns);
-            let v = v.min(highest_ns);
             self.latency_count += 1;
             self.sum_ns += u128::from(v);
             self.min_ns = Some(self.min_ns.map_or(v, |m| m.min(v)));

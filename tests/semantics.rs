@@ -162,15 +162,46 @@ fn clamping_is_counted_and_bounded() {
     s.record_at(secs(T), Duration::from_nanos(1), 1000); // not a status: recorded as 0
     s.record_at(secs(T), Duration::from_millis(1), u16::MAX);
     let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 1)).run().unwrap();
-    let highest = Duration::from_nanos(Layout::default().highest_ns());
+    // Duration::MAX saturates to u64::MAX nanoseconds (584 years).
+    let longest = Duration::from_nanos(u64::MAX);
     assert_eq!(w.count(), 5);
     assert_eq!(w.clamped(), 2);
     assert_eq!(w.invalid_status(), 2);
-    assert_eq!(w.max(), Some(highest));
+    assert_eq!(w.max(), Some(longest));
     assert_eq!(w.min(), Some(Duration::ZERO));
     assert_eq!(w.status_counts().get(0), 3);
-    assert_eq!(w.quantile(1.0), Some(highest));
+    assert_eq!(w.quantile(1.0), Some(longest));
     assert_eq!(w.quantile(0.0), Some(Duration::ZERO));
+    // A rank between the extremes that falls on a clamped sample answers
+    // from the top bucket.
+    let highest = Layout::default().highest_ns();
+    let top = w.quantile(0.7).unwrap().as_nanos();
+    assert!(top.abs_diff(u128::from(highest)) * 1000 <= u128::from(highest), "{top}");
+}
+
+/// A request longer than the layout's range (1 h by default) is counted as
+/// clamped, lands in the top bucket, and keeps max, mean and the top rank
+/// exact, in memory and after a reopen.
+#[test]
+fn latencies_above_the_range_keep_exact_extremes_and_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |store: &Store| {
+        let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 1)).run().unwrap();
+        assert_eq!(w.clamped(), 1);
+        assert_eq!(w.max(), Some(Duration::from_secs(7200)));
+        assert_eq!(w.quantile(1.0), Some(Duration::from_secs(7200)));
+        assert_eq!(w.mean(), Some((Duration::from_secs(7200) + Duration::from_millis(1)) / 2));
+        assert_eq!(w.min(), Some(Duration::from_millis(1)));
+    };
+    {
+        let store = Store::open(dir.path(), Options::default().keep_everything()).unwrap();
+        let s = store.series("x");
+        s.record_at(secs(T), Duration::from_secs(7200), 200);
+        s.record_at(secs(T), Duration::from_millis(1), 200);
+        store.flush().unwrap();
+        check(&store);
+    }
+    check(&Store::open_read_only(dir.path(), Options::default().keep_everything()).unwrap());
 }
 
 #[test]

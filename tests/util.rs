@@ -114,7 +114,11 @@ pub struct Sample {
 
 /// The exact answer over samples: sorted latencies, counts, statuses.
 pub struct Oracle {
+    /// The raw latencies, sorted (also those above the layout's range).
     pub sorted: Vec<u64>,
+    /// The layout's highest value: ranks between the first and the last
+    /// that fall above it answer from the top bucket.
+    pub highest_ns: u64,
     pub count: u64,
     pub errors: u64,
     pub status: std::collections::BTreeMap<u16, u64>,
@@ -125,12 +129,13 @@ impl Oracle {
         let set = ErrorSet::default();
         let mut o = Oracle {
             sorted: Vec::new(),
+            highest_ns,
             count: 0,
             errors: 0,
             status: std::collections::BTreeMap::new(),
         };
         for s in samples {
-            o.sorted.push(s.latency_ns.min(highest_ns));
+            o.sorted.push(s.latency_ns);
             o.count += 1;
             let code = if s.status >= 1000 { 0 } else { s.status };
             o.errors += u64::from(set.contains(code));
@@ -144,8 +149,12 @@ impl Oracle {
         if self.sorted.is_empty() {
             return None;
         }
-        let k = nearest_rank(q, self.sorted.len() as u64);
-        Some(self.sorted[usize::try_from(k - 1).expect("a rank is at most the length")])
+        let n = self.sorted.len() as u64;
+        let k = nearest_rank(q, n);
+        let v = self.sorted[usize::try_from(k - 1).expect("a rank is at most the length")];
+        // The first and last ranks are the exact extremes; the others are
+        // read from the histogram, which clamps at the layout's top.
+        Some(if k == 1 || k == n { v } else { v.min(self.highest_ns) })
     }
 }
 

@@ -334,7 +334,8 @@ impl Accumulator {
         (self.total > 0).then_some(self.min_ns)
     }
 
-    /// Exact maximum latency (after clamping), if any sample.
+    /// Exact maximum latency, if any sample (the raw value, also above the
+    /// layout's range).
     #[must_use]
     pub fn max_ns(&self) -> Option<u64> {
         (self.total > 0).then_some(self.max_ns)
@@ -370,7 +371,9 @@ impl Accumulator {
     }
 
     /// The value at nearest rank `ceil(q * N)` (see [`nearest_rank`]), as the
-    /// middle of its bucket clamped into the exact `[min, max]`.
+    /// middle of its bucket clamped into the exact `[min, max]`; the first
+    /// and last ranks (`q = 0`, `q = 1`, and any `q` that reaches them) are
+    /// the exact minimum and maximum.
     ///
     /// `None` when there is no sample or `q` is not in `[0, 1]`.
     #[must_use]
@@ -429,8 +432,17 @@ impl Accumulator {
             // Extremes come with the counts from every recorder path; a
             // histogram added without them (or decoded with inconsistent
             // ones) must not make `clamp` panic.
-            let v =
-                if self.min_ns <= self.max_ns { mid.clamp(self.min_ns, self.max_ns) } else { mid };
+            // The first and last ranks are the exact extremes themselves
+            // (also above the layout's range, where the bucket is clamped).
+            let v = if self.min_ns > self.max_ns {
+                mid
+            } else if rank == self.total {
+                self.max_ns
+            } else if rank == 1 {
+                self.min_ns
+            } else {
+                mid.clamp(self.min_ns, self.max_ns)
+            };
             out[slot] = Some(v);
         }
     }

@@ -46,7 +46,8 @@ impl Layout {
     /// value range `lowest_ns ..= highest_ns`.
     ///
     /// `lowest_ns` must be at least 1 and `highest_ns` at least twice
-    /// `lowest_ns`. Values above `highest_ns` are clamped to it (and counted);
+    /// `lowest_ns`. Values above `highest_ns` count in its bucket (and as
+    /// clamped; min, max and sum keep the raw values);
     /// values below `lowest_ns` are still recorded, at the unit resolution.
     ///
     /// # Errors

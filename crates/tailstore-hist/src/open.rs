@@ -395,9 +395,9 @@ impl Run {
         self.requests += 1;
         self.invalid_status += u64::from(bad);
         if let Some(v) = value {
-            let highest = layout.highest_ns();
-            self.clamped += u64::from(v > highest);
-            let v = v.min(highest);
+            // The bucket clamps (`index` does), the extremes and the sum
+            // keep the raw value: min, max and mean stay exact.
+            self.clamped += u64::from(v > layout.highest_ns());
             acc.add_cell(layout.index(v));
             self.sum_ns += u128::from(v);
             self.min_ns = self.min_ns.min(v);
@@ -859,10 +859,13 @@ mod tests {
         let iv = a.to_interval();
         assert_eq!(iv.requests(), 5);
         assert_eq!(iv.hist.total(), 4);
-        assert_eq!((iv.min_ns, iv.max_ns), (3, layout.highest_ns()));
+        // The value above the range counts in the top bucket, and exactly
+        // in the extremes and the sum.
+        assert_eq!((iv.min_ns, iv.max_ns), (3, u64::MAX));
         assert_eq!((iv.clamped, iv.invalid_status), (1, 1));
+        assert_eq!(iv.hist.iter().last(), Some((layout.index(layout.highest_ns()), 1)));
         assert_eq!(iv.status.get(0), 1);
-        assert_eq!(iv.sum_ns, 3 + 2_000_000 + 2_000_001 + u128::from(layout.highest_ns()));
+        assert_eq!(iv.sum_ns, 3 + 2_000_000 + 2_000_001 + u128::from(u64::MAX));
         let mut acc = Accumulator::new(layout);
         a.add_to(&mut acc);
         assert_eq!((acc.total(), acc.requests(), acc.sum_ns()), (4, 5, iv.sum_ns));
