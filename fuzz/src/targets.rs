@@ -2,7 +2,7 @@
 //! panic; where decoding succeeds, the result must round-trip.
 
 use tailstore_hist::{Accumulator, Layout, SparseHist};
-use tailstore_storage::{
+use tailstore_storage::internals::{
     decode_interval, encode_interval_record, encode_series_record, parse_record, scan_segment,
     Record,
 };

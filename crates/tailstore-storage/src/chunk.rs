@@ -140,7 +140,7 @@ impl EncodedInterval {
 
 /// Frames an encoded interval as a record of series id `series` at `slot`.
 #[must_use]
-pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
+pub(crate) fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
     let mut body = Vec::with_capacity(enc.tail.len() + 12);
     put_varint(&mut body, series);
     put_varint(&mut body, slot);
@@ -149,7 +149,7 @@ pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> 
 }
 
 /// Encodes an interval record for series id `series` at `slot`:
-/// [`encode_interval`] then [`frame_interval`].
+/// [`encode_interval`], then the record's framing.
 #[must_use]
 pub fn encode_interval_record(
     series: u64,

@@ -66,7 +66,7 @@ fn varint_pairs_len(hist: &SparseHist) -> usize {
 
 /// Encodes one interval's payload for `layout`.
 #[must_use]
-pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
+pub(crate) fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
     // The varint form's length is counted, not built, unless it is chosen.
     let pairs_len = varint_pairs_len(&iv.hist);
     let ranged = rc::encode_hist(iv.hist.iter());
@@ -116,7 +116,7 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
 /// `(byte offset, check)` of the first check that failed: a bad varint or
 /// flag, a status code, count or bucket out of range, a histogram that does
 /// not decode for `layout`, or a minimum, maximum or sum out of range.
-pub fn decode_payload(
+pub(crate) fn decode_payload(
     bytes: &[u8],
     layout: &Layout,
     start_s: u64,

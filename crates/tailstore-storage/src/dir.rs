@@ -25,7 +25,7 @@ use crate::segment::{
 };
 
 /// Name of the writer lock file.
-pub const LOCK_FILE: &str = "tailstore.lock";
+pub(crate) const LOCK_FILE: &str = "tailstore.lock";
 
 /// When flushed chunks are `fsync`ed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,8 +122,9 @@ impl Segments {
     /// # Errors
     ///
     /// A [`ChunkError`] when `loc` names no file of these segments, or when
-    /// the record there fails a check or does not decode (see
-    /// [`read_entry`](crate::read_entry)).
+    /// the record there is not inside the file, is not an interval record of
+    /// exactly `loc.len` bytes, fails a framing or checksum check, or its
+    /// payload does not decode for the layout.
     pub fn read(&self, loc: Loc) -> Result<(Interval, bool), ChunkError> {
         let Some((level, bucket, _, map)) = self.files.get(loc.file as usize) else {
             return Err(ChunkError { reason: "no such segment".into() });

@@ -308,7 +308,7 @@ pub fn scan_segment(
 /// A [`ChunkError`] when the record is not inside `bytes`, is not an
 /// interval record of exactly `len` bytes, fails a framing or checksum
 /// check, or its payload does not decode for `layout`.
-pub fn read_entry(
+pub(crate) fn read_entry(
     bytes: &[u8],
     level: u8,
     bucket_s: u64,
