@@ -3,9 +3,10 @@
 //! segment file; an interval record (a "chunk") holds one interval of one
 //! series, optionally zstd-compressed. See `docs/FORMAT.md`, "Records".
 
-use tailstore_hist::{get_varint, put_varint, Interval, Layout};
+use tailstore_hist::{Interval, Layout};
 
 use crate::codec::{decode_payload, encode_payload};
+use crate::varint::{get_varint, put_varint};
 
 /// First byte of every record.
 pub const RECORD_MAGIC: u8 = 0xE7;

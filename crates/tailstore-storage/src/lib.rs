@@ -32,6 +32,7 @@ mod index;
 mod mmap;
 mod rc;
 mod segment;
+mod varint;
 
 pub use chunk::{encode_interval, ChunkError, EncodedInterval};
 pub use codec::StoredInterval;
@@ -51,6 +52,7 @@ pub mod internals {
     pub use crate::chunk::{
         decode_interval, encode_interval_record, encode_series_record, parse_record, Record,
     };
+    pub use crate::codec::{decode_varint_pairs, encode_varint_pairs};
     pub use crate::segment::{scan_segment, SegmentScan};
 
     /// The header bytes of a new segment file of `level` for `layout` (for
