@@ -8,8 +8,7 @@
 
 use tailstore_hist::{Interval, Layout, SparseHist, StatusCounts, STATUS_CODES};
 
-#[cfg(feature = "unstable-internals")]
-use crate::chunk::ChunkError;
+use crate::error::ChunkError;
 use crate::rc;
 use crate::varint::{get_varint, get_varint128, put_varint, put_varint128, varint_len};
 
@@ -83,23 +82,23 @@ fn varint_pairs(
     let mut total: u64 = 0;
     while pos < bytes.len() {
         let at = pos;
-        let gap = get_varint(bytes, &mut pos).ok_or((at, "bad varint (bucket gap)"))?;
+        let gap = get_varint(bytes, &mut pos).ok_or((at, "histogram: bad varint (bucket gap)"))?;
         let at_count = pos;
-        let c = get_varint(bytes, &mut pos).ok_or((at_count, "bad varint (count)"))?;
+        let c = get_varint(bytes, &mut pos).ok_or((at_count, "histogram: bad varint (count)"))?;
         let idx = next
             .checked_add(gap)
             .filter(|i| *i < len as u64)
             .and_then(|i| u32::try_from(i).ok())
-            .ok_or((at, "bucket index beyond layout"))?;
+            .ok_or((at, "histogram: bucket index beyond layout"))?;
         if c == 0 {
-            return Err((at_count, "zero count"));
+            return Err((at_count, "histogram: zero count"));
         }
-        total = total.checked_add(c).ok_or((at_count, "total count overflows"))?;
+        total = total.checked_add(c).ok_or((at_count, "histogram: total count overflows"))?;
         next = u64::from(idx) + 1;
         pairs.push((idx, c));
     }
     // Indices were checked ascending above: `from_sorted` accepts them.
-    SparseHist::from_sorted(pairs).map_err(|_| (start, "indices not ascending"))
+    SparseHist::from_sorted(pairs).map_err(|_| (start, "histogram: indices not ascending"))
 }
 
 /// Decodes and validates [`encode_varint_pairs`] bytes (all of `bytes`) for
@@ -108,13 +107,13 @@ fn varint_pairs(
 ///
 /// # Errors
 ///
-/// A [`ChunkError`] naming the byte offset and the check that failed: a
-/// varint truncated, non-canonical or over-long, a bucket index not below
-/// `len`, a zero count, or a total count that overflows `u64`.
+/// [`ChunkError::BadPayload`] naming the byte offset and the check that
+/// failed: a varint truncated, non-canonical or over-long, a bucket index
+/// not below `len`, a zero count, or a total count that overflows `u64`.
 #[cfg(feature = "unstable-internals")]
 pub fn decode_varint_pairs(bytes: &[u8], len: usize) -> Result<SparseHist, ChunkError> {
     varint_pairs(bytes, 0, len)
-        .map_err(|(at, why)| ChunkError { reason: format!("histogram byte {at}: {why}") })
+        .map_err(|(offset, reason)| ChunkError::BadPayload { offset, reason })
 }
 
 /// Bytes of [`encode_varint_pairs`] for `hist`, without building it.
@@ -177,20 +176,23 @@ pub(crate) fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
 ///
 /// # Errors
 ///
-/// `(byte offset, check)` of the first check that failed: a bad varint or
-/// flag, a status code, count or bucket out of range, a histogram that does
-/// not decode for `layout`, or a minimum, maximum or sum out of range.
+/// [`ChunkError::BadPayload`] with the byte offset and the first check that
+/// failed: a bad varint or flag, a status code, count or bucket out of
+/// range, a histogram that does not decode for `layout`, or a minimum,
+/// maximum or sum out of range.
 pub(crate) fn decode_payload(
     bytes: &[u8],
     layout: &Layout,
     start_s: u64,
     span_s: u32,
-) -> Result<Interval, (usize, String)> {
+) -> Result<Interval, ChunkError> {
     let mut pos = 0usize;
-    let bad = |at: usize, what: &str| (at, what.to_string());
-    let v = |pos: &mut usize, what: &str| get_varint(bytes, pos).ok_or_else(|| bad(*pos, what));
-    let v128 =
-        |pos: &mut usize, what: &str| get_varint128(bytes, pos).ok_or_else(|| bad(*pos, what));
+    let bad = |offset: usize, reason: &'static str| ChunkError::BadPayload { offset, reason };
+    let v =
+        |pos: &mut usize, what: &'static str| get_varint(bytes, pos).ok_or_else(|| bad(*pos, what));
+    let v128 = |pos: &mut usize, what: &'static str| {
+        get_varint128(bytes, pos).ok_or_else(|| bad(*pos, what))
+    };
     let flags = *bytes.first().ok_or_else(|| bad(0, "empty payload"))?;
     pos += 1;
     if flags & !F_KNOWN != 0 {
@@ -239,10 +241,10 @@ pub(crate) fn decode_payload(
         let n = v(&mut pos, "bad varint (bucket count)")?;
         let pairs = rc::decode_hist(rest(pos)?, n, layout.len())
             .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
-        SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
+        // Decoded gaps are never negative: `from_sorted` accepts the pairs.
+        SparseHist::from_sorted(pairs).map_err(|_| bad(pos, "histogram: indices not ascending"))?
     } else {
-        varint_pairs(bytes, pos, layout.len())
-            .map_err(|(at, why)| bad(at, &format!("histogram: {why}")))?
+        varint_pairs(bytes, pos, layout.len()).map_err(|(at, why)| bad(at, why))?
     };
     let (min_ns, max_ns, sum_ns) = match deltas {
         None => (u64::MAX, 0, 0),
@@ -337,7 +339,7 @@ mod tests {
         assert!(varint_pairs(&encode_varint_pairs(&a), 0, 7).is_err());
         assert!(varint_pairs(&[0, 0], 0, 8).is_err());
         // Offsets count from the start of the buffer, not of the pairs.
-        assert_eq!(varint_pairs(&[9, 9, 0, 0], 2, 8), Err((3, "zero count")));
+        assert_eq!(varint_pairs(&[9, 9, 0, 0], 2, 8), Err((3, "histogram: zero count")));
     }
 
     #[test]

@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 use tailstore_hist::{Interval, Layout};
 
 use crate::chunk::{
-    encode_interval, encode_interval_record, encode_series_record, frame_interval, ChunkError,
-    EncodedInterval,
+    encode_interval, encode_interval_record, encode_series_record, frame_interval, EncodedInterval,
 };
 use crate::codec::StoredInterval;
-use crate::error::Error;
+use crate::error::{ChunkError, Error};
 use crate::index::{decode_index, encode_index, index_path};
 use crate::mmap::Map;
 use crate::segment::{
@@ -127,7 +126,7 @@ impl Segments {
     /// payload does not decode for the layout.
     pub fn read(&self, loc: Loc) -> Result<(Interval, bool), ChunkError> {
         let Some((level, bucket, _, map)) = self.files.get(loc.file as usize) else {
-            return Err(ChunkError { reason: "no such segment".into() });
+            return Err(ChunkError::NoSuchSegment { file: loc.file, files: self.files.len() });
         };
         read_entry(map.bytes(), *level, *bucket, loc.offset, loc.len, &self.layout)
     }

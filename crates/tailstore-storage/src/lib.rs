@@ -34,13 +34,13 @@ mod rc;
 mod segment;
 mod varint;
 
-pub use chunk::{encode_interval, ChunkError, EncodedInterval};
+pub use chunk::{encode_interval, EncodedInterval};
 pub use codec::StoredInterval;
 pub use dir::{
     check, compact_segment, scan_dir, write_index, DirScan, FsyncPolicy, Indexed, Loc, Report,
     Segments, Writer, WriterOptions,
 };
-pub use error::Error;
+pub use error::{ChunkError, Error};
 pub use segment::{bucket_len_s, segment_name, span_s, Damage, Entry, FORMAT_VERSION, LEVELS};
 
 /// The record codec and the segment scanner, for fuzz targets, the seed
