@@ -57,6 +57,25 @@ pub enum Error {
         /// What check failed.
         reason: String,
     },
+    /// An interval could not be encoded for writing (its payload would pass
+    /// the 64 MiB a reader accepts); nothing of it was written. Not damage:
+    /// the data on disk is intact.
+    #[error("{path}: cannot encode series {series:?}: {reason}")]
+    Encode {
+        /// The store directory or the segment being written.
+        path: PathBuf,
+        /// The series of the interval.
+        series: String,
+        /// What could not be encoded.
+        reason: String,
+    },
+    /// A series name that cannot be stored: empty, or longer than 65 535
+    /// bytes.
+    #[error("series name of {len} bytes cannot be stored: a name takes 1 to 65 535 bytes")]
+    InvalidSeriesName {
+        /// The name's length in bytes.
+        len: usize,
+    },
 }
 
 impl Error {
