@@ -502,7 +502,7 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
             // boundary (docs/FORMAT.md says so); everything else is reported.
             let clean_cut = how == 1
                 && victim.extension().is_some_and(|x| x == "seg")
-                && tailstore_storage::scan_segment(
+                && tailstore_storage::internals::scan_segment(
                     &bytes,
                     &victim,
                     level_of(&victim),

@@ -1,19 +1,19 @@
 //! The bodies of the fuzz targets. Each takes arbitrary bytes and must never
 //! panic; where decoding succeeds, the result must round-trip.
 
-use tailstore_hist::{Accumulator, Layout, SparseHist};
-use tailstore_storage::{
-    decode_interval, encode_interval_record, encode_series_record, parse_record, scan_segment,
-    Record,
+use tailstore_hist::{Accumulator, Layout};
+use tailstore_storage::internals::{
+    decode_interval, decode_varint_pairs, encode_interval_record, encode_series_record,
+    encode_varint_pairs, parse_record, scan_segment, Record,
 };
 
-/// `decode_hist`: arbitrary bytes as an encoded sparse histogram of the
-/// default layout. Decoding either fails with an error or yields a
+/// `decode_hist`: arbitrary bytes as a sparse histogram of the default
+/// layout in its varint-pairs encoding. Decoding either fails with an error or yields a
 /// histogram that re-encodes to the same bytes and merges without panicking.
 pub fn decode_hist(data: &[u8]) {
     let layout = Layout::default();
-    let Ok(h) = SparseHist::decode_varint(data, layout.len()) else { return };
-    let again = h.encode_varint();
+    let Ok(h) = decode_varint_pairs(data, layout.len()) else { return };
+    let again = encode_varint_pairs(&h);
     assert_eq!(again, data, "a decoded histogram re-encodes to its input");
     assert_eq!(h.iter().fold(0u64, |a, p| a.saturating_add(p.1)), h.total());
     let mut acc = Accumulator::new(layout);

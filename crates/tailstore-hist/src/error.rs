@@ -1,6 +1,6 @@
 //! The error type of `tailstore-hist`.
 
-/// Errors from building layouts, parsing error sets and decoding intervals.
+/// Errors from building layouts, parsing error sets and building histograms.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -20,10 +20,11 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
-    /// Encoded histogram bytes are malformed.
-    #[error("corrupt histogram encoding at byte {offset}: {reason}")]
+    /// Histogram pairs are malformed: [`SparseHist::from_sorted`](crate::SparseHist::from_sorted)
+    /// was given bucket indices that are not ascending.
+    #[error("corrupt histogram at pair {offset}: {reason}")]
     Corrupt {
-        /// Byte offset inside the encoded buffer where decoding failed.
+        /// Position of the offending `(index, count)` pair in the input.
         offset: usize,
         /// What was wrong.
         reason: &'static str,

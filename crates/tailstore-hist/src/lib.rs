@@ -52,7 +52,5 @@ pub use dense::{nearest_rank, Accumulator};
 pub use error::Error;
 pub use layout::Layout;
 pub use recorder::{Clock, Recorder, RecorderCounters, Sealed};
-pub use sparse::{
-    get_varint, get_varint128, put_varint, put_varint128, Interval, MergeSorted, SparseHist,
-};
+pub use sparse::{Interval, SparseHist};
 pub use status::{clamp_status, ErrorSet, StatusCounts, STATUS_CODES};

@@ -1,88 +1,12 @@
 //! Sealed, sparse histograms and the interval record that carries them.
 //!
 //! A [`SparseHist`] stores only the runs of non-empty buckets, so merging
-//! it into a dense accumulator is a handful of vectorized slice adds. The
-//! varint helpers here are the building blocks of the on-disk encoding.
+//! it into a dense accumulator is a handful of vectorized slice adds. Its
+//! encodings on disk belong to `tailstore-storage`, which builds them from
+//! [`SparseHist::iter`] and [`SparseHist::from_sorted`].
 
 use crate::error::Error;
 use crate::status::StatusCounts;
-
-/// Appends `v` as an unsigned LEB128 varint.
-#[inline]
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(((v & 0x7f) as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push((v & 0x7f) as u8);
-}
-
-/// Reads an unsigned LEB128 varint at `*pos`, advancing it.
-///
-/// Returns `None` on a truncated, non-canonical (a redundant final zero
-/// byte) or over-long (more than 10 bytes, or overflowing `u64`) encoding,
-/// so every value has exactly one accepted encoding.
-#[inline]
-pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        let low = u64::from(b & 0x7f);
-        if shift == 63 && low > 1 {
-            return None;
-        }
-        v |= low << shift;
-        if b & 0x80 == 0 {
-            // Canonical encodings only: a final zero byte after a
-            // continuation is an over-long encoding of a smaller number.
-            if b == 0 && shift > 0 {
-                return None;
-            }
-            return Some(v);
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
-
-/// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
-pub fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
-    while v >= 0x80 {
-        out.push(((v & 0x7f) as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push((v & 0x7f) as u8);
-}
-
-/// Reads a canonical LEB128 varint of up to 19 bytes (a `u128`) at `*pos`,
-/// advancing it; `None` on truncated, non-canonical or over-long input.
-pub fn get_varint128(bytes: &[u8], pos: &mut usize) -> Option<u128> {
-    let mut v: u128 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        let low = u128::from(b & 0x7f);
-        if shift == 126 && low > 3 {
-            return None;
-        }
-        v |= low << shift;
-        if b & 0x80 == 0 {
-            if b == 0 && shift > 0 {
-                return None;
-            }
-            return Some(v);
-        }
-        shift += 7;
-        if shift > 126 {
-            return None;
-        }
-    }
-}
 
 /// Zero gaps up to this many buckets are stored inside a run rather than
 /// starting a new one (a run header costs 8 bytes).
@@ -214,59 +138,6 @@ impl SparseHist {
         Ok(SparseHist { runs, counts, buckets, total })
     }
 
-    /// Encodes as LEB128 varint pairs `(gap, count)`, `gap = index -
-    /// previous index - 1` (the first previous index is -1): the compact form
-    /// storage builds on (see `docs/FORMAT.md`).
-    #[must_use]
-    pub fn encode_varint(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.buckets as usize * 2);
-        let mut next: u64 = 0;
-        for (i, c) in self.iter() {
-            put_varint(&mut out, u64::from(i) - next);
-            put_varint(&mut out, c);
-            next = u64::from(i) + 1;
-        }
-        out
-    }
-
-    /// Decodes and validates [`SparseHist::encode_varint`] bytes for a
-    /// layout with `len` buckets. Never panics; malformed input is an error
-    /// naming the byte offset.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Corrupt`] naming the byte offset when a varint is truncated,
-    /// non-canonical or over-long, a bucket index is not below `len` (or does not fit `u32`),
-    /// a count is zero, or the total count overflows `u64`.
-    pub fn decode_varint(bytes: &[u8], len: usize) -> Result<SparseHist, Error> {
-        let mut pos = 0;
-        let mut next: u64 = 0;
-        let mut pairs = Vec::new();
-        let mut total: u64 = 0;
-        while pos < bytes.len() {
-            let at = pos;
-            let gap = get_varint(bytes, &mut pos)
-                .ok_or(Error::Corrupt { offset: at, reason: "bad varint (bucket gap)" })?;
-            let at_count = pos;
-            let c = get_varint(bytes, &mut pos)
-                .ok_or(Error::Corrupt { offset: at_count, reason: "bad varint (count)" })?;
-            let idx = next
-                .checked_add(gap)
-                .filter(|i| *i < len as u64)
-                .and_then(|i| u32::try_from(i).ok())
-                .ok_or(Error::Corrupt { offset: at, reason: "bucket index beyond layout" })?;
-            if c == 0 {
-                return Err(Error::Corrupt { offset: at_count, reason: "zero count" });
-            }
-            total = total
-                .checked_add(c)
-                .ok_or(Error::Corrupt { offset: at_count, reason: "total count overflows" })?;
-            next = u64::from(idx) + 1;
-            pairs.push((idx, c));
-        }
-        SparseHist::from_sorted(pairs)
-    }
-
     /// Number of non-empty buckets.
     #[must_use]
     pub fn buckets(&self) -> u32 {
@@ -363,11 +234,11 @@ impl SparseHist {
 }
 
 /// Merges two ascending `(index, count)` streams, summing equal indices.
-pub struct MergeSorted<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> {
+struct MergeSorted<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> {
     /// First input.
-    pub a: std::iter::Peekable<A>,
+    a: std::iter::Peekable<A>,
     /// Second input.
-    pub b: std::iter::Peekable<B>,
+    b: std::iter::Peekable<B>,
 }
 
 impl<A: Iterator<Item = (u32, u64)>, B: Iterator<Item = (u32, u64)>> Iterator
@@ -463,49 +334,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn varint_roundtrip_and_rejects() {
-        for v in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
-            let mut b = Vec::new();
-            put_varint(&mut b, v);
-            let mut p = 0;
-            assert_eq!(get_varint(&b, &mut p), Some(v));
-            assert_eq!(p, b.len());
-            let mut p = 0;
-            assert_eq!(get_varint(&b[..b.len() - 1], &mut p), None);
-        }
-        let mut p = 0;
-        assert_eq!(get_varint(&[0xff; 11], &mut p), None);
-        let mut p = 0;
-        assert_eq!(get_varint(&[0x88, 0x00], &mut p), None, "non-canonical 8");
-        let mut p = 0;
-        // 10th byte may only carry one bit.
-        assert_eq!(
-            get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut p),
-            None
-        );
-    }
-
-    #[test]
-    fn varint128_roundtrip_and_rejects() {
-        for v in [0u128, 1, 127, 128, u128::from(u64::MAX), u128::MAX] {
-            let mut b = Vec::new();
-            put_varint128(&mut b, v);
-            let mut p = 0;
-            assert_eq!(get_varint128(&b, &mut p), Some(v));
-            assert_eq!(p, b.len());
-        }
-        let mut p = 0;
-        assert_eq!(get_varint128(&[0x81, 0x00], &mut p), None);
-    }
-
-    #[test]
     fn sparse_roundtrip_and_merge() {
         let a = SparseHist::from_sorted([(0, 1), (5, 2), (6, 0), (7, 9)]).unwrap();
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![(0, 1), (5, 2), (7, 9)]);
         assert_eq!(a.total(), 12);
-        let back = SparseHist::decode_varint(&a.encode_varint(), 8).unwrap();
-        assert_eq!(back, a);
-        assert!(SparseHist::decode_varint(&a.encode_varint(), 7).is_err());
         let mut dense = vec![0u64; 10];
         a.add_into(&mut dense);
         assert_eq!(dense, vec![1, 0, 0, 0, 0, 2, 0, 9, 0, 0]);
@@ -514,7 +346,6 @@ mod tests {
         let m = a.merged(&b);
         assert_eq!(m.iter().collect::<Vec<_>>(), vec![(0, 1), (5, 3), (7, 9), (100, 4)]);
         assert!(SparseHist::from_sorted([(3, 1), (3, 1)]).is_err());
-        assert!(SparseHist::decode_varint(&[0, 0], 8).is_err());
         // Widths adapt to the largest count.
         let w = SparseHist::from_sorted([(3, 1 << 40), (100, 1)]).unwrap();
         assert_eq!(w.iter().collect::<Vec<_>>(), vec![(3, 1 << 40), (100, 1)]);

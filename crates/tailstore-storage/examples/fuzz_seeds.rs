@@ -1,13 +1,15 @@
 //! Writes seed inputs for the fuzz targets `decode_chunk` (single records)
 //! and `open_dir` (whole level-0 segment files) in the current format:
-//! `cargo run -p tailstore-storage --example fuzz_seeds -- fuzz/corpus`.
+//! `cargo run -p tailstore-storage --features unstable-internals --example fuzz_seeds -- fuzz/corpus`.
 //! The fuzzer grows the corpora from these; `tests/fuzz_corpus.rs` replays
 //! them on stable.
 
 use std::path::PathBuf;
 
 use tailstore_hist::{Interval, Layout, SparseHist, StatusCounts};
-use tailstore_storage::{encode_interval_record, encode_series_record};
+use tailstore_storage::internals::{
+    encode_interval_record, encode_series_record, segment_header_bytes,
+};
 
 fn interval(start_s: u64, n: u64, spread: u32, seed: u64) -> Interval {
     let layout = Layout::default();
@@ -48,7 +50,7 @@ fn main() {
         interval(3, 1_000, 2_000, 4),
         interval(4, 20_000, 50_000, 5),
     ];
-    let mut seg = tailstore_storage::segment_header_bytes(0, &layout);
+    let mut seg = segment_header_bytes(0, &layout);
     let series = encode_series_record(0, "/models/fraud-v2/predict").expect("short name");
     std::fs::write(chunk_dir.join("seed-series"), &series).expect("write seed");
     seg.extend_from_slice(&series);

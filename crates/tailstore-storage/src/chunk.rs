@@ -3,9 +3,11 @@
 //! segment file; an interval record (a "chunk") holds one interval of one
 //! series, optionally zstd-compressed. See `docs/FORMAT.md`, "Records".
 
-use tailstore_hist::{get_varint, put_varint, Interval, Layout};
+use tailstore_hist::{Interval, Layout};
 
 use crate::codec::{decode_payload, encode_payload};
+use crate::error::ChunkError;
+use crate::varint::{get_varint, put_varint};
 
 /// First byte of every record.
 pub const RECORD_MAGIC: u8 = 0xE7;
@@ -25,15 +27,9 @@ const IF_LATE: u8 = 1;
 /// Interval flag: the payload is one zstd frame.
 const IF_ZSTD: u8 = 2;
 
-/// Why a record was rejected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChunkError {
-    /// What check failed.
-    pub reason: String,
-}
-
-fn err(reason: impl Into<String>) -> ChunkError {
-    ChunkError { reason: reason.into() }
+/// A varint field of a record that does not decode.
+fn bad_varint(field: &'static str) -> ChunkError {
+    ChunkError::BadVarint { field }
 }
 
 /// A record whose framing and checksum are valid (the payload of an
@@ -140,7 +136,7 @@ impl EncodedInterval {
 
 /// Frames an encoded interval as a record of series id `series` at `slot`.
 #[must_use]
-pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
+pub(crate) fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> {
     let mut body = Vec::with_capacity(enc.tail.len() + 12);
     put_varint(&mut body, series);
     put_varint(&mut body, slot);
@@ -149,7 +145,7 @@ pub fn frame_interval(series: u64, slot: u64, enc: &EncodedInterval) -> Vec<u8> 
 }
 
 /// Encodes an interval record for series id `series` at `slot`:
-/// [`encode_interval`] then [`frame_interval`].
+/// [`encode_interval`], then the record's framing.
 #[must_use]
 pub fn encode_interval_record(
     series: u64,
@@ -174,18 +170,18 @@ pub fn encode_interval_record(
 /// long or not UTF-8.
 pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
     let Some(&[magic, kind]) = bytes.first_chunk().filter(|_| bytes.len() >= MIN_RECORD_LEN) else {
-        return Err(err("truncated record header"));
+        return Err(ChunkError::TruncatedHeader { available: bytes.len(), min: MIN_RECORD_LEN });
     };
     if magic != RECORD_MAGIC {
-        return Err(err("bad record magic"));
+        return Err(ChunkError::BadMagic { found: magic, expected: RECORD_MAGIC });
     }
     if kind != KIND_SERIES && kind != KIND_INTERVAL {
-        return Err(err("unknown record kind"));
+        return Err(ChunkError::UnknownKind(kind));
     }
     let mut pos = 2;
-    let len = get_varint(bytes, &mut pos).ok_or_else(|| err("bad varint (record length)"))?;
+    let len = get_varint(bytes, &mut pos).ok_or_else(|| bad_varint("record length"))?;
     if len > MAX_BODY_LEN {
-        return Err(err("declared record larger than 64 MiB"));
+        return Err(ChunkError::TooLarge { what: "record", len });
     }
     let crc_at = pos;
     let body_at = crc_at + 4;
@@ -198,33 +194,38 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
         Some((head, u32::from_le_bytes(*crc), body))
     });
     let Some((head, crc, body)) = framed else {
-        return Err(err("record extends past the end of the file"));
+        return Err(ChunkError::Truncated {
+            needed: (body_at as u64).saturating_add(len),
+            available: bytes.len(),
+        });
     };
-    if crc32c::crc32c_append(crc32c::crc32c(head), body) != crc {
-        return Err(err("checksum mismatch"));
+    let found = crc32c::crc32c_append(crc32c::crc32c(head), body);
+    if found != crc {
+        return Err(ChunkError::Checksum { expected: crc, found });
     }
     let end = body_at + body.len();
     let mut p = 0usize;
     let rec = if kind == KIND_SERIES {
-        let id = get_varint(body, &mut p).ok_or_else(|| err("bad varint (series id)"))?;
+        let id = get_varint(body, &mut p).ok_or_else(|| bad_varint("series id"))?;
         let name = body.get(p..).unwrap_or_default();
         if name.is_empty() || name.len() > MAX_NAME_LEN {
-            return Err(err("series name empty or longer than 65 535 bytes"));
+            return Err(ChunkError::NameLength { len: name.len() });
         }
-        let name = std::str::from_utf8(name).map_err(|_| err("series name is not UTF-8"))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|e| ChunkError::NameNotUtf8 { valid_up_to: e.valid_up_to() })?;
         Record::Series { id, name }
     } else {
-        let series = get_varint(body, &mut p).ok_or_else(|| err("bad varint (series id)"))?;
-        let slot = get_varint(body, &mut p).ok_or_else(|| err("bad varint (slot)"))?;
-        let flags = *body.get(p).ok_or_else(|| err("truncated interval flags"))?;
+        let series = get_varint(body, &mut p).ok_or_else(|| bad_varint("series id"))?;
+        let slot = get_varint(body, &mut p).ok_or_else(|| bad_varint("slot"))?;
+        let flags = *body.get(p).ok_or(ChunkError::MissingFlags)?;
         p += 1;
         if flags & !(IF_LATE | IF_ZSTD) != 0 {
-            return Err(err("unknown interval flag bits"));
+            return Err(ChunkError::UnknownFlags { flags });
         }
         let zstd = if flags & IF_ZSTD != 0 {
-            let raw = get_varint(body, &mut p).ok_or_else(|| err("bad varint (raw length)"))?;
-            let raw = usize::try_from(raw).ok().filter(|_| raw <= MAX_BODY_LEN);
-            Some(raw.ok_or_else(|| err("declared payload larger than 64 MiB"))?)
+            let raw = get_varint(body, &mut p).ok_or_else(|| bad_varint("raw length"))?;
+            let fits = usize::try_from(raw).ok().filter(|_| raw <= MAX_BODY_LEN);
+            Some(fits.ok_or(ChunkError::TooLarge { what: "payload", len: raw })?)
         } else {
             None
         };
@@ -242,7 +243,7 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
 ///
 /// A [`ChunkError`] when the zstd frame does not decompress to the length
 /// the record declares, or when the payload does not decode for `layout`
-/// (the reason names the byte offset and the check).
+/// ([`ChunkError::BadPayload`], naming the byte offset and the check).
 pub fn decode_interval(
     stored: &[u8],
     zstd: Option<usize>,
@@ -253,17 +254,19 @@ pub fn decode_interval(
     let owned;
     let raw: &[u8] = match zstd {
         Some(raw_len) => {
-            owned =
-                zstd::bulk::decompress(stored, raw_len).map_err(|e| err(format!("zstd: {e}")))?;
+            owned = zstd::bulk::decompress(stored, raw_len)
+                .map_err(|e| ChunkError::Zstd { reason: e.to_string() })?;
             if owned.len() != raw_len {
-                return Err(err("decompressed length differs from the record"));
+                return Err(ChunkError::DecompressedLength {
+                    declared: raw_len,
+                    found: owned.len(),
+                });
             }
             &owned
         }
         None => stored,
     };
     decode_payload(raw, layout, start_s, span_s)
-        .map_err(|(at, why)| err(format!("payload byte {at}: {why}")))
 }
 
 #[cfg(test)]
@@ -311,6 +314,35 @@ mod tests {
         );
         assert!(encode_series_record(0, "").is_none());
         assert!(encode_series_record(0, &"x".repeat(65_536)).is_none());
+    }
+
+    #[test]
+    fn errors_name_the_check_that_failed() {
+        let s = encode_series_record(3, "/models/a").unwrap();
+        assert_eq!(
+            parse_record(&s[..3]),
+            Err(ChunkError::TruncatedHeader { available: 3, min: 7 })
+        );
+        assert_eq!(
+            parse_record(&s[..s.len() - 1]),
+            Err(ChunkError::Truncated { needed: s.len() as u64, available: s.len() - 1 })
+        );
+        let mut b = s.clone();
+        b[0] = 0;
+        assert_eq!(parse_record(&b), Err(ChunkError::BadMagic { found: 0, expected: 0xE7 }));
+        let mut b = s.clone();
+        b[1] = 9;
+        assert_eq!(parse_record(&b), Err(ChunkError::UnknownKind(9)));
+        let mut b = s.clone();
+        *b.last_mut().unwrap() ^= 1;
+        let stored = u32::from_le_bytes(b[3..7].try_into().unwrap());
+        let Err(ChunkError::Checksum { expected, found }) = parse_record(&b) else { panic!() };
+        assert_eq!(expected, stored);
+        assert_ne!(found, stored);
+        let msg = parse_record(&b).unwrap_err().to_string();
+        assert!(msg.starts_with("checksum mismatch") && msg.contains(&format!("{stored:#010x}")));
+        let bad = ChunkError::BadPayload { offset: 4, reason: "zero status count" };
+        assert_eq!(bad.to_string(), "payload byte 4: zero status count");
     }
 
     /// Golden bytes of a series record and an empty late interval record;

@@ -6,12 +6,11 @@
 //! buckets, the sum of bucket midpoints), which are a few bytes instead of
 //! five to nine each.
 
-use tailstore_hist::{
-    get_varint, get_varint128, put_varint, put_varint128, Interval, Layout, SparseHist,
-    StatusCounts, STATUS_CODES,
-};
+use tailstore_hist::{Interval, Layout, SparseHist, StatusCounts, STATUS_CODES};
 
+use crate::error::ChunkError;
 use crate::rc;
+use crate::varint::{get_varint, get_varint128, put_varint, put_varint128, varint_len};
 
 /// Payload flag: minimum, maximum and sum follow.
 const F_LATENCY: u8 = 1;
@@ -48,12 +47,76 @@ fn predicted(hist: &SparseHist, layout: &Layout) -> (i128, i128, i128) {
     (i128::from(layout.lowest_equivalent(lo)), i128::from(layout.lowest_equivalent(hi)), sum)
 }
 
-/// Bytes of `v` as a LEB128 varint.
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+/// Encodes `hist` as varint pairs `(gap, count)`, `gap = index - previous
+/// index - 1` (the first previous index is -1): the histogram of a payload
+/// that is not range coded (see `docs/FORMAT.md`, "Interval payload").
+#[must_use]
+pub fn encode_varint_pairs(hist: &SparseHist) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hist.buckets() as usize * 2);
+    let mut next: u64 = 0;
+    for (i, c) in hist.iter() {
+        put_varint(&mut out, u64::from(i) - next);
+        put_varint(&mut out, c);
+        next = u64::from(i) + 1;
+    }
+    out
 }
 
-/// Bytes of `SparseHist::encode_varint` for `hist`, without building it.
+/// Decodes and validates the varint pairs that make up `bytes[start..]`
+/// (to its end) for a layout with `len` buckets. Never panics.
+///
+/// # Errors
+///
+/// `(byte offset in bytes, check)` of the first check that failed: a
+/// varint truncated, non-canonical or over-long, a bucket index not below
+/// `len` (or not fitting `u32`), a zero count, or a total count that
+/// overflows `u64`.
+fn varint_pairs(
+    bytes: &[u8],
+    start: usize,
+    len: usize,
+) -> Result<SparseHist, (usize, &'static str)> {
+    let mut pos = start;
+    let mut next: u64 = 0;
+    let mut pairs = Vec::new();
+    let mut total: u64 = 0;
+    while pos < bytes.len() {
+        let at = pos;
+        let gap = get_varint(bytes, &mut pos).ok_or((at, "histogram: bad varint (bucket gap)"))?;
+        let at_count = pos;
+        let c = get_varint(bytes, &mut pos).ok_or((at_count, "histogram: bad varint (count)"))?;
+        let idx = next
+            .checked_add(gap)
+            .filter(|i| *i < len as u64)
+            .and_then(|i| u32::try_from(i).ok())
+            .ok_or((at, "histogram: bucket index beyond layout"))?;
+        if c == 0 {
+            return Err((at_count, "histogram: zero count"));
+        }
+        total = total.checked_add(c).ok_or((at_count, "histogram: total count overflows"))?;
+        next = u64::from(idx) + 1;
+        pairs.push((idx, c));
+    }
+    // Indices were checked ascending above: `from_sorted` accepts them.
+    SparseHist::from_sorted(pairs).map_err(|_| (start, "histogram: indices not ascending"))
+}
+
+/// Decodes and validates [`encode_varint_pairs`] bytes (all of `bytes`) for
+/// a layout with `len` buckets. Never panics; a decoded histogram re-encodes
+/// to exactly `bytes`.
+///
+/// # Errors
+///
+/// [`ChunkError::BadPayload`] naming the byte offset and the check that
+/// failed: a varint truncated, non-canonical or over-long, a bucket index
+/// not below `len`, a zero count, or a total count that overflows `u64`.
+#[cfg(feature = "unstable-internals")]
+pub fn decode_varint_pairs(bytes: &[u8], len: usize) -> Result<SparseHist, ChunkError> {
+    varint_pairs(bytes, 0, len)
+        .map_err(|(offset, reason)| ChunkError::BadPayload { offset, reason })
+}
+
+/// Bytes of [`encode_varint_pairs`] for `hist`, without building it.
 fn varint_pairs_len(hist: &SparseHist) -> usize {
     let mut next = 0u64;
     let mut n = 0;
@@ -66,7 +129,7 @@ fn varint_pairs_len(hist: &SparseHist) -> usize {
 
 /// Encodes one interval's payload for `layout`.
 #[must_use]
-pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
+pub(crate) fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
     // The varint form's length is counted, not built, unless it is chosen.
     let pairs_len = varint_pairs_len(&iv.hist);
     let ranged = rc::encode_hist(iv.hist.iter());
@@ -102,7 +165,7 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
         put_varint(&mut out, u64::from(iv.hist.buckets()));
         out.extend_from_slice(&ranged);
     } else {
-        out.extend_from_slice(&iv.hist.encode_varint());
+        out.extend_from_slice(&encode_varint_pairs(&iv.hist));
     }
     out
 }
@@ -113,20 +176,23 @@ pub fn encode_payload(iv: &Interval, layout: &Layout) -> Vec<u8> {
 ///
 /// # Errors
 ///
-/// `(byte offset, check)` of the first check that failed: a bad varint or
-/// flag, a status code, count or bucket out of range, a histogram that does
-/// not decode for `layout`, or a minimum, maximum or sum out of range.
-pub fn decode_payload(
+/// [`ChunkError::BadPayload`] with the byte offset and the first check that
+/// failed: a bad varint or flag, a status code, count or bucket out of
+/// range, a histogram that does not decode for `layout`, or a minimum,
+/// maximum or sum out of range.
+pub(crate) fn decode_payload(
     bytes: &[u8],
     layout: &Layout,
     start_s: u64,
     span_s: u32,
-) -> Result<Interval, (usize, String)> {
+) -> Result<Interval, ChunkError> {
     let mut pos = 0usize;
-    let bad = |at: usize, what: &str| (at, what.to_string());
-    let v = |pos: &mut usize, what: &str| get_varint(bytes, pos).ok_or_else(|| bad(*pos, what));
-    let v128 =
-        |pos: &mut usize, what: &str| get_varint128(bytes, pos).ok_or_else(|| bad(*pos, what));
+    let bad = |offset: usize, reason: &'static str| ChunkError::BadPayload { offset, reason };
+    let v =
+        |pos: &mut usize, what: &'static str| get_varint(bytes, pos).ok_or_else(|| bad(*pos, what));
+    let v128 = |pos: &mut usize, what: &'static str| {
+        get_varint128(bytes, pos).ok_or_else(|| bad(*pos, what))
+    };
     let flags = *bytes.first().ok_or_else(|| bad(0, "empty payload"))?;
     pos += 1;
     if flags & !F_KNOWN != 0 {
@@ -175,10 +241,10 @@ pub fn decode_payload(
         let n = v(&mut pos, "bad varint (bucket count)")?;
         let pairs = rc::decode_hist(rest(pos)?, n, layout.len())
             .ok_or_else(|| bad(pos, "range-coded histogram does not decode"))?;
-        SparseHist::from_sorted(pairs).map_err(|e| bad(pos, &format!("histogram: {e}")))?
+        // Decoded gaps are never negative: `from_sorted` accepts the pairs.
+        SparseHist::from_sorted(pairs).map_err(|_| bad(pos, "histogram: indices not ascending"))?
     } else {
-        SparseHist::decode_varint(rest(pos)?, layout.len())
-            .map_err(|e| bad(pos, &format!("histogram: {e}")))?
+        varint_pairs(bytes, pos, layout.len()).map_err(|(at, why)| bad(at, why))?
     };
     let (min_ns, max_ns, sum_ns) = match deltas {
         None => (u64::MAX, 0, 0),
@@ -260,14 +326,20 @@ mod tests {
     }
 
     #[test]
-    fn varint_lengths_match_the_encoding() {
-        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX >> 1, u64::MAX] {
-            let mut b = Vec::new();
-            put_varint(&mut b, v);
-            assert_eq!(varint_len(v), b.len(), "{v}");
-        }
+    fn varint_pairs_length_matches_the_encoding() {
         let h = SparseHist::from_sorted([(0, 1), (5, 300), (20_000, u64::MAX / 4)]).unwrap();
-        assert_eq!(varint_pairs_len(&h), h.encode_varint().len());
+        assert_eq!(varint_pairs_len(&h), encode_varint_pairs(&h).len());
+    }
+
+    #[test]
+    fn varint_pairs_roundtrip_and_rejects() {
+        let a = SparseHist::from_sorted([(0, 1), (5, 2), (6, 0), (7, 9)]).unwrap();
+        let back = varint_pairs(&encode_varint_pairs(&a), 0, 8).unwrap();
+        assert_eq!(back, a);
+        assert!(varint_pairs(&encode_varint_pairs(&a), 0, 7).is_err());
+        assert!(varint_pairs(&[0, 0], 0, 8).is_err());
+        // Offsets count from the start of the buffer, not of the pairs.
+        assert_eq!(varint_pairs(&[9, 9, 0, 0], 2, 8), Err((3, "histogram: zero count")));
     }
 
     #[test]

@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 use tailstore_hist::{Interval, Layout};
 
 use crate::chunk::{
-    encode_interval, encode_interval_record, encode_series_record, frame_interval, ChunkError,
-    EncodedInterval,
+    encode_interval, encode_interval_record, encode_series_record, frame_interval, EncodedInterval,
 };
 use crate::codec::StoredInterval;
-use crate::error::Error;
+use crate::error::{ChunkError, Error};
 use crate::index::{decode_index, encode_index, index_path};
 use crate::mmap::Map;
 use crate::segment::{
@@ -25,7 +24,7 @@ use crate::segment::{
 };
 
 /// Name of the writer lock file.
-pub const LOCK_FILE: &str = "tailstore.lock";
+pub(crate) const LOCK_FILE: &str = "tailstore.lock";
 
 /// When flushed chunks are `fsync`ed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,11 +121,12 @@ impl Segments {
     /// # Errors
     ///
     /// A [`ChunkError`] when `loc` names no file of these segments, or when
-    /// the record there fails a check or does not decode (see
-    /// [`read_entry`](crate::read_entry)).
+    /// the record there is not inside the file, is not an interval record of
+    /// exactly `loc.len` bytes, fails a framing or checksum check, or its
+    /// payload does not decode for the layout.
     pub fn read(&self, loc: Loc) -> Result<(Interval, bool), ChunkError> {
         let Some((level, bucket, _, map)) = self.files.get(loc.file as usize) else {
-            return Err(ChunkError { reason: "no such segment".into() });
+            return Err(ChunkError::NoSuchSegment { file: loc.file, files: self.files.len() });
         };
         read_entry(map.bytes(), *level, *bucket, loc.offset, loc.len, &self.layout)
     }
@@ -430,8 +430,9 @@ impl Writer {
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] for an interval too large to encode or a series
-    /// name that is empty or longer than 65 535 bytes; [`Error::Io`] (or a
+    /// [`Error::Encode`] for an interval too large to encode,
+    /// [`Error::InvalidSeriesName`] for a series name that is empty or
+    /// longer than 65 535 bytes; [`Error::Io`] (or a
     /// version or layout error) when a segment file cannot be opened, or
     /// another has to be closed to make room and cannot be written.
     pub fn append(
@@ -444,10 +445,13 @@ impl Writer {
         let mut encoded = Vec::with_capacity(intervals.len());
         for s in intervals {
             encoded.push(encode_interval(&s.interval, s.late, &layout, zl).ok_or_else(|| {
-                Error::Corrupt {
+                Error::Encode {
                     path: self.dir.clone(),
-                    offset: 0,
-                    reason: "interval too large to encode".into(),
+                    series: series.to_string(),
+                    reason: format!(
+                        "interval starting at {} too large to encode (payload over 64 MiB)",
+                        s.interval.start_s
+                    ),
                 }
             })?);
         }
@@ -468,20 +472,15 @@ impl Writer {
         intervals: &[EncodedInterval],
     ) -> Result<(), Error> {
         let span = u64::from(span_s(level));
-        let too_long = |dir: &Path| Error::Corrupt {
-            path: dir.to_path_buf(),
-            offset: 0,
-            reason: format!("series name of {} bytes is empty or longer than 65 535", series.len()),
-        };
         for enc in intervals {
             let bucket = enc.start_s - enc.start_s % bucket_len_s(level);
-            let dir = self.dir.clone();
             let seg = self.seg(level, bucket)?;
             let id = if let Some(id) = seg.ids.get(series) {
                 *id
             } else {
                 let id = seg.next_id;
-                let rec = encode_series_record(id, series).ok_or_else(|| too_long(&dir))?;
+                let rec = encode_series_record(id, series)
+                    .ok_or(Error::InvalidSeriesName { len: series.len() })?;
                 seg.pending.extend_from_slice(&rec);
                 seg.ids.insert(Arc::from(series), id);
                 seg.next_id += 1;
@@ -654,8 +653,9 @@ const COMPACT_SUFFIX: &str = ".compacting";
 /// # Errors
 ///
 /// [`Error::Io`] when the segment cannot be read or the new file cannot be
-/// written, synced or renamed; [`Error::Corrupt`] when a piece does not
-/// re-encode; a version or layout error from the scan.
+/// written, synced or renamed; [`Error::Encode`] when a piece does not
+/// re-encode (or [`Error::InvalidSeriesName`] its series name); a version or
+/// layout error from the scan.
 pub fn compact_segment(
     path: &Path,
     level: u8,
@@ -698,11 +698,8 @@ pub fn compact_segment(
     names.sort();
     names.dedup();
     for (id, name) in names.into_iter().enumerate() {
-        let rec = encode_series_record(id as u64, name).ok_or_else(|| Error::Corrupt {
-            path: path.to_path_buf(),
-            offset: 0,
-            reason: "series name too long to re-encode".into(),
-        })?;
+        let rec = encode_series_record(id as u64, name)
+            .ok_or(Error::InvalidSeriesName { len: name.len() })?;
         out.extend_from_slice(&rec);
         ids.insert(name.clone(), id as u64);
     }
@@ -717,10 +714,10 @@ pub fn compact_segment(
         let id = ids[name];
         let rec =
             encode_interval_record(id, (start - bucket) / span_len, iv, false, layout, zstd_level)
-                .ok_or_else(|| Error::Corrupt {
+                .ok_or_else(|| Error::Encode {
                     path: path.to_path_buf(),
-                    offset: 0,
-                    reason: "interval too large to re-encode".into(),
+                    series: name.to_string(),
+                    reason: format!("interval starting at {start} too large to re-encode"),
                 })?;
         entries.push(Entry {
             series: name.clone(),
@@ -855,6 +852,17 @@ mod tests {
         }
         let v = m.into_iter().map(|((l, s, n), c)| (l, s, n, c)).collect();
         (v, scan.records.len(), late)
+    }
+
+    #[test]
+    fn names_that_cannot_be_stored_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+        for name in [String::new(), "x".repeat(65_536)] {
+            let e = w.append(0, &name, &[stored(iv(7_200, 1, 1, 5), false)]).unwrap_err();
+            assert!(matches!(e, Error::InvalidSeriesName { len } if len == name.len()), "{e}");
+        }
+        w.append(0, &"x".repeat(65_535), &[stored(iv(7_200, 1, 1, 5), false)]).unwrap();
     }
 
     #[test]

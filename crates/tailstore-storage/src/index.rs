@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tailstore_hist::{get_varint, put_varint};
-
 use crate::segment::{bucket_len_s, span_s, Entry, SEGMENT_HEADER_LEN};
+use crate::varint::{get_varint, put_varint};
 
 /// Index magic, `"TAILIDX\0"`.
 pub const INDEX_MAGIC: [u8; 8] = *b"TAILIDX\0";

@@ -10,6 +10,14 @@
 //!
 //! This crate is the only one in tailstore that contains `unsafe`: one block,
 //! the memory map in `mmap.rs`, with its safety argument.
+//!
+//! # Features
+//!
+//! * `unstable-internals` (off by default): the module `internals`, with the
+//!   record codec (`parse_record`, `encode_series_record`, …) and the
+//!   segment scanner, for the fuzz targets, their seed generator and the
+//!   corruption tests. It carries no semver promise: it may change in any
+//!   release. Users of tailstore need none of it.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 // Decoders of hostile bytes from disk: no unchecked index, slice or unwrap
@@ -24,25 +32,33 @@ mod index;
 mod mmap;
 mod rc;
 mod segment;
+mod varint;
 
-pub use chunk::{
-    decode_interval, encode_interval, encode_interval_record, encode_series_record, frame_interval,
-    parse_record, ChunkError, EncodedInterval, Record,
-};
-pub use codec::{decode_payload, encode_payload, StoredInterval};
+pub use chunk::{encode_interval, EncodedInterval};
+pub use codec::StoredInterval;
 pub use dir::{
     check, compact_segment, scan_dir, write_index, DirScan, FsyncPolicy, Indexed, Loc, Report,
-    Segments, Writer, WriterOptions, LOCK_FILE,
+    Segments, Writer, WriterOptions,
 };
-pub use error::Error;
-/// The header bytes of a new segment file of `level` for `layout` (for
-/// tools and tests that build segment files by hand).
-#[must_use]
-pub fn segment_header_bytes(level: u8, layout: &tailstore_hist::Layout) -> Vec<u8> {
-    segment::segment_header(level, layout).to_vec()
-}
+pub use error::{ChunkError, Error};
+pub use segment::{bucket_len_s, segment_name, span_s, Damage, Entry, FORMAT_VERSION, LEVELS};
 
-pub use segment::{
-    bucket_len_s, read_entry, scan_segment, segment_name, span_s, Damage, Entry, SegmentScan,
-    FORMAT_VERSION, LEVELS,
-};
+/// The record codec and the segment scanner, for fuzz targets, the seed
+/// generator and crash and corruption tests that build or take apart files
+/// by hand. Only with the feature `unstable-internals`, with no semver
+/// promise: anything here may change or go in any release.
+#[cfg(feature = "unstable-internals")]
+pub mod internals {
+    pub use crate::chunk::{
+        decode_interval, encode_interval_record, encode_series_record, parse_record, Record,
+    };
+    pub use crate::codec::{decode_varint_pairs, encode_varint_pairs};
+    pub use crate::segment::{scan_segment, SegmentScan};
+
+    /// The header bytes of a new segment file of `level` for `layout` (for
+    /// tools and tests that build segment files by hand).
+    #[must_use]
+    pub fn segment_header_bytes(level: u8, layout: &tailstore_hist::Layout) -> Vec<u8> {
+        crate::segment::segment_header(level, layout).to_vec()
+    }
+}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tailstore_hist::{Interval, Layout};
 
-use crate::chunk::{decode_interval, parse_record, ChunkError, Record, RECORD_MAGIC};
-use crate::error::Error;
+use crate::chunk::{decode_interval, parse_record, Record, RECORD_MAGIC};
+use crate::error::{ChunkError, Error};
 
 /// Segment magic, `"TAILSEG\0"`.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"TAILSEG\0";
@@ -229,7 +229,7 @@ pub fn scan_segment(
             Err(e) => {
                 let after = rest.get(1..).unwrap_or_default();
                 let next = memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i);
-                scan.damage.push(damage(pos, next - pos, &e.reason));
+                scan.damage.push(damage(pos, next - pos, &e.to_string()));
                 pos = next;
                 continue;
             }
@@ -255,7 +255,7 @@ pub fn scan_segment(
                         let decoded = if decode {
                             match decode_interval(stored, zstd, layout, start_s, span_secs) {
                                 Ok(iv) => Some(Ok(iv)),
-                                Err(e) => Some(Err(e.reason)),
+                                Err(e) => Some(Err(e.to_string())),
                             }
                         } else {
                             None
@@ -308,7 +308,7 @@ pub fn scan_segment(
 /// A [`ChunkError`] when the record is not inside `bytes`, is not an
 /// interval record of exactly `len` bytes, fails a framing or checksum
 /// check, or its payload does not decode for `layout`.
-pub fn read_entry(
+pub(crate) fn read_entry(
     bytes: &[u8],
     level: u8,
     bucket_s: u64,
@@ -316,18 +316,16 @@ pub fn read_entry(
     len: u32,
     layout: &Layout,
 ) -> Result<(Interval, bool), ChunkError> {
-    let bad = |r: &str| ChunkError { reason: r.to_string() };
-    let at = usize::try_from(offset).map_err(|_| bad("offset out of range"))?;
-    let rec = at
-        .checked_add(len as usize)
-        .and_then(|end| bytes.get(at..end))
-        .ok_or_else(|| bad("record past the end of the mapped file"))?;
+    let rec = usize::try_from(offset)
+        .ok()
+        .and_then(|at| bytes.get(at..at.checked_add(len as usize)?))
+        .ok_or(ChunkError::OutOfBounds { offset, len, file_len: bytes.len() })?;
     let (rec, used) = parse_record(rec)?;
     let Record::Interval { slot, late, stored, zstd, .. } = rec else {
-        return Err(bad("not an interval record"));
+        return Err(ChunkError::NotInterval);
     };
     if used != len as usize {
-        return Err(bad("record length differs from the index"));
+        return Err(ChunkError::LengthMismatch { indexed: len, found: used });
     }
     let span = span_s(level);
     let start_s = bucket_s + slot * u64::from(span);
@@ -380,6 +378,21 @@ mod scan_tests {
             assert_eq!((e.start_s, &*e.series), (3603, "x"));
             let (iv, late) = read_entry(&file, 0, 3600, e.offset, e.len, &layout).unwrap();
             assert_eq!((iv.requests(), late), (4, false));
+            // A location that does not fit the bytes says how.
+            let end = file.len() as u64;
+            assert_eq!(
+                read_entry(&file, 0, 3600, end, e.len, &layout),
+                Err(ChunkError::OutOfBounds { offset: end, len: e.len, file_len: file.len() })
+            );
+            assert_eq!(
+                read_entry(&file, 0, 3600, e.offset, e.len + 1, &layout),
+                Err(ChunkError::LengthMismatch { indexed: e.len + 1, found: e.len as usize })
+            );
+            let series_len = u32::try_from(offsets[0] - SEGMENT_HEADER_LEN).unwrap();
+            assert_eq!(
+                read_entry(&file, 0, 3600, SEGMENT_HEADER_LEN as u64, series_len, &layout),
+                Err(ChunkError::NotInterval)
+            );
         }
         // A newer version is an error, not damage; so is another layout.
         let mut newer = file.clone();

@@ -185,9 +185,9 @@ impl Pass<'_> {
             let mut st = st.lock();
             if failed > 0 {
                 let path = st.writer.dir().to_path_buf();
-                st.note(Err(tailstore_storage::Error::Corrupt {
+                st.note(Err(tailstore_storage::Error::Encode {
                     path,
-                    offset: 0,
+                    series: s.name.to_string(),
                     reason: format!("{failed} intervals too large to encode"),
                 }));
             }
