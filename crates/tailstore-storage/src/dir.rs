@@ -23,7 +23,8 @@ use crate::segment::{
     segment_name, span_s, Damage, Entry, SEGMENT_HEADER_LEN,
 };
 
-/// Name of the writer lock file.
+/// Name of the file holding the writer's pid (the lock itself is on the
+/// directory).
 pub(crate) const LOCK_FILE: &str = "tailstore.lock";
 
 /// When flushed chunks are `fsync`ed.
@@ -279,6 +280,7 @@ struct SegFile {
 /// The single writer of a directory: holds the lock, appends chunks.
 pub struct Writer {
     dir: PathBuf,
+    /// The directory, opened and `flock`ed for as long as the writer lives.
     _lock: File,
     opts: WriterOptions,
     files: HashMap<(u8, u64), SegFile>,
@@ -296,7 +298,11 @@ impl std::fmt::Debug for Writer {
 /// very process holds (see [`take_lock`]).
 const SAME_PROCESS_WAIT: Duration = Duration::from_secs(1);
 
-/// Takes the directory's writer lock (`flock`, exclusive, non-blocking).
+/// Takes the directory's writer lock: `flock` (exclusive, non-blocking) on
+/// the directory itself, which cannot be replaced under a live writer the
+/// way a lock file can (deleting `tailstore.lock` would let a second writer
+/// in, and two writers interleave series ids). The lock file only holds the
+/// holder's pid, for the message.
 ///
 /// The lock belongs to the open file description, and a child process
 /// shares it from `fork` until its `exec` closes the descriptor
@@ -306,14 +312,15 @@ const SAME_PROCESS_WAIT: Duration = Duration::from_secs(1);
 /// `exec`. When the lock file names this process, opening therefore retries
 /// for up to [`SAME_PROCESS_WAIT`] before it reports [`Error::Locked`]; a
 /// lock held by another process is reported at once.
-fn take_lock(lock: &mut File, dir: &Path, lock_path: &Path) -> Result<(), Error> {
+fn take_lock(dir: &Path, lock_path: &Path) -> Result<File, Error> {
+    let handle = File::open(dir).map_err(Error::io("open directory", dir))?;
     let started = Instant::now();
     let mut pause = Duration::from_micros(200);
     loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
+        match handle.try_lock() {
+            Ok(()) => return Ok(handle),
             Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", lock_path)(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", dir)(e)),
         }
         let mut pid = String::new();
         let _ = std::fs::File::open(lock_path).and_then(|mut f| f.read_to_string(&mut pid));
@@ -347,16 +354,9 @@ impl Writer {
     pub fn open(dir: &Path, opts: WriterOptions) -> Result<Writer, Error> {
         std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(Error::io("open", &lock_path))?;
-        take_lock(&mut lock, dir, &lock_path)?;
-        lock.set_len(0).map_err(Error::io("truncate", &lock_path))?;
-        writeln!(lock, "{}", std::process::id()).map_err(Error::io("write", &lock_path))?;
+        let lock = take_lock(dir, &lock_path)?;
+        std::fs::write(&lock_path, format!("{}\n", std::process::id()))
+            .map_err(Error::io("write", &lock_path))?;
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
                 if e.file_name().to_str().is_some_and(|n| n.ends_with(COMPACT_SUFFIX)) {
@@ -776,14 +776,21 @@ fn open_for_append(
     bucket: u64,
     layout: &Layout,
 ) -> Result<(File, HashMap<Arc<str>, u64>), Error> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(Error::io("open", path))?;
+    if !path.exists() {
+        // Created with its header in place (written beside it, then renamed
+        // over the name), so a crash never leaves an empty segment behind
+        // and an empty one is damage (see `scan_segment`).
+        // The suffix of compaction's temporary files: a leftover is removed
+        // at the next writer open.
+        let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
+        std::fs::write(&tmp, segment_header(level, layout)).map_err(Error::io("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+    }
+    let mut file =
+        OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
     if len == 0 {
+        // Reported as damage by the scan; the writer reuses the name.
         file.write_all(&segment_header(level, layout)).map_err(Error::io("write", path))?;
         return Ok((file, HashMap::new()));
     }
@@ -852,6 +859,47 @@ mod tests {
         }
         let v = m.into_iter().map(|((l, s, n), c)| (l, s, n, c)).collect();
         (v, scan.records.len(), late)
+    }
+
+    /// The lock is on the directory: deleting the pid file under a live
+    /// writer does not let a second one in; closing the first does.
+    #[test]
+    fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+        std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
+        let t = Instant::now();
+        let e = Writer::open(dir.path(), WriterOptions::default()).err().unwrap();
+        assert!(matches!(e, Error::Locked { ref pid, .. } if pid == "unknown"), "{e}");
+        // Not named by the pid file, so not waited for.
+        assert!(t.elapsed() < SAME_PROCESS_WAIT, "{:?}", t.elapsed());
+        drop(w);
+        Writer::open(dir.path(), WriterOptions::default()).unwrap();
+    }
+
+    /// A segment emptied by a power loss is damage; the writer never
+    /// leaves one (it creates each segment with its header in place).
+    #[test]
+    fn an_empty_segment_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+        w.append(0, "s", &[stored(iv(7_200, 1, 3, 5), false)]).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        let seg = dir.path().join(segment_name(0, 7_200));
+        assert!(check(dir.path(), &Layout::default()).unwrap().is_clean());
+        std::fs::write(&seg, b"").unwrap();
+        let report = check(dir.path(), &Layout::default()).unwrap();
+        assert!(!report.is_clean(), "an empty segment passed check");
+        assert!(report.damaged[0].reason.contains("empty segment"), "{:?}", report.damaged);
+        // Nothing else to see: no leftover of the writer's creation.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_none_or(|x| x != "idx"))
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
     }
 
     #[test]

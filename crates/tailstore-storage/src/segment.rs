@@ -211,6 +211,14 @@ pub fn scan_segment(
         reason: reason.to_string(),
     };
     if bytes.is_empty() {
+        // The writer never leaves an empty segment (it creates each one
+        // with its header in place), so an empty file is a segment whose
+        // bytes never reached the disk: the classic power-loss symptom.
+        scan.damage.push(damage(
+            0,
+            0,
+            "empty segment file (no header): its data never reached the disk, e.g. a power loss",
+        ));
         return Ok(scan);
     }
     if let Err(reason) = check_header(bytes, path, level, layout)? {
