@@ -274,3 +274,57 @@ fn sinks_learn_the_sealed_bound_from_data_time() {
     let seen = bounds.0.lock().unwrap().clone();
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
 }
+
+/// One line dated years ahead (a broken clock, a typo) is rejected and
+/// counted as `future`: data time does not move, so retention does not
+/// expire what is stored, and every earlier answer stays.
+#[test]
+fn a_sample_far_in_the_future_is_rejected_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let start = now - 6 * 3600;
+    let opts = || Options::default().retention(Duration::from_secs(35 * 24 * 3600));
+    {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        let s = store.series("x");
+        for t in (start..now).step_by(10) {
+            s.record_at_unix(t, 1_000_000, 200);
+        }
+        store.flush().unwrap();
+    }
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let before = files();
+    let year = 365 * 24 * 3600;
+    {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        let newest = store.stats().newest_s;
+        let s = store.series("x");
+        s.record_at_unix(now + year, 1_000_000, 200);
+        s.record_batch_at_unix(now + year, &[(1_000_000, 200), (2_000_000, 500)]);
+        s.record_at(secs(now + 2 * year), Duration::from_millis(1), 200);
+        // Within the bound (an hour by default): kept.
+        s.record_at_unix(now + 600, 1_000_000, 200);
+        store.flush().unwrap();
+        let st = store.stats();
+        assert_eq!(st.future, 4);
+        assert_eq!(st.newest_s, newest.max(now + 600));
+        let w = store.query(Selector::exact("x")).between(secs(start), secs(now + 601)).run();
+        assert_eq!(w.unwrap().count(), (start..now).step_by(10).count() as u64 + 1);
+    }
+    assert!(files() >= before, "files were removed");
+    let store = Store::open_read_only(dir.path(), opts()).unwrap();
+    let w = store.query(Selector::exact("x")).between(secs(start), secs(now)).run().unwrap();
+    assert_eq!(w.count(), (start..now).step_by(10).count() as u64);
+}
+
+/// `max_future` is configurable; `Duration::MAX` admits any date.
+#[test]
+fn max_future_bounds_are_configurable() {
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let strict = Store::in_memory(Options::default().max_future(Duration::from_secs(60)));
+    strict.series("x").record_at_unix(now + 3600, 1, 200);
+    assert_eq!(strict.stats().future, 1);
+    let open = Store::in_memory(Options::default().max_future(Duration::MAX));
+    open.series("x").record_at_unix(now + 10 * 365 * 24 * 3600, 1, 200);
+    assert_eq!(open.stats().future, 0);
+}

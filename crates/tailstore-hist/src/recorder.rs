@@ -214,6 +214,9 @@ pub struct RecorderCounters {
     pub late: u64,
     /// Samples older than retention (or before 1970): dropped.
     pub rejected: u64,
+    /// Samples dated further ahead than the clock admits
+    /// ([`Clock::admits`]): dropped.
+    pub future: u64,
 }
 
 /// The data-time limits a recorder applies, shared by all series of a store.
@@ -223,6 +226,15 @@ pub trait Clock: Send + Sync {
     fn observe(&self, second: u64) -> u64;
     /// The samples of a second `s` with `s + retention < newest` are rejected.
     fn retention_s(&self) -> u64;
+    /// Whether a sample of `second` may be recorded at all: a store rejects
+    /// seconds too far ahead of its wall clock, so that one future-dated
+    /// line cannot move data time (and retention with it) past everything
+    /// stored. Asked once per new second per recording thread (and per
+    /// batch), never per sample on the fast path. The default admits all.
+    fn admits(&self, second: u64) -> bool {
+        let _ = second;
+        true
+    }
 }
 
 struct Open {
@@ -372,6 +384,12 @@ impl Recorder {
         let packable = second < MAX_PACKED_SECOND;
         let meta = pack(second & (MAX_PACKED_SECOND - 1), explicit, value_ns.is_none(), status);
         let value = value_ns.unwrap_or(0);
+        // Every second past `seen` comes here first (the fast path takes
+        // only seconds up to it, and `seen` moves only to admitted ones).
+        if second > shard.seen.load(Relaxed) && !self.clock.admits(second) {
+            self.open.lock().counters.future += 1;
+            return;
+        }
         if packable && second > shard.seen.load(Relaxed) {
             self.clock.observe(second);
             shard.seen.store(second, Relaxed);
@@ -400,10 +418,15 @@ impl Recorder {
     }
 
     /// Classifies `n` requests of `second` taken without a ring (a batch,
-    /// a second that does not pack): past retention they are counted as
-    /// rejected (false); below the seal bound, as late. The drain loop does
+    /// a second that does not pack): too far ahead ([`Clock::admits`]) they
+    /// are counted as future (false); past retention, as rejected (false);
+    /// below the seal bound, as late. The drain loop does
     /// the same per sample, inline.
     fn admit(&self, open: &mut Open, second: u64, explicit: bool, n: u64) -> bool {
+        if !self.clock.admits(second) {
+            open.counters.future += n;
+            return false;
+        }
         let newest = self.clock.observe(second);
         if second.saturating_add(self.clock.retention_s()) < newest {
             open.counters.rejected += n;

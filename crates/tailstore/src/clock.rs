@@ -34,16 +34,19 @@ pub(crate) struct Timeline {
     pub(crate) now_s: AtomicU64,
     pub(crate) live: AtomicBool,
     pub(crate) retention_s: u64,
+    /// Samples more than this ahead of `now_s` are rejected as future.
+    pub(crate) max_future_s: u64,
     pub(crate) rejected_pre_epoch: AtomicU64,
 }
 
 impl Timeline {
-    pub(crate) fn new(retention_s: u64) -> Timeline {
+    pub(crate) fn new(retention_s: u64, max_future_s: u64) -> Timeline {
         Timeline {
             newest: AtomicU64::new(0),
             now_s: AtomicU64::new(wall_second()),
             live: AtomicBool::new(false),
             retention_s,
+            max_future_s,
             rejected_pre_epoch: AtomicU64::new(0),
         }
     }
@@ -57,6 +60,19 @@ impl Clock for Timeline {
     fn retention_s(&self) -> u64 {
         self.retention_s
     }
+
+    fn admits(&self, second: u64) -> bool {
+        // `now_s` lags the wall clock by at most a tick; a stale read only
+        // errs by that much. Refreshed here when the clock thread is slow
+        // (a loaded machine), so a sample just inside the bound is kept.
+        let bound = |now: u64| now.saturating_add(self.max_future_s);
+        if second <= bound(self.now_s.load(Relaxed)) {
+            return true;
+        }
+        let now = wall_second();
+        self.now_s.fetch_max(now, Relaxed);
+        second <= bound(now)
+    }
 }
 
 /// The current unix second of the wall clock (0 before 1970).
@@ -65,9 +81,9 @@ pub(crate) fn wall_second() -> u64 {
 }
 
 /// `d` in whole seconds, rounded up (a window, lateness or retention of
-/// 1.5 s covers 2 seconds).
+/// 1.5 s covers 2 seconds); `Duration::MAX` saturates.
 pub(crate) fn whole_seconds(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 /// The instant of unix second `s`.

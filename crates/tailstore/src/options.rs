@@ -26,6 +26,7 @@ const _: () = assert!(LEVELS == 3);
 pub struct Options {
     pub(crate) layout: Layout,
     pub(crate) lateness: Duration,
+    pub(crate) max_future: Duration,
     pub(crate) retention_1s: Option<Duration>,
     pub(crate) retention_1m: Option<Duration>,
     pub(crate) retention_1h: Option<Duration>,
@@ -36,7 +37,8 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// 3 digits over 1 µs ..= 1 h; lateness 10 s; the guide's error set; a
+    /// 3 digits over 1 µs ..= 1 h; lateness 10 s; samples up to 1 h ahead
+    /// of the wall clock; the guide's error set; a
     /// 10 ms clock tick. Retention of `Store::in_memory`: one-second
     /// intervals 1 h, minutes 48 h, hours 35 days; of `Store::open`: 48 h,
     /// 35 days, 400 days (all of it held in memory too, loaded at open).
@@ -45,6 +47,7 @@ impl Default for Options {
         Options {
             layout: Layout::default(),
             lateness: Duration::from_secs(10),
+            max_future: Duration::from_secs(3600),
             retention_1s: None,
             retention_1m: None,
             retention_1h: None,
@@ -69,6 +72,18 @@ impl Options {
     #[must_use]
     pub fn lateness(mut self, lateness: Duration) -> Self {
         self.lateness = lateness;
+        self
+    }
+
+    /// How far ahead of the wall clock a sample may be dated (rounded up to
+    /// whole seconds; default 1 h). A sample further ahead is rejected and
+    /// counted as `future` ([`StoreStats::future`](crate::StoreStats)):
+    /// data time follows the newest sample, and retention follows data
+    /// time, so one line dated years ahead would otherwise expire
+    /// everything stored. `Duration::MAX` admits any date.
+    #[must_use]
+    pub fn max_future(mut self, max_future: Duration) -> Self {
+        self.max_future = max_future;
         self
     }
 

@@ -11,7 +11,7 @@ use tailstore_hist::{Interval, Layout};
 use tailstore_query::Selector;
 use tailstore_storage::{scan_dir, DirScan, Report, Writer, WriterOptions};
 
-use crate::clock::{TickerGuard, Timeline};
+use crate::clock::{whole_seconds, TickerGuard, Timeline};
 use crate::error::Error;
 use crate::options::Options;
 use crate::query::{Query, WindowSpec};
@@ -40,6 +40,9 @@ pub struct StoreStats {
     pub late: u64,
     /// Samples dropped: older than retention in data time, or before 1970.
     pub rejected: u64,
+    /// Samples dropped for being dated further ahead of the wall clock than
+    /// [`Options::max_future`] allows.
+    pub future: u64,
     /// Newest data second seen (unix seconds), 0 before the first sample.
     pub newest_s: u64,
     /// Approximate bytes held by recorders and sealed history.
@@ -167,7 +170,10 @@ impl Store {
             Backing::Writer(storage, scan) => (Some(storage), Some(scan)),
         };
         let durable = scan.is_some();
-        let timeline = Arc::new(Timeline::new(opts.levels(durable)[0].retention_s));
+        let timeline = Arc::new(Timeline::new(
+            opts.levels(durable)[0].retention_s,
+            whole_seconds(opts.max_future),
+        ));
         let inner = Arc::new(Inner {
             opts,
             durable,
@@ -352,6 +358,7 @@ impl Store {
             let c = s.recorder.counters();
             st.late += c.late;
             st.rejected += c.rejected;
+            st.future += c.future;
             st.memory_bytes += s.recorder.memory_bytes() + s.tier.lock().memory_bytes();
         }
         st
