@@ -328,3 +328,29 @@ fn max_future_bounds_are_configurable() {
     open.series("x").record_at_unix(now + 10 * 365 * 24 * 3600, 1, 200);
     assert_eq!(open.stats().future, 0);
 }
+
+/// Past `max_series`, new names share the overflow series: every sample is
+/// still counted (in the overflow series), existing series keep theirs, and
+/// the refused lookups are counted.
+#[test]
+fn series_past_the_cap_go_to_the_overflow_series() {
+    let store = Store::in_memory(Options::default().keep_everything().max_series(3));
+    for k in 0..10 {
+        let s = store.series(&format!("/scan/{k}"));
+        s.record_at_unix(T, 1_000_000, 404);
+        // A name already in the store keeps its own series.
+        store.series("/scan/0").record_at_unix(T, 1_000_000, 200);
+    }
+    let count = |sel: Selector| store.query(sel).between(secs(T), secs(T + 1)).run().unwrap();
+    assert_eq!(store.series_names(), ["(overflow)", "/scan/0", "/scan/1", "/scan/2"]);
+    assert_eq!(count(Selector::exact("/scan/0")).count(), 11);
+    assert_eq!(count(Selector::exact(tailstore::OVERFLOW_SERIES)).count(), 7);
+    assert_eq!(count(Selector::all()).count(), 20);
+    assert_eq!(store.stats().overflowed, 7);
+    // 0 = no cap.
+    let free = Store::in_memory(Options::default().max_series(0));
+    for k in 0..20 {
+        let _ = free.series(&format!("/{k}"));
+    }
+    assert_eq!(free.stats().series, 20);
+}

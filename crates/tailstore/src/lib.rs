@@ -60,7 +60,7 @@ pub use options::Options;
 pub use query::{Query, MAX_RANGE_POINTS};
 pub use series::Series;
 pub use sink::Sink;
-pub use store::{SeriesInfo, Store, StoreStats};
+pub use store::{SeriesInfo, Store, StoreStats, OVERFLOW_SERIES};
 /// The error of histogram layouts and status sets, as [`Error::Hist`] wraps it.
 pub use tailstore_hist::Error as HistError;
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};

@@ -27,6 +27,7 @@ pub struct Options {
     pub(crate) layout: Layout,
     pub(crate) lateness: Duration,
     pub(crate) max_future: Duration,
+    pub(crate) max_series: usize,
     pub(crate) retention_1s: Option<Duration>,
     pub(crate) retention_1m: Option<Duration>,
     pub(crate) retention_1h: Option<Duration>,
@@ -38,7 +39,7 @@ pub struct Options {
 
 impl Default for Options {
     /// 3 digits over 1 µs ..= 1 h; lateness 10 s; samples up to 1 h ahead
-    /// of the wall clock; the guide's error set; a
+    /// of the wall clock; at most 10 000 series; the guide's error set; a
     /// 10 ms clock tick. Retention of `Store::in_memory`: one-second
     /// intervals 1 h, minutes 48 h, hours 35 days; of `Store::open`: 48 h,
     /// 35 days, 400 days (all of it held in memory too, loaded at open).
@@ -48,6 +49,7 @@ impl Default for Options {
             layout: Layout::default(),
             lateness: Duration::from_secs(10),
             max_future: Duration::from_secs(3600),
+            max_series: 10_000,
             retention_1s: None,
             retention_1m: None,
             retention_1h: None,
@@ -84,6 +86,18 @@ impl Options {
     #[must_use]
     pub fn max_future(mut self, max_future: Duration) -> Self {
         self.max_future = max_future;
+        self
+    }
+
+    /// The most series a store creates (default 10 000; 0 = no cap). Series
+    /// names come from data (request paths, routes); a scanner's requests
+    /// would otherwise make one series per probed path. Past the cap, new
+    /// names record into [`OVERFLOW_SERIES`](crate::OVERFLOW_SERIES) (one
+    /// series more),
+    /// counted in [`StoreStats::overflowed`](crate::StoreStats).
+    #[must_use]
+    pub fn max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
         self
     }
 

@@ -2,7 +2,7 @@
 //! handles, query, flush, close) and the state every module shares.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,10 @@ pub struct StoreStats {
     /// Samples dropped for being dated further ahead of the wall clock than
     /// [`Options::max_future`] allows.
     pub future: u64,
+    /// Lookups of a new series name refused because the store held
+    /// [`Options::max_series`] series: their samples went to
+    /// [`OVERFLOW_SERIES`].
+    pub overflowed: u64,
     /// Newest data second seen (unix seconds), 0 before the first sample.
     pub newest_s: u64,
     /// Approximate bytes held by recorders and sealed history.
@@ -51,6 +55,10 @@ pub struct StoreStats {
     /// next `flush()` returns the error).
     pub storage_errors: u64,
 }
+
+/// The series that takes the samples of new names once a store holds
+/// [`Options::max_series`] series.
+pub const OVERFLOW_SERIES: &str = "(overflow)";
 
 /// Where a store's history lives.
 enum Backing {
@@ -73,6 +81,8 @@ pub(crate) struct Inner {
     pub(crate) series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
     pub(crate) sinks: RwLock<Vec<Arc<dyn Sink>>>,
     pub(crate) stop: AtomicBool,
+    /// See [`StoreStats::overflowed`].
+    pub(crate) overflowed: AtomicU64,
     /// Serialises seal passes (ticker, `seal_now`, flushes; queries do not
     /// seal) and holds the bound every series is sealed below, as the last
     /// pass told the sinks.
@@ -183,6 +193,7 @@ impl Store {
             series: RwLock::new(HashMap::new()),
             sinks: RwLock::new(Vec::new()),
             stop: AtomicBool::new(false),
+            overflowed: AtomicU64::new(0),
             sealing: Mutex::new(0),
         });
         if let Some(scan) = &scan {
@@ -254,17 +265,36 @@ impl Store {
 
     /// The handle of series `name`, created on first use. Keep it: recording
     /// through a handle takes no lock, looking a name up does.
+    ///
+    /// Once the store holds [`Options::max_series`] series, a new name gets
+    /// the handle of the overflow series [`OVERFLOW_SERIES`] instead (so a
+    /// scanner's 200 000 distinct paths cost one series, not 200 000), and
+    /// the lookup is counted in [`StoreStats::overflowed`]. Series loaded
+    /// from disk are never dropped; the cap applies to new names.
     #[must_use]
     pub fn series(&self, name: &str) -> Series {
+        let handle = |s: &Arc<SeriesInner>| Series {
+            inner: s.clone(),
+            timeline: self.inner.timeline.clone(),
+        };
         if let Some(s) = self.inner.series.read().get(name) {
-            return Series { inner: s.clone(), timeline: self.inner.timeline.clone() };
+            return handle(s);
         }
         let mut map = self.inner.series.write();
+        if let Some(s) = map.get(name) {
+            return handle(s);
+        }
+        let cap = self.inner.opts.max_series;
+        let name = if cap > 0 && map.len() >= cap {
+            self.inner.overflowed.fetch_add(1, Relaxed);
+            OVERFLOW_SERIES
+        } else {
+            name
+        };
         let s = map
             .entry(Arc::from(name))
-            .or_insert_with(|| Arc::new(new_series(&self.inner, name, 0)))
-            .clone();
-        Series { inner: s, timeline: self.inner.timeline.clone() }
+            .or_insert_with(|| Arc::new(new_series(&self.inner, name, 0)));
+        handle(s)
     }
 
     /// Names of all series, sorted.
@@ -349,6 +379,7 @@ impl Store {
             series: series.len(),
             newest_s: self.inner.timeline.newest.load(Relaxed),
             rejected: self.inner.timeline.rejected_pre_epoch.load(Relaxed),
+            overflowed: self.inner.overflowed.load(Relaxed),
             ..StoreStats::default()
         };
         if let Some(storage) = &self.inner.storage {
