@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use tailstore::{ErrorSet, Options, Selector, Store};
-use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy};
+use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
 
 use crate::output::{ms_text, top_statuses, window_json};
 
@@ -122,13 +122,8 @@ struct ReplayArgs {
     /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
-    #[expect(
-        clippy::doc_markdown,
-        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
-    )]
-    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, envoy (Envoy/Istio text),
-    /// envoy-json (Envoy/Istio JSON), hlog (HdrHistogram interval log).
-    #[arg(long, default_value = "auto")]
+    // The help comes from the table of formats (`format_help`).
+    #[arg(long, default_value = "auto", help = format_help())]
     format: String,
     #[expect(
         clippy::doc_markdown,
@@ -163,6 +158,19 @@ struct ReplayArgs {
     /// Files to replay (`-` for stdin; `.gz` and `.zst` are decompressed).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+}
+
+/// `--format`'s help: `auto`, then every format of [`FORMATS`], glossed where
+/// its name does not say what it reads.
+fn format_help() -> String {
+    let mut help = String::from("Input format: auto");
+    for f in FORMATS {
+        let _ = write!(help, ", {}", f.name);
+        if !f.help.is_empty() {
+            let _ = write!(help, " ({})", f.help);
+        }
+    }
+    help
 }
 
 #[derive(Args)]
