@@ -10,8 +10,8 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
-use serde_json::json;
 use tailstore::{Interval, Layout, Selector, Store};
+use tailstore_query::{fmt_float, fmt_ms_full};
 
 /// The CSV header; one row per piece follows.
 pub const CSV_HEADER: &str =
@@ -125,13 +125,9 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// A latency in ms as `query --json` prints it; empty when absent.
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "latencies are far below 2^53 ns (104 days), so the f64 is exact; as_secs_f64() * 1e3 would round differently from query --json"
-)]
-fn ms(d: Option<Duration>) -> String {
-    d.map_or(String::new(), |d| json!(d.as_nanos() as f64 / 1e6).to_string())
+/// A number cell, as `query --json` writes the number; empty when absent.
+fn cell<T>(v: Option<T>, fmt: fn(T) -> String) -> String {
+    v.map_or_else(String::new, fmt)
 }
 
 /// Writes [`CSV_HEADER`] and one row per piece: unix start second, length,
@@ -157,14 +153,14 @@ pub fn write_csv(out: &mut dyn Write, store: &Store, all: &[SeriesPieces]) -> Re
             csv_field(name),
             w.count(),
             w.errors(),
-            w.error_ratio().map_or(String::new(), |r| json!(r).to_string()),
-            ms(w.min()),
-            ms(q[0]),
-            ms(q[1]),
-            ms(q[2]),
-            ms(q[3]),
-            ms(w.max()),
-            ms(w.mean()),
+            cell(w.error_ratio(), fmt_float),
+            cell(w.min(), fmt_ms_full),
+            cell(q[0], fmt_ms_full),
+            cell(q[1], fmt_ms_full),
+            cell(q[2], fmt_ms_full),
+            cell(q[3], fmt_ms_full),
+            cell(w.max(), fmt_ms_full),
+            cell(w.mean(), fmt_ms_full),
         )?;
     }
     Ok(pieces.len())

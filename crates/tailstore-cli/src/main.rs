@@ -15,9 +15,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use tailstore::{ErrorSet, Options, Selector, Store};
-use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy};
+use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
+use tailstore_query::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
 
-use crate::output::{ms_text, top_statuses, window_json};
+use crate::output::{top_statuses, window_json};
 
 /// `println!` that returns write errors (a closed pipe ends the command
 /// quietly, with exit code 0) instead of panicking.
@@ -122,13 +123,8 @@ struct ReplayArgs {
     /// replay is held in memory for the summary and discarded at exit.
     #[arg(long)]
     store: Option<PathBuf>,
-    #[expect(
-        clippy::doc_markdown,
-        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
-    )]
-    /// Input format: auto, jsonl, csv, nginx, ingress-nginx, alb, envoy (Envoy/Istio text),
-    /// envoy-json (Envoy/Istio JSON), hlog (HdrHistogram interval log).
-    #[arg(long, default_value = "auto")]
+    // The help comes from the table of formats (`format_help`).
+    #[arg(long, default_value = "auto", help = format_help())]
     format: String,
     #[expect(
         clippy::doc_markdown,
@@ -163,6 +159,19 @@ struct ReplayArgs {
     /// Files to replay (`-` for stdin; `.gz` and `.zst` are decompressed).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+}
+
+/// `--format`'s help: `auto`, then every format of [`FORMATS`], glossed where
+/// its name does not say what it reads.
+fn format_help() -> String {
+    let mut help = String::from("Input format: auto");
+    for f in FORMATS {
+        let _ = write!(help, ", {}", f.name);
+        if !f.help.is_empty() {
+            let _ = write!(help, " ({})", f.help);
+        }
+    }
+    help
 }
 
 #[derive(Args)]
@@ -333,15 +342,15 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
         let mut rows: Vec<String> = Vec::new();
         q.range_with(start, end, step, |t, w| {
             let qv = w.quantiles(&qs).into_iter().fold(String::new(), |mut qv, v| {
-                let _ = write!(qv, "{:>9}", ms_text(v));
+                let _ = write!(qv, "{:>9}", fmt_ms(v, 1));
                 qv
             });
             rows.push(format!(
-                "{:>12} {:>9} {:>9.2} {:>7.2} {}",
+                "{:>12} {:>9} {:>9} {:>7} {}",
                 t,
                 w.count(),
-                w.rate_per_sec(),
-                w.error_ratio().unwrap_or(0.0) * 100.0,
+                fmt_rate(w.rate_per_sec(), 2),
+                fmt_percent(w.error_ratio().unwrap_or(0.0), 2),
                 qv
             ));
         })?;
@@ -352,7 +361,7 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
             "req/s",
             "err %",
             qs.iter().fold(String::new(), |mut head, q| {
-                let _ = write!(head, "{:>9}", output::quantile_key(*q));
+                let _ = write!(head, "{:>9}", quantile_key(*q));
                 head
             })
         );
@@ -507,15 +516,15 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         }
         let q = w.quantiles(&[0.5, 0.95, 0.99]);
         outln!(
-            "{:<40} {:>9} {:>9.2} {:>7.2} {:>9} {:>9} {:>9} {:>9}  {}",
+            "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  {}",
             name,
             w.count(),
-            w.rate_per_sec(),
-            w.error_ratio().unwrap_or(0.0) * 100.0,
-            ms_text(q[0]),
-            ms_text(q[1]),
-            ms_text(q[2]),
-            ms_text(w.max()),
+            fmt_rate(w.rate_per_sec(), 2),
+            fmt_percent(w.error_ratio().unwrap_or(0.0), 2),
+            fmt_ms(q[0], 1),
+            fmt_ms(q[1], 1),
+            fmt_ms(q[2], 1),
+            fmt_ms(w.max(), 1),
             top_statuses(&w, 3)
         );
     }
@@ -547,20 +556,20 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
         let (start, end) = w.bounds_s();
         outln!("window   [{start}, {end}) = {} s", end - start);
         outln!(
-            "count    {} ({:.3} req/s; {} without a known latency, left out of the quantiles)",
+            "count    {} ({} req/s; {} without a known latency, left out of the quantiles)",
             w.count(),
-            w.rate_per_sec(),
+            fmt_rate(w.rate_per_sec(), 3),
             w.count() - w.latency_count()
         );
-        outln!("errors   {} ({:.3} %)", w.errors(), w.error_ratio().unwrap_or(0.0) * 100.0);
+        outln!("errors   {} ({} %)", w.errors(), fmt_percent(w.error_ratio().unwrap_or(0.0), 3));
         for (q, v) in qs.iter().zip(w.quantiles(&qs)) {
-            outln!("{:<8} {} ms", output::quantile_key(*q), ms_text(v));
+            outln!("{:<8} {} ms", quantile_key(*q), fmt_ms(v, 1));
         }
         outln!(
             "min/mean/max {} / {} / {} ms",
-            ms_text(w.min()),
-            ms_text(w.mean()),
-            ms_text(w.max())
+            fmt_ms(w.min(), 1),
+            fmt_ms(w.mean(), 1),
+            fmt_ms(w.max(), 1)
         );
         outln!("status   {}", top_statuses(&w, 10));
     }

@@ -2,21 +2,7 @@
 
 use serde_json::{json, Map, Value};
 use tailstore::WindowStats;
-
-/// `p` + the percentile with trailing zeros dropped: 0.5 -> `p50`, 0.999 -> `p99.9`.
-pub fn quantile_key(q: f64) -> String {
-    let s = format!("{:.6}", q * 100.0);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("p{s}")
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "latencies are far below 2^53 ns (104 days), so the f64 is exact; as_secs_f64() * 1e3 would round differently and change the --json contract"
-)]
-fn ms(d: Option<std::time::Duration>) -> Value {
-    d.map_or(Value::Null, |d| json!(d.as_nanos() as f64 / 1e6))
-}
+use tailstore_query::{ms_f64, quantile_key};
 
 /// The fields of one window, in the contract's order:
 /// `start, end, count, errors, error_ratio, rate_per_s, quantiles_ms, min_ms,
@@ -28,27 +14,22 @@ pub fn window_json(w: &WindowStats, qs: &[f64]) -> Map<String, Value> {
     m.insert("end".into(), json!(end));
     m.insert("count".into(), json!(w.count()));
     m.insert("errors".into(), json!(w.errors()));
-    m.insert("error_ratio".into(), w.error_ratio().map_or(Value::Null, |r| json!(r)));
+    m.insert("error_ratio".into(), json!(w.error_ratio()));
     m.insert("rate_per_s".into(), json!(w.rate_per_sec()));
     let mut qm = Map::new();
     for (q, v) in qs.iter().zip(w.quantiles(qs)) {
-        qm.insert(quantile_key(*q), ms(v));
+        qm.insert(quantile_key(*q), json!(v.map(ms_f64)));
     }
     m.insert("quantiles_ms".into(), Value::Object(qm));
-    m.insert("min_ms".into(), ms(w.min()));
-    m.insert("max_ms".into(), ms(w.max()));
-    m.insert("mean_ms".into(), ms(w.mean()));
+    m.insert("min_ms".into(), json!(w.min().map(ms_f64)));
+    m.insert("max_ms".into(), json!(w.max().map(ms_f64)));
+    m.insert("mean_ms".into(), json!(w.mean().map(ms_f64)));
     let mut st = Map::new();
     for (code, n) in w.status_counts().iter() {
         st.insert(code.to_string(), json!(n));
     }
     m.insert("status".into(), Value::Object(st));
     m
-}
-
-/// A latency in ms for tables (`-` when absent).
-pub fn ms_text(d: Option<std::time::Duration>) -> String {
-    d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
 }
 
 /// The most frequent statuses, `200:901 404:99`.
@@ -60,16 +41,55 @@ pub fn top_statuses(w: &WindowStats, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
+    use serde_json::json;
+    use tailstore_query::{fmt_float, fmt_ms_full, ms_f64};
+
+    /// CSV cells are written with `fmt_float`, JSON numbers by `serde_json`:
+    /// oracle, the two agree on latencies, ratios and arbitrary doubles.
     #[test]
-    fn keys() {
-        assert_eq!(quantile_key(0.5), "p50");
-        assert_eq!(quantile_key(0.95), "p95");
-        assert_eq!(quantile_key(0.99), "p99");
-        assert_eq!(quantile_key(0.999), "p99.9");
-        assert_eq!(quantile_key(0.9999), "p99.99");
-        assert_eq!(quantile_key(0.0), "p0");
-        assert_eq!(quantile_key(1.0), "p100");
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "the u64 cast holds at most 53 bits, which an f64 holds exactly"
+    )]
+    fn text_numbers_match_json() {
+        let mut ns = 1u64;
+        while ns < 1 << 53 {
+            for d in [ns, ns + 1, ns / 2 * 3, ns + ns / 7 + 13].map(Duration::from_nanos) {
+                assert_eq!(fmt_ms_full(d), json!(ms_f64(d)).to_string(), "{d:?}");
+            }
+            ns += ns / 4 + 1;
+        }
+        for n in 1..2_000u32 {
+            for k in (0..=n).step_by(usize::try_from(n / 64).unwrap_or(1).max(1)) {
+                let r = f64::from(k) / f64::from(n);
+                assert_eq!(fmt_float(r), json!(r).to_string(), "{k}/{n}");
+            }
+        }
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..200_000 {
+            let x = f64::from_bits(next());
+            if x.is_finite() {
+                assert_eq!(fmt_float(x), json!(x).to_string(), "{x:e}");
+            }
+        }
+        // Short binary fractions: the values whose decimal digits can end
+        // exactly between two shortest candidates (662936471232937.25).
+        for t in 1..=64 {
+            for _ in 0..2_000 {
+                let x = f64::from(u32::try_from(next() >> 32).unwrap_or(1) | 1) / 2f64.powi(t);
+                let y = (next() >> (11 + t.min(40))) as f64 + 0.25;
+                for v in [x, y, x * 1e9, y * 3.0] {
+                    assert_eq!(fmt_float(v), json!(v).to_string(), "{v:e}");
+                }
+            }
+        }
     }
 }

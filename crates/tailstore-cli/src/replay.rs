@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use tailstore::{Series, Store};
-use tailstore_ingest::{detect, Format, HlogInterval, HlogReader, Parser, ParserOptions};
+use tailstore_ingest::{
+    detect, format_names, Format, HlogInterval, HlogReader, Parser, ParserOptions,
+};
 
 /// Bytes per block handed to a parser thread.
 const BLOCK: usize = 1 << 20;
@@ -168,8 +170,9 @@ fn parser_for(
             Some(f) => f,
             None if sample.is_empty() => Format::Jsonl, // empty file: nothing to parse
             None => bail!(
-                "{}: cannot detect the format from its first lines; give --format (jsonl, csv, nginx, ingress-nginx, alb, envoy, envoy-json, hlog) or --log-format",
-                path.display()
+                "{}: cannot detect the format from its first lines; give --format ({}) or --log-format",
+                path.display(),
+                format_names()
             ),
         },
     };

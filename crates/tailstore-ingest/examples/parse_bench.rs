@@ -61,16 +61,12 @@ const BLOCK: usize = 20_000;
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let only = std::env::args().nth(2);
-    for (name, format) in [
-        ("csv", Format::Csv),
-        ("jsonl", Format::Jsonl),
-        ("nginx", Format::Nginx),
-        ("ingress-nginx", Format::IngressNginx),
-    ] {
+    for format in [Format::Csv, Format::Jsonl, Format::Nginx, Format::IngressNginx] {
+        let name = format.to_string();
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
-        let text = lines(name, n);
+        let text = lines(&name, n);
         let all: Vec<&[u8]> = text.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
         let header: &[u8] = b"ts,endpoint,latency_ms,status";
         let parser = Parser::new(&format, Some(header), ParserOptions::default())

@@ -8,11 +8,9 @@ use std::fmt;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// A format name that [`Format::from_str`](std::str::FromStr) does not know.
-    #[error(
-        "unknown format `{name}`: expected one of jsonl, csv, nginx, ingress-nginx, alb, envoy, \
-         envoy-json, hlog"
-    )]
+    /// A format name that [`Format::from_str`](std::str::FromStr) does not know
+    /// (the message lists [`FORMATS`](crate::FORMATS)).
+    #[error("unknown format `{name}`: expected one of {names}", names = crate::format_names())]
     UnknownFormat {
         /// The name as given.
         name: String,

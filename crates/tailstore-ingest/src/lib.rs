@@ -179,29 +179,78 @@ pub enum Format {
     Hlog,
 }
 
+/// A named traffic-file format: the name [`Format`]'s `FromStr` takes and its
+/// `Display` writes, the other spellings it takes, and a gloss for lists of
+/// formats. [`FORMATS`] holds one for every format but [`Format::LogFormat`]
+/// (which carries its definition instead of a name).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatInfo {
+    /// The format.
+    pub format: Format,
+    /// Its name (`ingress-nginx`).
+    pub name: &'static str,
+    /// Other accepted spellings (`istio` for `envoy`).
+    pub aliases: &'static [&'static str],
+    /// What the name does not say, for lists of formats (`Envoy/Istio
+    /// text`); empty where the name says it all.
+    pub help: &'static str,
+}
+
+/// Every named format, in the order lists of formats show them.
+pub const FORMATS: &[FormatInfo] = &[
+    FormatInfo { format: Format::Jsonl, name: "jsonl", aliases: &[], help: "" },
+    FormatInfo { format: Format::Csv, name: "csv", aliases: &[], help: "" },
+    FormatInfo { format: Format::Nginx, name: "nginx", aliases: &[], help: "" },
+    FormatInfo { format: Format::IngressNginx, name: "ingress-nginx", aliases: &[], help: "" },
+    FormatInfo { format: Format::Alb, name: "alb", aliases: &[], help: "" },
+    FormatInfo {
+        format: Format::Envoy,
+        name: "envoy",
+        aliases: &["istio"],
+        help: "Envoy/Istio text",
+    },
+    FormatInfo {
+        format: Format::EnvoyJson,
+        name: "envoy-json",
+        aliases: &["istio-json"],
+        help: "Envoy/Istio JSON",
+    },
+    FormatInfo {
+        format: Format::Hlog,
+        name: "hlog",
+        aliases: &[],
+        help: "HdrHistogram interval log",
+    },
+];
+
+/// The names of [`FORMATS`], comma-separated: `jsonl, csv, nginx, …` (for
+/// messages that list the formats).
+#[must_use]
+pub fn format_names() -> String {
+    FORMATS.iter().map(|i| i.name).collect::<Vec<_>>().join(", ")
+}
+
+impl Format {
+    /// This format's row of [`FORMATS`]; `None` for [`Format::LogFormat`].
+    fn info(&self) -> Option<&'static FormatInfo> {
+        FORMATS.iter().find(|i| i.format == *self)
+    }
+}
+
 impl std::str::FromStr for Format {
     type Err = Error;
 
-    /// Parses a format name: `jsonl`, `csv`, `nginx`, `ingress-nginx`, `alb`,
-    /// `envoy` (alias `istio`), `envoy-json` (alias `istio-json`) or `hlog`
-    /// (ASCII case-insensitive).
+    /// Parses a name or alias of [`FORMATS`] (ASCII case-insensitive,
+    /// surrounding white space ignored).
     fn from_str(s: &str) -> Result<Format, Error> {
-        const NAMES: [(&str, Format); 10] = [
-            ("jsonl", Format::Jsonl),
-            ("csv", Format::Csv),
-            ("nginx", Format::Nginx),
-            ("ingress-nginx", Format::IngressNginx),
-            ("alb", Format::Alb),
-            ("envoy", Format::Envoy),
-            ("istio", Format::Envoy),
-            ("envoy-json", Format::EnvoyJson),
-            ("istio-json", Format::EnvoyJson),
-            ("hlog", Format::Hlog),
-        ];
-        NAMES
-            .into_iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(s.trim()))
-            .map(|(_, f)| f)
+        let name = s.trim();
+        FORMATS
+            .iter()
+            .find(|i| {
+                std::iter::once(&i.name).chain(i.aliases).any(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map(|i| i.format.clone())
             .ok_or_else(|| Error::UnknownFormat { name: s.to_owned() })
     }
 }
@@ -210,16 +259,12 @@ impl fmt::Display for Format {
     /// The name [`FromStr`](std::str::FromStr) accepts; `log_format '<def>'`
     /// for [`Format::LogFormat`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Format::Jsonl => f.write_str("jsonl"),
-            Format::Csv => f.write_str("csv"),
-            Format::Nginx => f.write_str("nginx"),
-            Format::IngressNginx => f.write_str("ingress-nginx"),
-            Format::Alb => f.write_str("alb"),
-            Format::Envoy => f.write_str("envoy"),
-            Format::EnvoyJson => f.write_str("envoy-json"),
-            Format::Hlog => f.write_str("hlog"),
-            Format::LogFormat(def) => write!(f, "log_format '{def}'"),
+        match (self, self.info()) {
+            (Format::LogFormat(def), _) => write!(f, "log_format '{def}'"),
+            (_, Some(info)) => f.write_str(info.name),
+            // Every variant but `LogFormat` has a row in FORMATS; a variant
+            // added without one still prints (as its Debug form), never panics.
+            (other, None) => write!(f, "{other:?}"),
         }
     }
 }
@@ -487,6 +532,37 @@ mod tests {
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
+    }
+
+    #[test]
+    fn format_table() {
+        // Every row reads back through its name and aliases and writes its name.
+        for info in FORMATS {
+            for name in std::iter::once(&info.name).chain(info.aliases) {
+                assert_eq!(name.parse::<Format>().as_ref(), Ok(&info.format), "{name}");
+                assert_eq!(name.to_uppercase().parse::<Format>().as_ref(), Ok(&info.format));
+            }
+            assert_eq!(info.format.to_string(), info.name);
+            assert_eq!(info.format.info(), Some(info));
+        }
+        // No spelling names two formats, and no format has two rows.
+        let mut names: Vec<&str> = FORMATS
+            .iter()
+            .flat_map(|i| std::iter::once(i.name).chain(i.aliases.iter().copied()))
+            .collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        for (k, info) in FORMATS.iter().enumerate() {
+            assert!(FORMATS[..k].iter().all(|other| other.format != info.format), "{}", info.name);
+        }
+        assert_eq!(" envoy-json\n".parse::<Format>(), Ok(Format::EnvoyJson));
+        assert_eq!(
+            crate::format_names(),
+            "jsonl, csv, nginx, ingress-nginx, alb, envoy, envoy-json, hlog"
+        );
+        assert_eq!(Format::LogFormat("$status".into()).info(), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod format;
 mod plan;
 mod selector;
 mod slide;
@@ -17,6 +18,7 @@ mod stats;
 mod tier;
 
 pub use error::Error;
+pub use format::{fmt_float, fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64, quantile_key};
 pub use plan::{plan, Plan, Segment};
 pub use selector::Selector;
 pub use slide::Slide;
