@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
-use tailstore::{ErrorSet, Options, Selector, Store};
+use tailstore::{ErrorSet, Options, Selector, Store, MAX_RANGE_POINTS};
 use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
 use tailstore_query::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
 
@@ -150,10 +150,18 @@ struct ReplayArgs {
     /// Keep data this long (e.g. 48h, 35d), in data time; default: keep everything.
     #[arg(long)]
     retention: Option<String>,
+    /// Reject samples dated further than this ahead of the wall clock
+    /// (counted as `future`), so a mis-dated line cannot expire the store.
+    #[arg(long, default_value = "1h")]
+    max_future: String,
+    /// Most series the store creates; past it, new names go to one
+    /// `(overflow)` series (counted as `overflowed`). 0 = no cap.
+    #[arg(long, default_value_t = 10_000)]
+    max_series: usize,
     /// Exit with an error when any line does not parse.
     #[arg(long)]
     strict: bool,
-    /// Print `{"lines":…,"ingested":…,"rejected":…,"late":…,"series":…,"first_ts":…,"last_ts":…}`.
+    /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
     #[arg(long)]
     json: bool,
     /// Files to replay (`-` for stdin; `.gz` and `.zst` are decompressed).
@@ -301,9 +309,6 @@ struct RangeArgs {
     json: bool,
 }
 
-/// Most points a range query returns.
-const MAX_POINTS: u64 = 100_000;
-
 fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
     let (store, sel) = args.target.open()?;
     let qs = parse_quantiles(&args.quantiles)?;
@@ -319,8 +324,8 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
     }
     let span = end.duration_since(start).unwrap_or_default();
     let points = span.as_nanos() / step.as_nanos() + 1;
-    if points > u128::from(MAX_POINTS) {
-        bail!("{points} points: more than {MAX_POINTS}; use a larger --step");
+    if points > u128::from(MAX_RANGE_POINTS) {
+        bail!("{points} points: more than {MAX_RANGE_POINTS}; use a larger --step");
     }
     // One visit per piece where the points slide over a rollup level (see
     // `Query::range_with`), a planned query per point elsewhere; each point
@@ -424,7 +429,9 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     let mut opts = Options::default()
         .keep_everything()
         .lateness(Duration::from_secs(3600))
-        .flush_every(Duration::from_secs(5));
+        .flush_every(Duration::from_secs(5))
+        .max_future(parse_duration(&args.max_future)?)
+        .max_series(args.max_series);
     if let Some(r) = &args.retention {
         let d = parse_duration(r)?;
         opts = opts.retention(d).retention_minutes(d).retention_hours(d);
@@ -458,8 +465,11 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
                 "lines": totals.lines,
                 "ingested": totals.ingested,
                 "rejected": totals.bad + st.rejected,
+                "future": st.future,
                 "late": st.late,
+                "clamped": clamped(&store, &totals)?,
                 "series": totals.series,
+                "overflowed": st.overflowed,
                 "first_ts": totals.first_ts,
                 "last_ts": totals.last_ts,
             })
@@ -472,6 +482,44 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Latencies of the replayed span above the layout's range (counted in its
+/// top bucket; max and mean stay exact).
+fn clamped(store: &Store, t: &replay::Totals) -> Result<u64> {
+    let (Some(first), Some(last)) = (t.first_ts, t.last_ts) else { return Ok(0) };
+    let w = store
+        .query(Selector::all())
+        .between(
+            std::time::UNIX_EPOCH + Duration::from_secs(first),
+            std::time::UNIX_EPOCH + Duration::from_secs(last + 1),
+        )
+        .run()?;
+    Ok(w.clamped())
+}
+
+/// One line per kind of sample the store set aside or bent, when any.
+fn notes(store: &Store, t: &replay::Totals) -> Result<()> {
+    let st = store.stats();
+    if st.future > 0 {
+        outln!(
+            "{} requests dated further ahead of the clock than --max-future: not stored",
+            st.future
+        );
+    }
+    if st.overflowed > 0 {
+        outln!(
+            "{} new series past --max-series: their requests are in the (overflow) series",
+            st.overflowed
+        );
+    }
+    let clamped = clamped(store, t)?;
+    if clamped > 0 {
+        outln!(
+            "{clamped} latencies above the histogram's range: in its top bucket (max and mean exact)"
+        );
+    }
+    Ok(())
 }
 
 fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
@@ -508,8 +556,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         names.push("(all)".into());
     }
     for name in names {
-        let sel =
-            if name == "(all)" { Selector::regex(".*")? } else { Selector::exact(name.as_str()) };
+        let sel = if name == "(all)" { Selector::all() } else { Selector::exact(name.as_str()) };
         let w = store.query(sel).between(from, to).run()?;
         if w.count() == 0 {
             continue;
@@ -528,7 +575,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
             top_statuses(&w, 3)
         );
     }
-    Ok(())
+    notes(store, t)
 }
 
 fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
