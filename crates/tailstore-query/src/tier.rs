@@ -78,8 +78,12 @@ pub struct LevelCoverage {
 /// into its second and into every rollup piece already built that contains it.
 ///
 /// Pieces loaded from storage stay *cold* (references, see
-/// [`MemTier::load_cold`]) until something reads them; the first read
+/// [`MemTier::load_cold_sorted`]) until something reads them; the first read
 /// decodes them through the tier's [`PieceSource`] and keeps them.
+///
+/// Recovery at open (a store's files loaded back) uses four methods nothing
+/// else needs: [`MemTier::set_source`], [`MemTier::load_cold_sorted`],
+/// [`MemTier::set_built_until`] and [`MemTier::rebuild`].
 pub struct MemTier {
     levels: Vec<Level>,
     newest_s: u64,
@@ -205,7 +209,7 @@ impl MemTier {
     /// Adds a cold piece of `level` at `start_s` (a multiple of the level's
     /// span): the stored parts `refs` add up to it; nothing is decoded now.
     /// Merges with what is there already. Pieces past retention are dropped.
-    pub fn load_cold(&mut self, level: usize, start_s: u64, refs: PieceRefs) {
+    pub(crate) fn load_cold(&mut self, level: usize, start_s: u64, refs: PieceRefs) {
         let newest = self.newest_s;
         let Some(l) = self.levels.get_mut(level) else { return };
         if start_s < l.spec.retained_from(newest) || refs.is_empty() {
@@ -220,9 +224,10 @@ impl MemTier {
         }
     }
 
-    /// Adds cold pieces of `level`, ascending by start and each start once,
-    /// as [`MemTier::load_cold`] does one by one (a bulk build when the
-    /// level is empty).
+    /// Adds cold pieces of `level` as `(start, refs)`, ascending by start
+    /// and each start once. A piece's stored parts `refs` add up to it, and
+    /// nothing is decoded now. Pieces merge with what is there already;
+    /// those past retention are dropped. An empty level is built in bulk.
     pub fn load_cold_sorted(&mut self, level: usize, pieces: Vec<(u64, PieceRefs)>) {
         let newest = self.newest_s;
         let Some(l) = self.levels.get_mut(level) else { return };
@@ -267,14 +272,6 @@ impl MemTier {
         let piece = scratch.to_interval(start_s, dst.spec.span_s);
         dst.pieces.insert(start_s, Slot::Hot(Box::new(piece.clone())));
         Some(piece)
-    }
-
-    /// The piece of `level` at `start_s` as stored (decoded if cold), or
-    /// `None`.
-    pub fn piece(&mut self, level: usize, start_s: u64) -> Option<&Interval> {
-        let src = self.source.clone();
-        let l = self.levels.get_mut(level)?;
-        l.hot(start_s, src.as_ref(), &self.read_errors).map(|iv| &*iv)
     }
 
     /// Adds a sealed one-second interval or a late delta.
@@ -346,28 +343,6 @@ impl MemTier {
             }
         }
         deltas
-    }
-
-    /// Loads a stored piece of `level` (one second, or a whole rollup piece
-    /// read back from storage): merges it in, and marks the rollup span as
-    /// built. Pieces past retention are dropped.
-    pub fn load(&mut self, level: usize, iv: &Interval) {
-        let newest = self.newest_s;
-        let Some(l) = self.levels.get_mut(level) else { return };
-        let span = u64::from(l.spec.span_s);
-        let start = iv.start_s - iv.start_s % span;
-        if start < l.spec.retained_from(newest) {
-            return;
-        }
-        let mut piece = iv.clone();
-        piece.start_s = start;
-        piece.span_s = l.spec.span_s;
-        match l.hot(start, self.source.as_ref(), &self.read_errors) {
-            Some(p) => p.merge(&piece),
-            None => {
-                l.pieces.insert(start, Slot::Hot(Box::new(piece)));
-            }
-        }
     }
 
     /// Rollup pieces at or after this second are rebuilt from the finer
@@ -513,7 +488,8 @@ impl MemTier {
     }
 
     /// Number of pieces held per level, finest first.
-    pub fn piece_counts(&self) -> Vec<usize> {
+    #[cfg(test)]
+    pub(crate) fn piece_counts(&self) -> Vec<usize> {
         self.levels.iter().map(|l| l.pieces.len()).collect()
     }
 
