@@ -11,6 +11,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use tailstore::format::{fmt_ms, fmt_percent, fmt_rate};
 use tailstore::{Options, Selector, Store};
 use tailstore_ingest::{Format, Parser, ParserOptions};
 
@@ -21,10 +22,6 @@ const LOG_FORMAT: &str = "$remote_addr [$time_local] \"$request\" $status $reque
 /// Groups thumbnails by size: `/t/240x240/...` -> `/t/240x240`.
 fn endpoint(path: &str) -> String {
     path.split('/').take(3).collect::<Vec<_>>().join("/")
-}
-
-fn ms(d: Option<Duration>) -> String {
-    d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -79,15 +76,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         st.sort_by_key(|x| std::cmp::Reverse(x.1));
         let top: Vec<String> = st.iter().take(3).map(|(c, n)| format!("{c}:{n}")).collect();
         println!(
-            "{:<16} {:>7} {:>8.2} {:>7.2} {:>8} {:>8} {:>8} {:>8}  {}",
+            "{:<16} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}  {}",
             name,
             w.count(),
-            w.rate_per_sec(),
-            w.error_ratio().unwrap_or(0.0) * 100.0,
-            ms(q[0]),
-            ms(q[1]),
-            ms(q[2]),
-            ms(w.max()),
+            fmt_rate(w.rate_per_sec(), 2),
+            fmt_percent(w.error_ratio().unwrap_or(0.0), 2),
+            fmt_ms(q[0], 1),
+            fmt_ms(q[1], 1),
+            fmt_ms(q[2], 1),
+            fmt_ms(w.max(), 1),
             top.join(" ")
         );
     }

@@ -10,8 +10,8 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
+use tailstore::format::{fmt_float, fmt_ms_full};
 use tailstore::{Interval, Layout, Selector, Store};
-use tailstore_query::{fmt_float, fmt_ms_full};
 
 /// The CSV header; one row per piece follows.
 pub const CSV_HEADER: &str =

@@ -14,9 +14,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
+use tailstore::format::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
 use tailstore::{ErrorSet, Options, Selector, Store, MAX_RANGE_POINTS};
 use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
-use tailstore_query::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
 
 use crate::output::{top_statuses, window_json};
 

@@ -1,8 +1,8 @@
 //! Rendering window statistics: the `--json` contract and the human table.
 
 use serde_json::{json, Map, Value};
+use tailstore::format::{ms_f64, quantile_key};
 use tailstore::WindowStats;
-use tailstore_query::{ms_f64, quantile_key};
 
 /// The fields of one window, in the contract's order:
 /// `start, end, count, errors, error_ratio, rate_per_s, quantiles_ms, min_ms,
@@ -44,7 +44,7 @@ mod tests {
     use std::time::Duration;
 
     use serde_json::json;
-    use tailstore_query::{fmt_float, fmt_ms_full, ms_f64};
+    use tailstore::format::{fmt_float, fmt_ms_full, ms_f64};
 
     /// CSV cells are written with `fmt_float`, JSON numbers by `serde_json`:
     /// oracle, the two agree on latencies, ratios and arbitrary doubles.

@@ -56,6 +56,14 @@ mod store;
 struct ReadmeDoctests;
 
 pub use error::Error;
+/// Number formatters shared by every output (tables, CSV, JSON, and the
+/// report and exposition layers): milliseconds, percentages, rates, floats
+/// written as `serde_json` writes them, quantile keys.
+pub mod format {
+    pub use tailstore_query::{
+        fmt_float, fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64, quantile_key,
+    };
+}
 pub use options::Options;
 pub use query::{Query, MAX_RANGE_POINTS};
 pub use series::Series;
