@@ -27,9 +27,10 @@ use tailstore_ingest::{
 const BLOCK: usize = 1 << 20;
 /// Bad lines printed on stderr.
 const SHOWN_ERRORS: usize = 10;
-/// Most samples one hlog bucket may hold: each is recorded on its own
-/// (about 6 ns each, so the cap is under a second per bucket).
-pub const HLOG_MAX_BUCKET: u64 = 100_000_000;
+/// Most samples one hlog bucket may hold. A bucket's count is recorded in
+/// bulk (time independent of the count); the cap keeps a file's totals far
+/// from any counter's range (2 000 buckets at the cap are 2^48 samples).
+pub const HLOG_MAX_BUCKET: u64 = 100_000_000_000;
 /// Longest hlog interval spread over seconds (one day).
 const HLOG_MAX_SPAN_S: u64 = 86_400;
 
@@ -302,9 +303,7 @@ fn record_hlog(
     for b in &iv.buckets {
         let ns = b.median.saturating_mul(unit_ns);
         for (j, c) in deal(k, b.count, n) {
-            for _ in 0..c {
-                s.record_at_unix(first_s + j, ns, 0);
-            }
+            s.record_n_at_unix(first_s + j, ns, 0, c);
         }
         k += b.count;
     }

@@ -570,6 +570,12 @@ impl Table {
         acc
     }
 
+    /// Adds a part of an unsealed second (or a late delta) built elsewhere,
+    /// merged with the earlier parts of its second.
+    pub(crate) fn add_part(&mut self, iv: Interval) {
+        file(&mut self.settled, iv);
+    }
+
     /// Turns the accumulator in slot `i` into a compact interval in
     /// `settled` (merged there with earlier parts of its second).
     fn evict(&mut self, i: usize) {

@@ -42,7 +42,8 @@ use thread_local::ThreadLocal;
 use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::open::{Run, Table};
-use crate::sparse::Interval;
+use crate::sparse::{Interval, SparseHist};
+use crate::status::{clamp_status, StatusCounts};
 use crate::sync::AtomicU64;
 
 /// Slots of the ring every shard starts with (inline, 1 KiB).
@@ -371,6 +372,32 @@ impl Recorder {
         }
     }
 
+    /// Records `n` requests of one latency and status in `second` at once
+    /// (a histogram bucket's count, such as an HdrHistogram log's), under
+    /// the series mutex and in time independent of `n`: the samples become
+    /// one compact part of their second, with exact extremes, sum and
+    /// counters, as `n` calls of [`Recorder::record`] would make them.
+    pub fn record_n(&self, second: u64, value_ns: u64, status: u16, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut open = self.open.lock();
+        if !self.admit(&mut open, second, true, n) {
+            return;
+        }
+        let (code, bad) = clamp_status(status);
+        let mut iv = Interval::empty(second, 1);
+        iv.hist = SparseHist::from_sorted([(self.layout.index(value_ns), n)])
+            .expect("one pair with a non-zero count is a valid histogram");
+        iv.status = StatusCounts::from_pairs([(code, n)]);
+        iv.min_ns = value_ns;
+        iv.max_ns = value_ns;
+        iv.sum_ns = u128::from(value_ns) * u128::from(n);
+        iv.clamped = if value_ns > self.layout.highest_ns() { n } else { 0 };
+        iv.invalid_status = if bad { n } else { 0 };
+        open.table.add_part(iv);
+    }
+
     #[cold]
     #[inline(never)]
     fn record_cold(
@@ -625,6 +652,33 @@ mod tests {
 
     fn recorder() -> Recorder {
         Recorder::new(Layout::default(), 0, Arc::new(Fixed(0)))
+    }
+
+    /// `record_n` makes the same seconds and late deltas as `n` calls of
+    /// `record`, for values above the range and invalid statuses too.
+    #[test]
+    fn record_n_equals_n_records() {
+        let (bulk, one) = (recorder(), recorder());
+        let highest = Layout::default().highest_ns();
+        let cases = [(10, 1_000, 200, 3), (10, 5_000_000, 503, 70_000), (11, highest + 9, 1234, 5)];
+        for (second, v, status, n) in cases {
+            bulk.record_n(second, v, status, n);
+            for _ in 0..n {
+                one.record(true, second, v, status);
+            }
+        }
+        let (a, b) = (bulk.seal(20, 20, false), one.seal(20, 20, false));
+        assert_eq!(a.seconds, b.seconds);
+        // A late bulk count is a late delta, counted once per request.
+        bulk.record_n(10, 7_000, 200, 4);
+        for _ in 0..4 {
+            one.record(true, 10, 7_000, 200);
+        }
+        let (a, b) = (bulk.seal(20, 20, true), one.seal(20, 20, true));
+        assert_eq!((a.late, bulk.counters()), (b.late, one.counters()));
+        assert_eq!(bulk.counters().late, 4);
+        bulk.record_n(10, 1, 200, 0);
+        assert!(bulk.seal(30, 30, true).late.is_empty(), "n = 0 records nothing");
     }
 
     #[test]

@@ -105,6 +105,14 @@ impl Series {
         self.inner.recorder.record_status_only(true, second, status);
     }
 
+    /// Records `n` requests of one latency and status in unix second
+    /// `second` at once, in time independent of `n` (a histogram bucket's
+    /// count, such as an HdrHistogram log's): exactly as `n` calls of
+    /// [`Series::record_at_unix`] would.
+    pub fn record_n_at_unix(&self, second: u64, latency_ns: u64, status: u16, n: u64) {
+        self.inner.recorder.record_n(second, latency_ns, status, n);
+    }
+
     /// Records many `(latency_ns, status)` samples of one unix second. The
     /// bucket indices are computed in one branch-free pass, then scattered.
     pub fn record_batch_at_unix(&self, second: u64, samples: &[(u64, u16)]) {
