@@ -373,7 +373,7 @@ impl Recorder {
     }
 
     /// Records `n` requests of one latency and status in `second` at once
-    /// (a histogram bucket's count, such as an HdrHistogram log's), under
+    /// (a histogram bucket's count, such as an `HdrHistogram` log's), under
     /// the series mutex and in time independent of `n`: the samples become
     /// one compact part of their second, with exact extremes, sum and
     /// counters, as `n` calls of [`Recorder::record`] would make them.
@@ -387,8 +387,10 @@ impl Recorder {
         }
         let (code, bad) = clamp_status(status);
         let mut iv = Interval::empty(second, 1);
-        iv.hist = SparseHist::from_sorted([(self.layout.index(value_ns), n)])
-            .expect("one pair with a non-zero count is a valid histogram");
+        // One pair with a non-zero count is always a valid histogram; the
+        // error branch cannot run and would only drop the samples.
+        let Ok(hist) = SparseHist::from_sorted([(self.layout.index(value_ns), n)]) else { return };
+        iv.hist = hist;
         iv.status = StatusCounts::from_pairs([(code, n)]);
         iv.min_ns = value_ns;
         iv.max_ns = value_ns;

@@ -107,7 +107,7 @@ impl Series {
 
     /// Records `n` requests of one latency and status in unix second
     /// `second` at once, in time independent of `n` (a histogram bucket's
-    /// count, such as an HdrHistogram log's): exactly as `n` calls of
+    /// count, such as an `HdrHistogram` log's): exactly as `n` calls of
     /// [`Series::record_at_unix`] would.
     pub fn record_n_at_unix(&self, second: u64, latency_ns: u64, status: u16, n: u64) {
         self.inner.recorder.record_n(second, latency_ns, status, n);
