@@ -344,24 +344,24 @@ fn hlog_round_trip_gives_the_same_answers() {
 fn a_tiny_hlog_of_huge_counts_replays_in_bulk_and_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bomb.hlog");
-    let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
     for k in 0..2_000u64 {
-        h.record_n(1_000 + k * 1_000, 99_999_999).unwrap();
+        hist.record_n(1_000 + k * 1_000, 99_999_999).unwrap();
     }
     let mut buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
-    let mut w = IntervalLogWriterBuilder::new()
+    let mut writer = IntervalLogWriterBuilder::new()
         .with_start_time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_547_200))
         .begin_log_with(&mut buf, &mut ser)
         .unwrap();
     let (start, len) = (std::time::Duration::ZERO, std::time::Duration::from_secs(5));
-    w.write_histogram(&h, start, len, Tag::new("bomb")).unwrap();
-    drop(w);
+    writer.write_histogram(&hist, start, len, Tag::new("bomb")).unwrap();
+    drop(writer);
     assert!(buf.len() < 20_000, "the file is small: {} bytes", buf.len());
     std::fs::write(&path, &buf).unwrap();
     let st = dir.path().join("st");
-    let j = replay(&st, &["--hlog-unit", "ns"], &path);
-    assert_eq!(j["ingested"], 2_000 * 99_999_999u64, "{j}");
+    let summary = replay(&st, &["--hlog-unit", "ns"], &path);
+    assert_eq!(summary["ingested"], 2_000 * 99_999_999u64, "{summary}");
     let q = query(&st, &["--series", "bomb"], 1_764_547_200, 1_764_547_205, "0.5,1");
     assert_eq!(q["count"], 2_000 * 99_999_999u64, "{q}");
     // Every bucket's samples are dealt over the interval's five seconds
