@@ -158,7 +158,8 @@ struct ReplayArgs {
     /// `(overflow)` series (counted as `overflowed`). 0 = no cap.
     #[arg(long, default_value_t = 10_000)]
     max_series: usize,
-    /// Exit with an error when any line does not parse.
+    /// Exit with an error when any line does not parse (a replay in which
+    /// every line was bad always exits with an error).
     #[arg(long)]
     strict: bool,
     /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
@@ -208,9 +209,18 @@ struct Target {
 }
 
 impl Target {
-    /// Opens the store read-only and builds the selector.
+    /// Opens the store read-only and builds the selector. A `--series`
+    /// that the store does not hold is an error (a typo would otherwise
+    /// answer an empty window that looks like no traffic).
     fn open(&self) -> Result<(Store, Selector)> {
-        Ok((open_store(&self.store)?, selector(self.series.as_deref(), self.pattern.as_deref())?))
+        let store = open_store(&self.store)?;
+        if let Some(s) = &self.series {
+            if !store.series_names().iter().any(|n| n == s) {
+                bail!("series {s:?} is not in store {}", self.store.display());
+            }
+        }
+        let sel = selector(self.series.as_deref(), self.pattern.as_deref())?;
+        Ok((store, sel))
     }
 }
 
@@ -394,6 +404,21 @@ fn open_store(dir: &Path) -> Result<Store> {
         .with_context(|| format!("cannot open store {}", dir.display()))
 }
 
+/// An error and its causes on one line, each cause once: library errors
+/// that already quote their cause (`"open x: No such file…"`) are not
+/// followed by it again.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
 fn parse_quantiles(s: &str) -> Result<Vec<f64>> {
     s.split(',')
         .map(|q| {
@@ -437,8 +462,17 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
         opts = opts.retention(d).retention_minutes(d).retention_hours(d);
     }
     for f in &args.files {
-        if f.as_os_str() != "-" && !f.is_file() {
-            bail!("{}: no such file", f.display());
+        if f.as_os_str() == "-" {
+            continue;
+        }
+        // Regular files, FIFOs and process substitution (`<(cmd)`) are read.
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_dir() => bail!("{}: is a directory, not a traffic file", f.display()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("{}: no such file", f.display());
+            }
+            Err(e) => bail!("{}: {e}", f.display()),
         }
     }
     // Without --store the store would be removed at exit, so it is kept in
@@ -479,6 +513,10 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     }
     if args.strict && totals.bad > 0 {
         eprintln!("tailstore: {} bad lines (--strict)", totals.bad);
+        return Ok(ExitCode::from(1));
+    }
+    if totals.bad > 0 && totals.ingested == 0 {
+        eprintln!("tailstore: every one of the {} lines was bad: nothing replayed", totals.bad);
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -778,7 +816,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tailstore: {e:#}");
+            eprintln!("tailstore: {}", error_text(&e));
             ExitCode::from(2)
         }
     }

@@ -476,3 +476,58 @@ fn a_future_line_deletes_nothing_and_bent_samples_are_counted() {
     ]));
     assert_eq!(q["count"], 720, "the third endpoint's requests are in (overflow)");
 }
+
+/// Each mistake gets one line that says what and where: a series name with a
+/// typo, a directory given as input, every line bad, a bad regex (its cause
+/// shown once, the user's pattern quoted); a FIFO is read like a file.
+#[test]
+fn mistakes_are_clear_errors_and_fifos_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(
+        &good,
+        "{\"ts\":1700000000,\"endpoint\":\"/a\",\"latency_ms\":3,\"status\":200}\n",
+    )
+    .unwrap();
+    let s = st.to_str().unwrap();
+    json_of(&run(&["replay", "--store", s, "--json", good.to_str().unwrap()]));
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let out = run(&["query", "--store", s, "--series", "/typo", "--last", "5m"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("\"/typo\" is not in store"), "{}", stderr(&out));
+
+    let out = run(&["replay", "--json", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"ts\":\"x\"}\n{\"ts\":\"y\"}\n").unwrap();
+    let out = run(&["replay", "--format", "jsonl", "--json", bad.to_str().unwrap()]);
+    assert!(!out.status.success(), "a replay of only bad lines succeeded");
+    assert!(stderr(&out).contains("every one of the 2 lines was bad"), "{}", stderr(&out));
+
+    let out = run(&["query", "--store", s, "--match", "/models/(fraud", "--last", "5m"]);
+    let text = stderr(&out);
+    assert!(!out.status.success());
+    assert!(text.contains("\"/models/(fraud\"") && !text.contains("^(?:"), "{text}");
+    assert_eq!(text.matches("unclosed group").count(), 1, "the cause twice: {text}");
+
+    let fifo = dir.path().join("fifo.jsonl");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let writer = {
+        let (fifo, good) = (fifo.clone(), good.clone());
+        std::thread::spawn(move || std::fs::write(&fifo, std::fs::read(&good).unwrap()).unwrap())
+    };
+    let out = run(&["replay", "--format", "jsonl", "--json", fifo.to_str().unwrap()]);
+    // A replay that never opened the FIFO leaves the writer waiting for a
+    // reader: be that reader, so the test fails instead of hanging.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    if !writer.is_finished() {
+        let _ = std::fs::read(&fifo);
+    }
+    writer.join().unwrap();
+    let j = json_of(&out);
+    assert_eq!(j["ingested"], 1);
+}
