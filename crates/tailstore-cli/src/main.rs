@@ -486,7 +486,8 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     let totals = replay::replay(&store, &args.files, format.as_ref(), popts, &hopts)?;
     store.flush().context("writing the store")?;
     for e in &totals.errors {
-        eprintln!("{}:{}: skipped: {}", args.files[e.file].display(), e.line, e.reason);
+        let reason = output::shown(&e.reason);
+        eprintln!("{}:{}: skipped: {reason}", args.files[e.file].display(), e.line);
     }
     if totals.bad > totals.errors.len() as u64 {
         eprintln!("… {} bad lines in all", totals.bad);
@@ -602,7 +603,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         let q = w.quantiles(&[0.5, 0.95, 0.99]);
         outln!(
             "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  {}",
-            name,
+            output::shown(&name),
             w.count(),
             fmt_rate(w.rate_per_sec(), 2),
             fmt_percent(w.error_ratio().unwrap_or(0.0), 2),
@@ -699,7 +700,7 @@ fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
         for r in rows {
             outln!(
                 "{:<48} {:>12} {:>12} {:>10} {:>8}",
-                r.0,
+                output::shown(&r.0),
                 r.1.map_or("-".into(), |v| v.to_string()),
                 r.2.map_or("-".into(), |v| v.to_string()),
                 r.3,

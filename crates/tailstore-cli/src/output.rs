@@ -39,6 +39,26 @@ pub fn top_statuses(w: &WindowStats, n: usize) -> String {
     st.iter().take(n).map(|(c, k)| format!("{c}:{k}")).collect::<Vec<_>>().join(" ")
 }
 
+/// A name from log data as a table shows it: control characters (a
+/// newline, an escape sequence that would clear the terminal) are written
+/// as escapes (`\n`, `\u{1b}`), everything else as is. JSON output needs
+/// none of this: its encoder escapes them.
+pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        let mut out = String::with_capacity(name.len() + 8);
+        for c in name.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

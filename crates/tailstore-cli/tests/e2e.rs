@@ -537,3 +537,42 @@ fn mistakes_are_clear_errors_and_fifos_are_read() {
     let j = json_of(&out);
     assert_eq!(j["ingested"], 1);
 }
+
+/// Series names are data: bytes that are not UTF-8 are escaped (`\xff`), so
+/// `/a\xff` and `/a\xfe` stay two series, and a name holding a newline
+/// (JSON `\n`) is in the `(all)` row.
+#[test]
+fn names_with_invalid_utf8_or_newlines_stay_distinct_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("names.jsonl");
+    let mut bytes = Vec::new();
+    for (name, n) in [(&b"/a\xff"[..], 3), (&b"/a\xfe"[..], 2), (&b"/b\\nc"[..], 4)] {
+        for _ in 0..n {
+            bytes.extend_from_slice(b"{\"ts\":1700000000,\"endpoint\":\"");
+            bytes.extend_from_slice(name);
+            bytes.extend_from_slice(b"\",\"latency_ms\":3,\"status\":200}\n");
+        }
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let st = dir.path().join("st");
+    let s = st.to_str().unwrap();
+    let j = json_of(&run(&["replay", "--store", s, "--json", file.to_str().unwrap()]));
+    assert_eq!(j["ingested"], 9, "{j}");
+    let count = |sel: &[&str]| {
+        let mut args = vec!["query", "--store", s, "--start", "1700000000", "--end", "1700000001"];
+        args.extend_from_slice(sel);
+        args.push("--json");
+        json_of(&run(&args))["count"].as_u64().unwrap()
+    };
+    assert_eq!(count(&["--series", "/a\\xff"]), 3);
+    assert_eq!(count(&["--series", "/a\\xfe"]), 2);
+    assert_eq!(count(&["--series", "/b\nc"]), 4);
+    assert_eq!(count(&["--match", ".*"]), 9);
+    let table = run(&["replay", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let all = text.lines().find(|l| l.starts_with("(all)")).expect("an (all) row");
+    assert!(all.split_whitespace().nth(1) == Some("9"), "{text}");
+    // The table escapes control characters from log data; JSON needs not.
+    assert!(text.lines().any(|l| l.starts_with("/b\\nc ")), "{text}");
+    assert!(!text.contains("/b\nc"), "a raw newline in the table: {text}");
+}

@@ -382,10 +382,7 @@ pub(crate) fn series_of_general<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, s
     let s: Cow<'a, str> = match v {
         Value::Text(raw, Escape::None) | Value::Number(raw) => num::lossy(raw),
         Value::Text(raw, Escape::Json) => Cow::Owned(json_unescape(raw)),
-        Value::Text(raw, Escape::Csv) => match String::from_utf8_lossy(&csv_unescape(raw)) {
-            Cow::Borrowed(s) => Cow::Owned(s.to_owned()),
-            Cow::Owned(s) => Cow::Owned(s),
-        },
+        Value::Text(raw, Escape::Csv) => Cow::Owned(num::lossy(&csv_unescape(raw)).into_owned()),
         Value::Null | Value::Other(_) => {
             return Err(err(format!("field `{key}` is {}, expected a series name", v.kind())))
         }
@@ -586,7 +583,7 @@ pub(crate) fn json_unescape(raw: &[u8]) -> String {
     }
     match String::from_utf8(out) {
         Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        Err(e) => num::escape_invalid(e.as_bytes()),
     }
 }
 

@@ -407,7 +407,8 @@ pub(crate) fn upstream_sum_ns(s: &[u8]) -> Result<Option<u64>, String> {
 }
 
 /// The bytes as text, borrowed when they are valid UTF-8 (the usual case,
-/// checked with the fast validator), converted lossily otherwise.
+/// checked with the fast validator); otherwise each byte that is not part
+/// of valid UTF-8 is written `\xNN` (see [`escape_invalid`]).
 #[inline(always)]
 #[expect(
     clippy::inline_always,
@@ -416,8 +417,26 @@ pub(crate) fn upstream_sum_ns(s: &[u8]) -> Result<Option<u64>, String> {
 pub(crate) fn lossy(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
+        Err(_) => Cow::Owned(escape_invalid(b)),
     }
+}
+
+/// The bytes as text with each byte that is not part of valid UTF-8 written
+/// as `\xNN` (lowercase hex), the way nginx writes such bytes in its own
+/// access logs. Distinct invalid bytes stay distinct (`/a\xff` and
+/// `/a\xfe` are two series, where a lossy conversion made both `/a�`), and
+/// a path logged raw and the same path logged by nginx name one series.
+pub(crate) fn escape_invalid(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
 }
 
 /// Renders raw bytes for an error message: lossy UTF-8, cut at 80 chars.
@@ -433,6 +452,16 @@ pub(crate) fn show(s: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Invalid bytes in a name are escaped, not merged into U+FFFD.
+    #[test]
+    fn invalid_utf8_is_escaped_and_stays_distinct() {
+        assert_eq!(lossy(b"/a\xff"), "/a\\xff");
+        assert_eq!(lossy(b"/a\xfe"), "/a\\xfe");
+        assert_eq!(lossy(b"/\xe2\x82"), "/\\xe2\\x82", "a cut multi-byte sequence");
+        assert_eq!(lossy("/caf\u{e9}".as_bytes()), "/caf\u{e9}", "valid text is unchanged");
+        assert!(matches!(lossy(b"/ok"), Cow::Borrowed("/ok")));
+    }
 
     #[test]
     fn decimals_are_exact() {
