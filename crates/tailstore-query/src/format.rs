@@ -154,14 +154,29 @@ fn shortest_digits(x: f64) -> (String, i32) {
 /// The name of a quantile in keys and headers: `p` and the percentile with
 /// trailing zeros dropped (0.5: `p50`, 0.999: `p99.9`).
 ///
+/// The percentile is `q`'s shortest decimal form with the point moved two
+/// places (text, not `q * 100.0`, which is inexact), so distinct quantiles
+/// always have distinct keys (0.99999991 and 0.99999992 too).
+///
 /// ```
 /// assert_eq!(tailstore_query::quantile_key(0.999), "p99.9");
 /// ```
 #[must_use]
 pub fn quantile_key(q: f64) -> String {
-    let s = format!("{:.6}", q * 100.0);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("p{s}")
+    // Rust prints an f64 as the shortest decimal that reads back to it,
+    // never with an exponent.
+    let text = format!("{q}");
+    let (int, frac) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    let frac = format!("{frac:0<2}");
+    let (moved, rest) = frac.split_at(2);
+    let whole = format!("{int}{moved}");
+    let whole = whole.trim_start_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    if rest.is_empty() {
+        format!("p{whole}")
+    } else {
+        format!("p{whole}.{rest}")
+    }
 }
 
 #[cfg(test)]
@@ -250,5 +265,9 @@ mod tests {
         assert_eq!(quantile_key(0.9999), "p99.99");
         assert_eq!(quantile_key(0.0), "p0");
         assert_eq!(quantile_key(1.0), "p100");
+        assert_eq!(quantile_key(0.0001), "p0.01");
+        assert_eq!(quantile_key(0.29), "p29", "not 28.999999999999996");
+        assert_ne!(quantile_key(0.999_999_91), quantile_key(0.999_999_92));
+        assert_eq!(quantile_key(0.999_999_91), "p99.999991");
     }
 }
