@@ -496,13 +496,30 @@ impl MemTier {
     /// First second and end (exclusive) of the sealed data over all levels
     /// (coarse levels may reach further back than the finest).
     pub fn time_bounds(&self) -> Option<(u64, u64)> {
-        let first = self.levels.iter().filter_map(|l| l.pieces.keys().next().copied()).min()?;
-        let end = self
-            .levels
-            .iter()
-            .filter_map(|l| l.pieces.iter().next_back().map(|(k, _)| k + u64::from(l.spec.span_s)))
-            .max()?;
-        Some((first, end))
+        // Finest level first: a coarser piece widens the bounds only where
+        // it holds data the finer levels no longer do (or do not yet), so
+        // the bounds are exact to the second wherever seconds are kept.
+        let mut bounds: Option<(u64, u64)> = None;
+        // The finer levels hold every second from here on.
+        let mut finer_from = u64::MAX;
+        for l in &self.levels {
+            let span = u64::from(l.spec.span_s);
+            let keys = (l.pieces.keys().next(), l.pieces.keys().next_back());
+            if let (Some(&first), Some(&last)) = keys {
+                let end = last + span;
+                bounds = Some(match bounds {
+                    None => (first, end),
+                    // The coarse first piece starts before the finer data's
+                    // span, or the finer levels no longer hold all of it.
+                    Some((f, e)) => (
+                        if first < f - f % span || first < finer_from { first.min(f) } else { f },
+                        if end > e.div_ceil(span) * span { end } else { e },
+                    ),
+                });
+            }
+            finer_from = finer_from.min(l.spec.retained_from(self.newest_s));
+        }
+        bounds
     }
 
     /// Bytes held by the pieces in memory and the references to cold ones
@@ -537,6 +554,28 @@ mod tests {
         i.max_ns = 100;
         i.sum_ns = u128::from(100 * n);
         i
+    }
+
+    /// Rollup pieces do not widen the bounds where seconds are kept.
+    #[test]
+    fn time_bounds_are_exact_where_seconds_are_kept() {
+        let levels = [
+            LevelSpec { span_s: 1, retention_s: 120 },
+            LevelSpec { span_s: 60, retention_s: 3600 },
+        ];
+        let mut t = MemTier::new(&levels);
+        let mut scratch = Accumulator::new(Layout::default());
+        for s in 605..650 {
+            t.advance(s);
+            t.insert(&iv(s, 1));
+            t.roll_up(s + 1, &mut scratch);
+        }
+        t.roll_up(700, &mut scratch);
+        assert_eq!(t.time_bounds(), Some((605, 650)));
+        // Once the early seconds are past retention, the minute they were
+        // in is the best bound known.
+        t.advance(740);
+        assert_eq!(t.time_bounds(), Some((600, 650)));
     }
 
     #[test]
