@@ -500,7 +500,7 @@ pub(crate) fn latency_of_general(
 )]
 pub(crate) fn status_of(v: Value<'_>, key: &str) -> Result<u16, LineError> {
     if let Value::Number(raw) | Value::Text(raw, Escape::None) = v {
-        if let Some(status) = num::three_digits(raw) {
+        if let Some(status) = num::three_digits(raw).filter(|s| *s >= 100) {
             return Ok(status);
         }
     }
@@ -646,6 +646,11 @@ mod tests {
         assert_eq!(status_of(Value::Text(b"200", Escape::None), "status"), Ok(200));
         assert_eq!(status_of(Value::Null, "status"), Ok(0));
         assert!(status_of(Value::Number(b"200.5"), "status").is_err());
+        // 1-99 is not an HTTP status; 0 is "no response".
+        assert!(status_of(Value::Number(b"42"), "status").is_err());
+        assert!(status_of(Value::Number(b"099"), "status").is_err());
+        assert_eq!(status_of(Value::Number(b"0"), "status"), Ok(0));
+        assert_eq!(status_of(Value::Number(b"100"), "status"), Ok(100));
         assert_eq!(series_of(Value::Text(br#"/q\"?x"#, Escape::Json), "path").unwrap(), "/q\"");
         assert_eq!(series_of(Value::Text(br#"a""b"#, Escape::Csv), "path").unwrap(), "a\"b");
         assert!(series_of(Value::Text(b"", Escape::None), "path").is_err());

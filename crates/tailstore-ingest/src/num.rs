@@ -360,7 +360,8 @@ pub(crate) fn three_digits(s: &[u8]) -> Option<u16> {
     (a <= 9 && b <= 9 && c <= 9).then(|| u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c))
 }
 
-/// Parses an HTTP status: `-` (no response) is 0, otherwise 1 to 3 digits.
+/// Parses an HTTP status: `-` or 0 (no response) is 0, otherwise 100 to
+/// 999; 1 to 99 is not an HTTP status and is an error.
 #[inline(always)]
 #[expect(
     clippy::inline_always,
@@ -368,8 +369,8 @@ pub(crate) fn three_digits(s: &[u8]) -> Option<u16> {
 )]
 pub(crate) fn status(s: &[u8]) -> Result<u16, String> {
     match three_digits(s) {
-        Some(v) => Ok(v),
-        None => status_general(s),
+        Some(v) if v >= 100 => Ok(v),
+        _ => status_general(s),
     }
 }
 
@@ -382,7 +383,14 @@ pub(crate) fn status_general(s: &[u8]) -> Result<u16, String> {
     if s.is_empty() || s.len() > 3 || !s.iter().all(u8::is_ascii_digit) {
         return Err(format!("status `{}` is not a 1-3 digit number or `-`", show(s)));
     }
-    Ok(s.iter().fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0')))
+    match s.iter().fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0')) {
+        // 0: no response was sent (Envoy's `DC`, nginx's 499 path).
+        v @ (0 | 100..) => Ok(v),
+        v => Err(format!(
+            "status `{}` is {v}, not an HTTP status (100-999; 0 or `-` for no response)",
+            show(s)
+        )),
+    }
 }
 
 /// Sums an nginx upstream time list (`0.010`, `0.001, 0.002`, `0.010 : 0.020`,
