@@ -183,6 +183,11 @@ fn unix_seconds_reference(s: &[u8]) -> Result<Timestamp, String> {
             Ok(Timestamp { secs: ns / NS_PER_S, nanos: u32::try_from(ns % NS_PER_S).unwrap() })
         }
         Err(NumError::Negative) => Err(format!("time `{}`: before 1970-01-01T00:00:00Z", show(s))),
+        Err(NumError::Overflow) => Err(format!(
+            "time `{}`: after 2554-07-21T23:34:33.709551615Z, the latest time accepted \
+             (nanoseconds since 1970 in 64 bits)",
+            show(s)
+        )),
         Err(e) => Err(format!("time `{}` is not unix seconds: {e}", show(s))),
     }
 }

@@ -106,9 +106,20 @@ impl Civil {
             + i64::from(self.second)
             - self.offset_s;
         let secs = u64::try_from(secs).map_err(|_| bad("before 1970-01-01T00:00:00Z"))?;
+        // One bound for every form of time: unix seconds are read as
+        // nanoseconds in 64 bits, so the same instant is the latest here.
+        let fits =
+            secs.checked_mul(num::NS_PER_S).and_then(|ns| ns.checked_add(u64::from(self.nanos)));
+        if fits.is_none() {
+            return Err(bad(LATEST));
+        }
         Ok(Timestamp { secs, nanos: self.nanos })
     }
 }
+
+/// Why a time after the latest one accepted is refused, in any form.
+const LATEST: &str = "after 2554-07-21T23:34:33.709551615Z, the latest time accepted \
+                      (nanoseconds since 1970 in 64 bits)";
 
 /// Reads exactly `n` ASCII digits at `*i`.
 fn digits(s: &[u8], i: &mut usize, n: usize) -> Option<u32> {
@@ -315,6 +326,7 @@ pub(crate) fn parse_unix_seconds(s: &[u8]) -> Result<Timestamp, String> {
         Err(num::NumError::Negative) => {
             Err(format!("time `{}`: before 1970-01-01T00:00:00Z", show(s)))
         }
+        Err(num::NumError::Overflow) => Err(format!("time `{}`: {LATEST}", show(s))),
         Err(e) => Err(format!("time `{}` is not unix seconds: {e}", show(s))),
     }
 }
@@ -431,6 +443,15 @@ mod tests {
     #[test]
     fn unix_seconds() {
         assert_eq!(parse_unix_seconds(b"1441907879.123"), ts(1_441_907_879, 123_000_000));
+        // One latest time for every form (nanoseconds since 1970 in 64 bits).
+        assert_eq!(parse_unix_seconds(b"18446744073.5"), ts(18_446_744_073, 500_000_000));
+        assert_eq!(parse_any(b"2554-07-21T23:34:33.709551615Z"), ts(18_446_744_073, 709_551_615));
+        for late in
+            [&b"253402300799"[..], b"9999-12-31T23:59:59Z", b"2554-07-21T23:34:33.709551616Z"]
+        {
+            let e = parse_any(late).unwrap_err();
+            assert!(e.contains("the latest time accepted"), "{e}");
+        }
         assert_eq!(parse_unix_seconds(b"0"), ts(0, 0));
         assert!(parse_unix_seconds(b"-5").unwrap_err().contains("before 1970"));
         assert!(parse_unix_seconds(b"abc").is_err());
