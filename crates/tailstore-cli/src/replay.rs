@@ -98,20 +98,43 @@ struct WorkerTotals {
     series: Vec<String>,
 }
 
-/// Opens a file (or `-` for stdin), decompressing `.gz` and `.zst`.
+/// Opens a file (or `-` for stdin), decompressing gzip and zstd streams,
+/// told by their magic bytes (so a compressed stdin, or a file named
+/// without `.gz`, is read too).
 fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdin()));
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )
+    };
+    decompressed(raw).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// `r`, decompressed when its first bytes are a gzip or zstd magic number.
+fn decompressed(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    const GZIP: [u8; 2] = [0x1f, 0x8b];
+    const ZSTD: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    // A pipe may hand over fewer bytes per read: read until 4 or the end.
+    let mut head = Vec::with_capacity(4);
+    while head.len() < 4 {
+        let mut byte = [0u8; 4];
+        let want = 4 - head.len();
+        match r.read(&mut byte[..want]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&byte[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    Ok(match ext {
-        "gz" => Box::new(flate2::read::MultiGzDecoder::new(f)),
-        "zst" | "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(f)
-                .with_context(|| format!("{}: not a zstd stream", path.display()))?,
-        ),
-        _ => Box::new(f),
+    let whole = std::io::Cursor::new(head.clone()).chain(r);
+    Ok(if head.starts_with(&GZIP) {
+        Box::new(flate2::read::MultiGzDecoder::new(whole))
+    } else if head.starts_with(&ZSTD) {
+        Box::new(zstd::stream::read::Decoder::new(whole)?)
+    } else {
+        Box::new(whole)
     })
 }
 
@@ -546,6 +569,33 @@ fn merge(results: Vec<WorkerTotals>) -> Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// gzip and zstd are told by their magic bytes, whatever the name (a
+    /// compressed stdin too); other bytes, however short, pass unchanged.
+    #[test]
+    fn compressed_input_is_told_by_its_magic_bytes() {
+        let text = b"line one\nline two\n".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &text).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&text[..], 1).unwrap();
+        for (name, bytes) in [("gzip", gz), ("zstd", zst), ("plain", text.clone())] {
+            let mut out = Vec::new();
+            decompressed(Box::new(std::io::Cursor::new(bytes)))
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, text, "{name}");
+        }
+        for short in [&b""[..], b"a", b"\x1f"] {
+            let mut out = Vec::new();
+            decompressed(Box::new(std::io::Cursor::new(short.to_vec())))
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, short);
+        }
+    }
 
     #[test]
     #[expect(
