@@ -165,7 +165,7 @@ struct ReplayArgs {
     /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
     #[arg(long)]
     json: bool,
-    /// Files to replay (`-` for stdin; `.gz` and `.zst` are decompressed).
+    /// Files to replay (`-` for stdin; gzip and zstd are decompressed, told by their magic bytes).
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
