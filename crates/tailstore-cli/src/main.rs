@@ -396,9 +396,23 @@ fn selector(series: Option<&str>, pattern: Option<&str>) -> Result<Selector> {
     })
 }
 
+/// Whether `dir` holds a store: its writer's pid file or a segment file.
+fn is_store(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == "tailstore.lock" || (name.starts_with('L') && name.ends_with(".seg"))
+        })
+    })
+}
+
 fn open_store(dir: &Path) -> Result<Store> {
     if !dir.is_dir() {
         bail!("store {}: no such directory", dir.display());
+    }
+    if !is_store(dir) {
+        bail!("{}: not a tailstore store (no segment files, no tailstore.lock)", dir.display());
     }
     Store::open_read_only(dir, Options::default().keep_everything())
         .with_context(|| format!("cannot open store {}", dir.display()))
@@ -477,6 +491,17 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     }
     // Without --store the store would be removed at exit, so it is kept in
     // memory and never written.
+    if let Some(dir) = &args.store {
+        // A new store goes into an empty (or new) directory, never among
+        // other files.
+        let non_empty = std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some());
+        if non_empty && !is_store(dir) {
+            bail!(
+                "{}: not empty and not a tailstore store; give a new or empty directory",
+                dir.display()
+            );
+        }
+    }
     let store = match &args.store {
         Some(dir) => Store::open(dir, opts)
             .with_context(|| format!("cannot open store {}", dir.display()))?,
@@ -714,6 +739,12 @@ fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
 fn cmd_check(args: &StoreArg) -> Result<ExitCode> {
     if !args.store.is_dir() {
         bail!("store {}: no such directory", args.store.display());
+    }
+    if !is_store(&args.store) {
+        bail!(
+            "{}: not a tailstore store (no segment files, no tailstore.lock)",
+            args.store.display()
+        );
     }
     let report = tailstore::check(&args.store, &tailstore::Layout::default())
         .with_context(|| format!("checking {}", args.store.display()))?;

@@ -520,6 +520,22 @@ fn mistakes_are_clear_errors_and_fifos_are_read() {
     assert!(text.contains("\"/models/(fraud\"") && !text.contains("^(?:"), "{text}");
     assert_eq!(text.matches("unclosed group").count(), 1, "the cause twice: {text}");
 
+    // A directory that is not a store: read verbs refuse it, and replay
+    // will not write a store among other files.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let o = other.to_str().unwrap();
+    for args in [&["check", "--store", o][..], &["series", "--store", o]] {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains("not a tailstore store"), "{}", stderr(&out));
+    }
+    let out = run(&["replay", "--store", o, good.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not empty and not a tailstore store"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "replay wrote into it");
+
     let fifo = dir.path().join("fifo.jsonl");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let writer = {
