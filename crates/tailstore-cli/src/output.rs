@@ -6,7 +6,9 @@ use tailstore::WindowStats;
 
 /// The fields of one window, in the contract's order:
 /// `start, end, count, errors, error_ratio, rate_per_s, quantiles_ms, min_ms,
-/// max_ms, mean_ms, status` (latencies in ms, `null` where the window is empty).
+/// max_ms, mean_ms, status, clamped` (latencies in ms, `null` where the window
+/// is empty; `clamped`: latencies above the histogram's range, counted in its
+/// top bucket, with min, max and mean still exact).
 pub fn window_json(w: &WindowStats, qs: &[f64]) -> Map<String, Value> {
     let (start, end) = w.bounds_s();
     let mut m = Map::new();
@@ -29,6 +31,7 @@ pub fn window_json(w: &WindowStats, qs: &[f64]) -> Map<String, Value> {
         st.insert(code.to_string(), json!(n));
     }
     m.insert("status".into(), Value::Object(st));
+    m.insert("clamped".into(), json!(w.clamped()));
     m
 }
 

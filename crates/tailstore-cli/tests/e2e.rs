@@ -128,7 +128,8 @@ fn gonx_log_replays_and_queries_exactly() {
             "min_ms",
             "max_ms",
             "mean_ms",
-            "status"
+            "status",
+            "clamped"
         ]
     );
     // Querying again (a second process) gives the same answer.
@@ -468,6 +469,7 @@ fn a_future_line_deletes_nothing_and_bent_samples_are_counted() {
     ]));
     assert_eq!(q["count"], 721);
     assert_eq!(q["max_ms"], 7_200_000.0);
+    assert_eq!(q["clamped"], 1);
     let q = json_of(&run(&[
         "query",
         "--store",
