@@ -807,6 +807,21 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
             None => bail!("no series of store {} matches the regex", args.store.display()),
         }
     }
+    if let Some(p) = &args.out {
+        // A file written among the segments would be taken for one (or
+        // overwrite one): the export goes elsewhere.
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let (dir, store_dir) = (parent.canonicalize(), args.store.canonicalize());
+        if let (Ok(dir), Ok(store_dir)) = (dir, store_dir) {
+            if dir.starts_with(&store_dir) {
+                bail!(
+                    "--out {}: inside the store {}; write it elsewhere",
+                    p.display(),
+                    args.store.display()
+                );
+            }
+        }
+    }
     let all = export::collect(&store, names, span_s, start_s, end_s);
     let mut out: Box<dyn std::io::Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(

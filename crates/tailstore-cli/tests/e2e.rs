@@ -538,6 +538,23 @@ fn mistakes_are_clear_errors_and_fifos_are_read() {
     assert!(stderr(&out).contains("not empty and not a tailstore store"), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "replay wrote into it");
 
+    // An export never writes into the store it reads.
+    let inside = st.join("export.csv");
+    let out = run(&[
+        "export",
+        "--store",
+        s,
+        "--series",
+        "/a",
+        "--format",
+        "csv",
+        "--out",
+        inside.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("inside the store"), "{}", stderr(&out));
+    assert!(!inside.exists());
+
     let fifo = dir.path().join("fifo.jsonl");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let writer = {
