@@ -274,13 +274,19 @@ fn hlog_series(path: &Path) -> String {
     name.strip_suffix(".hlog").unwrap_or(name).to_owned()
 }
 
-/// `(second offset, samples)` for the `count` samples of one bucket whose
-/// first sample is number `first` of its interval, dealt round-robin over
-/// the interval's `n` seconds: sample `k` goes to second `k mod n`. So every
-/// second gets every bucket's values in proportion, the seconds' totals
-/// differ by at most one, and the total is exact.
-fn deal(first: u64, count: u64, n: u64) -> impl Iterator<Item = (u64, u64)> {
-    (first..first + count.min(n)).map(move |k| (k % n, (count - (k - first) - 1) / n + 1))
+/// How many of the `count` samples of one bucket, whose first sample is
+/// number `first` of its interval, go to second `j` of the interval's `n`,
+/// dealt round-robin: sample `k` goes to second `k mod n`. So every second
+/// gets every bucket's values in proportion, the seconds' totals differ by
+/// at most one, and the total is exact.
+fn dealt(first: u64, count: u64, n: u64, j: u64) -> u64 {
+    // The offset, from `first`, of the first sample that lands on `j`.
+    let offset = (j + n - first % n) % n;
+    if offset < count {
+        (count - offset - 1) / n + 1
+    } else {
+        0
+    }
 }
 
 /// Records one interval: every sample at status 0 ("unknown"), with the
@@ -322,13 +328,26 @@ fn record_hlog(
         names.push(name.to_owned());
         cache.entry(name.to_owned()).or_insert_with(|| store.series(name))
     };
+    // Each bucket as (value, number of its first sample, count).
     let mut k = 0u64;
-    for b in &iv.buckets {
-        let ns = b.median.saturating_mul(unit_ns);
-        for (j, c) in deal(k, b.count, n) {
-            s.record_n_at_unix(first_s + j, ns, 0, c);
-        }
-        k += b.count;
+    let buckets: Vec<(u64, u64, u64)> = iv
+        .buckets
+        .iter()
+        .map(|b| {
+            let first = k;
+            k += b.count;
+            (b.median.saturating_mul(unit_ns), first, b.count)
+        })
+        .collect();
+    // One call per second with all its buckets: a second's counts become
+    // one part of it (one merge), whatever the number of buckets.
+    let mut counts: Vec<(u64, u64)> = Vec::with_capacity(buckets.len());
+    for j in 0..n {
+        counts.clear();
+        counts.extend(
+            buckets.iter().map(|&(ns, first, c)| (ns, dealt(first, c, n, j))).filter(|c| c.1 > 0),
+        );
+        s.record_counts_at_unix(first_s + j, 0, &counts);
     }
     let last_s = first_s + (n - 1).min(k.saturating_sub(1));
     Ok((k, first_s, last_s))
@@ -606,10 +625,7 @@ mod tests {
         for (first, count, n) in
             [(0, 10, 1), (0, 10, 3), (7, 5, 3), (2, 1, 5), (0, 0, 4), (99, 1000, 63)]
         {
-            let mut per = vec![0u64; n as usize];
-            for (j, c) in deal(first, count, n) {
-                per[j as usize] += c;
-            }
+            let per: Vec<u64> = (0..n).map(|j| dealt(first, count, n, j)).collect();
             assert_eq!(per.iter().sum::<u64>(), count);
             // Oracle: sample k goes to second k mod n.
             let mut want = vec![0u64; n as usize];

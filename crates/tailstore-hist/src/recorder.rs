@@ -372,30 +372,50 @@ impl Recorder {
         }
     }
 
-    /// Records `n` requests of one latency and status in `second` at once
-    /// (a histogram bucket's count, such as an `HdrHistogram` log's), under
-    /// the series mutex and in time independent of `n`: the samples become
-    /// one compact part of their second, with exact extremes, sum and
-    /// counters, as `n` calls of [`Recorder::record`] would make them.
-    pub fn record_n(&self, second: u64, value_ns: u64, status: u16, n: u64) {
+    /// Records the requests of one `second` and `status` given as
+    /// `(value_ns, n)` counts (a histogram's buckets, such as an
+    /// `HdrHistogram` log's), under the series mutex, in time independent
+    /// of the counts: they become one compact part of their second, with
+    /// exact extremes, sum and counters, as that many calls of
+    /// [`Recorder::record`] would make them. Give all the counts of a second
+    /// in one call: each call merges one part into the second.
+    pub fn record_counts(&self, second: u64, status: u16, counts: &[(u64, u64)]) {
+        let mut pairs: Vec<(u32, u64)> = Vec::with_capacity(counts.len());
+        let mut iv = Interval::empty(second, 1);
+        let mut n = 0u64;
+        for &(v, c) in counts.iter().filter(|c| c.1 > 0) {
+            pairs.push((self.layout.index(v), c));
+            n = n.saturating_add(c);
+            iv.min_ns = iv.min_ns.min(v);
+            iv.max_ns = iv.max_ns.max(v);
+            iv.sum_ns = iv.sum_ns.saturating_add(u128::from(v) * u128::from(c));
+            if v > self.layout.highest_ns() {
+                iv.clamped = iv.clamped.saturating_add(c);
+            }
+        }
         if n == 0 {
             return;
         }
+        // Buckets of ascending values come ascending; values that share a
+        // bucket are summed.
+        pairs.sort_by_key(|p| p.0);
+        pairs.dedup_by(|b, a| {
+            let same = a.0 == b.0;
+            if same {
+                a.1 = a.1.saturating_add(b.1);
+            }
+            same
+        });
         let mut open = self.open.lock();
         if !self.admit(&mut open, second, true, n) {
             return;
         }
+        // Sorted, distinct, non-zero pairs are always a valid histogram;
+        // the error branch cannot run.
+        let Ok(hist) = SparseHist::from_sorted(pairs) else { return };
         let (code, bad) = clamp_status(status);
-        let mut iv = Interval::empty(second, 1);
-        // One pair with a non-zero count is always a valid histogram; the
-        // error branch cannot run and would only drop the samples.
-        let Ok(hist) = SparseHist::from_sorted([(self.layout.index(value_ns), n)]) else { return };
         iv.hist = hist;
         iv.status = StatusCounts::from_pairs([(code, n)]);
-        iv.min_ns = value_ns;
-        iv.max_ns = value_ns;
-        iv.sum_ns = u128::from(value_ns) * u128::from(n);
-        iv.clamped = if value_ns > self.layout.highest_ns() { n } else { 0 };
         iv.invalid_status = if bad { n } else { 0 };
         open.table.add_part(iv);
     }
@@ -656,31 +676,40 @@ mod tests {
         Recorder::new(Layout::default(), 0, Arc::new(Fixed(0)))
     }
 
-    /// `record_n` makes the same seconds and late deltas as `n` calls of
-    /// `record`, for values above the range and invalid statuses too.
+    /// `record_counts` makes the same seconds and late deltas as that many
+    /// calls of `record`, for values above the range, values sharing a
+    /// bucket, invalid statuses and zero counts too.
     #[test]
-    fn record_n_equals_n_records() {
+    fn record_counts_equals_single_records() {
+        type Case<'a> = (u64, u16, &'a [(u64, u64)]);
         let (bulk, one) = (recorder(), recorder());
         let highest = Layout::default().highest_ns();
-        let cases = [(10, 1_000, 200, 3), (10, 5_000_000, 503, 70_000), (11, highest + 9, 1234, 5)];
-        for (second, v, status, n) in cases {
-            bulk.record_n(second, v, status, n);
-            for _ in 0..n {
-                one.record(true, second, v, status);
+        let cases: [Case; 3] = [
+            (10, 200, &[(1_000, 3), (1_000, 2), (5_000_000, 70_000), (999, 0)]),
+            (10, 503, &[(2_000, 1)]),
+            (11, 1234, &[(highest + 9, 5), (7, 1)]),
+        ];
+        for (second, status, counts) in cases {
+            bulk.record_counts(second, status, counts);
+            for &(v, n) in counts {
+                for _ in 0..n {
+                    one.record(true, second, v, status);
+                }
             }
         }
         let (a, b) = (bulk.seal(20, 20, false), one.seal(20, 20, false));
         assert_eq!(a.seconds, b.seconds);
         // A late bulk count is a late delta, counted once per request.
-        bulk.record_n(10, 7_000, 200, 4);
+        bulk.record_counts(10, 200, &[(7_000, 4)]);
         for _ in 0..4 {
             one.record(true, 10, 7_000, 200);
         }
         let (a, b) = (bulk.seal(20, 20, true), one.seal(20, 20, true));
         assert_eq!((a.late, bulk.counters()), (b.late, one.counters()));
         assert_eq!(bulk.counters().late, 4);
-        bulk.record_n(10, 1, 200, 0);
-        assert!(bulk.seal(30, 30, true).late.is_empty(), "n = 0 records nothing");
+        bulk.record_counts(10, 200, &[(1, 0)]);
+        bulk.record_counts(10, 200, &[]);
+        assert!(bulk.seal(30, 30, true).late.is_empty(), "zero counts record nothing");
     }
 
     #[test]

@@ -105,12 +105,13 @@ impl Series {
         self.inner.recorder.record_status_only(true, second, status);
     }
 
-    /// Records `n` requests of one latency and status in unix second
-    /// `second` at once, in time independent of `n` (a histogram bucket's
-    /// count, such as an `HdrHistogram` log's): exactly as `n` calls of
-    /// [`Series::record_at_unix`] would.
-    pub fn record_n_at_unix(&self, second: u64, latency_ns: u64, status: u16, n: u64) {
-        self.inner.recorder.record_n(second, latency_ns, status, n);
+    /// Records the requests of unix second `second` with `status` given as
+    /// `(latency_ns, n)` counts (a histogram's buckets, such as an
+    /// `HdrHistogram` log's), in time independent of the counts: exactly as
+    /// that many calls of [`Series::record_at_unix`] would. Give all the
+    /// counts of a second in one call (each call merges one part into it).
+    pub fn record_counts_at_unix(&self, second: u64, status: u16, counts: &[(u64, u64)]) {
+        self.inner.recorder.record_counts(second, status, counts);
     }
 
     /// Records many `(latency_ns, status)` samples of one unix second. The
