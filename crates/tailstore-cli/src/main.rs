@@ -418,21 +418,6 @@ fn open_store(dir: &Path) -> Result<Store> {
         .with_context(|| format!("cannot open store {}", dir.display()))
 }
 
-/// An error and its causes on one line, each cause once: library errors
-/// that already quote their cause (`"open x: No such file…"`) are not
-/// followed by it again.
-fn error_text(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-    }
-    out
-}
-
 fn parse_quantiles(s: &str) -> Result<Vec<f64>> {
     s.split(',')
         .map(|q| {
@@ -863,7 +848,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tailstore: {}", error_text(&e));
+            eprintln!("tailstore: {e:#}");
             ExitCode::from(2)
         }
     }

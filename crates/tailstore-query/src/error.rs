@@ -4,8 +4,9 @@
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A selector regex does not compile.
-    #[error("invalid series regex {pattern:?}: {source}")]
+    /// A selector regex does not compile (the regex engine's explanation is
+    /// the [`source`](std::error::Error::source)).
+    #[error("invalid series regex {pattern:?}")]
     InvalidRegex {
         /// The pattern as given.
         pattern: String,

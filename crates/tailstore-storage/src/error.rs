@@ -7,8 +7,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O operation on a file of the store failed.
-    #[error("{op} {path}: {source}")]
+    /// An I/O operation on a file of the store failed. The OS error is the
+    /// [`source`](std::error::Error::source) (print the chain, as `anyhow`'s
+    /// `{:#}` does, to see it), not repeated in this message.
+    #[error("{op} {path}")]
     Io {
         /// What was being done.
         op: &'static str,
