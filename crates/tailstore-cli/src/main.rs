@@ -396,24 +396,20 @@ fn selector(series: Option<&str>, pattern: Option<&str>) -> Result<Selector> {
     })
 }
 
-/// Whether `dir` holds a store: its writer's pid file or a segment file.
-fn is_store(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name == "tailstore.lock" || (name.starts_with('L') && name.ends_with(".seg"))
-        })
-    })
-}
-
-fn open_store(dir: &Path) -> Result<Store> {
+/// Refuses what is not a store directory: missing, or without a segment
+/// file or a writer's pid file (an empty store would answer nothing).
+fn require_store(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         bail!("store {}: no such directory", dir.display());
     }
-    if !is_store(dir) {
+    if !tailstore::is_store(dir) {
         bail!("{}: not a tailstore store (no segment files, no tailstore.lock)", dir.display());
     }
+    Ok(())
+}
+
+fn open_store(dir: &Path) -> Result<Store> {
+    require_store(dir)?;
     Store::open_read_only(dir, Options::default().keep_everything())
         .with_context(|| format!("cannot open store {}", dir.display()))
 }
@@ -480,7 +476,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
         // A new store goes into an empty (or new) directory, never among
         // other files.
         let non_empty = std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some());
-        if non_empty && !is_store(dir) {
+        if non_empty && !tailstore::is_store(dir) {
             bail!(
                 "{}: not empty and not a tailstore store; give a new or empty directory",
                 dir.display()
@@ -722,15 +718,7 @@ fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
 }
 
 fn cmd_check(args: &StoreArg) -> Result<ExitCode> {
-    if !args.store.is_dir() {
-        bail!("store {}: no such directory", args.store.display());
-    }
-    if !is_store(&args.store) {
-        bail!(
-            "{}: not a tailstore store (no segment files, no tailstore.lock)",
-            args.store.display()
-        );
-    }
+    require_store(&args.store)?;
     let report = tailstore::check(&args.store, &tailstore::Layout::default())
         .with_context(|| format!("checking {}", args.store.display()))?;
     if args.json {

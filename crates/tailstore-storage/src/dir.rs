@@ -294,6 +294,20 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// Whether `dir` holds a store: a writer's pid file, or a segment file (a
+/// name [`parse_segment_name`](crate::segment::parse_segment_name) reads).
+/// For tools that must not take another directory for an empty store.
+#[must_use]
+pub fn is_store(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == LOCK_FILE || crate::segment::parse_segment_name(&name).is_some()
+        })
+    })
+}
+
 /// How long opening waits for a writer lock that the lock file says this
 /// very process holds (see [`take_lock`]).
 const SAME_PROCESS_WAIT: Duration = Duration::from_secs(1);

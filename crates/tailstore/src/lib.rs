@@ -77,4 +77,4 @@ pub use tailstore_query::Error as QueryError;
 pub use tailstore_query::{Selector, WindowStats};
 /// The error of the store directory, as [`Error::Storage`] wraps it.
 pub use tailstore_storage::Error as StorageError;
-pub use tailstore_storage::{check, Damage, FsyncPolicy, Report};
+pub use tailstore_storage::{check, is_store, Damage, FsyncPolicy, Report};
