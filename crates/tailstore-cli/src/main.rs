@@ -215,7 +215,7 @@ impl Target {
     fn open(&self) -> Result<(Store, Selector)> {
         let store = open_store(&self.store)?;
         if let Some(s) = &self.series {
-            if !store.series_names().iter().any(|n| n == s) {
+            if !store.has_series(s) {
                 bail!("series {s:?} is not in store {}", self.store.display());
             }
         }
@@ -508,7 +508,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
                 "rejected": totals.bad + st.rejected,
                 "future": st.future,
                 "late": st.late,
-                "clamped": clamped(&store, &totals)?,
+                "clamped": replayed_window(&store, &totals)?.map_or(0, |w| w.clamped()),
                 "series": totals.series,
                 "overflowed": st.overflowed,
                 "first_ts": totals.first_ts,
@@ -529,10 +529,10 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Latencies of the replayed span above the layout's range (counted in its
-/// top bucket; max and mean stay exact).
-fn clamped(store: &Store, t: &replay::Totals) -> Result<u64> {
-    let (Some(first), Some(last)) = (t.first_ts, t.last_ts) else { return Ok(0) };
+/// Every series over the span the replay covered; `None` when it ingested
+/// nothing.
+fn replayed_window(store: &Store, t: &replay::Totals) -> Result<Option<tailstore::WindowStats>> {
+    let (Some(first), Some(last)) = (t.first_ts, t.last_ts) else { return Ok(None) };
     let w = store
         .query(Selector::all())
         .between(
@@ -540,11 +540,12 @@ fn clamped(store: &Store, t: &replay::Totals) -> Result<u64> {
             std::time::UNIX_EPOCH + Duration::from_secs(last + 1),
         )
         .run()?;
-    Ok(w.clamped())
+    Ok(Some(w))
 }
 
-/// One line per kind of sample the store set aside or bent, when any.
-fn notes(store: &Store, t: &replay::Totals) -> Result<()> {
+/// One line per kind of sample the store set aside or bent, when any;
+/// `clamped`: latencies of the replayed span above the histogram's range.
+fn notes(store: &Store, clamped: u64) -> Result<()> {
     let st = store.stats();
     if st.future > 0 {
         outln!(
@@ -558,7 +559,6 @@ fn notes(store: &Store, t: &replay::Totals) -> Result<()> {
             st.overflowed
         );
     }
-    let clamped = clamped(store, t)?;
     if clamped > 0 {
         outln!(
             "{clamped} latencies above the histogram's range: in its top bucket (max and mean exact)"
@@ -596,20 +596,11 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         "p99 ms",
         "max ms"
     );
-    let mut names = store.series_names();
-    if names.len() > 1 {
-        names.push("(all)".into());
-    }
-    for name in names {
-        let sel = if name == "(all)" { Selector::all() } else { Selector::exact(name.as_str()) };
-        let w = store.query(sel).between(from, to).run()?;
-        if w.count() == 0 {
-            continue;
-        }
+    let row = |name: &str, w: &tailstore::WindowStats| -> Result<()> {
         let q = w.quantiles(&[0.5, 0.95, 0.99]);
         outln!(
             "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  {}",
-            output::shown(&name),
+            output::shown(name),
             w.count(),
             fmt_rate(w.rate_per_sec(), 2),
             fmt_percent(w.error_ratio().unwrap_or(0.0), 2),
@@ -617,10 +608,23 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
             fmt_ms(q[1], 1),
             fmt_ms(q[2], 1),
             fmt_ms(w.max(), 1),
-            top_statuses(&w, 3)
+            top_statuses(w, 3)
         );
+        Ok(())
+    };
+    let names = store.series_names();
+    for name in &names {
+        let w = store.query(Selector::exact(name.as_str())).between(from, to).run()?;
+        if w.count() > 0 {
+            row(name, &w)?;
+        }
     }
-    notes(store, t)
+    // One query of every series: the (all) row and the clamped count.
+    let all = store.query(Selector::all()).between(from, to).run()?;
+    if names.len() > 1 && all.count() > 0 {
+        row("(all)", &all)?;
+    }
+    notes(store, all.clamped())
 }
 
 fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {

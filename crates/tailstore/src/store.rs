@@ -297,6 +297,13 @@ impl Store {
         handle(s)
     }
 
+    /// Whether the store holds series `name` (one lookup, whatever the
+    /// number of series).
+    #[must_use]
+    pub fn has_series(&self, name: &str) -> bool {
+        self.inner.series.read().contains_key(name)
+    }
+
     /// Names of all series, sorted.
     #[must_use]
     pub fn series_names(&self) -> Vec<String> {
