@@ -116,22 +116,14 @@ fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
 fn decompressed(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
     const GZIP: [u8; 2] = [0x1f, 0x8b];
     const ZSTD: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-    // A pipe may hand over fewer bytes per read: read until 4 or the end.
+    // Up to 4 bytes, however a pipe hands them over.
     let mut head = Vec::with_capacity(4);
-    while head.len() < 4 {
-        let mut byte = [0u8; 4];
-        let want = 4 - head.len();
-        match r.read(&mut byte[..want]) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&byte[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let whole = std::io::Cursor::new(head.clone()).chain(r);
-    Ok(if head.starts_with(&GZIP) {
+    r.by_ref().take(4).read_to_end(&mut head)?;
+    let (gzip, zstd) = (head.starts_with(&GZIP), head.starts_with(&ZSTD));
+    let whole = std::io::Cursor::new(head).chain(r);
+    Ok(if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(whole))
-    } else if head.starts_with(&ZSTD) {
+    } else if zstd {
         Box::new(zstd::stream::read::Decoder::new(whole)?)
     } else {
         Box::new(whole)

@@ -435,11 +435,12 @@ impl Recorder {
         let value = value_ns.unwrap_or(0);
         // Every second past `seen` comes here first (the fast path takes
         // only seconds up to it, and `seen` moves only to admitted ones).
-        if second > shard.seen.load(Relaxed) && !self.clock.admits(second) {
+        let new_second = second > shard.seen.load(Relaxed);
+        if new_second && !self.clock.admits(second) {
             self.open.lock().counters.future += 1;
             return;
         }
-        if packable && second > shard.seen.load(Relaxed) {
+        if packable && new_second {
             self.clock.observe(second);
             shard.seen.store(second, Relaxed);
             if shard.push(meta, value) {

@@ -799,6 +799,13 @@ fn open_for_append(
         let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
         std::fs::write(&tmp, segment_header(level, layout)).map_err(Error::io("write", &tmp))?;
         std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+        // Just a header: nothing to read back or scan.
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(Error::io("open", path))?;
+        return Ok((file, HashMap::new()));
     }
     let mut file =
         OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))?;

@@ -44,7 +44,8 @@ impl std::fmt::Debug for Series {
 
 #[inline]
 fn duration_ns(d: Duration) -> u64 {
-    // Saturates past ~584 years; the layout clamps far below that anyway.
+    // Saturates past ~584 years: the histogram's top bucket takes it, and
+    // min, max and sum keep the saturated value.
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

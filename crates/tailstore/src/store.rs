@@ -367,7 +367,8 @@ impl Store {
         }
     }
 
-    /// Registers a sink for sealed intervals (e.g. persistence).
+    /// Registers a sink for sealed intervals and sealed bounds (see
+    /// [`Sink`]: rule evaluators, exposition, mirrors).
     pub fn add_sink(&self, sink: Arc<dyn Sink>) {
         self.inner.sinks.write().push(sink);
     }
