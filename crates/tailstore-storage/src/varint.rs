@@ -2,82 +2,56 @@
 //! index files (see `docs/FORMAT.md`): every value has exactly one accepted
 //! encoding, so a non-canonical or over-long one is corruption.
 
-/// Appends `v` as an unsigned LEB128 varint.
-#[inline]
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(((v & 0x7f) as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push((v & 0x7f) as u8);
-}
-
-/// Reads an unsigned LEB128 varint at `*pos`, advancing it.
-///
-/// Returns `None` on a truncated, non-canonical (a redundant final zero
-/// byte) or over-long (more than 10 bytes, or overflowing `u64`) encoding,
-/// so every value has exactly one accepted encoding.
-#[inline]
-pub(crate) fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        let low = u64::from(b & 0x7f);
-        if shift == 63 && low > 1 {
-            return None;
-        }
-        v |= low << shift;
-        if b & 0x80 == 0 {
-            // Canonical encodings only: a final zero byte after a
-            // continuation is an over-long encoding of a smaller number.
-            if b == 0 && shift > 0 {
-                return None;
+/// Defines `put` and `get` of canonical LEB128 varints of the unsigned type
+/// `$t`, whose last byte (at bit `$last_shift`) may carry at most `$last_max`.
+macro_rules! leb128 {
+    ($put:ident, $get:ident, $t:ty, $last_shift:literal, $last_max:literal, $what:literal) => {
+        #[doc = concat!("Appends `v` as a canonical LEB128 varint (", $what, ").")]
+        #[inline]
+        pub(crate) fn $put(out: &mut Vec<u8>, mut v: $t) {
+            while v >= 0x80 {
+                out.push(((v & 0x7f) as u8) | 0x80);
+                v >>= 7;
             }
-            return Some(v);
+            out.push((v & 0x7f) as u8);
         }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
 
-/// Appends `v` as a canonical LEB128 varint of up to 19 bytes.
-pub(crate) fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
-    while v >= 0x80 {
-        out.push(((v & 0x7f) as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push((v & 0x7f) as u8);
-}
-
-/// Reads a canonical LEB128 varint of up to 19 bytes (a `u128`) at `*pos`,
-/// advancing it; `None` on truncated, non-canonical or over-long input.
-pub(crate) fn get_varint128(bytes: &[u8], pos: &mut usize) -> Option<u128> {
-    let mut v: u128 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        let low = u128::from(b & 0x7f);
-        if shift == 126 && low > 3 {
-            return None;
-        }
-        v |= low << shift;
-        if b & 0x80 == 0 {
-            if b == 0 && shift > 0 {
-                return None;
+        #[doc = concat!("Reads a LEB128 varint (", $what, ") at `*pos`, advancing it.")]
+        ///
+        /// Returns `None` on a truncated, non-canonical (a redundant final
+        /// zero byte) or over-long (past the type's bits) encoding, so every
+        /// value has exactly one accepted encoding.
+        #[inline]
+        pub(crate) fn $get(bytes: &[u8], pos: &mut usize) -> Option<$t> {
+            let mut v: $t = 0;
+            let mut shift = 0u32;
+            loop {
+                let b = *bytes.get(*pos)?;
+                *pos += 1;
+                let low = <$t>::from(b & 0x7f);
+                if shift == $last_shift && low > $last_max {
+                    return None;
+                }
+                v |= low << shift;
+                if b & 0x80 == 0 {
+                    // Canonical encodings only: a final zero byte after a
+                    // continuation is an over-long encoding of a smaller number.
+                    if b == 0 && shift > 0 {
+                        return None;
+                    }
+                    return Some(v);
+                }
+                shift += 7;
+                if shift > $last_shift {
+                    return None;
+                }
             }
-            return Some(v);
         }
-        shift += 7;
-        if shift > 126 {
-            return None;
-        }
-    }
+    };
 }
+
+leb128!(put_varint, get_varint, u64, 63, 1, "a `u64`, up to 10 bytes");
+leb128!(put_varint128, get_varint128, u128, 126, 3, "a `u128`, up to 19 bytes");
 
 /// Bytes of `v` as a LEB128 varint.
 pub(crate) fn varint_len(v: u64) -> usize {
