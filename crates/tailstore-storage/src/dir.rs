@@ -294,8 +294,8 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-/// Whether `dir` holds a store: a writer's pid file, or a segment file (a
-/// name [`parse_segment_name`](crate::segment::parse_segment_name) reads).
+/// Whether `dir` holds a store: a writer's pid file, or a file named like a
+/// segment (`L<level>-<bucket start>.seg`, see `docs/FORMAT.md`).
 /// For tools that must not take another directory for an empty store.
 #[must_use]
 pub fn is_store(dir: &Path) -> bool {
