@@ -103,18 +103,76 @@ fn late_samples_far_behind_land_in_their_own_second_and_rollups() {
     assert_eq!(w.max(), Some(Duration::from_millis(900)));
 }
 
+/// Retention is measured from data time for retention: the `SUPPORT`-th
+/// newest distinct second holding samples, as of the last seal pass.
 #[test]
 fn retention_rejects_only_older_than_retention() {
-    let store = Store::in_memory(Options::default().retention(Duration::from_secs(60)));
+    let store =
+        Store::in_memory(Options::default().retention(Duration::from_secs(60)).manual_seal(true));
     let s = store.series("x");
-    s.record_at(secs(T + 1000), Duration::from_millis(1), 200);
-    s.record_at(secs(T + 941), Duration::from_millis(1), 200); // 59 s behind: kept (late or not)
-    s.record_at(secs(T + 900), Duration::from_millis(1), 200); // 100 s behind: rejected
+    let support = tailstore::RETENTION_SUPPORT as u64;
+    // Seconds T+985 ..= T+1000: data time for retention is T+985.
+    for k in 0..support {
+        s.record_at(secs(T + 1000 - k), Duration::from_millis(1), 200);
+    }
+    // Before a seal pass publishes it, nothing is past retention.
+    s.record_at(secs(T + 100), Duration::from_millis(1), 200);
+    store.seal_now();
+    assert_eq!(store.stats().retention_newest_s, T + 1001 - support);
+    s.record_at(secs(T + 941), Duration::from_millis(1), 200); // 44 s behind: kept (late or not)
+    s.record_at(secs(T + 900), Duration::from_millis(1), 200); // 85 s behind: rejected
     s.record_at(SystemTime::UNIX_EPOCH - Duration::from_secs(1), Duration::from_millis(1), 200);
     let st = store.stats();
     assert_eq!(st.rejected, 2);
     let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 2000)).run().unwrap();
-    assert_eq!(w.count(), 2);
+    // T+100 was recorded before a pass published a bound: kept (its
+    // minute, retained 48 h, still answers for it once its second goes).
+    assert_eq!(w.count(), support + 2);
+    store.seal_now();
+    let w = store.query(Selector::exact("x")).between(secs(T), secs(T + 2000)).run().unwrap();
+    assert_eq!(w.count(), support + 2);
+}
+
+/// Stray samples far ahead of the rest (fewer than `SUPPORT` distinct
+/// seconds) do not move data time for retention: six hours of history a
+/// year back, then samples at fifteen seconds of now, keep every piece of
+/// history; a sixteenth distinct second does move it, as documented.
+#[test]
+fn stray_seconds_far_ahead_do_not_move_retention() {
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // Whole hours, so that no edge second depends on the 1 s level's 1 h.
+    let start = (now - 365 * 86_400 - 6 * 3600) / 3600 * 3600;
+    let store = Store::in_memory(Options::default().manual_seal(true));
+    let s = store.series("x");
+    for t in (start..start + 6 * 3600).step_by(10) {
+        s.record_at_unix(t, 1_000_000, 200);
+    }
+    store.seal_now();
+    let retained = store.stats().retention_newest_s;
+    assert!(retained > start + 5 * 3600, "{retained}");
+    let support = tailstore::RETENTION_SUPPORT as u64;
+    for k in 0..support - 1 {
+        s.record_at_unix(now - k, 1_000_000, 200);
+        store.seal_now();
+    }
+    // The newest second of history is the oldest of the newest sixteen.
+    assert_eq!(store.stats().retention_newest_s, start + 6 * 3600 - 10);
+    assert!(retained <= start + 6 * 3600 - 10);
+    assert_eq!(store.stats().newest_s, now);
+    let history = || {
+        store
+            .query(Selector::exact("x"))
+            .between(secs(start), secs(start + 6 * 3600))
+            .run()
+            .unwrap()
+    };
+    assert_eq!(history().count(), 2160, "history lost to stray samples");
+    s.record_at_unix(now - support, 1_000_000, 200);
+    store.seal_now();
+    assert_eq!(store.stats().retention_newest_s, now - support);
+    // The next pass expires what is past retention from there.
+    store.seal_now();
+    assert_eq!(history().count(), 0, "sixteen distinct seconds move data time");
 }
 
 #[test]

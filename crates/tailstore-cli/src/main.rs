@@ -444,10 +444,13 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
             SeriesByArg::Host => SeriesBy::Host,
         },
     };
-    // Parser threads work on blocks minutes of data time apart, so a replay
-    // tolerates an hour of disorder before calling a line late.
+    // Logs of several pods concatenated revisit an hour: a replay tolerates
+    // an hour of disorder before calling a line late. Seal passes run after
+    // each block, in input order (see `replay`), so results do not depend
+    // on thread timing.
     let mut opts = Options::default()
         .keep_everything()
+        .manual_seal(true)
         .lateness(Duration::from_secs(3600))
         .flush_every(Duration::from_secs(5))
         .max_future(parse_duration(&args.max_future)?)
@@ -510,7 +513,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
                 "late": st.late,
                 "clamped": replayed_window(&store, &totals)?.map_or(0, |w| w.clamped()),
                 "series": totals.series,
-                "overflowed": st.overflowed,
+                "overflowed": totals.overflowed,
                 "first_ts": totals.first_ts,
                 "last_ts": totals.last_ts,
             })
@@ -545,7 +548,7 @@ fn replayed_window(store: &Store, t: &replay::Totals) -> Result<Option<tailstore
 
 /// One line per kind of sample the store set aside or bent, when any;
 /// `clamped`: latencies of the replayed span above the histogram's range.
-fn notes(store: &Store, clamped: u64) -> Result<()> {
+fn notes(store: &Store, clamped: u64, overflowed: u64) -> Result<()> {
     let st = store.stats();
     if st.future > 0 {
         outln!(
@@ -553,10 +556,9 @@ fn notes(store: &Store, clamped: u64) -> Result<()> {
             st.future
         );
     }
-    if st.overflowed > 0 {
+    if overflowed > 0 {
         outln!(
-            "{} new series past --max-series: their requests are in the (overflow) series",
-            st.overflowed
+            "{overflowed} new series past --max-series: their requests are in the (overflow) series"
         );
     }
     if clamped > 0 {
@@ -624,7 +626,7 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
     if names.len() > 1 && all.count() > 0 {
         row("(all)", &all)?;
     }
-    notes(store, all.clamped())
+    notes(store, all.clamped(), t.overflowed)
 }
 
 fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {

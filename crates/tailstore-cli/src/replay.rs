@@ -1,16 +1,23 @@
 //! `tailstore replay`: read traffic files, parse in parallel, record into a store.
 //!
 //! One reader thread fills 1 MiB blocks that end at a line boundary and
-//! sends them over a bounded channel to one parser thread per core. Each
-//! parser splits lines with `memchr`, parses them without allocating
-//! (series names are borrowed from the line), and records straight into the
-//! store through cached `Series` handles: recording is lock-free and every
-//! thread has its own ring, so parsers never wait for each other (out-of-order
-//! lines, as Envoy/Istio write them, cost the same as ordered ones).
+//! sends them, numbered, over a bounded channel to one parser thread per
+//! core. Each parser splits lines with `memchr` and parses them without
+//! allocating (series names are borrowed from the line) into a list of
+//! samples, in parallel with the others. Then it waits for its block's
+//! turn ([`Turns`]): blocks are recorded one at a time in input order, each
+//! followed by a seal pass (the store is opened with
+//! [`tailstore::Options::manual_seal`]). Which samples are late or past
+//! retention, which names become series (and which go to the overflow
+//! series) and in what order are therefore decided by the input alone: the
+//! same input gives the same summary and the same stored data on every run,
+//! whatever the thread timing. Recording is a small part of the work (tens
+//! of nanoseconds a sample against a few hundred to parse a line), so the
+//! parsers still run in parallel for most of it.
 //!
 //! `HdrHistogram` interval logs are not one request per line: the reader
 //! thread reads such a file whole and records each interval's samples
-//! itself (`replay_hlog`).
+//! itself (`replay_hlog`), in its turn.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -74,9 +81,14 @@ pub struct Totals {
     pub series: usize,
     /// The first bad lines, in file and line order.
     pub errors: Vec<BadLine>,
+    /// Distinct names the store refused for being past its series cap
+    /// (`Options::max_series`): their requests are in the overflow series.
+    pub overflowed: u64,
 }
 
 struct Block {
+    /// Position in the input: blocks (and interval logs) record in this order.
+    seq: u64,
     file: usize,
     first_line: u64,
     parser: Arc<Parser>,
@@ -96,6 +108,8 @@ struct WorkerTotals {
     last_ts: Option<u64>,
     errors: Vec<BadLine>,
     series: Vec<String>,
+    /// Names whose handle is the overflow series.
+    overflowed: Vec<String>,
 }
 
 /// Opens a file (or `-` for stdin), decompressing gzip and zstd streams,
@@ -203,34 +217,120 @@ fn parser_for(
     }
 }
 
+/// Turns to record, handed out in input order (block numbers). A thread
+/// that fails or panics stops the others instead of leaving them waiting.
+#[derive(Default)]
+struct Turns {
+    next: std::sync::Mutex<u64>,
+    cv: std::sync::Condvar,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Turns {
+    /// Waits until `seq` may record; false once any thread has failed.
+    fn wait(&self, seq: u64) -> bool {
+        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *next != seq && !self.failed.load(Relaxed) {
+            next = self.cv.wait(next).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        !self.failed.load(Relaxed)
+    }
+
+    /// Ends the turn of `seq`.
+    fn done(&self, seq: u64) {
+        *self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seq + 1;
+        self.cv.notify_all();
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Relaxed);
+        // Taken so that no waiter misses the wake-up between its check and
+        // its wait.
+        drop(self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.cv.notify_all();
+    }
+}
+
+/// Fails the turns if its thread unwinds (a panic), so no other thread
+/// waits forever for a turn that will not come.
+struct FailOnUnwind<'a>(&'a Turns);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail();
+        }
+    }
+}
+
+/// One parsed request waiting for its block's turn.
+struct Staged {
+    /// Index into the worker's series names and handles.
+    series: usize,
+    ts_s: u64,
+    latency_ns: Option<u64>,
+    status: u16,
+}
+
+/// A parser thread's series: names in the order it met them, and the
+/// handles, created in its blocks' turns (so in input order).
+#[derive(Default)]
+struct Known {
+    index: rustc_hash::FxHashMap<String, usize>,
+    names: Vec<String>,
+    handles: Vec<Option<Series>>,
+}
+
+impl Known {
+    fn index_of(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(name.to_owned());
+        self.handles.push(None);
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The handle of name `i`, created on first use (in a turn). Adds the
+    /// name to `overflowed` when the store put it in the overflow series.
+    fn get(&mut self, store: &Store, i: usize, overflowed: &mut Vec<String>) -> &Series {
+        let name = &self.names[i];
+        self.handles[i].get_or_insert_with(|| {
+            let s = store.series(name);
+            if s.name() == tailstore::OVERFLOW_SERIES && name != tailstore::OVERFLOW_SERIES {
+                overflowed.push(name.clone());
+            }
+            s
+        })
+    }
+}
+
 fn work(
     store: &Store,
     rx: crossbeam_channel::Receiver<Block>,
     pool: &crossbeam_channel::Sender<Vec<u8>>,
     progress: &AtomicU64,
+    turns: &Turns,
 ) -> WorkerTotals {
+    let _unwind = FailOnUnwind(turns);
     let mut t = WorkerTotals::default();
-    // A fast hash: the lookup runs once per line.
-    let mut cache: rustc_hash::FxHashMap<String, Series> = rustc_hash::FxHashMap::default();
+    let mut series = Known::default();
+    let mut staged: Vec<Staged> = Vec::new();
     for block in rx {
         let bytes = &block.buf[block.start..block.end];
+        staged.clear();
         for (line_no, line) in (block.first_line..).zip(lines_of(bytes)) {
             t.lines += 1;
             match block.parser.parse(line) {
                 Ok(Some(r)) => {
-                    let s = if let Some(s) = cache.get(r.series.as_ref()) {
-                        s
-                    } else {
-                        t.series.push(r.series.to_string());
-                        cache.entry(r.series.to_string()).or_insert_with(|| store.series(&r.series))
-                    };
-                    if let Some(ns) = r.latency_ns {
-                        s.record_at_unix(r.ts_s, ns, r.status);
-                    } else {
-                        t.unknown_latency += 1;
-                        s.record_status_at_unix(r.ts_s, r.status);
-                    }
-                    t.ingested += 1;
+                    staged.push(Staged {
+                        series: series.index_of(&r.series),
+                        ts_s: r.ts_s,
+                        latency_ns: r.latency_ns,
+                        status: r.status,
+                    });
                     t.first_ts = Some(t.first_ts.map_or(r.ts_s, |f| f.min(r.ts_s)));
                     t.last_ts = Some(t.last_ts.map_or(r.ts_s, |l| l.max(r.ts_s)));
                 }
@@ -247,10 +347,26 @@ fn work(
                 }
             }
         }
+        if !turns.wait(block.seq) {
+            break;
+        }
+        for r in &staged {
+            let s = series.get(store, r.series, &mut t.overflowed);
+            if let Some(ns) = r.latency_ns {
+                s.record_at_unix(r.ts_s, ns, r.status);
+            } else {
+                t.unknown_latency += 1;
+                s.record_status_at_unix(r.ts_s, r.status);
+            }
+        }
+        t.ingested += staged.len() as u64;
+        store.seal_now();
+        turns.done(block.seq);
         progress.fetch_add((block.end - block.start) as u64 + 1, Relaxed);
         // The reader may have stopped already: then the buffer is just freed.
         let _ = pool.send(block.buf);
     }
+    t.series = series.names;
     t
 }
 
@@ -294,8 +410,8 @@ fn dealt(first: u64, count: u64, n: u64, j: u64) -> u64 {
 /// (0.05 % for 3-digit logs; jHiccup's 2-digit logs are 0.4 %).
 fn record_hlog(
     store: &Store,
-    cache: &mut rustc_hash::FxHashMap<String, Series>,
-    names: &mut Vec<String>,
+    known: &mut Known,
+    overflowed: &mut Vec<String>,
     iv: &HlogInterval,
     default_series: &str,
     unit_ns: u64,
@@ -314,12 +430,8 @@ fn record_hlog(
     }
     let first_s = iv.start_ns / 1_000_000_000;
     let name = iv.tag.as_deref().unwrap_or(default_series);
-    let s = if let Some(s) = cache.get(name) {
-        s
-    } else {
-        names.push(name.to_owned());
-        cache.entry(name.to_owned()).or_insert_with(|| store.series(name))
-    };
+    let i = known.index_of(name);
+    let s = known.get(store, i, overflowed);
     // Each bucket as (value, number of its first sample, count).
     let mut k = 0u64;
     let buckets: Vec<(u64, u64, u64)> = iv
@@ -356,14 +468,14 @@ fn replay_hlog(
 ) -> WorkerTotals {
     let default_series = o.series.clone().unwrap_or_else(|| hlog_series(path));
     let mut t = WorkerTotals::default();
-    let mut cache = rustc_hash::FxHashMap::default();
+    let mut known = Known::default();
     let mut reader = HlogReader::new();
     for (line_no, line) in (1u64..).zip(lines_of(bytes)) {
         t.lines += 1;
         let res = reader.parse_line(line).map_err(|e| e.to_string()).and_then(|iv| match iv {
             None => Ok(None),
             Some(iv) => {
-                record_hlog(store, &mut cache, &mut t.series, &iv, &default_series, o.unit_ns)
+                record_hlog(store, &mut known, &mut t.overflowed, &iv, &default_series, o.unit_ns)
                     .map(Some)
             }
         });
@@ -382,6 +494,7 @@ fn replay_hlog(
             }
         }
     }
+    t.series = known.names;
     t
 }
 
@@ -398,6 +511,7 @@ pub fn replay(
     let (pool_tx, pool_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let pool = Pool { tx: pool_tx, rx: pool_rx };
     let progress = AtomicU64::new(0);
+    let turns = Turns::default();
     let total_bytes: u64 = files
         .iter()
         .filter(|p| p.as_os_str() != "-")
@@ -418,9 +532,9 @@ pub fn replay(
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let rx = rx.clone();
-                let progress = &progress;
+                let (progress, turns) = (&progress, &turns);
                 let back = pool.tx.clone();
-                sc.spawn(move || work(store, rx, &back, progress))
+                sc.spawn(move || work(store, rx, &back, progress, turns))
             })
             .collect();
         drop(rx);
@@ -434,7 +548,9 @@ pub fn replay(
                 }
             })
         });
-        let read = read_files(store, files, format, opts, hlog, &pool, &tx);
+        let feed = Feed { pool: &pool, tx: &tx, turns: &turns };
+        let read = read_files(store, files, format, opts, hlog, &feed);
+        // Blocks sent before an error still record, in their turns.
         drop(tx);
         let mut out = Vec::new();
         for w in workers {
@@ -452,6 +568,14 @@ pub fn replay(
     Ok(merge(results))
 }
 
+/// Where the reader sends blocks, and the turns they record in.
+#[derive(Clone, Copy)]
+struct Feed<'a> {
+    pool: &'a Pool,
+    tx: &'a crossbeam_channel::Sender<Block>,
+    turns: &'a Turns,
+}
+
 /// The reader thread's part of [`replay`]: reads every file in order, hands
 /// line blocks to the parser threads over `tx` and replays interval logs
 /// itself, returning their totals.
@@ -461,9 +585,10 @@ fn read_files(
     format: Option<&Format>,
     opts: ParserOptions,
     hlog: &HlogOptions,
-    pool: &Pool,
-    tx: &crossbeam_channel::Sender<Block>,
+    feed: &Feed<'_>,
 ) -> Result<Vec<WorkerTotals>> {
+    let Feed { pool, tx, turns } = *feed;
+    let mut seq = 0u64;
     let mut hlogs = Vec::new();
     for (fi, path) in files.iter().enumerate() {
         let mut input = open_input(path)?;
@@ -483,7 +608,13 @@ fn read_files(
                     .read_to_end(&mut buf)
                     .with_context(|| format!("reading {}", path.display()))?;
             }
+            if !turns.wait(seq) {
+                bail!("parser threads stopped early");
+            }
             hlogs.push(replay_hlog(store, fi, path, &buf, hlog));
+            store.seal_now();
+            turns.done(seq);
+            seq += 1;
             continue;
         }
         let mut parser: Option<Arc<Parser>> = None;
@@ -529,10 +660,11 @@ fn read_files(
             }
             let n_lines = memchr::memchr_iter(b'\n', &buf[start..end]).count() as u64 + 1;
             let p = parser.clone().expect("set before the first block");
-            let block = Block { file: fi, first_line: line_no, parser: p, buf, start, end };
+            let block = Block { seq, file: fi, first_line: line_no, parser: p, buf, start, end };
             if tx.send(block).is_err() {
                 bail!("parser threads stopped early");
             }
+            seq += 1;
             line_no += n_lines;
             buf = next;
             filled = tail;
@@ -553,6 +685,7 @@ fn read_files(
 fn merge(results: Vec<WorkerTotals>) -> Totals {
     let mut totals = Totals::default();
     let mut names: Vec<String> = Vec::new();
+    let mut overflowed: Vec<String> = Vec::new();
     for w in results {
         totals.lines += w.lines;
         totals.ingested += w.ingested;
@@ -568,10 +701,14 @@ fn merge(results: Vec<WorkerTotals>) -> Totals {
         };
         totals.errors.extend(w.errors);
         names.extend(w.series);
+        overflowed.extend(w.overflowed);
     }
     names.sort();
     names.dedup();
     totals.series = names.len();
+    overflowed.sort();
+    overflowed.dedup();
+    totals.overflowed = overflowed.len() as u64;
     totals.errors.sort();
     totals.errors.truncate(SHOWN_ERRORS);
     totals

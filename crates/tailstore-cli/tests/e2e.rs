@@ -611,3 +611,167 @@ fn names_with_invalid_utf8_or_newlines_stay_distinct_and_counted() {
     assert!(text.lines().any(|l| l.starts_with("/b\\nc ")), "{text}");
     assert!(!text.contains("/b\nc"), "a raw newline in the table: {text}");
 }
+
+/// The same input gives the same summary and the same stored data on every
+/// run, whatever the thread timing: a file of several blocks whose time runs
+/// back (four pods concatenated, each written in completion order), 40
+/// names past a cap of 25 series, and a retention short enough to reject
+/// part of it, replayed four times into fresh stores.
+#[test]
+fn replay_results_do_not_depend_on_thread_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = 4242u64;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let t0 = 1_764_547_200u64;
+    let mut text = String::new();
+    for pod in 0..4u64 {
+        for k in 0..25_000u64 {
+            // Each pod covers the same 20 minutes; a line is stamped up to
+            // 3 s before its place in the file.
+            let ts = t0 + k * 1200 / 25_000 - rnd() % 3;
+            let ep = rnd() % 40;
+            let lat = rnd() % 900_000;
+            let status = [200, 200, 200, 404, 500][(rnd() % 5) as usize];
+            writeln!(
+                text,
+                "{{\"ts\":{ts}.{pod},\"endpoint\":\"/models/m{ep:02}/predict\",\"latency_ms\":{}.{:03},\"status\":{status}}}",
+                lat / 1000,
+                lat % 1000
+            )
+            .unwrap();
+        }
+    }
+    assert!(text.len() > 3 << 20, "several 1 MiB blocks: {}", text.len());
+    let file = dir.path().join("pods.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let mut first: Option<(Value, String, String)> = None;
+    for run_no in 0..4 {
+        let st = dir.path().join(format!("st{run_no}"));
+        let s = st.to_str().unwrap();
+        let summary = json_of(&run(&[
+            "replay",
+            "--store",
+            s,
+            "--json",
+            "--retention",
+            "10m",
+            "--max-series",
+            "25",
+            file.to_str().unwrap(),
+        ]));
+        let export = |level: &str| {
+            let out = run(&[
+                "export", "--store", s, "--match", ".*", "--format", "csv", "--level", level,
+            ]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let got = (summary, export("1s"), export("1m"));
+        assert!(got.0["rejected"].as_u64().unwrap() > 0, "{}", got.0);
+        assert_eq!(got.0["overflowed"], 15, "{}", got.0);
+        assert!(got.1.lines().count() > 100, "{}", got.1);
+        match &first {
+            None => first = Some(got),
+            Some(f) => {
+                assert_eq!(f.0, got.0, "run {run_no}: the summary differs");
+                assert!(f.1 == got.1, "run {run_no}: the stored seconds differ");
+                assert!(f.2 == got.2, "run {run_no}: the stored minutes differ");
+            }
+        }
+    }
+}
+
+/// Issue 10's rule for stray lines: data time, for retention, advances only
+/// as far as `tailstore::RETENTION_SUPPORT` distinct seconds holding samples
+/// support it. Six hours of history, then one line a year ahead (still
+/// within --max-future of the wall clock) replayed with --retention 35d:
+/// nothing is rejected or removed, and every earlier answer stays.
+#[test]
+fn a_stray_line_a_year_ahead_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let s = st.to_str().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let stray = now - 60;
+    let t0 = stray - 365 * 86_400 - 6 * 3600;
+    let mut good = String::new();
+    for k in 0..2160u64 {
+        writeln!(
+            good,
+            "{{\"ts\":{},\"endpoint\":\"/a\",\"latency_ms\":12,\"status\":200}}",
+            t0 + k * 10
+        )
+        .unwrap();
+    }
+    let good_file = dir.path().join("good.jsonl");
+    std::fs::write(&good_file, good).unwrap();
+    json_of(&run(&["replay", "--store", s, "--json", good_file.to_str().unwrap()]));
+    let count = || {
+        json_of(&run(&[
+            "query",
+            "--store",
+            s,
+            "--series",
+            "/a",
+            "--start",
+            &t0.to_string(),
+            "--end",
+            &(t0 + 6 * 3600).to_string(),
+            "--json",
+        ]))["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count(), 2160);
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(&st)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files();
+    let stray_file = dir.path().join("stray.jsonl");
+    std::fs::write(
+        &stray_file,
+        format!("{{\"ts\":{stray},\"endpoint\":\"/a\",\"latency_ms\":5,\"status\":200}}\n"),
+    )
+    .unwrap();
+    let j = json_of(&run(&[
+        "replay",
+        "--store",
+        s,
+        "--retention",
+        "35d",
+        "--json",
+        stray_file.to_str().unwrap(),
+    ]));
+    assert_eq!((j["ingested"].as_u64(), j["future"].as_u64()), (Some(1), Some(0)), "{j}");
+    assert_eq!(j["rejected"], 0, "{j}");
+    let after = files();
+    assert!(before.iter().all(|f| after.contains(f)), "files removed: {before:?} -> {after:?}");
+    assert_eq!(count(), 2160, "history lost to the stray line");
+    // Reopened again (retention applied at open too), still there, with the stray line.
+    assert_eq!(count(), 2160);
+    let all = json_of(&run(&[
+        "query",
+        "--store",
+        s,
+        "--series",
+        "/a",
+        "--start",
+        &t0.to_string(),
+        "--end",
+        &(stray + 1).to_string(),
+        "--json",
+    ]));
+    assert_eq!(all["count"], 2161);
+}

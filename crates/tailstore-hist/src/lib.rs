@@ -42,6 +42,7 @@
 mod dense;
 mod error;
 mod layout;
+mod newest;
 mod open;
 mod recorder;
 mod sparse;
@@ -51,6 +52,7 @@ mod sync;
 pub use dense::{nearest_rank, Accumulator};
 pub use error::Error;
 pub use layout::Layout;
+pub use newest::{NewestSeconds, SUPPORT};
 pub use recorder::{Clock, Recorder, RecorderCounters, Sealed};
 pub use sparse::{Interval, SparseHist};
 pub use status::{clamp_status, ErrorSet, StatusCounts, STATUS_CODES};

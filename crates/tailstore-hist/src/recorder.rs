@@ -28,9 +28,12 @@
 //! * a **query** drains every ring, then reads the unsealed seconds in
 //!   place, so it sees every sample recorded before the call.
 //!
-//! A sample's second is classified when it is drained: older than retention
-//! (relative to the newest second seen) is rejected, below the seal bound is
-//! a late delta of that second (counted), anything else joins its open second.
+//! A sample's second is classified when it is drained: below the store's
+//! retention bound ([`Clock::keep_from`], which moves only between seal
+//! passes) it is rejected, below the seal bound a late delta of that second
+//! (counted), anything else joins its open second. Both bounds change only
+//! in seal passes, so the classification does not depend on when or by
+//! which thread a sample is drained.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Arc, OnceLock};
@@ -41,6 +44,7 @@ use thread_local::ThreadLocal;
 
 use crate::dense::Accumulator;
 use crate::layout::Layout;
+use crate::newest::NewestSeconds;
 use crate::open::{Run, Table};
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts};
@@ -223,10 +227,25 @@ pub struct RecorderCounters {
 /// The data-time limits a recorder applies, shared by all series of a store.
 pub trait Clock: Send + Sync {
     /// Registers a sample second and returns the newest second seen so far
-    /// (including this one).
+    /// (including this one). Called once per new second per recording
+    /// thread, on the cold path.
     fn observe(&self, second: u64) -> u64;
-    /// The samples of a second `s` with `s + retention < newest` are rejected.
-    fn retention_s(&self) -> u64;
+    /// Samples of seconds below this are past retention: rejected. A store
+    /// moves it only between seal passes (from the newest seconds that hold
+    /// samples, [`NewestSeconds::supported`]), so every sample drained
+    /// between two passes is judged against the same bound, whichever
+    /// thread drains it and when.
+    fn keep_from(&self) -> u64;
+    /// The lowest second that could still be one of the store's newest
+    /// distinct seconds ([`NewestSeconds::entry`]): a drain notes the
+    /// seconds at or above it. The default (`u64::MAX`) notes none.
+    fn newest_entry(&self) -> u64 {
+        u64::MAX
+    }
+    /// Adds the newest distinct seconds one drain met to the store's.
+    fn note_newest(&self, seconds: &NewestSeconds) {
+        let _ = seconds;
+    }
     /// Whether a sample of `second` may be recorded at all: a store rejects
     /// seconds too far ahead of its wall clock, so that one future-dated
     /// line cannot move data time (and retention with it) past everything
@@ -477,10 +496,15 @@ impl Recorder {
             open.counters.future += n;
             return false;
         }
-        let newest = self.clock.observe(second);
-        if second.saturating_add(self.clock.retention_s()) < newest {
+        self.clock.observe(second);
+        if second < self.clock.keep_from() {
             open.counters.rejected += n;
             return false;
+        }
+        if second >= self.clock.newest_entry() {
+            let mut met = NewestSeconds::new();
+            met.insert(second);
+            self.clock.note_newest(&met);
         }
         open.explicit |= explicit;
         open.live |= !explicit;
@@ -497,10 +521,13 @@ impl Recorder {
         if tail == head {
             return;
         }
-        let retention = self.clock.retention_s();
-        let mut newest = self.clock.observe(0);
-        // Seconds below this are past retention (rejected).
-        let mut keep_from = newest.saturating_sub(retention);
+        // Seconds below this are past retention (rejected); the bound moves
+        // only between seal passes.
+        let keep_from = self.clock.keep_from();
+        // The store's newest distinct seconds, for retention: seconds at or
+        // above `entry` are noted, once per run of a second.
+        let entry = self.clock.newest_entry();
+        let mut met = NewestSeconds::new();
         let Open { table, sealed_below, counters, explicit, live } = open;
         table.begin_drain();
         let mut late = 0u64;
@@ -523,10 +550,6 @@ impl Recorder {
             };
             let (meta, value) = (slot.meta.load(Relaxed), slot.value.load(Relaxed));
             let second = meta >> SECOND_SHIFT;
-            if second > newest {
-                newest = self.clock.observe(second);
-                keep_from = newest.saturating_sub(retention);
-            }
             if second < keep_from {
                 counters.rejected += 1;
                 continue;
@@ -545,9 +568,15 @@ impl Recorder {
                     run.add(table.get_in_run(second), &self.layout, value, status);
                 }
                 Some(r) if r > second => {
+                    if second >= entry {
+                        met.insert(second);
+                    }
                     table.get(second, left).add(&self.layout, value, status);
                 }
                 _ => {
+                    if second >= entry {
+                        met.insert(second);
+                    }
                     if let Some(r) = run_second {
                         run.finish(table.get(r, 0));
                     }
@@ -560,6 +589,9 @@ impl Recorder {
             run.finish(table.get(r, 0));
         }
         shard.release(head);
+        if !met.is_empty() {
+            self.clock.note_newest(&met);
+        }
         counters.late += late;
         *explicit |= any_explicit != 0;
         *live |= any_live != 0;
@@ -668,8 +700,8 @@ mod tests {
         fn observe(&self, second: u64) -> u64 {
             second.max(self.0)
         }
-        fn retention_s(&self) -> u64 {
-            u64::MAX / 4
+        fn keep_from(&self) -> u64 {
+            0
         }
     }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use tailstore_hist::Clock;
+use tailstore_hist::{Clock, NewestSeconds};
 
 use crate::error::Error;
 use crate::seal::{flush_inner, seal_pass, CLOSE_IDLE};
@@ -37,6 +37,16 @@ pub(crate) struct Timeline {
     /// Samples more than this ahead of `now_s` are rejected as future.
     pub(crate) max_future_s: u64,
     pub(crate) rejected_pre_epoch: AtomicU64,
+    /// The newest distinct seconds that hold samples (noted by drains):
+    /// data time for retention ([`Timeline::retention_newest`]).
+    newest_seconds: Mutex<NewestSeconds>,
+    /// `newest_seconds`' entry, read by every drain without the lock.
+    newest_entry: AtomicU64,
+    /// Data time for retention as of the last seal pass.
+    retained_newest: AtomicU64,
+    /// Samples of seconds below this are rejected: `retained_newest`
+    /// minus the 1 s retention, as of the last seal pass.
+    keep_from: AtomicU64,
 }
 
 impl Timeline {
@@ -48,7 +58,30 @@ impl Timeline {
             retention_s,
             max_future_s,
             rejected_pre_epoch: AtomicU64::new(0),
+            newest_seconds: Mutex::new(NewestSeconds::new()),
+            newest_entry: AtomicU64::new(0),
+            retained_newest: AtomicU64::new(0),
+            keep_from: AtomicU64::new(0),
         }
+    }
+
+    /// Data time for retention, as of the last seal pass: the
+    /// [`crate::RETENTION_SUPPORT`]-th newest distinct second holding
+    /// samples, so that a few stray samples far ahead of the rest never
+    /// move retention past the data (see `tailstore_hist::NewestSeconds`).
+    pub(crate) fn retention_newest(&self) -> u64 {
+        self.retained_newest.load(Relaxed)
+    }
+
+    /// Moves data time for retention to what the drains so far support and
+    /// returns it. Called at the end of each seal pass (after it drained
+    /// every ring), so that the samples drained before the next pass are
+    /// all judged against one bound.
+    pub(crate) fn publish_retention(&self) -> u64 {
+        let supported = self.newest_seconds.lock().supported().unwrap_or(0);
+        let newest = self.retained_newest.fetch_max(supported, Relaxed).max(supported);
+        self.keep_from.store(newest.saturating_sub(self.retention_s), Relaxed);
+        newest
     }
 }
 
@@ -57,8 +90,19 @@ impl Clock for Timeline {
         self.newest.fetch_max(second, Relaxed).max(second)
     }
 
-    fn retention_s(&self) -> u64 {
-        self.retention_s
+    fn keep_from(&self) -> u64 {
+        self.keep_from.load(Relaxed)
+    }
+
+    fn newest_entry(&self) -> u64 {
+        self.newest_entry.load(Relaxed)
+    }
+
+    fn note_newest(&self, seconds: &NewestSeconds) {
+        let mut held = self.newest_seconds.lock();
+        if held.merge(seconds) {
+            self.newest_entry.store(held.entry(), Relaxed);
+        }
     }
 
     fn admits(&self, second: u64) -> bool {
@@ -163,7 +207,12 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         let now = wall_second();
         inner.timeline.now_s.store(now, Relaxed);
         if inner.timeline.live.load(Relaxed) {
+            // Live data time follows the wall clock, which needs no
+            // support from samples: an idle live store still expires.
             inner.timeline.newest.fetch_max(now, Relaxed);
+            let mut wall = NewestSeconds::new();
+            wall.insert(now);
+            inner.timeline.note_newest(&wall);
         }
         let newest = inner.timeline.newest.load(Relaxed);
         passes_since_seal += 1;
@@ -173,7 +222,8 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         // than ~25 000 times per second (its ring's 256 slots per 10 ms
         // tick) then never drains its own ring, so its calls never pay for
         // one.
-        if newest != last_newest || u128::from(passes_since_seal) * tick.as_millis() >= 1000 {
+        let due = newest != last_newest || u128::from(passes_since_seal) * tick.as_millis() >= 1000;
+        if due && !inner.opts.manual_seal {
             seal_pass(&inner, false);
             last_newest = newest;
             passes_since_seal = 0;
@@ -187,7 +237,7 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
         if let Some(st) = &inner.storage {
             let mut st = st.lock();
             if st.last_flush.elapsed() >= inner.opts.flush_every {
-                st.flush_and_expire(newest, CLOSE_IDLE);
+                st.flush_and_expire(inner.timeline.retention_newest(), CLOSE_IDLE);
             }
         }
     }

@@ -35,6 +35,12 @@
 //!   newest go into their own open second; older ones become late deltas of
 //!   their second (counted in [`StoreStats::late`], never lost); only samples
 //!   older than retention are rejected ([`StoreStats::rejected`]).
+//! * Retention is measured from *data time for retention*
+//!   ([`StoreStats::retention_newest_s`]): the [`RETENTION_SUPPORT`]-th newest
+//!   distinct second that holds samples (the wall clock's once `record()` is
+//!   used), as of the last seal pass. A handful of stray samples dated far
+//!   ahead of the rest (a mis-set clock, one bad log line) therefore never
+//!   deletes stored data.
 //! * Nothing panics on data: latencies above the layout's range are clamped
 //!   and counted, status codes >= 1000 are recorded as 0 and counted.
 #![forbid(unsafe_code)]
@@ -71,6 +77,9 @@ pub use sink::Sink;
 pub use store::{SeriesInfo, Store, StoreStats, OVERFLOW_SERIES};
 /// The error of histogram layouts and status sets, as [`Error::Hist`] wraps it.
 pub use tailstore_hist::Error as HistError;
+/// Distinct seconds holding samples that data time for retention needs
+/// (see the crate's semantics).
+pub use tailstore_hist::SUPPORT as RETENTION_SUPPORT;
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 /// The error of selectors, windows and quantiles, as [`Error::Query`] wraps it.
 pub use tailstore_query::Error as QueryError;

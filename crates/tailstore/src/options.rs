@@ -35,6 +35,7 @@ pub struct Options {
     pub(crate) tick: Duration,
     pub(crate) flush_every: Duration,
     pub(crate) fsync: FsyncPolicy,
+    pub(crate) manual_seal: bool,
 }
 
 impl Default for Options {
@@ -57,6 +58,7 @@ impl Default for Options {
             tick: Duration::from_millis(10),
             flush_every: Duration::from_secs(1),
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            manual_seal: false,
         }
     }
 }
@@ -66,6 +68,24 @@ impl Options {
     #[must_use]
     pub fn layout(mut self, layout: Layout) -> Self {
         self.layout = layout;
+        self
+    }
+
+    /// Whether seal passes run only when the owner asks
+    /// ([`Store::seal_now`](crate::Store::seal_now), `flush`, `compact`,
+    /// close) instead of on the clock thread whenever data time moves.
+    /// Default `false`.
+    ///
+    /// Which samples are late deltas and which are past retention is decided
+    /// between seal passes, so with passes at points of the caller's choosing
+    /// a single thread's sequence of `record_at` calls and `seal_now`s gives
+    /// the same counters and the same stored data on every run, whatever
+    /// the timing. The `tailstore replay` command records in input order
+    /// this way and seals after each block of lines. Live `record()`
+    /// traffic needs no such mode (its seconds come from the clock).
+    #[must_use]
+    pub fn manual_seal(mut self, manual: bool) -> Self {
+        self.manual_seal = manual;
         self
     }
 

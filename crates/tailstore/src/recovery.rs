@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use tailstore_hist::{Accumulator, Interval, Layout};
+use tailstore_hist::{Accumulator, Clock, Interval, Layout, NewestSeconds};
 use tailstore_query::{PieceRef, PieceRefs, PieceSource};
 use tailstore_storage::{DirScan, Indexed, Loc, Segments, StoredInterval};
 
@@ -74,11 +74,16 @@ struct Parts {
 /// stays cold until read.
 pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
-    let (newest, mut by_series) = group_records(&disk.records, levels);
+    let (newest, ends, mut by_series) = group_records(&disk.records, levels);
     if by_series.is_empty() {
         return;
     }
     inner.timeline.newest.fetch_max(newest, Relaxed);
+    // Retention follows the newest seconds the files support, not the
+    // newest record: a stray second far ahead stored by an earlier run
+    // deletes nothing at this open either.
+    inner.timeline.note_newest(&ends);
+    let retained = inner.timeline.publish_retention();
     let source: Arc<dyn PieceSource> = Arc::new(DiskSource(disk.segments.clone()));
     let mut names: Vec<Arc<str>> = by_series.keys().cloned().collect();
     names.sort();
@@ -89,7 +94,7 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
         let series = Arc::new(new_series(inner, &name, newest + 1));
         let mut tier = series.tier.lock();
         tier.set_source(source.clone());
-        tier.advance(newest);
+        tier.advance(retained);
         let specs = tier.specs();
         let mut persist: Vec<(u8, Interval)> = Vec::new();
         // The finer level's starts and whether the files may disagree there.
@@ -102,7 +107,7 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
         // `k` indexes the levels, `level` is the same number for the writer.
         for (k, level) in (1..levels).zip(1u8..) {
             let span = u64::from(specs[k].span_s);
-            let finer_from = specs[k - 1].retained_from(newest);
+            let finer_from = specs[k - 1].retained_from(retained);
             let rebuild_from = finer_from.div_ceil(span) * span;
             let limit = (newest + 1) - (newest + 1) % span;
             let mut redo: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
@@ -179,9 +184,11 @@ type Grouped = HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>;
 /// Groups a directory index's records by series and level, then by start
 /// with a stable sort (a piece's records are all in one file, in the order
 /// they were written), into each piece's [`Parts`], ascending by start.
-/// Returns the newest second the records cover, and the groups.
-fn group_records(records: &[Indexed], levels: usize) -> (u64, Grouped) {
+/// Returns the newest second the records cover, the newest distinct last
+/// seconds of records (data time for retention), and the groups.
+fn group_records(records: &[Indexed], levels: usize) -> (u64, NewestSeconds, Grouped) {
     let mut newest = 0u64;
+    let mut ends = NewestSeconds::new();
     let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
     let mut last: Option<(Arc<str>, usize)> = None;
     for rec in records {
@@ -190,7 +197,11 @@ fn group_records(records: &[Indexed], levels: usize) -> (u64, Grouped) {
             continue;
         }
         let span = u64::from(tailstore_storage::span_s(rec.level));
-        newest = newest.max(rec.entry.start_s + span - 1);
+        let end = rec.entry.start_s + span - 1;
+        newest = newest.max(end);
+        if end >= ends.entry() {
+            ends.insert(end);
+        }
         let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
         let item = (rec.entry.start_s, rec.entry.late, r);
         // Runs of records of one series are common: skip the hash lookup.
@@ -237,5 +248,5 @@ fn group_records(records: &[Indexed], levels: usize) -> (u64, Grouped) {
             (name, maps)
         })
         .collect();
-    (newest, grouped)
+    (newest, ends, grouped)
 }

@@ -69,7 +69,7 @@ pub(crate) fn flush_inner(inner: &Inner, idle: Duration) -> Result<(), Error> {
     seal_pass(inner, true);
     if let Some(st) = &inner.storage {
         let mut st = st.lock();
-        st.flush_and_expire(inner.timeline.newest.load(Relaxed), idle);
+        st.flush_and_expire(inner.timeline.retention_newest(), idle);
         if let Some(e) = st.error.take() {
             return Err(Error::Storage(e));
         }
@@ -93,7 +93,10 @@ pub(crate) fn seal_pass(inner: &Inner, force: bool) {
     };
     let series: Vec<Arc<SeriesInner>> = inner.series.read().values().cloned().collect();
     let sinks = inner.sinks.read().clone();
-    let pass = Pass { inner, seal_below, live_seal_below, newest, force, sinks: &sinks };
+    // Retention as of the previous pass (the bound every sample drained
+    // since was judged against); this pass publishes the next one.
+    let retained = inner.timeline.retention_newest();
+    let pass = Pass { inner, seal_below, live_seal_below, retained, force, sinks: &sinks };
     // A forced pass (flush, compact, drop) may have much to seal at once
     // (a replay's last lateness window): series go to one thread per core.
     // Regular passes stay on the clock thread, off the recorders' cores.
@@ -120,6 +123,9 @@ pub(crate) fn seal_pass(inner: &Inner, force: bool) {
             pass.seal_series(s, &mut scratch);
         }
     }
+    // Every ring was drained above: what they held is in the newest
+    // seconds now.
+    inner.timeline.publish_retention();
     // A forced pass sealed further than the regular ones that follow it.
     *sealed_below = (*sealed_below).max(seal_below);
     for sink in &sinks {
@@ -132,7 +138,8 @@ struct Pass<'a> {
     inner: &'a Inner,
     seal_below: u64,
     live_seal_below: u64,
-    newest: u64,
+    /// Data time for retention ([`crate::clock::Timeline::retention_newest`]).
+    retained: u64,
     /// A flush, compact or close: late seconds are not held back.
     force: bool,
     sinks: &'a [Arc<dyn Sink>],
@@ -148,7 +155,7 @@ impl Pass<'_> {
         let sealed: Sealed = {
             let mut tier = s.tier.lock();
             let sealed = s.recorder.seal(self.seal_below, self.live_seal_below, self.force);
-            tier.advance(self.newest);
+            tier.advance(self.retained);
             // Sealed seconds, then late deltas, each batch into the tier at
             // once: one merge (and one stored delta) per rollup piece they
             // touch.

@@ -49,6 +49,13 @@ pub struct StoreStats {
     pub overflowed: u64,
     /// Newest data second seen (unix seconds), 0 before the first sample.
     pub newest_s: u64,
+    /// Data time for retention (unix seconds), as of the last seal pass:
+    /// the [`crate::RETENTION_SUPPORT`]-th newest distinct second that holds
+    /// samples (the wall clock's, once `record()` is used). Retention keeps
+    /// what is within each level's retention of it, so up to
+    /// `SUPPORT - 1` stray seconds dated far ahead of the rest delete
+    /// nothing.
+    pub retention_newest_s: u64,
     /// Approximate bytes held by recorders and sealed history.
     pub memory_bytes: usize,
     /// Failed background writes or retention passes of a durable store (the
@@ -386,6 +393,7 @@ impl Store {
         let mut st = StoreStats {
             series: series.len(),
             newest_s: self.inner.timeline.newest.load(Relaxed),
+            retention_newest_s: self.inner.timeline.retention_newest(),
             rejected: self.inner.timeline.rejected_pre_epoch.load(Relaxed),
             overflowed: self.inner.overflowed.load(Relaxed),
             ..StoreStats::default()
