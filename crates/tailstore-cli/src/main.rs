@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod export;
+mod ledger;
 mod output;
 mod replay;
 mod time;
@@ -162,6 +163,11 @@ struct ReplayArgs {
     /// every line was bad always exits with an error).
     #[arg(long)]
     strict: bool,
+    /// Replay inputs the store's ledger says it already holds (or whose
+    /// earlier replay was interrupted) again, from their start: their
+    /// requests are then counted again.
+    #[arg(long)]
+    force: bool,
     /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
     #[arg(long)]
     json: bool,
@@ -427,38 +433,9 @@ fn parse_quantiles(s: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
-    let format = match (&args.log_format, args.format.as_str()) {
-        (Some(f), _) => Some(Format::LogFormat(f.clone())),
-        (None, "auto") => None,
-        (None, f) => Some(f.parse::<Format>().map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?),
-    };
-    let popts = ParserOptions {
-        latency: match args.latency {
-            LatencyArg::Request => LatencySource::Request,
-            LatencyArg::Upstream => LatencySource::Upstream,
-        },
-        series_by: match args.series_by {
-            SeriesByArg::Path => SeriesBy::Path,
-            SeriesByArg::Upstream => SeriesBy::Upstream,
-            SeriesByArg::Host => SeriesBy::Host,
-        },
-    };
-    // Logs of several pods concatenated revisit an hour: a replay tolerates
-    // an hour of disorder before calling a line late. Seal passes run after
-    // each block, in input order (see `replay`), so results do not depend
-    // on thread timing.
-    let mut opts = Options::default()
-        .keep_everything()
-        .manual_seal(true)
-        .lateness(Duration::from_secs(3600))
-        .flush_every(Duration::from_secs(5))
-        .max_future(parse_duration(&args.max_future)?)
-        .max_series(args.max_series);
-    if let Some(r) = &args.retention {
-        let d = parse_duration(r)?;
-        opts = opts.retention(d).retention_minutes(d).retention_hours(d);
-    }
+/// The inputs exist and are not directories; `--store` is a store or a new
+/// or empty directory.
+fn check_replay_paths(args: &ReplayArgs) -> Result<()> {
     for f in &args.files {
         if f.as_os_str() == "-" {
             continue;
@@ -486,14 +463,93 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
             );
         }
     }
+    Ok(())
+}
+
+/// The store options of a replay.
+fn replay_options(args: &ReplayArgs) -> Result<Options> {
+    // Logs of several pods concatenated revisit an hour: a replay tolerates
+    // an hour of disorder before calling a line late. Seal passes run after
+    // each block, in input order (see `replay`), so results do not depend
+    // on thread timing.
+    let mut opts = Options::default()
+        .keep_everything()
+        .manual_seal(true)
+        .lateness(Duration::from_secs(3600))
+        .flush_every(Duration::from_secs(5))
+        .max_future(parse_duration(&args.max_future)?)
+        .max_series(args.max_series);
+    if let Some(r) = &args.retention {
+        let d = parse_duration(r)?;
+        opts = opts.retention(d).retention_minutes(d).retention_hours(d);
+    }
+    Ok(opts)
+}
+
+fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
+    let format = match (&args.log_format, args.format.as_str()) {
+        (Some(f), _) => Some(Format::LogFormat(f.clone())),
+        (None, "auto") => None,
+        (None, f) => Some(f.parse::<Format>().map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?),
+    };
+    let popts = ParserOptions {
+        latency: match args.latency {
+            LatencyArg::Request => LatencySource::Request,
+            LatencyArg::Upstream => LatencySource::Upstream,
+        },
+        series_by: match args.series_by {
+            SeriesByArg::Path => SeriesBy::Path,
+            SeriesByArg::Upstream => SeriesBy::Upstream,
+            SeriesByArg::Host => SeriesBy::Host,
+        },
+    };
+    let opts = replay_options(args)?;
+    check_replay_paths(args)?;
+    // Every input is opened and recognised before the first sample.
+    replay::check_inputs(&args.files, format.as_ref(), popts)?;
+    let mut ledger = args.store.as_deref().map(ledger::Ledger::load).transpose()?;
+    let plan = match &ledger {
+        Some(l) => ledger::plan(l, &args.files, args.force)?,
+        None => vec![(None, replay::Start::Whole); args.files.len()],
+    };
+    if plan.iter().all(|p| p.1 == replay::Start::Skip) {
+        eprintln!("tailstore: nothing to replay: every input is already in this store (--force adds them again)");
+        return Ok(ExitCode::from(1));
+    }
     let store = match &args.store {
-        Some(dir) => Store::open(dir, opts)
+        Some(dir) => Store::open(dir, opts.fsync(tailstore::FsyncPolicy::Always))
             .with_context(|| format!("cannot open store {}", dir.display()))?,
         None => Store::in_memory(opts),
     };
+    let tracked: Vec<(u128, &Path)> = args
+        .files
+        .iter()
+        .zip(&plan)
+        .filter(|(_, p)| p.1 != replay::Start::Skip)
+        .filter_map(|(f, p)| p.0.map(|id| (id, f.as_path())))
+        .collect();
+    if let Some(l) = &mut ledger {
+        l.open(&tracked)?;
+    }
     let hopts = replay::HlogOptions { unit_ns: args.hlog_unit.ns(), series: args.series.clone() };
-    let totals = replay::replay(&store, &args.files, format.as_ref(), popts, &hopts)?;
+    let starts: Vec<replay::Start> = plan.iter().map(|p| p.1).collect();
+    let replayed = replay::replay(&store, &args.files, &starts, format.as_ref(), popts, &hopts)?;
+    let totals = &replayed.totals;
+    // The ledger commits only what the store holds on disk.
     store.flush().context("writing the store")?;
+    if let Some(l) = &mut ledger {
+        l.commit(&ledger::commits(&args.files, &plan, &replayed))?;
+    }
+    if let Some(e) = &replayed.error {
+        eprintln!("tailstore: replay stopped: {e:#}");
+        for (i, f) in args.files.iter().enumerate() {
+            eprintln!("  {}: {}", f.display(), ledger::progress_note(&plan[i], &replayed.files[i]));
+        }
+        if ledger.is_some() {
+            eprintln!("re-running the same command resumes after what was committed");
+        }
+        return Ok(ExitCode::from(1));
+    }
     for e in &totals.errors {
         let reason = output::shown(&e.reason);
         eprintln!("{}:{}: skipped: {reason}", args.files[e.file].display(), e.line);
@@ -511,7 +567,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
                 "rejected": totals.bad + st.rejected,
                 "future": st.future,
                 "late": st.late,
-                "clamped": replayed_window(&store, &totals)?.map_or(0, |w| w.clamped()),
+                "clamped": replayed_window(&store, totals)?.map_or(0, |w| w.clamped()),
                 "series": totals.series,
                 "overflowed": totals.overflowed,
                 "first_ts": totals.first_ts,
@@ -519,7 +575,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
             })
         );
     } else {
-        summary(&store, &totals)?;
+        summary(&store, totals)?;
     }
     if args.strict && totals.bad > 0 {
         eprintln!("tailstore: {} bad lines (--strict)", totals.bad);

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use tailstore::{Series, Store};
+use tailstore::{Series, Store, MAX_SERIES_NAME_LEN};
 use tailstore_ingest::{
     detect, format_names, Format, HlogInterval, HlogReader, Parser, ParserOptions,
 };
@@ -86,10 +86,59 @@ pub struct Totals {
     pub overflowed: u64,
 }
 
+/// How far into its file (decompressed) a block reaches: the prefix
+/// committed once it is recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Through {
+    /// Bytes of the file up to the end of the block's last line.
+    pub bytes: u64,
+    /// Lines in those bytes.
+    pub lines: u64,
+    /// XXH3-128 of those bytes.
+    pub hash: u128,
+    /// Whether the file ends there.
+    pub eof: bool,
+}
+
+/// What a replay recorded of one file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileProgress {
+    /// The prefix recorded (blocks are recorded in order, so a prefix).
+    pub through: Through,
+    /// Requests recorded from it in this run.
+    pub requests: u64,
+}
+
+/// Where to begin each file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From its first byte.
+    Whole,
+    /// After a prefix recorded by an earlier run.
+    After(Through),
+    /// Not at all (already in the store).
+    Skip,
+}
+
+/// The outcome of [`replay`]: totals and per-file progress, also when
+/// reading failed part-way (then `error` says why; everything read before
+/// it was recorded).
+#[derive(Debug)]
+pub struct Replayed {
+    /// Counters of the whole replay.
+    pub totals: Totals,
+    /// Per file (same order as the arguments).
+    pub files: Vec<FileProgress>,
+    /// The error that stopped reading, if any.
+    pub error: Option<anyhow::Error>,
+}
+
 struct Block {
     /// Position in the input: blocks (and interval logs) record in this order.
     seq: u64,
     file: usize,
+    /// Where the file stands once this block is recorded.
+    through: Through,
     first_line: u64,
     parser: Arc<Parser>,
     /// A pooled buffer; the lines are `buf[start..end]`.
@@ -115,7 +164,7 @@ struct WorkerTotals {
 /// Opens a file (or `-` for stdin), decompressing gzip and zstd streams,
 /// told by their magic bytes (so a compressed stdin, or a file named
 /// without `.gz`, is read too).
-fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
+pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -224,6 +273,8 @@ struct Turns {
     next: std::sync::Mutex<u64>,
     cv: std::sync::Condvar,
     failed: std::sync::atomic::AtomicBool,
+    /// Per file: what its recorded blocks reach (updated in their turns).
+    progress: std::sync::Mutex<Vec<FileProgress>>,
 }
 
 impl Turns {
@@ -240,6 +291,16 @@ impl Turns {
     fn done(&self, seq: u64) {
         *self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seq + 1;
         self.cv.notify_all();
+    }
+
+    /// Notes, in the turn of the block that recorded them, `requests` of
+    /// `file` recorded through `through`.
+    fn recorded(&self, file: usize, through: Through, requests: u64) {
+        let mut p = self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = p.get_mut(file) {
+            f.through = through;
+            f.requests += requests;
+        }
     }
 
     fn fail(&self) {
@@ -324,6 +385,19 @@ fn work(
         for (line_no, line) in (block.first_line..).zip(lines_of(bytes)) {
             t.lines += 1;
             match block.parser.parse(line) {
+                Ok(Some(r)) if r.series.is_empty() || r.series.len() > MAX_SERIES_NAME_LEN => {
+                    t.bad += 1;
+                    if t.errors.len() < SHOWN_ERRORS {
+                        t.errors.push(BadLine {
+                            file: block.file,
+                            line: line_no,
+                            reason: format!(
+                                "a series name of {} bytes cannot be stored (1 to {MAX_SERIES_NAME_LEN} bytes)",
+                                r.series.len()
+                            ),
+                        });
+                    }
+                }
                 Ok(Some(r)) => {
                     staged.push(Staged {
                         series: series.index_of(&r.series),
@@ -361,6 +435,7 @@ fn work(
         }
         t.ingested += staged.len() as u64;
         store.seal_now();
+        turns.recorded(block.file, block.through, staged.len() as u64);
         turns.done(block.seq);
         progress.fetch_add((block.end - block.start) as u64 + 1, Relaxed);
         // The reader may have stopped already: then the buffer is just freed.
@@ -430,6 +505,12 @@ fn record_hlog(
     }
     let first_s = iv.start_ns / 1_000_000_000;
     let name = iv.tag.as_deref().unwrap_or(default_series);
+    if name.is_empty() || name.len() > MAX_SERIES_NAME_LEN {
+        return Err(format!(
+            "a series name of {} bytes cannot be stored (1 to {MAX_SERIES_NAME_LEN} bytes)",
+            name.len()
+        ));
+    }
     let i = known.index_of(name);
     let s = known.get(store, i, overflowed);
     // Each bucket as (value, number of its first sample, count).
@@ -459,18 +540,31 @@ fn record_hlog(
 
 /// Replays one interval log (already read into `bytes`), line by line on
 /// this thread: logs are small (a histogram per second or minute).
+/// Lines that begin before byte `skip` (committed by an earlier run) are
+/// parsed for the log's state (start and base times) but not recorded.
 fn replay_hlog(
     store: &Store,
     file: usize,
     path: &Path,
     bytes: &[u8],
+    skip: u64,
     o: &HlogOptions,
 ) -> WorkerTotals {
     let default_series = o.series.clone().unwrap_or_else(|| hlog_series(path));
     let mut t = WorkerTotals::default();
     let mut known = Known::default();
     let mut reader = HlogReader::new();
+    let mut pos = 0u64;
     for (line_no, line) in (1u64..).zip(lines_of(bytes)) {
+        let at = pos;
+        pos += line.len() as u64 + 1;
+        if at < skip {
+            // Only headers change the reader's state; intervals are skipped.
+            if line.first() == Some(&b'#') {
+                let _ = reader.parse_line(line);
+            }
+            continue;
+        }
         t.lines += 1;
         let res = reader.parse_line(line).map_err(|e| e.to_string()).and_then(|iv| match iv {
             None => Ok(None),
@@ -498,20 +592,38 @@ fn replay_hlog(
     t
 }
 
-/// Replays `files` into `store`.
+/// Replays `files` into `store`, each from where `starts` says (one per
+/// file; missing: whole). A read error stops reading but not recording:
+/// what was read before it is recorded, and [`Replayed::error`] says why it
+/// stopped.
+///
+/// # Errors
+///
+/// A parser thread panicked.
 pub fn replay(
     store: &Store,
     files: &[PathBuf],
+    starts: &[Start],
     format: Option<&Format>,
     opts: ParserOptions,
     hlog: &HlogOptions,
-) -> Result<Totals> {
+) -> Result<Replayed> {
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(1);
     let (tx, rx) = crossbeam_channel::bounded::<Block>(threads * 2);
     let (pool_tx, pool_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let pool = Pool { tx: pool_tx, rx: pool_rx };
     let progress = AtomicU64::new(0);
     let turns = Turns::default();
+    let empty = Through { hash: xxhash_rust::xxh3::xxh3_128(&[]), ..Through::default() };
+    *turns.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (0..files.len())
+        .map(|i| FileProgress {
+            through: match starts.get(i) {
+                Some(Start::After(t)) => *t,
+                _ => empty,
+            },
+            requests: 0,
+        })
+        .collect();
     let total_bytes: u64 = files
         .iter()
         .filter(|p| p.as_os_str() != "-")
@@ -528,7 +640,7 @@ pub fn replay(
         );
         b
     });
-    let results = std::thread::scope(|sc| -> Result<Vec<WorkerTotals>> {
+    let (results, error) = std::thread::scope(|sc| -> Result<_> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let rx = rx.clone();
@@ -549,7 +661,9 @@ pub fn replay(
             })
         });
         let feed = Feed { pool: &pool, tx: &tx, turns: &turns };
-        let read = read_files(store, files, format, opts, hlog, &feed);
+        let how = How { format, opts, hlog };
+        let mut hlogs = Vec::new();
+        let read = read_files(store, files, starts, &how, &feed, &mut hlogs);
         // Blocks sent before an error still record, in their turns.
         drop(tx);
         let mut out = Vec::new();
@@ -562,10 +676,41 @@ pub fn replay(
         if let Some(t) = ticker {
             let _ = t.join();
         }
-        out.extend(read?);
-        Ok(out)
+        out.extend(hlogs);
+        Ok((out, read.err()))
     })?;
-    Ok(merge(results))
+    let files = std::mem::take(
+        &mut *turns.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    Ok(Replayed { totals: merge(results), files, error })
+}
+
+/// Records a whole interval log (in its turn) and notes its progress.
+fn hlog_turn(
+    store: &Store,
+    turns: &Turns,
+    (fi, path): (usize, &Path),
+    buf: &[u8],
+    skip: u64,
+    hlog: &HlogOptions,
+) -> WorkerTotals {
+    let t = replay_hlog(store, fi, path, buf, skip, hlog);
+    store.seal_now();
+    let lines = memchr::memchr_iter(b'\n', buf).count() as u64
+        + u64::from(buf.last().is_some_and(|&b| b != b'\n'));
+    let hash = xxhash_rust::xxh3::xxh3_128(buf);
+    let through = Through { bytes: buf.len() as u64, lines, hash, eof: true };
+    turns.recorded(fi, through, t.ingested);
+    t
+}
+
+/// How the reader reads: the format (`None`: detect per file), the parser
+/// options and the interval-log options.
+#[derive(Clone, Copy)]
+struct How<'a> {
+    format: Option<&'a Format>,
+    opts: ParserOptions,
+    hlog: &'a HlogOptions,
 }
 
 /// Where the reader sends blocks, and the turns they record in.
@@ -576,21 +721,61 @@ struct Feed<'a> {
     turns: &'a Turns,
 }
 
+/// Reads the first block of every regular file and decides its parser, so
+/// that an input that cannot be read or recognised stops the replay before
+/// its first sample is recorded. Standard input and FIFOs are read once, so
+/// they are checked when their turn comes.
+///
+/// # Errors
+///
+/// The first input that cannot be opened, read or recognised.
+pub fn check_inputs(files: &[PathBuf], format: Option<&Format>, opts: ParserOptions) -> Result<()> {
+    for path in files {
+        if path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            continue;
+        }
+        let mut input = open_input(path)?;
+        let mut buf = vec![0u8; BLOCK];
+        let mut filled = 0;
+        fill(&mut *input, &mut buf, &mut filled, path)?;
+        let first = &buf[..filled];
+        let is_hlog = match format {
+            Some(f) => *f == Format::Hlog,
+            None => detect(&lines_of(first).take(20).collect::<Vec<_>>()) == Some(Format::Hlog),
+        };
+        if !is_hlog {
+            parser_for(first, format, opts, path)?;
+        }
+    }
+    Ok(())
+}
+
 /// The reader thread's part of [`replay`]: reads every file in order, hands
 /// line blocks to the parser threads over `tx` and replays interval logs
-/// itself, returning their totals.
+/// itself (each in its turn), returning their totals. Every byte read is
+/// hashed, so each block carries the hash of its file's prefix; blocks that
+/// end within a file's `Start::After` prefix are not sent.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one reader loop: detecting, cutting, hashing, skipping and sending share its buffers"
+)]
 fn read_files(
     store: &Store,
     files: &[PathBuf],
-    format: Option<&Format>,
-    opts: ParserOptions,
-    hlog: &HlogOptions,
+    starts: &[Start],
+    how: &How<'_>,
     feed: &Feed<'_>,
-) -> Result<Vec<WorkerTotals>> {
+    hlogs: &mut Vec<WorkerTotals>,
+) -> Result<()> {
     let Feed { pool, tx, turns } = *feed;
+    let How { format, opts, hlog } = *how;
     let mut seq = 0u64;
-    let mut hlogs = Vec::new();
     for (fi, path) in files.iter().enumerate() {
+        let skip = match starts.get(fi).copied().unwrap_or(Start::Whole) {
+            Start::Skip => continue,
+            Start::Whole => 0,
+            Start::After(t) => t.bytes,
+        };
         let mut input = open_input(path)?;
         let mut buf = pool.get();
         let mut filled = 0usize;
@@ -611,15 +796,17 @@ fn read_files(
             if !turns.wait(seq) {
                 bail!("parser threads stopped early");
             }
-            hlogs.push(replay_hlog(store, fi, path, &buf, hlog));
-            store.seal_now();
+            hlogs.push(hlog_turn(store, turns, (fi, path), &buf, skip, hlog));
             turns.done(seq);
             seq += 1;
             continue;
         }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut parser: Option<Arc<Parser>> = None;
         let mut line_no = 1u64;
         let mut start = 0usize;
+        // Stream offset of `buf[0]`.
+        let mut base = 0u64;
         loop {
             if filled == 0 {
                 break;
@@ -648,6 +835,14 @@ fn read_files(
             } else {
                 filled
             };
+            // Everything up to the cut, from the file's first byte (the
+            // CSV header included), is hashed.
+            hasher.update(&buf[..cut]);
+            // Lines of an earlier run's prefix are counted, not sent: the
+            // prefix ends at a line boundary.
+            let from =
+                usize::try_from(skip.saturating_sub(base)).unwrap_or(usize::MAX).clamp(start, cut);
+            line_no += memchr::memchr_iter(b'\n', &buf[start..from]).count() as u64;
             let mut next = pool.get();
             let tail = filled - cut;
             if next.len() < tail {
@@ -655,21 +850,42 @@ fn read_files(
             }
             next[..tail].copy_from_slice(&buf[cut..filled]);
             let mut end = cut;
-            if end > start && buf[end - 1] == b'\n' {
+            if end > from && buf[end - 1] == b'\n' {
                 end -= 1;
             }
-            let n_lines = memchr::memchr_iter(b'\n', &buf[start..end]).count() as u64 + 1;
-            let p = parser.clone().expect("set before the first block");
-            let block = Block { seq, file: fi, first_line: line_no, parser: p, buf, start, end };
-            if tx.send(block).is_err() {
-                bail!("parser threads stopped early");
+            let eof = !more && tail == 0;
+            if from < cut {
+                let n_lines = memchr::memchr_iter(b'\n', &buf[from..end]).count() as u64 + 1;
+                let through = Through {
+                    bytes: base + cut as u64,
+                    lines: line_no + n_lines - 1,
+                    hash: hasher.digest128(),
+                    eof,
+                };
+                let p = parser.clone().expect("set before the first block");
+                let block = Block {
+                    seq,
+                    file: fi,
+                    through,
+                    first_line: line_no,
+                    parser: p,
+                    buf,
+                    start: from,
+                    end,
+                };
+                if tx.send(block).is_err() {
+                    bail!("parser threads stopped early");
+                }
+                seq += 1;
+                line_no += n_lines;
+            } else {
+                pool.tx.send(buf).ok();
             }
-            seq += 1;
-            line_no += n_lines;
+            base += cut as u64;
             buf = next;
             filled = tail;
             start = 0;
-            if !more && filled == 0 {
+            if eof {
                 break;
             }
             if more {
@@ -677,7 +893,7 @@ fn read_files(
             }
         }
     }
-    Ok(hlogs)
+    Ok(())
 }
 
 /// Sums the workers' and interval logs' totals: series counted once, the

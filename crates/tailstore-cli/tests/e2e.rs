@@ -775,3 +775,162 @@ fn a_stray_line_a_year_ahead_deletes_nothing() {
     ]));
     assert_eq!(all["count"], 2161);
 }
+
+/// `n` JSONL requests, one per 10 ms from `t0`, over three endpoints.
+fn jsonl_requests(t0: u64, n: u64) -> String {
+    let mut text = String::new();
+    for k in 0..n {
+        let ep = ["/a", "/b", "/c"][(k % 3) as usize];
+        writeln!(
+            text,
+            "{{\"ts\":{}.{:02},\"endpoint\":\"{ep}\",\"latency_ms\":{},\"status\":200}}",
+            t0 + k / 100,
+            k % 100,
+            1 + k % 97
+        )
+        .unwrap();
+    }
+    text
+}
+
+/// The number of requests a store holds in `[t0, t0 + span)`.
+fn stored(st: &Path, t0: u64, span: u64) -> u64 {
+    json_of(&run(&[
+        "query",
+        "--store",
+        st.to_str().unwrap(),
+        "--match",
+        ".*",
+        "--start",
+        &t0.to_string(),
+        "--end",
+        &(t0 + span).to_string(),
+        "--json",
+    ]))["count"]
+        .as_u64()
+        .unwrap()
+}
+
+/// The replay ledger: the same input (by content, under any name) is
+/// refused a second time, `--force` adds it again, a log that grew is
+/// resumed after what was committed, and an input given twice is refused.
+#[test]
+fn replaying_the_same_input_twice_is_refused_and_a_grown_log_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let s = st.to_str().unwrap();
+    let t0 = 1_764_547_200u64;
+    let whole = jsonl_requests(t0, 50_000);
+    let cut = whole.match_indices('\n').nth(29_999).unwrap().0 + 1;
+    let f = dir.path().join("f.jsonl");
+    std::fs::write(&f, &whole[..cut]).unwrap();
+    let fp = f.to_str().unwrap();
+    json_of(&run(&["replay", "--store", s, "--json", fp]));
+    assert_eq!(stored(&st, t0, 3600), 30_000);
+    // Again, and as a copy under another name: refused, nothing added.
+    let copy = dir.path().join("copy.jsonl");
+    std::fs::copy(&f, &copy).unwrap();
+    for input in [fp, copy.to_str().unwrap()] {
+        let out = run(&["replay", "--store", s, "--json", input]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("already in this store (30000 requests"), "{err}");
+        assert!(err.contains("nothing to replay"), "{err}");
+    }
+    let out = run(&["replay", "--store", s, fp, copy.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("are the same input"), "{err}");
+    assert_eq!(stored(&st, t0, 3600), 30_000);
+    // The log grew: only the new lines are added.
+    std::fs::write(&f, &whole).unwrap();
+    let out = run(&["replay", "--store", s, "--json", fp]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("resuming after the"), "{err}");
+    assert_eq!(json_of(&out)["ingested"], 20_000, "{err}");
+    assert_eq!(stored(&st, t0, 3600), 50_000);
+    // The same input twice in one command.
+    let g = dir.path().join("g.jsonl");
+    std::fs::write(&g, jsonl_requests(t0 + 7200, 10)).unwrap();
+    let out = run(&["replay", "--store", s, g.to_str().unwrap(), g.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("are the same input"), "{err}");
+    assert_eq!(stored(&st, t0 + 7200, 60), 0, "nothing recorded before the check");
+    // --force adds it again.
+    json_of(&run(&["replay", "--store", s, "--force", "--json", fp]));
+    assert_eq!(stored(&st, t0, 3600), 100_000);
+}
+
+/// A replay that stops half-way (a truncated gzip after a good file) says
+/// per file what was committed, and the same command with the file made
+/// whole resumes: the store ends up with every request exactly once. An
+/// interrupted replay (an `open` entry never committed, as `kill -9`
+/// leaves) is refused with the reason; a name the store cannot hold is a
+/// bad line before anything is recorded, not a failure at flush.
+#[test]
+fn a_failed_replay_says_what_was_committed_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let s = st.to_str().unwrap();
+    let t0 = 1_764_547_200u64;
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, jsonl_requests(t0, 1000)).unwrap();
+    let big = jsonl_requests(t0 + 3600, 60_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, big.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let second = dir.path().join("second.jsonl.gz");
+    std::fs::write(&second, &gz[..gz.len() * 3 / 4]).unwrap();
+    let args = ["replay", "--store", s, good.to_str().unwrap(), second.to_str().unwrap()];
+    let out = run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("replay stopped"), "{err}");
+    assert!(err.contains("good.jsonl: committed whole (1000 requests)"), "{err}");
+    assert!(err.contains("second.jsonl.gz: committed its first"), "{err}");
+    let part = stored(&st, t0 + 3600, 3600);
+    assert!(part > 0 && part < 60_000, "{part}");
+    assert_eq!(stored(&st, t0, 3600), 1000);
+    // Made whole, the same command resumes.
+    std::fs::write(&second, &gz).unwrap();
+    let out = run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("good.jsonl: already in this store"), "{err}");
+    assert!(err.contains("second.jsonl.gz: resuming after the"), "{err}");
+    assert_eq!(stored(&st, t0 + 3600, 3600), 60_000);
+    assert_eq!(stored(&st, t0, 3600), 1000);
+    // An interrupted run: its open entry was never committed.
+    let third = dir.path().join("third.jsonl");
+    std::fs::write(&third, jsonl_requests(t0 + 7200, 10)).unwrap();
+    let ledger = st.join("replays.jsonl");
+    let id = {
+        let out = run(&["replay", "--store", s, third.to_str().unwrap()]);
+        assert!(out.status.success());
+        let text = std::fs::read_to_string(&ledger).unwrap();
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        last["id"].as_str().unwrap().to_owned()
+    };
+    let mut text = std::fs::read_to_string(&ledger).unwrap();
+    writeln!(text, "{{\"v\":1,\"event\":\"open\",\"id\":\"{id}\",\"path\":\"third.jsonl\"}}")
+        .unwrap();
+    std::fs::write(&ledger, text).unwrap();
+    let out = run(&["replay", "--store", s, third.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("was interrupted"), "{err}");
+    assert_eq!(stored(&st, t0 + 7200, 60), 10);
+    // A series name longer than the format holds: one bad line.
+    let long = dir.path().join("long.jsonl");
+    std::fs::write(
+        &long,
+        format!(
+            "{{\"ts\":{t0},\"endpoint\":\"/{}\",\"latency_ms\":1,\"status\":200}}\n{{\"ts\":{t0},\"endpoint\":\"/ok\",\"latency_ms\":1,\"status\":200}}\n",
+            "x".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    let out = run(&["replay", "--store", s, "--json", long.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a series name of 70001 bytes cannot be stored"), "{err}");
+    let j = json_of(&out);
+    assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(1), Some(1)), "{j}");
+}

@@ -34,7 +34,7 @@ mod rc;
 mod segment;
 mod varint;
 
-pub use chunk::{encode_interval, EncodedInterval};
+pub use chunk::{encode_interval, EncodedInterval, MAX_NAME_LEN};
 pub use codec::StoredInterval;
 pub use dir::{
     check, compact_segment, is_store, scan_dir, write_index, DirScan, FsyncPolicy, Indexed, Loc,

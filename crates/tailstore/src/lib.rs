@@ -86,4 +86,7 @@ pub use tailstore_query::Error as QueryError;
 pub use tailstore_query::{Selector, WindowStats};
 /// The error of the store directory, as [`Error::Storage`] wraps it.
 pub use tailstore_storage::Error as StorageError;
+/// Longest series name a durable store can hold, in bytes (names are 1 to
+/// this many bytes; an in-memory store takes any).
+pub use tailstore_storage::MAX_NAME_LEN as MAX_SERIES_NAME_LEN;
 pub use tailstore_storage::{check, is_store, Damage, FsyncPolicy, Report};
