@@ -813,6 +813,13 @@ fn read_files(
             }
             if parser.is_none() {
                 let (p, header) = parser_for(&buf[..filled], format, opts, path)?;
+                if !p.has_latency() {
+                    eprintln!(
+                        "{}: this log format records no latency: its requests count in rate, \
+                         errors and statuses, not in latency quantiles",
+                        path.display()
+                    );
+                }
                 if header {
                     start = memchr::memchr(b'\n', &buf[..filled]).map_or(filled, |i| i + 1);
                     line_no += 1;

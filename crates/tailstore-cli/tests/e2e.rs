@@ -934,3 +934,45 @@ fn a_failed_replay_says_what_was_committed_and_resumes() {
     let j = json_of(&out);
     assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(1), Some(1)), "{j}");
 }
+
+/// Plain nginx/Apache `combined`, the most common access log, is detected
+/// and replayed with unknown latency: rate, errors and statuses, no
+/// quantiles, and a note saying so.
+#[test]
+fn a_combined_log_without_latency_replays_rate_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("access.log");
+    let mut text = String::new();
+    for k in 0..120u64 {
+        let status = if k % 10 == 0 { 503 } else { 200 };
+        writeln!(
+            text,
+            "10.0.0.{} - - [01/Dec/2025:00:{:02}:{:02} +0000] \"POST /models/m/predict HTTP/1.1\" {status} 17 \"-\" \"curl/8\"",
+            k % 7,
+            k / 60,
+            k % 60
+        )
+        .unwrap();
+    }
+    std::fs::write(&f, text).unwrap();
+    let st = dir.path().join("st");
+    let out = run(&["replay", "--store", st.to_str().unwrap(), "--json", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("records no latency"), "{err}");
+    assert_eq!(json_of(&out)["ingested"], 120);
+    let q = json_of(&run(&[
+        "query",
+        "--store",
+        st.to_str().unwrap(),
+        "--series",
+        "/models/m/predict",
+        "--start",
+        "2025-12-01T00:00:00Z",
+        "--end",
+        "2025-12-01T00:02:00Z",
+        "--json",
+    ]));
+    assert_eq!((q["count"].as_u64(), q["errors"].as_u64()), (Some(120), Some(12)), "{q}");
+    assert!(q["quantiles_ms"]["p99"].is_null(), "{q}");
+    assert_eq!(q["rate_per_s"], 1.0);
+}

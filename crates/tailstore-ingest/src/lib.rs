@@ -11,6 +11,7 @@
 //! | `Jsonl` | one flat JSON object: `ts`/`timestamp`/`time`, `endpoint`/`path`/`series`, `latency_ms`/`latency_us`/`latency_s`/`duration_ms`, `status`/`status_code` | the latency field (absent, `null`, `"-"`: unknown) | path field; `host` / `upstream` field |
 //! | `Csv` | a header line naming the same columns, then data lines | the latency column | as JSONL |
 //! | `Nginx` | `combined` plus ` $request_time` | `$request_time` or `$upstream_response_time` | `$request` path; `$host` |
+//! | `Combined` | nginx's and Apache's plain `combined`, and nginx's sample `main` (plus `"$http_x_forwarded_for"`) | none: every request's latency is unknown | `$request` path |
 //! | `IngressNginx` | the ingress-nginx `upstreaminfo` format, current and older layouts | as nginx | `$request` path; `$proxy_upstream_name` |
 //! | `Alb` | AWS ALB and Classic ELB access logs | sum of the three processing times, or the target's | URL path; URL host; target group |
 //! | `Envoy` | Envoy's default text format and Istio's (1.1-1.7 and 1.8+ layouts), bare or behind a CRI, `ACCESS ` or Docker `json-file` wrapper | `%DURATION%` (ms), or `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` | request path; `%REQ(:AUTHORITY)%`; Istio `%UPSTREAM_CLUSTER%`, else `%UPSTREAM_HOST%` |
@@ -158,6 +159,11 @@ pub enum Format {
     Csv,
     /// nginx `combined` format plus ` $request_time` at the end.
     Nginx,
+    /// nginx's (and Apache's) plain `combined` format, the most common access
+    /// log there is (also nginx's sample `main`: `combined` plus
+    /// `"$http_x_forwarded_for"`). It logs no latency: requests count in
+    /// rate, errors and statuses, not in latency quantiles.
+    Combined,
     /// The Kubernetes ingress-nginx default `log-format-upstream`, with
     /// fallbacks to older controllers' layouts.
     IngressNginx,
@@ -202,6 +208,12 @@ pub const FORMATS: &[FormatInfo] = &[
     FormatInfo { format: Format::Jsonl, name: "jsonl", aliases: &[], help: "" },
     FormatInfo { format: Format::Csv, name: "csv", aliases: &[], help: "" },
     FormatInfo { format: Format::Nginx, name: "nginx", aliases: &[], help: "" },
+    FormatInfo {
+        format: Format::Combined,
+        name: "combined",
+        aliases: &["nginx-combined", "apache-combined"],
+        help: "nginx/Apache combined, no latency",
+    },
     FormatInfo { format: Format::IngressNginx, name: "ingress-nginx", aliases: &[], help: "" },
     FormatInfo { format: Format::Alb, name: "alb", aliases: &[], help: "" },
     FormatInfo {
@@ -382,6 +394,10 @@ impl Parser {
             Format::Nginx => {
                 Kind::Log(logformat::LogParser::single(logformat::NGINX_PRESET, opts)?)
             }
+            Format::Combined => {
+                let layouts = logformat::COMBINED_LAYOUTS.map(str::to_owned);
+                Kind::Log(logformat::LogParser::layered(&layouts, opts)?)
+            }
             Format::IngressNginx => {
                 Kind::Log(logformat::LogParser::layered(&logformat::ingress_layouts(), opts)?)
             }
@@ -427,6 +443,17 @@ impl Parser {
         }
     }
 
+    /// Whether requests parsed by this parser can carry a latency: `false`
+    /// for a log format without one (`combined`, or a `log_format` without
+    /// `$request_time`), whose requests all have unknown latency.
+    #[must_use]
+    pub fn has_latency(&self) -> bool {
+        match &self.kind {
+            Kind::Log(p) => p.has_latency(),
+            _ => true,
+        }
+    }
+
     /// True when the format's first line is a header the caller must pass to
     /// [`new`](Parser::new) (CSV).
     #[must_use]
@@ -459,6 +486,7 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 pub fn detect(lines: &[&[u8]]) -> Option<Format> {
     static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
     static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
+    static COMBINED: OnceLock<Option<Parser>> = OnceLock::new();
     if hlog::looks_like(lines) {
         return Some(Format::Hlog);
     }
@@ -491,6 +519,9 @@ pub fn detect(lines: &[&[u8]]) -> Option<Format> {
     if parses(preset(&NGINX, &Format::Nginx)) {
         return Some(Format::Nginx);
     }
+    if parses(preset(&COMBINED, &Format::Combined)) {
+        return Some(Format::Combined);
+    }
     None
 }
 
@@ -513,8 +544,17 @@ mod tests {
 
     #[test]
     fn format_names() {
-        for name in ["jsonl", "csv", "nginx", "ingress-nginx", "alb", "envoy", "envoy-json", "hlog"]
-        {
+        for name in [
+            "jsonl",
+            "csv",
+            "nginx",
+            "combined",
+            "ingress-nginx",
+            "alb",
+            "envoy",
+            "envoy-json",
+            "hlog",
+        ] {
             let f: Format = name.parse().unwrap();
             assert_eq!(f.to_string(), name);
             assert!(!Parser::needs_header(&f) || f == Format::Csv);
@@ -527,8 +567,8 @@ mod tests {
         let e = "apache".parse::<Format>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown format `apache`: expected one of jsonl, csv, nginx, ingress-nginx, alb, envoy, \
-             envoy-json, hlog"
+            "unknown format `apache`: expected one of jsonl, csv, nginx, combined, ingress-nginx, alb, \
+             envoy, envoy-json, hlog"
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
@@ -560,7 +600,7 @@ mod tests {
         assert_eq!(" envoy-json\n".parse::<Format>(), Ok(Format::EnvoyJson));
         assert_eq!(
             crate::format_names(),
-            "jsonl, csv, nginx, ingress-nginx, alb, envoy, envoy-json, hlog"
+            "jsonl, csv, nginx, combined, ingress-nginx, alb, envoy, envoy-json, hlog"
         );
         assert_eq!(Format::LogFormat("$status".into()).info(), None);
     }
@@ -666,6 +706,19 @@ mod tests {
             d(&["127.0.0.1 - frank [13/Jul/2016:10:55:36 +0000] \"GET /a HTTP/1.0\" 200 2326"]),
             None
         );
+        // Plain `combined`, the most common access log: no latency.
+        let combined = "93.180.71.3 - - [17/May/2015:08:05:32 +0000] \"GET /downloads/product_1 \
+                        HTTP/1.1\" 304 0 \"-\" \"Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.21)\"";
+        assert_eq!(d(&[combined]), Some(Format::Combined));
+        let p = parser(&Format::Combined);
+        assert!(!p.has_latency());
+        assert!(parser(&Format::Nginx).has_latency());
+        let r = p.parse(combined.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            (r.series.as_ref(), r.status, r.latency_ns),
+            ("/downloads/product_1", 304, None)
+        );
+        assert_eq!(r.ts_s, 1_431_849_932);
         let envoy = "[2019-02-12T18:37:42.921Z] \"GET /httpbin/ip HTTP/1.1\" 200 - 0 43 217 216 \
                      \"172.17.0.5\" \"curl/7.59.0\" \"c62e\" \"httpbin.org\" \"52.87.35.92:80\"";
         assert_eq!(d(&[envoy]), Some(Format::Envoy));

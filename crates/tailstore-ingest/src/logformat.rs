@@ -27,6 +27,16 @@ use crate::scan;
 use crate::time::{self, Timestamp};
 use crate::{LatencySource, LineError, Request, SeriesBy};
 
+/// nginx's (and Apache's) `combined` format, which logs no latency, then
+/// the `main` format of nginx's sample configuration (`combined` plus
+/// ` "$http_x_forwarded_for"`), tried in that order.
+pub(crate) const COMBINED_LAYOUTS: [&str; 2] = [
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \
+     \"$http_referer\" \"$http_user_agent\"",
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \
+     \"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"",
+];
+
 /// The nginx preset: the `combined` format plus ` $request_time`.
 pub(crate) const NGINX_PRESET: &str = "$remote_addr - $remote_user [$time_local] \"$request\" \
      $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time";
@@ -87,6 +97,9 @@ enum LatencyKind {
     Seconds,
     /// `$upstream_response_time`: a list of seconds, summed.
     UpstreamList,
+    /// No latency variable in the format (the `combined` format): every
+    /// request's latency is unknown (it counts in rate, errors and statuses).
+    Absent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,11 +423,12 @@ impl CompiledFormat {
             return Err(missing("status", "$status"));
         }
         let latency = match latency {
-            LatencySource::Request => {
-                assign(Role::Latency, &["request_time"])
-                    .ok_or_else(|| missing("latency", "$request_time (latency source: request)"))?;
-                LatencyKind::Seconds
-            }
+            // A format without `$request_time` (nginx's own `combined`)
+            // still gives rate, errors and statuses.
+            LatencySource::Request => match assign(Role::Latency, &["request_time"]) {
+                Some(_) => LatencyKind::Seconds,
+                None => LatencyKind::Absent,
+            },
             LatencySource::Upstream => {
                 assign(Role::Latency, &["upstream_response_time"]).ok_or_else(|| {
                     missing("latency", "$upstream_response_time (latency source: upstream)")
@@ -543,6 +557,7 @@ impl CompiledFormat {
                 }
             },
             LatencyKind::UpstreamList => num::upstream_sum_ns(caps.latency).map_err(err)?,
+            LatencyKind::Absent => None,
         };
         let series: Cow<'a, str> = match self.series {
             SeriesKind::Request => num::lossy(request::request_path(caps.series).map_err(err)?),
@@ -575,6 +590,12 @@ impl LogParser {
     /// A parser for one definition.
     pub(crate) fn single(def: &str, opts: crate::ParserOptions) -> Result<LogParser, Error> {
         Ok(LogParser { formats: vec![CompiledFormat::new(def, opts.latency, opts.series_by)?] })
+    }
+
+    /// Whether lines carry a latency (`false`: the format has no latency
+    /// variable, such as `combined`).
+    pub(crate) fn has_latency(&self) -> bool {
+        self.formats.iter().any(|f| f.latency != LatencyKind::Absent)
     }
 
     /// A parser trying each definition in turn (the first one's errors are reported).
@@ -706,7 +727,10 @@ mod tests {
         let d = ParserOptions::default();
         assert!(e("$remote_addr $status $request_time", d).contains("no time variable"));
         assert!(e("[$time_local] $request_time", d).contains("no status variable"));
-        assert!(e("[$time_local] $status \"$request\"", d).contains("no latency variable"));
+        // No latency variable: requests of unknown latency (nginx `combined`).
+        let none =
+            CompiledFormat::new("[$time_local] $status \"$request\"", d.latency, d.series_by);
+        assert_eq!(none.unwrap().latency, LatencyKind::Absent);
         assert!(e("[$time_local] $status $request_time", d).contains("no series variable"));
         assert!(e("[$time_local] $status$request_time \"$request\"", d).contains("no text between"));
         assert!(e("no variables", d).contains("no `$variable`"));
