@@ -666,6 +666,11 @@ impl Table {
         out
     }
 
+    /// Whether no unsealed request is held (no second, no settled part).
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.settled.is_empty() && self.iter().next().is_none()
+    }
+
     /// Every non-empty second held, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &SecondAcc> + '_ {
         self.slots

@@ -194,6 +194,11 @@ impl Shard {
     /// The published slots not consumed yet: the ring and `tail..head`.
     /// Consumers only, holding the series mutex; [`Shard::release`] after.
     #[inline]
+    /// Whether every slot written has been drained.
+    fn is_drained(&self) -> bool {
+        self.head.load(Acquire) == self.tail.load(Relaxed)
+    }
+
     fn pending(&self) -> (&[Slot], u64, u64) {
         let head = self.head.load(Acquire);
         (self.ring(), self.tail.load(Relaxed), head)
@@ -652,6 +657,16 @@ impl Recorder {
             }
         }
         out
+    }
+
+    /// Whether the recorder holds nothing a seal pass would hand out: every
+    /// ring drained and no unsealed second or late delta held. A seal pass
+    /// skips idle series (with nothing due in their tier either), so its cost
+    /// follows the series that recorded, not every series of the store. A
+    /// sample recorded while this runs is sealed by the next pass, as it
+    /// would be had it come just after.
+    pub fn is_idle(&self) -> bool {
+        (&self.shards).into_iter().all(|s| s.is_drained()) && self.open.lock().table.holds_nothing()
     }
 
     /// Adds everything not yet handed out by [`Recorder::seal`] for seconds

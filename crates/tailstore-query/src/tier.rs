@@ -407,6 +407,36 @@ impl MemTier {
         built
     }
 
+    /// When this tier next has work, if nothing is added to it: the
+    /// smallest seal bound at which [`MemTier::roll_up`] would build a piece
+    /// (`u64::MAX`: none), and the smallest data time at which
+    /// [`MemTier::advance`] would drop one (`u64::MAX`: none). A store skips
+    /// an idle series' tier until one of them is reached.
+    #[must_use]
+    pub fn due(&self) -> (u64, u64) {
+        let mut rollup = u64::MAX;
+        for k in 1..self.levels.len() {
+            let (src, dst) = (&self.levels[k - 1], &self.levels[k]);
+            let span = u64::from(dst.spec.span_s);
+            if let Some((&next, _)) = src.pieces.range(dst.built_until..).next() {
+                rollup = rollup.min((next - next % span).saturating_add(span));
+            }
+        }
+        let mut expire = u64::MAX;
+        for level in &self.levels {
+            if let Some((&first, _)) = level.pieces.first_key_value() {
+                // `retained_from(newest)` passes `first` once
+                // `newest + 1 - retention >= first + span`.
+                let at = first
+                    .saturating_add(u64::from(level.spec.span_s))
+                    .saturating_add(level.spec.retention_s)
+                    .saturating_sub(1);
+                expire = expire.min(at);
+            }
+        }
+        (rollup, expire)
+    }
+
     /// Moves the data clock to `newest_s` and drops pieces past retention.
     pub fn advance(&mut self, newest_s: u64) {
         if newest_s <= self.newest_s {

@@ -227,9 +227,10 @@ fn ticker(weak: &Weak<Inner>, tick: Duration) {
             seal_pass(&inner, false);
             last_newest = newest;
             passes_since_seal = 0;
-        } else {
+        } else if inner.timeline.live.load(Relaxed) {
             // Under the map's read lock, no copy of it: `drain_live` only
             // try-locks each series, so this is short even for thousands.
+            // Stores never fed by `record()` (a replay's) skip it.
             for s in inner.series.read().values() {
                 s.recorder.drain_live();
             }

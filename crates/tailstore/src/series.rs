@@ -1,7 +1,7 @@
 //! A series: its recorder and sealed history, and the handle users record
 //! through.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +18,12 @@ pub(crate) struct SeriesInner {
     pub(crate) name: Arc<str>,
     pub(crate) recorder: Recorder,
     pub(crate) tier: Mutex<MemTier>,
+    /// `MemTier::due` after the last seal pass that visited this series:
+    /// the seal bound and the data time for retention at which its tier
+    /// next has work. A pass skips the series while its recorder is idle
+    /// and neither is reached.
+    pub(crate) rollup_due: AtomicU64,
+    pub(crate) expire_due: AtomicU64,
 }
 
 /// A new series of `inner` whose seconds below `sealed_below` count as sealed.
@@ -26,6 +32,8 @@ pub(crate) fn new_series(inner: &Inner, name: &str, sealed_below: u64) -> Series
         name: Arc::from(name),
         recorder: Recorder::new(inner.opts.layout, sealed_below, inner.timeline.clone()),
         tier: Mutex::new(MemTier::new(&inner.opts.levels(inner.durable))),
+        rollup_due: AtomicU64::new(0),
+        expire_due: AtomicU64::new(0),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::options::Options;
 use crate::query::{Query, WindowSpec};
 use crate::recovery;
-use crate::seal::{flush_inner, seal_pass, Storage, CLOSE_IDLE};
+use crate::seal::{flush_inner, seal_one, seal_pass, Storage, CLOSE_IDLE};
 use crate::series::{new_series, Series, SeriesInner};
 use crate::sink::Sink;
 
@@ -346,7 +346,8 @@ impl Store {
     /// The sealed pieces of series `name` at the rollup level whose piece
     /// length is `span_s` (1, 60 or 3600 with the default levels), starting in
     /// `[start_s, end_s)`, in time order: the stored intervals themselves, for
-    /// export. Seals what is due first; the still-open seconds are not
+    /// export. Seals what is due of that series first (at its own cost, not
+    /// the store's); the still-open seconds are not
     /// included. `None` when the series or the level does not exist.
     #[must_use]
     pub fn pieces(
@@ -356,8 +357,8 @@ impl Store {
         start_s: u64,
         end_s: u64,
     ) -> Option<Vec<Interval>> {
-        seal_pass(&self.inner, false);
         let s = self.inner.series.read().get(name).cloned()?;
+        seal_one(&self.inner, &s);
         let mut tier = s.tier.lock();
         let level = tier.specs().iter().position(|l| l.span_s == span_s)?;
         Some(tier.pieces(level, start_s, end_s))
