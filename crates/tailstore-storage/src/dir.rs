@@ -16,7 +16,7 @@ use crate::chunk::{
 };
 use crate::codec::StoredInterval;
 use crate::error::{ChunkError, Error};
-use crate::index::{decode_index, encode_index, index_path};
+use crate::index::{decode_index, encode_index, index_hint, index_path};
 use crate::mmap::Map;
 use crate::segment::{
     bucket_len_s, check_header, parse_segment_name, read_entry, scan_segment, segment_header,
@@ -150,6 +150,55 @@ pub struct Indexed {
     pub loc: Loc,
 }
 
+/// A span of one level where a scan found damage: the pieces there (of one
+/// series, or of any) may be missing or hold only part of their data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// The level of the damaged segment (0, 1, 2).
+    pub level: u8,
+    /// The series whose record was damaged, when the segment's index file
+    /// names it; `None` when the damaged records are not known (no index
+    /// matches the segment's length): then any series may have lost pieces
+    /// anywhere in the segment's time bucket.
+    pub series: Option<Arc<str>>,
+    /// First second of the span (a multiple of the level's piece length).
+    pub start_s: u64,
+    /// End of the span, exclusive.
+    pub end_s: u64,
+}
+
+/// What the damage of one scanned segment may have taken: from its index
+/// file, the records whose bytes meet a damaged region, each a piece of
+/// its series; without a usable index, the whole time bucket of the file,
+/// for every series.
+fn lost_pieces(path: &Path, len: u64, level: u8, bucket: u64, damage: &[Damage]) -> Vec<Lost> {
+    let hint =
+        std::fs::read(index_path(path)).ok().and_then(|ix| index_hint(&ix, len, level, bucket));
+    let Some(entries) = hint else {
+        return vec![Lost {
+            level,
+            series: None,
+            start_s: bucket,
+            end_s: bucket + bucket_len_s(level),
+        }];
+    };
+    let span = u64::from(span_s(level));
+    entries
+        .into_iter()
+        .filter(|e| {
+            let end = e.offset + u64::from(e.len);
+            // A region of 0 bytes (an empty file) meets what starts there.
+            damage.iter().any(|d| d.offset < end && d.offset + d.skipped.max(1) > e.offset)
+        })
+        .map(|e| Lost {
+            level,
+            series: Some(e.series),
+            start_s: e.start_s,
+            end_s: e.start_s + span,
+        })
+        .collect()
+}
+
 /// The index of a directory: every valid interval record, by header, and
 /// the mapped files to decode them from.
 #[derive(Debug)]
@@ -163,6 +212,10 @@ pub struct DirScan {
     pub unindexed: Vec<u32>,
     /// What was read and what was damaged.
     pub report: Report,
+    /// Where the damage in [`DirScan::report`] may have taken pieces, per
+    /// level (and series, when known): answers must not take the pieces
+    /// found there as whole.
+    pub lost: Vec<Lost>,
 }
 
 fn segment_files(dir: &Path) -> Result<Vec<(u8, u64, PathBuf)>, Error> {
@@ -205,6 +258,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
     let mut files = Vec::new();
     let mut intervals = Vec::new();
     let mut unindexed = Vec::new();
+    let mut lost = Vec::new();
     for (level, bucket, path) in segment_files(dir)? {
         // Gone: removed by retention between listing and opening.
         let Some(map) = map_segment(&path)? else { continue };
@@ -231,6 +285,9 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
             let scan = scan_segment(bytes, &path, level, bucket, layout, decode)?;
             report.damaged.extend(scan.damage.iter().cloned());
             report.recovered += scan.recovered;
+            if !scan.damage.is_empty() {
+                lost.extend(lost_pieces(&path, bytes.len() as u64, level, bucket, &scan.damage));
+            }
             if scan.damage.is_empty() && !bytes.is_empty() {
                 unindexed.push(file_ix);
             }
@@ -246,7 +303,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
         files.push((level, bucket, path, map));
     }
     let segments = Arc::new(Segments { layout: *layout, files });
-    Ok((DirScan { records, segments, unindexed, report }, intervals))
+    Ok((DirScan { records, segments, unindexed, report, lost }, intervals))
 }
 
 /// Checks a directory: every record's framing, checksum and payload is

@@ -89,14 +89,36 @@ pub type Indexed = (HashMap<u64, Arc<str>>, Vec<Entry>);
 /// and bucket `bucket_s`. `None` unless the index is intact and describes
 /// exactly these bytes: then the segment must be scanned.
 pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> Option<Indexed> {
+    decode(index, segment.len() as u64, Some(tail_crc(segment)), level, bucket_s)
+}
+
+/// The records an intact index lists for a segment of `segment_len` bytes
+/// of `level` and bucket `bucket_s`, whether or not the segment's bytes are
+/// still those it was made from (no tail CRC check): what a damaged
+/// segment held where its damage is (the writer only appends, so a segment
+/// of the index's length has its records where the index says). `None`
+/// when the index is damaged, of another level or of another length.
+pub fn index_hint(index: &[u8], segment_len: u64, level: u8, bucket_s: u64) -> Option<Vec<Entry>> {
+    decode(index, segment_len, None, level, bucket_s).map(|(_, entries)| entries)
+}
+
+/// [`decode_index`], the segment given by its length and (unless `None`)
+/// the CRC of its tail.
+fn decode(
+    index: &[u8],
+    segment_len: u64,
+    tail: Option<[u8; 4]>,
+    level: u8,
+    bucket_s: u64,
+) -> Option<Indexed> {
     let (body, crc) = index.split_last_chunk::<4>()?;
     let head = body.first_chunk::<HEAD_LEN>()?;
     if crc32c::crc32c(body) != u32::from_le_bytes(*crc)
         || head[..8] != INDEX_MAGIC
         || head[8..10] != INDEX_VERSION.to_le_bytes()
         || head[10] != level
-        || u64::from_le_bytes(head[12..20].try_into().ok()?) != segment.len() as u64
-        || head[20..24] != tail_crc(segment)
+        || u64::from_le_bytes(head[12..20].try_into().ok()?) != segment_len
+        || tail.is_some_and(|t| head[20..24] != t)
     {
         return None;
     }
@@ -125,7 +147,7 @@ pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> O
         let offset = prev_end.checked_add(v(&mut pos)?)?;
         let len = u32::try_from(v(&mut pos)?).ok()?;
         let end = offset.checked_add(u64::from(len))?;
-        if late > 1 || slot >= slots || end > segment.len() as u64 {
+        if late > 1 || slot >= slots || end > segment_len {
             return None;
         }
         entries.push(Entry {
@@ -180,6 +202,12 @@ mod tests {
             let last = changed.len() - 1;
             changed[last] ^= 1;
             assert!(decode_index(&ix, &changed, 0, 3600).is_none());
+            // The hint names the records of a damaged segment of the same
+            // length, and nothing for another length or level.
+            let len = seg.len() as u64;
+            assert_eq!(index_hint(&ix, len, 0, 3600).as_ref(), Some(&scan.entries), "n {n}");
+            assert!(index_hint(&ix, len + 1, 0, 3600).is_none());
+            assert!(index_hint(&ix, len, 1, 3600).is_none());
             for i in 0..ix.len() {
                 let mut b = ix.clone();
                 b[i] ^= 0x20;

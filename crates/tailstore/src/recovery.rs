@@ -72,6 +72,14 @@ struct Parts {
 /// seconds and of their rollup), or a finer part is a late delta (a crash
 /// between the writes of a delta and of its rollup deltas). Everything else
 /// stays cold until read.
+///
+/// Where the scan found damage ([`DirScan::lost`]: pieces of one series
+/// named by the damaged segment's index file, or a whole segment's time
+/// bucket for every series), the pieces are marked damaged before the
+/// rebuilds: queries answer those spans from intact finer levels or report
+/// them, and a rollup rebuilt from intact finer data is whole again. A
+/// record that fails its checksum only when a query decodes it is marked
+/// damaged then, by the tier.
 pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
     let (newest, mut by_series) = group_records(&disk.records, levels);
@@ -90,6 +98,9 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
         let mut tier = series.tier.lock();
         tier.set_source(source.clone());
         tier.advance(newest);
+        for lost in disk.lost.iter().filter(|l| l.series.as_ref().is_none_or(|s| *s == name)) {
+            tier.mark_damaged(usize::from(lost.level), lost.start_s, lost.end_s);
+        }
         let specs = tier.specs();
         let mut persist: Vec<(u8, Interval)> = Vec::new();
         // The finer level's starts and whether the files may disagree there.
