@@ -680,7 +680,13 @@ impl MemTier {
     /// level covers the window, and [`Covered::damaged`] lists the rest.
     pub fn add_window(&mut self, start_s: u64, end_s: u64, acc: &mut Accumulator) -> Covered {
         let cov = self.coverage();
-        let mut p = self.plan(start_s, end_s);
+        let levels = &self.levels;
+        let mut p = plan_around(
+            &cov,
+            &|li, a, b, out| levels[li].damaged.push_within(a, b, out),
+            start_s,
+            end_s,
+        );
         let covered_from = p.uncovered.iter().map(|u| u.1).max().unwrap_or(start_s);
         let mut damaged = std::mem::take(&mut p.damaged);
         let mut work = std::mem::take(&mut p.segments);
