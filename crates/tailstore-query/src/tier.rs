@@ -1052,4 +1052,31 @@ mod tests {
         let c = t.add_window(0, 180, &mut acc);
         assert_eq!((acc.requests(), c.damaged), (59, vec![(10, 11), (60, 120)]));
     }
+
+    /// Damaged spans merge when they touch, split when a part is whole
+    /// again, and answer the lookups the planner and the slide make.
+    #[test]
+    fn damaged_spans_merge_split_and_answer() {
+        let mut d = Spans::default();
+        d.mark(10, 20);
+        d.mark(30, 40);
+        d.mark(20, 25); // touches [10, 20)
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(10, 25), (30, 40)]);
+        d.mark(5, 35);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 40)]);
+        d.unmark(10, 12);
+        d.unmark(38, 50);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 10), (12, 38)]);
+        assert!(d.covers(5) && !d.covers(10) && d.covers(37) && !d.covers(38));
+        assert!(d.meets(9, 12) && !d.meets(10, 12) && !d.meets(38, 100) && d.meets(0, 6));
+        let mut out = Vec::new();
+        d.push_within(7, 20, &mut out);
+        assert_eq!(out, [(7, 10), (12, 20)]);
+        assert_eq!(
+            (d.first_after(0), d.first_after(7), d.first_after(10), d.first_after(38)),
+            (Some(5), Some(5), Some(12), None)
+        );
+        d.drop_below(10);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(12, 38)]);
+    }
 }
