@@ -163,9 +163,24 @@ fn issue_10_a_damaged_minute_is_answered_from_its_seconds() {
         }
         // A writer's open rebuilds and re-persists the minute from its
         // seconds; the file it appended to is damaged all the same, and the
-        // next open still answers exactly.
+        // next open still answers exactly. The index file written before the
+        // append still names the damaged record.
         drop(store);
+        let before = std::fs::metadata(&seg).unwrap().len();
         Store::open(&d, opts()).unwrap().close().unwrap();
+        let lost = tailstore_storage::scan_dir(&d, &Layout::default()).unwrap().lost;
+        match found {
+            Found::Decoded => assert!(lost.is_empty(), "{lost:?}"),
+            Found::Named => {
+                assert!(std::fs::metadata(&seg).unwrap().len() > before, "nothing appended");
+                assert_eq!(lost.len(), 1, "{lost:?}");
+                assert_eq!(
+                    (lost[0].series.as_deref(), lost[0].start_s, lost[0].end_s),
+                    (Some(M[k]), m, m + 60)
+                );
+            }
+            Found::Unnamed => assert!(lost.iter().all(|l| l.series.is_none()), "{lost:?}"),
+        }
         let store = Store::open_read_only(&d, opts()).unwrap();
         let w = query(&store, Sel::One(k), m, m + 60);
         assert_eq!((w.count(), w.damaged_s()), (truth(m, m + 60, sel_k(k)), 0), "{found:?}");

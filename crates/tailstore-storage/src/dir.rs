@@ -167,34 +167,50 @@ pub struct Lost {
     pub end_s: u64,
 }
 
-/// What the damage of one scanned segment may have taken: from its index
-/// file, the records whose bytes meet a damaged region, each a piece of
-/// its series; without a usable index, the whole time bucket of the file,
-/// for every series.
-fn lost_pieces(path: &Path, len: u64, level: u8, bucket: u64, damage: &[Damage]) -> Vec<Lost> {
+/// What the damage of one scanned segment may have taken. Its index file,
+/// when it is intact, no longer than the segment and lists every record the
+/// scan still reads in the part it covers (so it describes this file, as
+/// the writer left it before appending more), names the records whose bytes
+/// meet a damaged region there: each a piece of its series. Damage that no
+/// such index covers may have taken any piece of the file's time bucket,
+/// of any series.
+fn lost_pieces(
+    path: &Path,
+    len: u64,
+    level: u8,
+    bucket: u64,
+    scan: &crate::segment::SegmentScan,
+) -> Vec<Lost> {
+    let whole_bucket =
+        Lost { level, series: None, start_s: bucket, end_s: bucket + bucket_len_s(level) };
     let hint =
         std::fs::read(index_path(path)).ok().and_then(|ix| index_hint(&ix, len, level, bucket));
-    let Some(entries) = hint else {
-        return vec![Lost {
-            level,
-            series: None,
-            start_s: bucket,
-            end_s: bucket + bucket_len_s(level),
-        }];
-    };
-    let span = u64::from(span_s(level));
+    let Some((indexed_len, entries)) = hint else { return vec![whole_bucket] };
+    // Every record read in the indexed part must be one the index lists.
+    let listed: std::collections::HashSet<(u64, u32, u64, &str)> =
+        entries.iter().map(|e| (e.offset, e.len, e.start_s, &*e.series)).collect();
+    let describes = scan
+        .entries
+        .iter()
+        .filter(|e| e.offset + u64::from(e.len) <= indexed_len)
+        .all(|e| listed.contains(&(e.offset, e.len, e.start_s, &*e.series)));
+    // A region of 0 bytes (an empty file) meets what starts where it does.
+    let region = |d: &Damage| (d.offset, d.offset + d.skipped.max(1));
+    if !describes || scan.damage.iter().any(|d| region(d).1 > indexed_len) {
+        return vec![whole_bucket];
+    }
+    let piece_s = u64::from(span_s(level));
     entries
-        .into_iter()
+        .iter()
         .filter(|e| {
             let end = e.offset + u64::from(e.len);
-            // A region of 0 bytes (an empty file) meets what starts there.
-            damage.iter().any(|d| d.offset < end && d.offset + d.skipped.max(1) > e.offset)
+            scan.damage.iter().map(region).any(|(a, b)| a < end && b > e.offset)
         })
         .map(|e| Lost {
             level,
-            series: Some(e.series),
+            series: Some(e.series.clone()),
             start_s: e.start_s,
-            end_s: e.start_s + span,
+            end_s: e.start_s + piece_s,
         })
         .collect()
 }
@@ -286,7 +302,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
             report.damaged.extend(scan.damage.iter().cloned());
             report.recovered += scan.recovered;
             if !scan.damage.is_empty() {
-                lost.extend(lost_pieces(&path, bytes.len() as u64, level, bucket, &scan.damage));
+                lost.extend(lost_pieces(&path, bytes.len() as u64, level, bucket, &scan));
             }
             if scan.damage.is_empty() && !bytes.is_empty() {
                 unindexed.push(file_ix);
