@@ -13,16 +13,16 @@ use crate::util::{secs, Rng, StopOnDrop};
 
 const T: u64 = 1_780_000_000 - 1_780_000_000 % 3600 + 3590; // 10 s before an hour
 
-fn opts() -> Options {
+pub(crate) fn opts() -> Options {
     Options::default().keep_everything().lateness(Duration::ZERO)
 }
 
 /// Deterministic traffic: second `s` of series `k` gets `n(s, k)` samples.
-fn n_of(s: u64, k: u64) -> u64 {
+pub(crate) fn n_of(s: u64, k: u64) -> u64 {
     (s * 7 + k * 13) % 23 + 1
 }
 
-fn record_second(store: &Store, s: u64, series: u64) {
+pub(crate) fn record_second(store: &Store, s: u64, series: u64) {
     for k in 0..series {
         let h = store.series(&format!("/models/m{k}/predict"));
         for i in 0..n_of(s, k) {
@@ -421,7 +421,24 @@ fn kill_9_during_compaction() {
     assert!(next_start > base, "no trial flushed anything");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// The seconds (of `original`, per series and second) that answer less
+/// than `original` with `damaged_s` 0; a second that reports damage must
+/// answer nothing else.
+fn silently_short(store: &Store, original: &BTreeMap<(u64, u64), u64>) -> Vec<(u64, u64)> {
+    original
+        .iter()
+        .filter(|(&(k, s), &n)| {
+            let name = format!("/models/m{k}/predict");
+            let w = store.query(Selector::exact(name.as_str())).between(secs(s), secs(s + 1));
+            let w = w.run().unwrap();
+            assert!(w.damaged_s() <= 1 && (w.damaged_s() == 0 || w.count() == 0));
+            w.count() != n && w.damaged_s() == 0
+        })
+        .map(|(key, _)| *key)
+        .collect()
+}
+
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -491,6 +508,9 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
         for (key, n) in &got {
             assert_eq!(Some(n), original.get(key), "case {case} ({how}): {key:?} decoded wrong");
         }
+        // Issue 10, item 2: a second that answers less says so (but for a
+        // clean cut, below).
+        let silent = silently_short(&store, &original);
         if !is_seg {
             // An index is a cache: a damaged one is not used, nothing is lost.
             assert_eq!(got.len(), original.len(), "case {case} ({how}): index damage lost data");
@@ -515,6 +535,10 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
                 !report.is_clean() || clean_cut,
                 "case {case} ({how}): data lost, nothing reported"
             );
+            assert!(
+                silent.is_empty() || clean_cut,
+                "case {case} ({how}): seconds {silent:?} answer less with damaged_s 0"
+            );
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -525,12 +549,12 @@ fn corruption_is_reported_and_untouched_chunks_answer_exactly() {
     assert!(seg_cases < cases, "no index file was mutated");
 }
 
-fn level_of(path: &Path) -> u8 {
+pub(crate) fn level_of(path: &Path) -> u8 {
     let name = path.file_name().unwrap().to_str().unwrap();
     name[1..2].parse().unwrap()
 }
 
-fn bucket_of(path: &Path) -> u64 {
+pub(crate) fn bucket_of(path: &Path) -> u64 {
     let name = path.file_name().unwrap().to_str().unwrap();
     name[3..23].parse().unwrap()
 }

@@ -4,6 +4,7 @@ mod util;
 
 mod bad_input;
 mod concurrency;
+mod damaged;
 mod durable;
 mod fuzz_corpus;
 mod oracle;

@@ -31,11 +31,18 @@ macro_rules! outln {
 }
 use crate::time::{parse_duration, parse_time};
 
+/// Exit code of `query` and `query-range` when some second of a window has
+/// no intact stored piece (`damaged_s` > 0): the answer covers the rest.
+const EXIT_DAMAGED: u8 = 3;
+
 #[derive(ClapParser)]
 #[command(
     name = "tailstore",
     version,
-    about = "Latency percentiles, rates and error ratios of recorded traffic, from an embedded store."
+    about = "Latency percentiles, rates and error ratios of recorded traffic, from an embedded store.",
+    after_help = "Exit codes: 0 success; 1 check found damage, or a replay's lines were all bad; \
+                  2 error; 3 query/query-range answered, but some seconds of a window have no \
+                  intact stored piece (damaged_s > 0: damaged segment files, see check)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -59,10 +66,17 @@ enum Command {
     Replay(ReplayArgs),
     /// P50/P95/P99, rate and error ratio of one window.
     ///
+    /// A damaged stored piece is answered from the finer levels the store still holds intact;
+    /// seconds that no intact piece covers are left out, counted in `damaged_s` (JSON) or a
+    /// warning on stderr (table), and make the exit code 3.
+    ///
     /// Example: tailstore query --store ./st --match '/models/.*' --last 5m --at 2024-05-28T13:47:00Z --json
     Query(QueryArgs),
     /// One point per step, each the window of length --window ending at that step
     /// (what graphs and alert evaluation use).
+    ///
+    /// Each point carries `damaged_s` as `query` does; the exit code is 3 when a point has
+    /// damaged seconds.
     ///
     /// Example: tailstore query-range --store ./st --match '/models/.*' --start 1764547200 --end 1764550800 --step 1m --window 5m --json
     QueryRange(RangeArgs),
@@ -252,7 +266,7 @@ struct QueryArgs {
     /// Status codes counted as errors, e.g. '5..|429' (default: 400|402|403|404|405|406|408|429|5..).
     #[arg(long)]
     errors: Option<String>,
-    /// JSON output (one object).
+    /// JSON output (one object; `"damaged_s"`: seconds no intact stored piece covers, 0 when whole).
     #[arg(long)]
     json: bool,
 }
@@ -350,9 +364,12 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
     if let Some(e) = &errors {
         q = q.errors(e.clone());
     }
+    // Points with seconds that no intact piece covers.
+    let mut damaged_points = 0u64;
     if args.json {
         let mut v: Vec<Value> = Vec::new();
         q.range_with(start, end, step, |t, w| {
+            damaged_points += u64::from(w.damaged_s() > 0);
             let mut m = serde_json::Map::new();
             m.insert("t".into(), json!(t));
             m.extend(window_json(w, &qs));
@@ -362,6 +379,7 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
     } else {
         let mut rows: Vec<String> = Vec::new();
         q.range_with(start, end, step, |t, w| {
+            damaged_points += u64::from(w.damaged_s() > 0);
             let qv = w.quantiles(&qs).into_iter().fold(String::new(), |mut qv, v| {
                 let _ = write!(qv, "{:>9}", fmt_ms(v, 1));
                 qv
@@ -389,8 +407,15 @@ fn cmd_query_range(args: &RangeArgs) -> Result<ExitCode> {
         for r in rows {
             outln!("{r}");
         }
+        if damaged_points > 0 {
+            eprintln!(
+                "tailstore: warning: {damaged_points} points have seconds that no intact stored \
+                 piece covers (damaged segment files, see `tailstore check`); they count the \
+                 other seconds only"
+            );
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if damaged_points > 0 { ExitCode::from(EXIT_DAMAGED) } else { ExitCode::SUCCESS })
 }
 
 /// `--series NAME` (exact) or `--match REGEX` (clap makes one of them required).
@@ -726,8 +751,16 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
             fmt_ms(w.max(), 1)
         );
         outln!("status   {}", top_statuses(&w, 10));
+        if w.damaged_s() > 0 {
+            eprintln!(
+                "tailstore: warning: {} s of the window have no intact stored piece (damaged \
+                 segment files, see `tailstore check`): the answer covers the other {} s only",
+                w.damaged_s(),
+                (end - start).saturating_sub(w.damaged_s())
+            );
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if w.damaged_s() > 0 { ExitCode::from(EXIT_DAMAGED) } else { ExitCode::SUCCESS })
 }
 
 fn cmd_series(args: &StoreArg) -> Result<ExitCode> {

@@ -6,9 +6,11 @@ use tailstore::WindowStats;
 
 /// The fields of one window, in the contract's order:
 /// `start, end, count, errors, error_ratio, rate_per_s, quantiles_ms, min_ms,
-/// max_ms, mean_ms, status, clamped` (latencies in ms, `null` where the window
-/// is empty; `clamped`: latencies above the histogram's range, counted in its
-/// top bucket, with min, max and mean still exact).
+/// max_ms, mean_ms, status, clamped, damaged_s` (latencies in ms, `null`
+/// where the window is empty; `clamped`: latencies above the histogram's
+/// range, counted in its top bucket, with min, max and mean still exact;
+/// `damaged_s`: seconds of the window that no intact stored piece covers,
+/// left out of every other field, 0 when the answer is whole).
 pub fn window_json(w: &WindowStats, qs: &[f64]) -> Map<String, Value> {
     let (start, end) = w.bounds_s();
     let mut m = Map::new();
@@ -32,6 +34,7 @@ pub fn window_json(w: &WindowStats, qs: &[f64]) -> Map<String, Value> {
     }
     m.insert("status".into(), Value::Object(st));
     m.insert("clamped".into(), json!(w.clamped()));
+    m.insert("damaged_s".into(), json!(w.damaged_s()));
     m
 }
 

@@ -129,7 +129,8 @@ fn gonx_log_replays_and_queries_exactly() {
             "max_ms",
             "mean_ms",
             "status",
-            "clamped"
+            "clamped",
+            "damaged_s"
         ]
     );
     // Querying again (a second process) gives the same answer.
@@ -329,6 +330,129 @@ fn check_and_series_verbs() {
     let out = run(&["check", "--store", st.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("damaged"));
+}
+
+/// The points of a `query-range --json` run, and its exit code.
+fn range_points(st: &str, window: &str, from: u64, to: u64) -> (Vec<Value>, Option<i32>) {
+    let out = run(&[
+        "query-range",
+        "--store",
+        st,
+        "--match",
+        ".*",
+        "--start",
+        &from.to_string(),
+        "--end",
+        &to.to_string(),
+        "--step",
+        window,
+        "--window",
+        window,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (v["points"].as_array().unwrap().clone(), out.status.code())
+}
+
+/// Flips bits in the body of the last record of the newest segment file of
+/// `level` (the last bytes of a record are its CRC-protected body).
+fn damage_last_record(st: &Path, level: u8) {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(st)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with(&format!("L{level}-")) && p.extension().is_some_and(|x| x == "seg")
+        })
+        .collect();
+    segs.sort();
+    let seg = segs.last().unwrap();
+    let mut b = std::fs::read(seg).unwrap();
+    let n = b.len();
+    b[n - 3] ^= 0x10;
+    std::fs::write(seg, b).unwrap();
+}
+
+/// Issue 10, item 2: one flipped bit in a minute-level segment made a
+/// minute's 540 requests read 360, silently, with exit code 0. A damaged
+/// minute is answered from its seconds (`"damaged_s": 0`, exit 0, the same
+/// answers as before the damage); a damaged second has no finer level: the
+/// points that need it say `"damaged_s": 1` or more, the table warns on
+/// stderr, and the exit code is 3.
+#[test]
+fn damaged_pieces_are_answered_from_finer_levels_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let log =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/model-traffic.log.gz");
+    let v = json_of(&run(&[
+        "replay",
+        "--store",
+        st.to_str().unwrap(),
+        "--json",
+        log.to_str().unwrap(),
+    ]));
+    let (first, last) = (v["first_ts"].as_u64().unwrap(), v["last_ts"].as_u64().unwrap());
+    let (m0, m1) = (first.div_ceil(60) * 60 + 60, last - last % 60);
+    assert!(m1 > m0 + 120, "a few whole minutes of traffic");
+    let st_s = st.to_str().unwrap();
+    let (minutes, code) = range_points(st_s, "1m", m0, m1);
+    assert_eq!(code, Some(0));
+    assert!(minutes.iter().all(|p| p["damaged_s"] == 0));
+    let (seconds, code) = range_points(st_s, "1s", first + 1, last + 1);
+    assert_eq!(code, Some(0));
+    // A damaged minute: the same answers from its seconds, exit 0.
+    damage_last_record(&st, 1);
+    assert!(!run(&["check", "--store", st_s]).status.success());
+    assert_eq!(range_points(st_s, "1m", m0, m1), (minutes.clone(), Some(0)));
+    for p in &minutes {
+        let t = p["t"].as_u64().unwrap();
+        let out = run(&[
+            "query",
+            "--store",
+            st_s,
+            "--match",
+            ".*",
+            "--start",
+            &(t - 60).to_string(),
+            "--end",
+            &t.to_string(),
+            "--json",
+        ]);
+        let mut q = json_of(&out);
+        assert_eq!(q["damaged_s"], 0);
+        q.as_object_mut().unwrap().insert("t".into(), t.into());
+        assert_eq!(&q, p, "minute ending at {t}");
+    }
+    // A damaged second: the points that need it say so and count the rest.
+    damage_last_record(&st, 0);
+    let (after, code) = range_points(st_s, "1s", first + 1, last + 1);
+    assert_eq!(code, Some(3), "exit code of a damaged answer");
+    assert_eq!(after.len(), seconds.len());
+    let mut hit = None;
+    for (a, b) in after.iter().zip(&seconds) {
+        if a["damaged_s"] == 0 {
+            assert_eq!(a, b);
+        } else {
+            assert_eq!(a["damaged_s"], 1, "one-second windows");
+            assert!(a["count"].as_u64() < b["count"].as_u64(), "{a} vs {b}");
+            hit = a["t"].as_u64();
+        }
+    }
+    let t = hit.expect("a point over the damaged second");
+    let window = ["--start".to_string(), (t - 1).to_string(), "--end".into(), t.to_string()];
+    let mut args = vec!["query", "--store", st_s, "--match", ".*"];
+    args.extend(window.iter().map(String::as_str));
+    let table = run(&args);
+    assert_eq!(table.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&table.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("1 s of the window"), "{stderr}");
+    args.push("--json");
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(3));
+    let q: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(q["damaged_s"], 1);
 }
 
 #[test]

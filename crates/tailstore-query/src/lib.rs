@@ -23,7 +23,7 @@ pub use plan::{plan, Plan, Segment};
 pub use selector::Selector;
 pub use slide::Slide;
 pub use stats::WindowStats;
-pub use tier::{LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource};
+pub use tier::{Covered, LevelCoverage, LevelSpec, MemTier, PieceRef, PieceRefs, PieceSource};
 
 impl WindowStats {
     /// Records what the plan covered: the first covered second, how many
@@ -33,6 +33,18 @@ impl WindowStats {
         self.start_s = covered_start_s.max(self.start_s);
         self.series = series;
         self.pieces = pieces;
+        self
+    }
+
+    /// Records the sub-ranges of the window that no intact piece covers (of
+    /// every merged series, in any order; see [`Covered::damaged`]):
+    /// [`WindowStats::damaged_s`] is the length of their union inside the
+    /// covered window. Call after [`WindowStats::with_plan_info`].
+    #[must_use]
+    pub fn with_damaged(mut self, mut ranges: Vec<(u64, u64)>) -> Self {
+        tier::merge_ranges(&mut ranges);
+        let (from, to) = (self.start_s, self.end_s);
+        self.damaged_s = ranges.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(from))).sum();
         self
     }
 

@@ -20,7 +20,17 @@ pub struct Plan {
     pub segments: Vec<Segment>,
     /// Sub-ranges no retained level covers (older than every retention).
     pub uncovered: Vec<(u64, u64)>,
+    /// Sub-ranges, in time order, where a level's pieces are damaged and no
+    /// finer retained level is intact: no intact piece covers them. Always
+    /// empty from [`plan`], which knows of no damage (a
+    /// [`MemTier`](crate::MemTier) plans around its damaged pieces).
+    pub damaged: Vec<(u64, u64)>,
 }
+
+/// What a source knows to be damaged: `f(level, from, to, out)` pushes onto
+/// `out` the sub-ranges of `[from, to)`, ascending, where the pieces of
+/// `level` are damaged (aligned to the level's span).
+pub(crate) type DamageFn<'a> = &'a dyn Fn(usize, u64, u64, &mut Vec<(u64, u64)>);
 
 impl Plan {
     /// Number of pieces the plan merges at most (one per level span in each segment).
@@ -38,40 +48,93 @@ impl Plan {
 /// window that it still retains, and the edges recurse to finer levels.
 #[must_use]
 pub fn plan(levels: &[LevelCoverage], start_s: u64, end_s: u64) -> Plan {
+    plan_around(levels, &|_, _, _, _| {}, start_s, end_s)
+}
+
+/// [`plan`], with the damaged pieces `damaged` reports left out: the span
+/// of a damaged piece is planned over the finer levels (exact where they
+/// are retained and intact), and what no intact level covers is in
+/// [`Plan::damaged`].
+pub(crate) fn plan_around(
+    levels: &[LevelCoverage],
+    damaged: DamageFn<'_>,
+    start_s: u64,
+    end_s: u64,
+) -> Plan {
     let mut p = Plan::default();
     if start_s < end_s && !levels.is_empty() {
-        plan_into(levels, levels.len() - 1, start_s, end_s, &mut p);
+        Planner { levels, damaged }.plan_into(levels.len() - 1, start_s, end_s, false, &mut p);
     }
     p
 }
 
-/// Plans `[start, end)` into `p` with levels `0 ..= li`.
-fn plan_into(levels: &[LevelCoverage], li: usize, start: u64, end: u64, p: &mut Plan) {
-    if start >= end {
-        return;
-    }
-    let lv = levels[li];
-    let span = u64::from(lv.span_s);
-    if li == 0 {
-        let from = start.max(lv.from_s);
-        if start < from.min(end) {
-            p.uncovered.push((start, from.min(end)));
+/// The levels and their damage, while a plan is made.
+pub(crate) struct Planner<'a> {
+    pub(crate) levels: &'a [LevelCoverage],
+    pub(crate) damaged: DamageFn<'a>,
+}
+
+impl Planner<'_> {
+    /// Plans `[start, end)` into `p` with levels `0 ..= li`. Inside a
+    /// damaged piece's span (`in_damage`), what the finest level does not
+    /// retain is damaged, not uncovered (it is not at the window's old edge).
+    pub(crate) fn plan_into(&self, li: usize, start: u64, end: u64, in_damage: bool, p: &mut Plan) {
+        if start >= end {
+            return;
         }
-        // The finest level must start at a multiple of its span too.
-        if from < end {
-            p.segments.push(Segment { level: 0, start_s: from, end_s: end });
+        let lv = self.levels[li];
+        let span = u64::from(lv.span_s);
+        if li == 0 {
+            let from = start.max(lv.from_s);
+            if start < from.min(end) {
+                let gap = (start, from.min(end));
+                if in_damage {
+                    p.damaged.push(gap);
+                } else {
+                    p.uncovered.push(gap);
+                }
+            }
+            // The finest level must start at a multiple of its span too.
+            if from < end {
+                let mut bad = Vec::new();
+                (self.damaged)(0, from, end, &mut bad);
+                let mut at = from;
+                for (a, b) in bad {
+                    if at < a {
+                        p.segments.push(Segment { level: 0, start_s: at, end_s: a });
+                    }
+                    p.damaged.push((a, b));
+                    at = b;
+                }
+                if at < end {
+                    p.segments.push(Segment { level: 0, start_s: at, end_s: end });
+                }
+            }
+            return;
         }
-        return;
-    }
-    // The whole pieces of this level inside the window that it has.
-    let whole_start = start.div_ceil(span).saturating_mul(span).max(lv.from_s);
-    let whole_end = (end - end % span).min(lv.until_s - lv.until_s % span);
-    if whole_start < whole_end {
-        plan_into(levels, li - 1, start, whole_start, p);
-        p.segments.push(Segment { level: li, start_s: whole_start, end_s: whole_end });
-        plan_into(levels, li - 1, whole_end, end, p);
-    } else {
-        plan_into(levels, li - 1, start, end, p);
+        // The whole pieces of this level inside the window that it has.
+        let whole_start = start.div_ceil(span).saturating_mul(span).max(lv.from_s);
+        let whole_end = (end - end % span).min(lv.until_s - lv.until_s % span);
+        if whole_start < whole_end {
+            self.plan_into(li - 1, start, whole_start, in_damage, p);
+            let mut bad = Vec::new();
+            (self.damaged)(li, whole_start, whole_end, &mut bad);
+            let mut at = whole_start;
+            for (a, b) in bad {
+                if at < a {
+                    p.segments.push(Segment { level: li, start_s: at, end_s: a });
+                }
+                // Damaged pieces of this level: their spans from finer ones.
+                self.plan_into(li - 1, a, b, true, p);
+                at = b;
+            }
+            if at < whole_end {
+                p.segments.push(Segment { level: li, start_s: at, end_s: whole_end });
+            }
+            self.plan_into(li - 1, whole_end, end, in_damage, p);
+        } else {
+            self.plan_into(li - 1, start, end, in_damage, p);
+        }
     }
 }
 

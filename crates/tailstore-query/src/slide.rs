@@ -36,6 +36,13 @@ impl Slide<'_> {
     /// series hold that is not in their tiers yet (open seconds, pending
     /// late deltas) for `[from, to)`, as a planned query adds it. Slides
     /// only when windows overlap (step < window); returns 0 otherwise.
+    ///
+    /// Damage stops the slide: it ends before the first window that meets
+    /// a piece of the level known to be damaged, or at the point whose
+    /// entering piece turns out damaged when decoded (that point is not
+    /// answered). The caller plans the rest, which covers damaged pieces
+    /// from finer levels or reports them ([`MemTier::add_window`]); every
+    /// slid answer has [`WindowStats::damaged_s`] 0.
     pub fn run<T: DerefMut<Target = MemTier>>(
         &self,
         tiers: &mut [T],
@@ -44,30 +51,9 @@ impl Slide<'_> {
         f: &mut dyn FnMut(u64, &WindowStats),
     ) -> usize {
         let window = self.window;
-        let (Some(&t0), true) = (points.first(), window > 0) else { return 0 };
-        let step = points.get(1).map_or(window, |t| t - t0);
-        // Sliding pays when windows overlap.
-        if step >= window || t0 < window {
-            return 0;
-        }
-        let covs: Vec<Vec<LevelCoverage>> = tiers.iter().map(|t| t.coverage()).collect();
-        let Some(cov) = covs.first() else { return 0 };
-        // The coarsest level whose span divides the step, the window and the
-        // points, and that every series has retained back to the first window.
-        let choice = (0..cov.len()).rev().find(|&k| {
-            let span = u64::from(cov[k].span_s);
-            step.is_multiple_of(span)
-                && window.is_multiple_of(span)
-                && t0.is_multiple_of(span)
-                && covs.iter().all(|c| c.get(k).is_some_and(|c| c.from_s <= t0 - window))
-        });
-        let Some(level) = choice else { return 0 };
-        // Points whose window ends past a rollup's built edge are planned.
-        let until = covs.iter().filter_map(|c| c.get(level)).map(|c| c.until_s).min().unwrap_or(0);
-        let slid = points.iter().take_while(|&&t| t <= until).count();
-        if slid == 0 {
-            return 0;
-        }
+        let Some((level, slid)) = self.choose(tiers, points) else { return 0 };
+        // `choose` found a first point.
+        let t0 = points[0];
         let mut acc = Accumulator::new(self.layout);
         let mut unsealed = Accumulator::new(self.layout);
         // Monotonic queues of (slot start, extreme) for the window's min and max.
@@ -77,7 +63,8 @@ impl Slide<'_> {
         let mut removed_to = t0 - window;
         let mut entering: Vec<(u64, u64, u64)> = Vec::new();
         let mut pieces = 0usize;
-        for &t in &points[..slid] {
+        let mut fresh = Vec::new();
+        for (answered, &t) in points[..slid].iter().enumerate() {
             let from = t - window;
             // The accumulator holds the pieces starting in [removed_to, added_to);
             // the window needs [from, t), and from < added_to (windows overlap).
@@ -91,12 +78,16 @@ impl Slide<'_> {
             // Entering pieces; their extremes go to the queues slot by slot.
             entering.clear();
             for tier in tiers.iter_mut() {
-                pieces += tier.for_each_piece(level, added_to.max(from), t, |iv| {
+                pieces += tier.for_each_intact(level, added_to.max(from), t, &mut fresh, |iv| {
                     acc.add_interval(iv);
                     if !iv.hist.is_empty() {
                         entering.push((iv.start_s, iv.min_ns, iv.max_ns));
                     }
                 });
+            }
+            if !fresh.is_empty() {
+                // A piece of this window is damaged: planned from here on.
+                return answered;
             }
             entering.sort_unstable_by_key(|e| e.0);
             for slot in entering.chunk_by(|a, b| a.0 == b.0) {
@@ -147,6 +138,44 @@ impl Slide<'_> {
             }
         }
         slid
+    }
+
+    /// The level to slide over and how many leading points slide (at least
+    /// one), or `None` when none does.
+    fn choose<T: DerefMut<Target = MemTier>>(
+        &self,
+        tiers: &[T],
+        points: &[u64],
+    ) -> Option<(usize, usize)> {
+        let window = self.window;
+        let (Some(&t0), true) = (points.first(), window > 0) else { return None };
+        let step = points.get(1).map_or(window, |t| t - t0);
+        // Sliding pays when windows overlap.
+        if step >= window || t0 < window {
+            return None;
+        }
+        let covs: Vec<Vec<LevelCoverage>> = tiers.iter().map(|t| t.coverage()).collect();
+        let cov = covs.first()?;
+        // The coarsest level whose span divides the step, the window and the
+        // points, and that every series has retained back to the first window.
+        let choice = (0..cov.len()).rev().find(|&k| {
+            let span = u64::from(cov[k].span_s);
+            step.is_multiple_of(span)
+                && window.is_multiple_of(span)
+                && t0.is_multiple_of(span)
+                && covs.iter().all(|c| c.get(k).is_some_and(|c| c.from_s <= t0 - window))
+        });
+        let level = choice?;
+        // Points whose window ends past a rollup's built edge are planned.
+        let until = covs.iter().filter_map(|c| c.get(level)).map(|c| c.until_s).min().unwrap_or(0);
+        // And so are points from the first window that meets known damage.
+        let damage = tiers
+            .iter()
+            .filter_map(|t| t.first_damage(level, t0 - window))
+            .min()
+            .unwrap_or(u64::MAX);
+        let slid = points.iter().take_while(|&&t| t <= until && t <= damage).count();
+        (slid > 0).then_some((level, slid))
     }
 }
 
@@ -297,5 +326,23 @@ mod tests {
         let mut refs: Vec<&mut MemTier> = tiers.iter_mut().collect();
         let n = slide.run(&mut refs, &[T0 + 600, T0 + 660], &mut |_, _, _| {}, &mut |_, _| {});
         assert_eq!(n, 0);
+    }
+
+    /// Issue 10, item 2: the slide stops before the first window that
+    /// meets a damaged piece of its level (the caller plans the rest).
+    #[test]
+    fn the_slide_stops_before_damage() {
+        let errors = ErrorSet::default();
+        let (mut tiers, _) = traffic(5);
+        tiers[1].mark_damaged(1, T0 + 4800, T0 + 4860);
+        let points: Vec<u64> = (0..50).map(|k| T0 + 3600 + k * 60).collect();
+        let slide = Slide { window: 600, errors: &errors, layout: Layout::default() };
+        let mut refs: Vec<&mut MemTier> = tiers.iter_mut().collect();
+        let mut damaged = 0;
+        let n = slide.run(&mut refs, &points, &mut |_, _, _| {}, &mut |_, w| {
+            damaged += w.damaged_s();
+        });
+        // Windows ending at or before the damaged minute's start.
+        assert_eq!((n, damaged), (21, 0));
     }
 }

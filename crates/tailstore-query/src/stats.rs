@@ -10,10 +10,14 @@ use crate::error::Error;
 ///
 /// The window is whole seconds, half-open: `[start, end)`. When a part of
 /// the requested window is older than every level's retention, [`start`]
-/// moves forward past it and [`is_complete`] is false.
+/// moves forward past it and [`is_complete`] is false. Seconds of the window
+/// that no intact stored piece covers (damaged files, with no finer level
+/// retained intact) are counted in [`damaged_s`]: the answer is exact when
+/// that is 0, and covers only the other seconds otherwise.
 ///
 /// [`start`]: WindowStats::start
 /// [`is_complete`]: WindowStats::is_complete
+/// [`damaged_s`]: WindowStats::damaged_s
 #[derive(Clone, Debug)]
 pub struct WindowStats {
     pub(crate) acc: Accumulator,
@@ -23,6 +27,7 @@ pub struct WindowStats {
     pub(crate) requested_start_s: u64,
     pub(crate) series: usize,
     pub(crate) pieces: usize,
+    pub(crate) damaged_s: u64,
 }
 
 fn secs(s: u64) -> SystemTime {
@@ -41,6 +46,7 @@ impl WindowStats {
             requested_start_s: start_s,
             series: 0,
             pieces: 0,
+            damaged_s: 0,
         }
     }
 
@@ -182,6 +188,17 @@ impl WindowStats {
     #[must_use]
     pub fn is_complete(&self) -> bool {
         self.start_s == self.requested_start_s
+    }
+
+    /// Seconds of the window (after [`WindowStats::start`]) that no intact
+    /// stored piece covers, in any of the merged series: a stored piece
+    /// there is damaged (its file failed a checksum, at open or when it was
+    /// read) and no finer level retains that span intact. 0 when the answer
+    /// is whole; otherwise counts, quantiles and extremes cover the other
+    /// seconds only (the rate still divides by the whole window).
+    #[must_use]
+    pub fn damaged_s(&self) -> u64 {
+        self.damaged_s
     }
 
     /// Number of series merged.

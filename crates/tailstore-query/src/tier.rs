@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use tailstore_hist::{Accumulator, Interval};
 
+use crate::plan::{plan_around, Plan, Planner};
+
 /// Where a stored piece lies, as its source understands it (for a store
 /// directory: a segment file, an offset and a length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +23,10 @@ pub struct PieceRef {
 /// Decodes stored pieces on demand, so that history stays on disk until a
 /// query (or a late delta, or a rollup) needs it.
 pub trait PieceSource: Send + Sync {
-    /// The interval stored at `r`, or `None` when it no longer decodes
-    /// (counted by the tier, and left out of every answer).
+    /// The interval stored at `r`, or `None` when it no longer decodes (a
+    /// checksum or framing failure): the tier counts it and marks the piece
+    /// damaged, so that queries cover its span from finer levels or report
+    /// it (see [`MemTier::add_window`]).
     fn read(&self, r: PieceRef) -> Option<Interval>;
 }
 
@@ -107,39 +111,139 @@ struct Level {
     pieces: BTreeMap<u64, Slot>,
     /// Pieces starting below this are built (complete but for late data).
     built_until: u64,
+    /// Where this level's pieces are damaged: no answer uses a piece that
+    /// starts in these spans (it may be missing or hold only some of its
+    /// data); queries cover them from finer levels, or report them.
+    damaged: Spans,
 }
 
-/// Adds the stored parts `refs` into `iv`, counting those that no longer
-/// decode in `errors`.
-fn add_parts(
-    iv: &mut Interval,
-    refs: &[PieceRef],
-    source: Option<&Arc<dyn PieceSource>>,
-    errors: &AtomicU64,
-) {
-    for r in refs {
-        match source.and_then(|s| s.read(*r)) {
-            Some(part) => iv.merge(&part),
-            None => {
-                errors.fetch_add(1, Relaxed);
+/// Disjoint half-open spans of seconds, `start -> end`, none adjacent.
+#[derive(Debug, Default)]
+struct Spans(BTreeMap<u64, u64>);
+
+impl Spans {
+    /// True when `s` is in a span.
+    fn covers(&self, s: u64) -> bool {
+        !self.0.is_empty() && self.0.range(..=s).next_back().is_some_and(|(_, &e)| e > s)
+    }
+
+    /// Adds `[a, b)`, merging it with the spans it touches.
+    fn mark(&mut self, mut a: u64, mut b: u64) {
+        if a >= b {
+            return;
+        }
+        if let Some((&s, &e)) = self.0.range(..=a).next_back() {
+            if e >= a {
+                a = s;
+                b = b.max(e);
+                self.0.remove(&s);
             }
+        }
+        while let Some((&s, &e)) = self.0.range(a..=b).next() {
+            b = b.max(e);
+            self.0.remove(&s);
+        }
+        self.0.insert(a, b);
+    }
+
+    /// Removes `[a, b)`.
+    fn unmark(&mut self, a: u64, b: u64) {
+        if self.0.is_empty() || a >= b {
+            return;
+        }
+        // Spans are disjoint and ascending: those that reach past `a`
+        // among the ones starting before `b` are the last few.
+        let hit: Vec<(u64, u64)> =
+            self.0.range(..b).rev().take_while(|(_, &e)| e > a).map(|(&s, &e)| (s, e)).collect();
+        for (s, e) in hit {
+            self.0.remove(&s);
+            if s < a {
+                self.0.insert(s, a);
+            }
+            if e > b {
+                self.0.insert(b, e);
+            }
+        }
+    }
+
+    /// True when a span meets `[a, b)`.
+    fn meets(&self, a: u64, b: u64) -> bool {
+        !self.0.is_empty() && self.0.range(..b).next_back().is_some_and(|(_, &e)| e > a)
+    }
+
+    /// Pushes the parts of the spans inside `[a, b)` onto `out`, ascending.
+    fn push_within(&self, a: u64, b: u64, out: &mut Vec<(u64, u64)>) {
+        if self.0.is_empty() || a >= b {
+            return;
+        }
+        let first = self.0.range(..=a).next_back().map_or(a, |(&s, _)| s);
+        for (&s, &e) in self.0.range(first..b) {
+            if e > a {
+                out.push((s.max(a), e.min(b)));
+            }
+        }
+    }
+
+    /// Start of the first span that ends after `a`.
+    fn first_after(&self, a: u64) -> Option<u64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let first = self.0.range(..=a).next_back().map_or(a, |(&s, _)| s);
+        self.0.range(first..).find(|(_, &e)| e > a).map(|(&s, _)| s)
+    }
+
+    /// Drops the spans that end at or below `a`.
+    fn drop_below(&mut self, a: u64) {
+        if self.0.first_key_value().is_some_and(|(_, &e)| e <= a) {
+            self.0.retain(|_, e| *e > a);
         }
     }
 }
 
+/// The piece at `start_s` of `span_s` seconds that the stored parts `refs`
+/// add up to, or `None` when one of them no longer decodes (each failure is
+/// counted in `errors`).
+fn decode(
+    start_s: u64,
+    span_s: u32,
+    refs: &[PieceRef],
+    source: Option<&Arc<dyn PieceSource>>,
+    errors: &AtomicU64,
+) -> Option<Interval> {
+    let mut iv = Interval::empty(start_s, span_s);
+    let mut whole = true;
+    for r in refs {
+        if let Some(part) = source.and_then(|s| s.read(*r)) {
+            iv.merge(&part);
+        } else {
+            errors.fetch_add(1, Relaxed);
+            whole = false;
+        }
+    }
+    whole.then_some(iv)
+}
+
 impl Level {
-    /// The piece at `start`, decoded first if it is cold.
+    /// The piece at `start`, decoded first if it is cold; `None` when there
+    /// is none or it is damaged (a cold piece that does not decode is marked
+    /// damaged here).
     fn hot(
         &mut self,
         start: u64,
         source: Option<&Arc<dyn PieceSource>>,
         errors: &AtomicU64,
     ) -> Option<&mut Interval> {
+        if self.damaged.covers(start) {
+            return None;
+        }
         let span = self.spec.span_s;
         let slot = self.pieces.get_mut(&start)?;
         if let Slot::Cold(refs) = slot {
-            let mut iv = Interval::empty(start, span);
-            add_parts(&mut iv, refs, source, errors);
+            let Some(iv) = decode(start, span, refs, source, errors) else {
+                self.damaged.mark(start, start + u64::from(span));
+                return None;
+            };
             *slot = Slot::Hot(Box::new(iv));
         }
         match slot {
@@ -148,30 +252,75 @@ impl Level {
         }
     }
 
-    /// Calls `f` with each piece starting in `[from, to)`, in time order,
-    /// decoding cold ones. Returns how many.
+    /// Calls `f` with each intact piece starting in `[from, to)`, in time
+    /// order, decoding cold ones. Returns how many. The starts of pieces
+    /// found damaged as they are decoded are pushed onto `fresh` (and marked
+    /// damaged); pieces already known to be damaged are skipped.
     fn for_each(
         &mut self,
         from: u64,
         to: u64,
         source: Option<&Arc<dyn PieceSource>>,
         errors: &AtomicU64,
+        fresh: &mut Vec<u64>,
         mut f: impl FnMut(&Interval),
     ) -> usize {
         if from >= to {
             return 0;
         }
-        // The starts first: decoding needs the map mutably.
-        let starts: Vec<u64> = self.pieces.range(from..to).map(|e| *e.0).collect();
+        let span = self.spec.span_s;
+        let known = !self.damaged.0.is_empty();
+        let first_fresh = fresh.len();
         let mut n = 0;
-        for s in starts {
-            if let Some(iv) = self.hot(s, source, errors) {
+        for (&s, slot) in self.pieces.range_mut(from..to) {
+            if known && self.damaged.covers(s) {
+                continue;
+            }
+            if let Slot::Cold(refs) = slot {
+                let Some(iv) = decode(s, span, refs, source, errors) else {
+                    fresh.push(s);
+                    continue;
+                };
+                *slot = Slot::Hot(Box::new(iv));
+            }
+            if let Slot::Hot(iv) = slot {
                 f(iv);
                 n += 1;
             }
         }
+        for &s in &fresh[first_fresh..] {
+            self.damaged.mark(s, s + u64::from(span));
+        }
         n
     }
+}
+
+/// What [`MemTier::add_window`] merged, and what it could not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Covered {
+    /// Intact pieces merged.
+    pub pieces: usize,
+    /// First second covered: past the parts of the window older than every
+    /// retention (the window's start when there are none).
+    pub covered_from: u64,
+    /// Sub-ranges of the window, ascending, disjoint and not adjacent, that
+    /// no intact piece covers: a level's piece there is damaged and no finer
+    /// level retains that span intact.
+    pub damaged: Vec<(u64, u64)>,
+}
+
+/// Sorts `ranges` and merges those that overlap or touch.
+pub(crate) fn merge_ranges(ranges: &mut Vec<(u64, u64)>) {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for &(a, b) in ranges.iter() {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    *ranges = out;
 }
 
 impl MemTier {
@@ -188,7 +337,12 @@ impl MemTier {
         MemTier {
             levels: specs
                 .into_iter()
-                .map(|spec| Level { spec, pieces: BTreeMap::new(), built_until: 0 })
+                .map(|spec| Level {
+                    spec,
+                    pieces: BTreeMap::new(),
+                    built_until: 0,
+                    damaged: Spans::default(),
+                })
                 .collect(),
             newest_s: 0,
             source: None,
@@ -220,7 +374,13 @@ impl MemTier {
                 l.pieces.insert(start_s, Slot::Cold(refs));
             }
             Some(Slot::Cold(old)) => old.extend(refs),
-            Some(Slot::Hot(iv)) => add_parts(iv, &refs, self.source.as_ref(), &self.read_errors),
+            Some(Slot::Hot(iv)) => {
+                let span = l.spec.span_s;
+                match decode(start_s, span, &refs, self.source.as_ref(), &self.read_errors) {
+                    Some(more) => iv.merge(&more),
+                    None => l.damaged.mark(start_s, start_s + u64::from(span)),
+                }
+            }
         }
     }
 
@@ -247,7 +407,11 @@ impl MemTier {
 
     /// Rebuilds the piece of rollup `level` at `start_s` from the finer
     /// level (replacing what is there) and returns it; `None`, leaving the
-    /// piece as it is, when the finer level has nothing in that span.
+    /// piece as it is, when the finer level has nothing in that span. When
+    /// the finer level is damaged in that span, the piece is marked damaged
+    /// instead (nothing can tell whether its stored copy is whole) and
+    /// `None` is returned; a piece rebuilt from intact finer pieces is no
+    /// longer damaged.
     pub fn rebuild(
         &mut self,
         level: usize,
@@ -262,13 +426,23 @@ impl MemTier {
         let dst = &mut coarser[0];
         let span = u64::from(dst.spec.span_s);
         scratch.clear();
-        let n =
-            src.for_each(start_s, start_s + span, self.source.as_ref(), &self.read_errors, |iv| {
-                scratch.add_interval(iv);
-            });
+        let mut fresh = Vec::new();
+        let n = src.for_each(
+            start_s,
+            start_s + span,
+            self.source.as_ref(),
+            &self.read_errors,
+            &mut fresh,
+            |iv| scratch.add_interval(iv),
+        );
+        if src.damaged.meets(start_s, start_s + span) {
+            dst.damaged.mark(start_s, start_s + span);
+            return None;
+        }
         if n == 0 {
             return None;
         }
+        dst.damaged.unmark(start_s, start_s + span);
         let piece = scratch.to_interval(start_s, dst.spec.span_s);
         dst.pieces.insert(start_s, Slot::Hot(Box::new(piece.clone())));
         Some(piece)
@@ -310,6 +484,12 @@ impl MemTier {
                 if start < keep[k] || (k > 0 && start >= level.built_until) {
                     // Past retention, or not built yet (the roll-up will
                     // include it from the finer level).
+                    continue;
+                }
+                if level.damaged.covers(start) {
+                    // What is stored there is not known: the piece stays
+                    // damaged (its late data is persisted at the finest
+                    // level all the same).
                     continue;
                 }
                 let delta = if let ([_, _, ..], Some(scratch)) = (group, scratch.as_deref_mut()) {
@@ -361,7 +541,9 @@ impl MemTier {
 
     /// Builds every rollup piece whose span lies wholly below `sealed_below`
     /// (every second below it is sealed), using `scratch` for the merge.
-    /// Returns the pieces built, as `(level, piece)`.
+    /// Returns the pieces built, as `(level, piece)`. A piece whose span
+    /// holds damaged finer pieces is not built but marked damaged (and not
+    /// returned, so that no partial copy is persisted as whole).
     pub fn roll_up(
         &mut self,
         sealed_below: u64,
@@ -375,27 +557,34 @@ impl MemTier {
             let span = u64::from(dst.spec.span_s);
             let limit = sealed_below - sealed_below % span;
             while dst.built_until < limit {
-                // Jump over empty stretches to the next finer piece.
-                let Some((&next, _)) = src.pieces.range(dst.built_until..).next() else {
+                // Jump over empty stretches to the next finer piece (or
+                // damaged span: its pieces may be gone altogether).
+                let next_piece = src.pieces.range(dst.built_until..).next().map(|e| *e.0);
+                let next_damage = src.damaged.first_after(dst.built_until);
+                let Some(next) = next_piece.into_iter().chain(next_damage).min() else {
                     dst.built_until = limit;
                     break;
                 };
+                let next = next.max(dst.built_until);
                 let start = next - next % span;
                 if start >= limit {
                     dst.built_until = limit;
                     break;
                 }
                 scratch.clear();
+                let mut fresh = Vec::new();
                 let n = src.for_each(
                     start,
                     start + span,
                     self.source.as_ref(),
                     &self.read_errors,
-                    |iv| {
-                        scratch.add_interval(iv);
-                    },
+                    &mut fresh,
+                    |iv| scratch.add_interval(iv),
                 );
-                if n > 0 && start >= dst.spec.retained_from(self.newest_s) {
+                if src.damaged.meets(start, start + span) {
+                    dst.damaged.mark(start, start + span);
+                } else if n > 0 && start >= dst.spec.retained_from(self.newest_s) {
+                    dst.damaged.unmark(start, start + span);
                     let piece = scratch.to_interval(start, dst.spec.span_s);
                     built.push((k, piece.clone()));
                     dst.pieces.insert(start, Slot::Hot(Box::new(piece)));
@@ -457,6 +646,7 @@ impl MemTier {
             if level.pieces.first_key_value().is_some_and(|(s, _)| *s < keep_from) {
                 level.pieces = level.pieces.split_off(&keep_from);
             }
+            level.damaged.drop_below(keep_from);
         }
     }
 
@@ -482,8 +672,96 @@ impl MemTier {
             .collect()
     }
 
+    /// Marks the pieces of `level` starting in `[start_s, end_s)` damaged
+    /// (a store's scan found damage there): no answer uses them any more.
+    /// The span is widened to whole pieces.
+    pub fn mark_damaged(&mut self, level: usize, start_s: u64, end_s: u64) {
+        let Some(l) = self.levels.get_mut(level) else { return };
+        let span = u64::from(l.spec.span_s);
+        l.damaged.mark(start_s - start_s % span, end_s.div_ceil(span).saturating_mul(span));
+    }
+
+    /// Start of the first damaged span of `level` that ends after `from_s`.
+    pub(crate) fn first_damage(&self, level: usize, from_s: u64) -> Option<u64> {
+        self.levels.get(level)?.damaged.first_after(from_s)
+    }
+
+    /// Plans `[start_s, end_s)` over this tier's levels (see [`plan`](crate::plan)),
+    /// around the pieces known to be damaged: their spans are planned over
+    /// the finer levels, and what no intact retained level covers is in
+    /// [`Plan::damaged`]. Pieces found damaged only when decoded are not
+    /// known yet; [`MemTier::add_window`] handles those too.
+    #[must_use]
+    pub fn plan(&self, start_s: u64, end_s: u64) -> Plan {
+        let levels = &self.levels;
+        plan_around(
+            &self.coverage(),
+            &|li, a, b, out| levels[li].damaged.push_within(a, b, out),
+            start_s,
+            end_s,
+        )
+    }
+
+    /// Adds the window `[start_s, end_s)` into `acc` with the fewest intact
+    /// pieces, as [`MemTier::plan`] plans it. A piece that turns out
+    /// damaged when it is decoded (its stored bytes fail their checksum) is
+    /// left out and marked damaged, and its span is added from the finer
+    /// levels instead; so the answer is exact wherever an intact retained
+    /// level covers the window, and [`Covered::damaged`] lists the rest.
+    pub fn add_window(&mut self, start_s: u64, end_s: u64, acc: &mut Accumulator) -> Covered {
+        let cov = self.coverage();
+        let levels = &self.levels;
+        let mut p = plan_around(
+            &cov,
+            &|li, a, b, out| levels[li].damaged.push_within(a, b, out),
+            start_s,
+            end_s,
+        );
+        let covered_from = p.uncovered.iter().map(|u| u.1).max().unwrap_or(start_s);
+        let mut damaged = std::mem::take(&mut p.damaged);
+        let mut work = std::mem::take(&mut p.segments);
+        let mut pieces = 0;
+        let mut fresh = Vec::new();
+        let mut i = 0;
+        while let Some(&seg) = work.get(i) {
+            i += 1;
+            let Some(level) = self.levels.get_mut(seg.level) else { continue };
+            let span = u64::from(level.spec.span_s);
+            pieces += level.for_each(
+                seg.start_s,
+                seg.end_s,
+                self.source.as_ref(),
+                &self.read_errors,
+                &mut fresh,
+                |iv| acc.add_interval(iv),
+            );
+            if fresh.is_empty() {
+                continue;
+            }
+            // Found damaged as they were decoded (and marked so): their
+            // spans from the finer levels, planned around known damage.
+            let levels = &self.levels;
+            let planner = Planner {
+                levels: &cov,
+                damaged: &|li, a, b, out| levels[li].damaged.push_within(a, b, out),
+            };
+            let mut sub = Plan::default();
+            for s in fresh.drain(..) {
+                match seg.level.checked_sub(1) {
+                    Some(finer) => planner.plan_into(finer, s, s + span, true, &mut sub),
+                    None => sub.damaged.push((s, s + span)),
+                }
+            }
+            work.append(&mut sub.segments);
+            damaged.append(&mut sub.damaged);
+        }
+        merge_ranges(&mut damaged);
+        Covered { pieces, covered_from, damaged }
+    }
+
     /// Adds the pieces of level `level` starting in `[start_s, end_s)`.
-    /// Returns how many pieces were merged.
+    /// Returns how many pieces were merged. Damaged pieces are left out
+    /// (see [`MemTier::add_window`] for an answer that covers them).
     pub fn add_range(
         &mut self,
         level: usize,
@@ -494,9 +772,10 @@ impl MemTier {
         self.for_each_piece(level, start_s, end_s, |iv| acc.add_interval(iv))
     }
 
-    /// Calls `f` with each piece of level `level` starting in
+    /// Calls `f` with each intact piece of level `level` starting in
     /// `[start_s, end_s)`, in time order (decoding cold ones). Returns how
-    /// many.
+    /// many. Damaged pieces are left out, and those found damaged as they
+    /// are decoded are marked so.
     pub fn for_each_piece(
         &mut self,
         level: usize,
@@ -504,12 +783,25 @@ impl MemTier {
         end_s: u64,
         f: impl FnMut(&Interval),
     ) -> usize {
-        let Some(l) = self.levels.get_mut(level) else { return 0 };
-        l.for_each(start_s, end_s, self.source.as_ref(), &self.read_errors, f)
+        self.for_each_intact(level, start_s, end_s, &mut Vec::new(), f)
     }
 
-    /// Copies of the pieces of level `level` starting in `[start_s, end_s)`,
-    /// in time order (empty for an unknown level).
+    /// [`MemTier::for_each_piece`], pushing the starts of the pieces found
+    /// damaged as they were decoded onto `fresh`.
+    pub(crate) fn for_each_intact(
+        &mut self,
+        level: usize,
+        start_s: u64,
+        end_s: u64,
+        fresh: &mut Vec<u64>,
+        f: impl FnMut(&Interval),
+    ) -> usize {
+        let Some(l) = self.levels.get_mut(level) else { return 0 };
+        l.for_each(start_s, end_s, self.source.as_ref(), &self.read_errors, fresh, f)
+    }
+
+    /// Copies of the intact pieces of level `level` starting in
+    /// `[start_s, end_s)`, in time order (empty for an unknown level).
     #[must_use]
     pub fn pieces(&mut self, level: usize, start_s: u64, end_s: u64) -> Vec<Interval> {
         let mut out = Vec::new();
@@ -574,6 +866,7 @@ impl MemTier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Segment;
     use tailstore_hist::{Layout, SparseHist, StatusCounts};
 
     fn iv(start_s: u64, n: u64) -> Interval {
@@ -661,5 +954,159 @@ mod tests {
         assert_eq!(acc.requests(), 90);
         // Once the minute is built the seconds past retention are dropped.
         assert_eq!(t.piece_counts(), vec![0, 1]);
+    }
+
+    fn two_levels(seconds_retention_s: u64) -> [LevelSpec; 2] {
+        [
+            LevelSpec { span_s: 1, retention_s: seconds_retention_s },
+            LevelSpec { span_s: 60, retention_s: 3600 },
+        ]
+    }
+
+    /// Ten minutes of one request a second, sealed and rolled up.
+    fn ten_minutes(levels: &[LevelSpec]) -> MemTier {
+        let mut t = MemTier::new(levels);
+        let mut scratch = Accumulator::new(Layout::default());
+        for s in 0..600 {
+            t.advance(s);
+            t.insert(&iv(s, 1));
+            t.roll_up(s + 1, &mut scratch);
+        }
+        t
+    }
+
+    /// Issue 10, item 2: a damaged minute is answered from its retained
+    /// seconds (exact, nothing reported); damaged seconds with no finer
+    /// level are left out and reported.
+    #[test]
+    fn damaged_pieces_are_covered_by_finer_levels_or_reported() {
+        let mut t = ten_minutes(&two_levels(7200));
+        t.mark_damaged(1, 120, 180);
+        let p = t.plan(0, 600);
+        assert_eq!(
+            p.segments,
+            vec![
+                Segment { level: 1, start_s: 0, end_s: 120 },
+                Segment { level: 0, start_s: 120, end_s: 180 },
+                Segment { level: 1, start_s: 180, end_s: 600 },
+            ]
+        );
+        let mut acc = Accumulator::new(Layout::default());
+        let c = t.add_window(0, 600, &mut acc);
+        assert_eq!((acc.requests(), c.damaged.as_slice(), c.covered_from), (600, &[][..], 0));
+        // Three of those seconds damaged too: no finer level, reported.
+        t.mark_damaged(0, 130, 133);
+        let mut acc = Accumulator::new(Layout::default());
+        let c = t.add_window(100, 300, &mut acc);
+        assert_eq!((acc.requests(), c.damaged), (197, vec![(130, 133)]));
+        // A damaged second inside an intact minute does not matter.
+        let mut acc = Accumulator::new(Layout::default());
+        let c = t.add_window(300, 420, &mut acc);
+        assert_eq!((acc.requests(), c.damaged.len()), (120, 0));
+        t.mark_damaged(0, 301, 302);
+        let mut acc = Accumulator::new(Layout::default());
+        assert!(t.add_window(300, 420, &mut acc).damaged.is_empty());
+    }
+
+    /// Decodes stored pieces from a map; a missing key is a part that
+    /// fails its checksum.
+    struct MapSource(std::collections::HashMap<u32, Interval>);
+
+    impl PieceSource for MapSource {
+        fn read(&self, r: PieceRef) -> Option<Interval> {
+            self.0.get(&r.file).cloned()
+        }
+    }
+
+    fn cold(file: u32) -> PieceRefs {
+        smallvec::smallvec![PieceRef { file, offset: 0, len: 1 }]
+    }
+
+    /// A cold piece that fails to decode when a query reads it is damage,
+    /// not an empty piece: its span comes from the finer level where that
+    /// is retained, and is reported where it is not.
+    #[test]
+    fn a_piece_that_fails_to_decode_is_damage_not_empty() {
+        let mut t = MemTier::new(&two_levels(120));
+        t.advance(599);
+        let mut parts = std::collections::HashMap::new();
+        let mut seconds = Vec::new();
+        for s in 480..600u32 {
+            parts.insert(s, iv(u64::from(s), 1));
+            seconds.push((u64::from(s), cold(s)));
+        }
+        let mut minutes = Vec::new();
+        for m in (0..600u32).step_by(60) {
+            let mut piece = iv(u64::from(m), 60);
+            piece.span_s = 60;
+            // Minutes 120 and 540 fail their checksum.
+            if m != 120 && m != 540 {
+                parts.insert(10_000 + m, piece);
+            }
+            minutes.push((u64::from(m), cold(10_000 + m)));
+        }
+        t.set_source(Arc::new(MapSource(parts)));
+        t.load_cold_sorted(0, seconds);
+        t.load_cold_sorted(1, minutes);
+        t.set_built_until(1, 600);
+        // Minute 540 from its seconds: exact, nothing damaged.
+        let mut acc = Accumulator::new(Layout::default());
+        let c = t.add_window(480, 600, &mut acc);
+        assert_eq!((acc.requests(), c.damaged.len()), (120, 0));
+        assert_eq!(t.read_errors(), 1);
+        // Minute 120: its seconds are past retention.
+        for _ in 0..2 {
+            let mut acc = Accumulator::new(Layout::default());
+            let c = t.add_window(60, 240, &mut acc);
+            assert_eq!((acc.requests(), c.damaged), (120, vec![(120, 180)]));
+        }
+        // Decoded once: known damage afterwards.
+        assert_eq!(t.read_errors(), 2);
+        assert_eq!(t.plan(60, 240).damaged, vec![(120, 180)]);
+    }
+
+    /// A rollup over damaged finer pieces is not built as whole.
+    #[test]
+    fn rollups_over_damaged_seconds_are_damaged() {
+        let mut t = MemTier::new(&two_levels(7200));
+        let mut scratch = Accumulator::new(Layout::default());
+        for s in 0..60 {
+            t.insert(&iv(s, 1));
+        }
+        // Second 10 is damaged, the whole of minute 1 (nothing of it left).
+        t.mark_damaged(0, 10, 11);
+        t.mark_damaged(0, 60, 120);
+        let built = t.roll_up(180, &mut scratch);
+        assert!(built.is_empty(), "{built:?}");
+        let mut acc = Accumulator::new(Layout::default());
+        let c = t.add_window(0, 180, &mut acc);
+        assert_eq!((acc.requests(), c.damaged), (59, vec![(10, 11), (60, 120)]));
+    }
+
+    /// Damaged spans merge when they touch, split when a part is whole
+    /// again, and answer the lookups the planner and the slide make.
+    #[test]
+    fn damaged_spans_merge_split_and_answer() {
+        let mut d = Spans::default();
+        d.mark(10, 20);
+        d.mark(30, 40);
+        d.mark(20, 25); // touches [10, 20)
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(10, 25), (30, 40)]);
+        d.mark(5, 35);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 40)]);
+        d.unmark(10, 12);
+        d.unmark(38, 50);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(5, 10), (12, 38)]);
+        assert!(d.covers(5) && !d.covers(10) && d.covers(37) && !d.covers(38));
+        assert!(d.meets(9, 12) && !d.meets(10, 12) && !d.meets(38, 100) && d.meets(0, 6));
+        let mut out = Vec::new();
+        d.push_within(7, 20, &mut out);
+        assert_eq!(out, [(7, 10), (12, 20)]);
+        assert_eq!(
+            (d.first_after(0), d.first_after(7), d.first_after(10), d.first_after(38)),
+            (Some(5), Some(5), Some(12), None)
+        );
+        d.drop_below(10);
+        assert_eq!(d.0.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>(), [(12, 38)]);
     }
 }

@@ -16,7 +16,7 @@ use crate::chunk::{
 };
 use crate::codec::StoredInterval;
 use crate::error::{ChunkError, Error};
-use crate::index::{decode_index, encode_index, index_path};
+use crate::index::{decode_index, encode_index, index_hint, index_path};
 use crate::mmap::Map;
 use crate::segment::{
     bucket_len_s, check_header, parse_segment_name, read_entry, scan_segment, segment_header,
@@ -150,6 +150,71 @@ pub struct Indexed {
     pub loc: Loc,
 }
 
+/// A span of one level where a scan found damage: the pieces there (of one
+/// series, or of any) may be missing or hold only part of their data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// The level of the damaged segment (0, 1, 2).
+    pub level: u8,
+    /// The series whose record was damaged, when the segment's index file
+    /// names it; `None` when the damaged records are not known (no index
+    /// matches the segment's length): then any series may have lost pieces
+    /// anywhere in the segment's time bucket.
+    pub series: Option<Arc<str>>,
+    /// First second of the span (a multiple of the level's piece length).
+    pub start_s: u64,
+    /// End of the span, exclusive.
+    pub end_s: u64,
+}
+
+/// What the damage of one scanned segment may have taken. Its index file,
+/// when it is intact, no longer than the segment and lists every record the
+/// scan still reads in the part it covers (so it describes this file, as
+/// the writer left it before appending more), names the records whose bytes
+/// meet a damaged region there: each a piece of its series. Damage that no
+/// such index covers may have taken any piece of the file's time bucket,
+/// of any series.
+fn lost_pieces(
+    path: &Path,
+    len: u64,
+    level: u8,
+    bucket: u64,
+    scan: &crate::segment::SegmentScan,
+) -> Vec<Lost> {
+    let whole_bucket =
+        Lost { level, series: None, start_s: bucket, end_s: bucket + bucket_len_s(level) };
+    let hint =
+        std::fs::read(index_path(path)).ok().and_then(|ix| index_hint(&ix, len, level, bucket));
+    let Some((indexed_len, entries)) = hint else { return vec![whole_bucket] };
+    // Every record read in the indexed part must be one the index lists.
+    let listed: std::collections::HashSet<(u64, u32, u64, &str)> =
+        entries.iter().map(|e| (e.offset, e.len, e.start_s, &*e.series)).collect();
+    let describes = scan
+        .entries
+        .iter()
+        .filter(|e| e.offset + u64::from(e.len) <= indexed_len)
+        .all(|e| listed.contains(&(e.offset, e.len, e.start_s, &*e.series)));
+    // A region of 0 bytes (an empty file) meets what starts where it does.
+    let region = |d: &Damage| (d.offset, d.offset + d.skipped.max(1));
+    if !describes || scan.damage.iter().any(|d| region(d).1 > indexed_len) {
+        return vec![whole_bucket];
+    }
+    let piece_s = u64::from(span_s(level));
+    entries
+        .iter()
+        .filter(|e| {
+            let end = e.offset + u64::from(e.len);
+            scan.damage.iter().map(region).any(|(a, b)| a < end && b > e.offset)
+        })
+        .map(|e| Lost {
+            level,
+            series: Some(e.series.clone()),
+            start_s: e.start_s,
+            end_s: e.start_s + piece_s,
+        })
+        .collect()
+}
+
 /// The index of a directory: every valid interval record, by header, and
 /// the mapped files to decode them from.
 #[derive(Debug)]
@@ -163,6 +228,10 @@ pub struct DirScan {
     pub unindexed: Vec<u32>,
     /// What was read and what was damaged.
     pub report: Report,
+    /// Where the damage in [`DirScan::report`] may have taken pieces, per
+    /// level (and series, when known): answers must not take the pieces
+    /// found there as whole.
+    pub lost: Vec<Lost>,
 }
 
 fn segment_files(dir: &Path) -> Result<Vec<(u8, u64, PathBuf)>, Error> {
@@ -205,6 +274,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
     let mut files = Vec::new();
     let mut intervals = Vec::new();
     let mut unindexed = Vec::new();
+    let mut lost = Vec::new();
     for (level, bucket, path) in segment_files(dir)? {
         // Gone: removed by retention between listing and opening.
         let Some(map) = map_segment(&path)? else { continue };
@@ -231,6 +301,9 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
             let scan = scan_segment(bytes, &path, level, bucket, layout, decode)?;
             report.damaged.extend(scan.damage.iter().cloned());
             report.recovered += scan.recovered;
+            if !scan.damage.is_empty() {
+                lost.extend(lost_pieces(&path, bytes.len() as u64, level, bucket, &scan));
+            }
             if scan.damage.is_empty() && !bytes.is_empty() {
                 unindexed.push(file_ix);
             }
@@ -246,7 +319,7 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
         files.push((level, bucket, path, map));
     }
     let segments = Arc::new(Segments { layout: *layout, files });
-    Ok((DirScan { records, segments, unindexed, report }, intervals))
+    Ok((DirScan { records, segments, unindexed, report, lost }, intervals))
 }
 
 /// Checks a directory: every record's framing, checksum and payload is

@@ -89,14 +89,50 @@ pub type Indexed = (HashMap<u64, Arc<str>>, Vec<Entry>);
 /// and bucket `bucket_s`. `None` unless the index is intact and describes
 /// exactly these bytes: then the segment must be scanned.
 pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> Option<Indexed> {
+    decode(index, segment.len() as u64, Some(tail_crc(segment)), level, bucket_s)
+        .map(|(indexed, _)| indexed)
+}
+
+/// The records an intact index lists for a segment of `level` and bucket
+/// `bucket_s` that is now `segment_len` bytes long, whether or not the
+/// segment's bytes are still those it was made from (no tail CRC check),
+/// and the length the segment had then (at most `segment_len`: the writer
+/// only appends, so those records are still where the index says). What a
+/// damaged segment held where its damage is, once the caller has checked
+/// that the records it still reads are the index's. `None` when the index
+/// is damaged, of another level or longer than the segment.
+pub fn index_hint(
+    index: &[u8],
+    segment_len: u64,
+    level: u8,
+    bucket_s: u64,
+) -> Option<(u64, Vec<Entry>)> {
+    decode(index, segment_len, None, level, bucket_s).map(|((_, entries), len)| (len, entries))
+}
+
+/// [`decode_index`] and [`index_hint`]: with `tail`, the segment (of
+/// `segment_len` bytes, the CRC of its tail `tail`) must be exactly the one
+/// indexed; without, it may have grown since. Returns the index and the
+/// segment length it records.
+fn decode(
+    index: &[u8],
+    segment_len: u64,
+    tail: Option<[u8; 4]>,
+    level: u8,
+    bucket_s: u64,
+) -> Option<(Indexed, u64)> {
     let (body, crc) = index.split_last_chunk::<4>()?;
     let head = body.first_chunk::<HEAD_LEN>()?;
+    let indexed_len = u64::from_le_bytes(head[12..20].try_into().ok()?);
+    let same = match tail {
+        Some(t) => indexed_len == segment_len && head[20..24] == t,
+        None => indexed_len <= segment_len,
+    };
     if crc32c::crc32c(body) != u32::from_le_bytes(*crc)
         || head[..8] != INDEX_MAGIC
         || head[8..10] != INDEX_VERSION.to_le_bytes()
         || head[10] != level
-        || u64::from_le_bytes(head[12..20].try_into().ok()?) != segment.len() as u64
-        || head[20..24] != tail_crc(segment)
+        || !same
     {
         return None;
     }
@@ -125,7 +161,7 @@ pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> O
         let offset = prev_end.checked_add(v(&mut pos)?)?;
         let len = u32::try_from(v(&mut pos)?).ok()?;
         let end = offset.checked_add(u64::from(len))?;
-        if late > 1 || slot >= slots || end > segment.len() as u64 {
+        if late > 1 || slot >= slots || end > indexed_len {
             return None;
         }
         entries.push(Entry {
@@ -137,7 +173,7 @@ pub fn decode_index(index: &[u8], segment: &[u8], level: u8, bucket_s: u64) -> O
         });
         prev_end = end;
     }
-    (pos == body.len()).then_some((series, entries))
+    (pos == body.len()).then_some(((series, entries), indexed_len))
 }
 
 #[cfg(test)]
@@ -180,6 +216,15 @@ mod tests {
             let last = changed.len() - 1;
             changed[last] ^= 1;
             assert!(decode_index(&ix, &changed, 0, 3600).is_none());
+            // The hint names the records of a damaged segment of the same
+            // length or longer (appended to since), and nothing for a
+            // shorter one or another level.
+            let len = seg.len() as u64;
+            let hint = Some((len, scan.entries.clone()));
+            assert_eq!(index_hint(&ix, len, 0, 3600), hint, "n {n}");
+            assert_eq!(index_hint(&ix, len + 100, 0, 3600), hint, "n {n}");
+            assert!(index_hint(&ix, len - 1, 0, 3600).is_none());
+            assert!(index_hint(&ix, len, 1, 3600).is_none());
             for i in 0..ix.len() {
                 let mut b = ix.clone();
                 b[i] ^= 0x20;

@@ -38,7 +38,7 @@ pub use chunk::{encode_interval, EncodedInterval, MAX_NAME_LEN};
 pub use codec::StoredInterval;
 pub use dir::{
     check, compact_segment, is_store, scan_dir, write_index, DirScan, FsyncPolicy, Indexed, Loc,
-    Report, Segments, Writer, WriterOptions,
+    Lost, Report, Segments, Writer, WriterOptions,
 };
 pub use error::{ChunkError, Error};
 pub use segment::{bucket_len_s, segment_name, span_s, Damage, Entry, FORMAT_VERSION, LEVELS};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tailstore_hist::{Accumulator, ErrorSet};
-use tailstore_query::{plan, Selector, Slide, WindowStats};
+use tailstore_query::{Selector, Slide, WindowStats};
 
 use crate::clock::{secs_to_time, wall_second, whole_seconds};
 use crate::error::Error;
@@ -206,6 +206,12 @@ impl Query<'_> {
 
     /// Runs the query.
     ///
+    /// A stored piece that is damaged (found so when the store was opened,
+    /// or when the query decodes it) is left out, and its span is answered
+    /// from the finer levels the store still retains intact, so the answer
+    /// stays exact there; the seconds that no intact piece covers are
+    /// reported by [`WindowStats::damaged_s`].
+    ///
     /// # Errors
     ///
     /// [`Error::NoWindow`] when no window was chosen; [`Error::Query`] when
@@ -217,23 +223,21 @@ impl Query<'_> {
         let mut acc = Accumulator::new(inner.opts.layout);
         let mut covered_start = start_s;
         let mut pieces = 0;
+        let mut damaged = Vec::new();
         for s in &targets {
             let mut tier = s.tier.lock();
-            let cov = tier.coverage();
-            let p = plan(&cov, start_s, end_s);
-            for seg in &p.segments {
-                pieces += tier.add_range(seg.level, seg.start_s, seg.end_s, &mut acc);
-            }
-            let from = p.uncovered.iter().map(|u| u.1).max().unwrap_or(start_s);
-            covered_start = covered_start.max(from);
+            // Planned around damaged pieces: finer intact levels cover
+            // them, and what nothing intact covers is reported.
+            let mut c = tier.add_window(start_s, end_s, &mut acc);
+            pieces += c.pieces;
+            covered_start = covered_start.max(c.covered_from);
+            damaged.append(&mut c.damaged);
             // Still under the tier lock: nothing can move from unsealed to
             // sealed while we read both.
-            s.recorder.read_unsealed(from, end_s, &mut acc);
+            s.recorder.read_unsealed(c.covered_from, end_s, &mut acc);
         }
-        Ok(WindowStats::new(acc, self.errors, start_s, end_s).with_plan_info(
-            covered_start,
-            targets.len(),
-            pieces,
-        ))
+        Ok(WindowStats::new(acc, self.errors, start_s, end_s)
+            .with_plan_info(covered_start, targets.len(), pieces)
+            .with_damaged(damaged))
     }
 }

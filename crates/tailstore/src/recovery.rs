@@ -72,6 +72,14 @@ struct Parts {
 /// seconds and of their rollup), or a finer part is a late delta (a crash
 /// between the writes of a delta and of its rollup deltas). Everything else
 /// stays cold until read.
+///
+/// Where the scan found damage ([`DirScan::lost`]: pieces of one series
+/// named by the damaged segment's index file, or a whole segment's time
+/// bucket for every series, up to the newest second the files hold), the
+/// pieces are marked damaged before the rebuilds: queries answer those
+/// spans from intact finer levels or report them, and a rollup rebuilt from
+/// intact finer data is whole again. A record that fails its checksum only
+/// when a query decodes it is marked damaged then, by the tier.
 pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
     let (newest, ends, mut by_series) = group_records(&disk.records, levels);
@@ -95,6 +103,13 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
         let mut tier = series.tier.lock();
         tier.set_source(source.clone());
         tier.advance(retained);
+        // Nothing stored after the newest second any file holds is known
+        // to be lost (a crash's unflushed seconds are not damage either):
+        // seconds recorded from here on are whole, and so are their rollups.
+        for lost in disk.lost.iter().filter(|l| l.series.as_ref().is_none_or(|s| *s == name)) {
+            let end = lost.end_s.min(newest + 1);
+            tier.mark_damaged(usize::from(lost.level), lost.start_s, end);
+        }
         let specs = tier.specs();
         let mut persist: Vec<(u8, Interval)> = Vec::new();
         // The finer level's starts and whether the files may disagree there.
