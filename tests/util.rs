@@ -153,8 +153,11 @@ impl Oracle {
         let k = nearest_rank(q, n);
         let v = self.sorted[usize::try_from(k - 1).expect("a rank is at most the length")];
         // The first and last ranks are the exact extremes; the others are
-        // read from the histogram, which clamps at the layout's top.
-        Some(if k == 1 || k == n { v } else { v.min(self.highest_ns) })
+        // read from the histogram, which clamps at the layout's top, and
+        // then kept within the exact extremes (so a window whose samples
+        // all lie above the top answers at least its exact minimum).
+        let (lo, hi) = (self.sorted[0], self.sorted[self.sorted.len() - 1]);
+        Some(if k == 1 || k == n { v } else { v.min(self.highest_ns).clamp(lo, hi) })
     }
 }
 
