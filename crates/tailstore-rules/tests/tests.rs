@@ -1,0 +1,4 @@
+//! Behaviour tests of the rule engine: rule files, the state machine against
+//! an oracle, backtests and SLOs over generated traffic with known episodes.
+
+mod yaml;
