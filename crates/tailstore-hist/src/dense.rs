@@ -2,7 +2,7 @@
 
 use crate::layout::Layout;
 use crate::sparse::{Interval, SparseHist};
-use crate::status::{StatusCounts, STATUS_CODES};
+use crate::status::{ErrorSet, StatusCounts, STATUS_CODES};
 
 /// The nearest rank of quantile `q` among `n` samples: `max(1, ceil(q * n))`.
 ///
@@ -322,6 +322,17 @@ impl Accumulator {
         )
     }
 
+    /// Requests whose status is in `errors`, without building the
+    /// per-status breakdown ([`Accumulator::status_counts`] allocates).
+    #[must_use]
+    pub fn errors(&self, errors: &ErrorSet) -> u64 {
+        // STATUS_CODES (1000) slots, so zipping with the u16 codes covers them all.
+        (0u16..)
+            .zip(self.status.iter())
+            .filter(|(c, n)| **n > 0 && errors.contains(*c))
+            .fold(0u64, |a, (_, n)| a.saturating_add(*n))
+    }
+
     /// Requests with status `code`.
     #[must_use]
     pub fn status(&self, code: u16) -> u64 {
@@ -564,6 +575,19 @@ mod tests {
         assert_eq!(a.count_at_most(vals[0] - 1), 0);
         assert_eq!(a.count_at_most(vals[vals.len() - 1]), a.total());
         assert_eq!(Accumulator::new(l).count_at_most(1_000), 0);
+    }
+
+    /// The allocation-free error count equals the breakdown's.
+    #[test]
+    fn errors_match_the_status_breakdown() {
+        let mut a = Accumulator::new(Layout::default());
+        for (code, n) in [(0, 3), (200, 50), (404, 7), (429, 2), (500, 1), (503, 9), (999, 4)] {
+            a.add_status(code, n);
+        }
+        for set in [ErrorSet::default(), ErrorSet::empty(), ErrorSet::parse("5xx|999").unwrap()] {
+            assert_eq!(a.errors(&set), a.status_counts().errors(&set));
+        }
+        assert_eq!(a.errors(&ErrorSet::default()), 7 + 2 + 1 + 9);
     }
 
     #[test]

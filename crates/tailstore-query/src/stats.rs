@@ -59,7 +59,7 @@ impl WindowStats {
     /// Requests whose status is in the error set.
     #[must_use]
     pub fn errors(&self) -> u64 {
-        self.acc.status_counts().errors(&self.errors)
+        self.acc.errors(&self.errors)
     }
 
     /// `errors / count`, `None` for an empty window.
