@@ -326,11 +326,8 @@ impl Accumulator {
     /// per-status breakdown ([`Accumulator::status_counts`] allocates).
     #[must_use]
     pub fn errors(&self, errors: &ErrorSet) -> u64 {
-        // STATUS_CODES (1000) slots, so zipping with the u16 codes covers them all.
-        (0u16..)
-            .zip(self.status.iter())
-            .filter(|(c, n)| **n > 0 && errors.contains(*c))
-            .fold(0u64, |a, (_, n)| a.saturating_add(*n))
+        // Only the set's codes (about 110 of the 1000 slots by default).
+        errors.codes().filter_map(|c| self.status.get(c)).fold(0u64, |a, n| a.saturating_add(*n))
     }
 
     /// Requests with status `code`.
