@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use tailstore::Store;
-use tailstore_rules::{backtest, slo_report, Rules};
+use tailstore_rules::{backtest, slo_report, Backtest, Rules};
 
 use crate::output::shown;
 use crate::time::parse_time;
@@ -104,6 +104,16 @@ pub fn cmd_alerts(args: &AlertsArgs) -> Result<ExitCode> {
     if end < start {
         bail!("--end is before --start");
     }
+    let names = store.series_names();
+    for r in rules.rules() {
+        if !names.iter().any(|n| r.selector().matches(n)) {
+            eprintln!(
+                "note: rule {:?}: series {:?} matches no series of the store",
+                shown(r.name()),
+                shown(r.series_text())
+            );
+        }
+    }
     let bt = backtest(&store, &rules, start, end).context("backtest failed")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -126,60 +136,66 @@ pub fn cmd_alerts(args: &AlertsArgs) -> Result<ExitCode> {
         let v = json!({"start": bt.start_s, "end": bt.end_s, "interval_s": bt.interval_s, "alerts": alerts});
         writeln!(out, "{v}")?;
     } else {
-        writeln!(
-            out,
-            "{} evaluations every {} s from {} to {}",
-            (bt.end_s - bt.start_s) / bt.interval_s + 1,
-            bt.interval_s,
-            rfc3339(bt.start_s),
-            rfc3339(bt.end_s)
-        )?;
-        writeln!(
-            out,
-            "{:<20}  {:<20}  {:<20}  {:>10}  {:<32}  {:<24}  labels",
-            "pending", "firing", "resolved", "value", "rule", "series"
-        )?;
-        for e in &bt.episodes {
-            let others: Vec<String> = e
-                .labels
-                .iter()
-                .filter(|(k, _)| k.as_str() != "series")
-                .map(|(k, v)| format!("{k}={}", shown(v)))
-                .collect();
-            let rules_rule = rules.rules().iter().find(|r| r.name() == e.rule);
-            let value = match (e.value, rules_rule) {
-                (Some(v), Some(r)) => r.condition().format_value(v),
-                _ => "-".into(),
-            };
-            writeln!(
-                out,
-                "{:<20}  {:<20}  {:<20}  {:>10}  {:<32}  {:<24}  {}",
-                rfc3339(e.pending_at),
-                e.firing_at.map_or("-".into(), rfc3339),
-                e.resolved_at.map_or(
-                    if e.firing_at.is_some() { "(firing)" } else { "(pending)" }.into(),
-                    rfc3339
-                ),
-                value,
-                shown(&e.rule),
-                shown(e.labels.get("series").map_or("", String::as_str)),
-                others.join(",")
-            )?;
-        }
-        writeln!(out)?;
-        for s in bt.summary(&rules) {
-            let minutes = if s.firing_s % 60 == 0 {
-                (s.firing_s / 60).to_string()
-            } else {
-                #[expect(clippy::cast_precision_loss, reason = "seconds far below 2^53")]
-                let m = s.firing_s as f64 / 60.0;
-                format!("{m:.1}")
-            };
-            writeln!(out, "{}: fired {} times, {minutes} minutes firing", shown(&s.rule), s.fired)?;
-        }
+        write_table(&mut out, &rules, &bt)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table: one line per episode, then per rule how often and how long it fired.
+fn write_table(out: &mut impl Write, rules: &Rules, bt: &Backtest) -> Result<()> {
+    writeln!(
+        out,
+        "{} evaluations every {} s from {} to {}",
+        (bt.end_s - bt.start_s) / bt.interval_s + 1,
+        bt.interval_s,
+        rfc3339(bt.start_s),
+        rfc3339(bt.end_s)
+    )?;
+    writeln!(
+        out,
+        "{:<20}  {:<20}  {:<20}  {:>10}  {:<32}  {:<24}  labels",
+        "pending", "firing", "resolved", "value", "rule", "series"
+    )?;
+    for e in &bt.episodes {
+        let others: Vec<String> = e
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "series")
+            .map(|(k, v)| format!("{k}={}", shown(v)))
+            .collect();
+        let rules_rule = rules.rules().iter().find(|r| r.name() == e.rule);
+        let value = match (e.value, rules_rule) {
+            (Some(v), Some(r)) => r.condition().format_value(v),
+            _ => "-".into(),
+        };
+        writeln!(
+            out,
+            "{:<20}  {:<20}  {:<20}  {:>10}  {:<32}  {:<24}  {}",
+            rfc3339(e.pending_at),
+            e.firing_at.map_or("-".into(), rfc3339),
+            e.resolved_at.map_or(
+                if e.firing_at.is_some() { "(firing)" } else { "(pending)" }.into(),
+                rfc3339
+            ),
+            value,
+            shown(&e.rule),
+            shown(e.labels.get("series").map_or("", String::as_str)),
+            others.join(",")
+        )?;
+    }
+    writeln!(out)?;
+    for s in bt.summary(rules) {
+        let minutes = if s.firing_s % 60 == 0 {
+            (s.firing_s / 60).to_string()
+        } else {
+            #[expect(clippy::cast_precision_loss, reason = "seconds far below 2^53")]
+            let m = s.firing_s as f64 / 60.0;
+            format!("{m:.1}")
+        };
+        writeln!(out, "{}: fired {} times, {minutes} minutes firing", shown(&s.rule), s.fired)?;
+    }
+    Ok(())
 }
 
 pub fn cmd_slo(args: &SloArgs) -> Result<ExitCode> {

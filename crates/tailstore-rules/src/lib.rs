@@ -63,6 +63,7 @@
 //!     sli: availability          # or `latency < 500ms`
 //!     period: 30d                # whole hours
 //!     min_requests: 100          # guard for the burn-rate alerts; default 0
+//!     errors: 5xx                # optional error set (availability); default the store's
 //! ```
 //!
 //! A `series:` with one of `\ ^ $ * + ? ( ) [ ] { } |` is an anchored regex;
