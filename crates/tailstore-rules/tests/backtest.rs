@@ -376,3 +376,67 @@ fn slo_report_matches_raw_counts() {
     assert_eq!(far[0].total, 0);
     assert_eq!((far[0].sli_pct, far[0].burn_rates[0].1), (None, None));
 }
+
+/// A live evaluator's path (one store query per window at each evaluation,
+/// `Condition::evaluate_windows`, an `Evaluator`) gives the backtest's
+/// episodes: the two share the condition and the state machine.
+#[test]
+fn live_evaluation_gives_the_backtests_episodes() {
+    let (a, b) = traffic();
+    let store = store_of(&[("/models/a", &a), ("/models/b", &b)]);
+    let rules = Rules::from_yaml(RULES).unwrap();
+    let (start, end) = (T0 + 30 * MIN, T0 + 170 * MIN);
+    let bt = backtest(&store, &rules, start, end).unwrap();
+    for (name, series) in [
+        ("High Latency", "/models/a"),
+        ("Fleet traffic low", "/models/.*"),
+        ("Flapping kept", "/models/b"),
+        ("Silent errors", "/models/a"),
+    ] {
+        let rule = rules.rules().iter().find(|r| r.name() == name).unwrap();
+        let selector = if rule.per_series() {
+            tailstore::Selector::exact(series)
+        } else {
+            rule.selector().clone()
+        };
+        let mut ev =
+            tailstore_rules::Evaluator::new(rule.for_s(), rule.keep_firing_for_s(), rule.no_data());
+        let mut got: Vec<Ep> = Vec::new();
+        for t in (start..=end).step_by(60) {
+            let windows: Vec<(u64, tailstore::WindowStats)> = rule
+                .condition()
+                .windows_s()
+                .into_iter()
+                .map(|len| {
+                    let w = store
+                        .query(selector.clone())
+                        .last(Duration::from_secs(len))
+                        .ending_at(UNIX_EPOCH + Duration::from_secs(t))
+                        .run()
+                        .unwrap();
+                    (len, w)
+                })
+                .collect();
+            let refs: Vec<(u64, &dyn tailstore_rules::WindowSource)> = windows
+                .iter()
+                .map(|(l, w)| (*l, w as &dyn tailstore_rules::WindowSource))
+                .collect();
+            let (truth, value) = rule.condition().evaluate_windows(&refs);
+            for e in ev.step(t, truth, value) {
+                match e.transition {
+                    tailstore_rules::Transition::Pending => got.push((t, None, None)),
+                    tailstore_rules::Transition::Firing => got.last_mut().unwrap().1 = Some(t),
+                    _ => got.last_mut().unwrap().2 = Some(t),
+                }
+            }
+        }
+        let want: Vec<Ep> = bt
+            .episodes
+            .iter()
+            .filter(|e| e.rule == name && e.labels["series"] == series)
+            .map(|e| (e.pending_at, e.firing_at, e.resolved_at))
+            .collect();
+        assert!(!want.is_empty(), "{name}: no episode to compare");
+        assert_eq!(got, want, "{name}");
+    }
+}
