@@ -487,16 +487,23 @@ fn line_of(text: &str, needle: &str, from: usize) -> Option<usize> {
         .map(|(i, _)| i + 1)
 }
 
+/// Where a rule file is read from, for errors.
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Source<'_> {
+    fn err(&self, line: Option<usize>, message: String) -> Error {
+        Error::Rules { file: self.file.to_string(), line, column: None, message }
+    }
+}
+
 fn check(raw: RawFile, text: &str, file: &str) -> Result<Rules, Error> {
-    let err = |line: Option<usize>, message: String| Error::Rules {
-        file: file.to_string(),
-        line,
-        column: None,
-        message,
-    };
+    let src = Source { text, file };
     let interval_s = raw.evaluation_interval.map_or(DEFAULT_INTERVAL_S, |s| s.0);
     if interval_s == 0 {
-        return Err(err(
+        return Err(src.err(
             line_of(text, "evaluation_interval", 1),
             "evaluation_interval must be positive".into(),
         ));
@@ -507,43 +514,10 @@ fn check(raw: RawFile, text: &str, file: &str) -> Result<Rules, Error> {
     for r in raw.rules {
         let at = line_of_name(text, &r.name, cursor);
         cursor = at.map_or(cursor, |l| l + 1);
-        let rule_err = |m: String| err(at, format!("rule {:?}: {m}", r.name));
         if !names.insert(r.name.clone()) {
-            return Err(rule_err("a second rule with this name".into()));
+            return Err(src.err(at, format!("rule {:?}: a second rule with this name", r.name)));
         }
-        let per_series = r.group_by.is_some();
-        let mut known: Vec<&str> = r.labels.keys().map(String::as_str).collect();
-        known.push("series");
-        for t in r.annotations.values() {
-            if let Some(l) = t.0.labels().find(|l| !known.contains(l)) {
-                let line = line_of(text, &format!("$labels.{l}"), at.unwrap_or(1));
-                return Err(err(
-                    line,
-                    format!(
-                        "rule {:?}: bad template: {{{{ $labels.{l} }}}} is not a label of the \
-                         rule (it has: {})",
-                        r.name,
-                        known.join(", ")
-                    ),
-                ));
-            }
-        }
-        rules.push(Rule {
-            name: r.name,
-            series: r.series.map_or_else(SeriesSpec::all, |s| s.0),
-            condition: r.condition.0,
-            for_s: r.for_.map_or(0, |s| s.0),
-            keep_firing_for_s: r.keep_firing_for.map_or(0, |s| s.0),
-            per_series,
-            labels: r.labels,
-            annotations: r.annotations.into_iter().map(|(k, t)| (k, t.0)).collect(),
-            no_data: match r.no_data {
-                None | Some(NoDataRaw::Ok) => NoData::Ok,
-                Some(NoDataRaw::Alerting) => NoData::Alerting,
-                Some(NoDataRaw::KeepState) => NoData::KeepState,
-            },
-            errors: r.errors.map(|e| e.0),
-        });
+        rules.push(check_rule(r, &src, at)?);
     }
     let mut slos = Vec::new();
     let mut slo_names = HashSet::new();
@@ -551,30 +525,11 @@ fn check(raw: RawFile, text: &str, file: &str) -> Result<Rules, Error> {
         let at = line_of_name(text, &s.name, cursor);
         cursor = at.map_or(cursor, |l| l + 1);
         let slo_name = s.name.clone();
-        let slo_err = |m: String| err(at, format!("slo {slo_name:?}: {m}"));
+        let slo_err = |m: String| src.err(at, format!("slo {slo_name:?}: {m}"));
         if !slo_names.insert(s.name.clone()) {
             return Err(slo_err("a second SLO with this name".into()));
         }
-        if !(s.objective > 0.0 && s.objective < 100.0) {
-            return Err(slo_err(format!(
-                "objective {} is not a percentage strictly between 0 and 100",
-                s.objective
-            )));
-        }
-        if s.period.0 == 0 || s.period.0 % 3600 != 0 {
-            return Err(slo_err(
-                "period must be a positive whole number of hours (e.g. 30d)".into(),
-            ));
-        }
-        let slo = Slo {
-            name: s.name,
-            series: s.series.map_or_else(SeriesSpec::all, |x| x.0),
-            objective_pct: s.objective,
-            sli: s.sli.0,
-            period_s: s.period.0,
-            min_requests: s.min_requests,
-            errors: s.errors.map(|e| e.0),
-        };
+        let slo = check_slo(s).map_err(&slo_err)?;
         for r in burn_rules(&slo).map_err(&slo_err)? {
             if !names.insert(r.name.clone()) {
                 return Err(slo_err(format!("its alert {:?} has the name of a rule", r.name)));
@@ -584,4 +539,72 @@ fn check(raw: RawFile, text: &str, file: &str) -> Result<Rules, Error> {
         slos.push(slo);
     }
     Ok(Rules { interval_s, rules, slos })
+}
+
+/// One rule as written, checked; `at` is the line of its name.
+fn check_rule(r: RawRule, src: &Source<'_>, at: Option<usize>) -> Result<Rule, Error> {
+    if r.labels.contains_key("series") {
+        return Err(src.err(
+            at,
+            format!(
+                "rule {:?}: label `series` is set by the engine (the series, or the selector \
+                 as written)",
+                r.name
+            ),
+        ));
+    }
+    let mut known: Vec<&str> = r.labels.keys().map(String::as_str).collect();
+    known.push("series");
+    for t in r.annotations.values() {
+        if let Some(l) = t.0.labels().find(|l| !known.contains(l)) {
+            let line = line_of(src.text, &format!("$labels.{l}"), at.unwrap_or(1));
+            return Err(src.err(
+                line,
+                format!(
+                    "rule {:?}: bad template: {{{{ $labels.{l} }}}} is not a label of the rule \
+                     (it has: {})",
+                    r.name,
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Rule {
+        name: r.name,
+        series: r.series.map_or_else(SeriesSpec::all, |s| s.0),
+        condition: r.condition.0,
+        for_s: r.for_.map_or(0, |s| s.0),
+        keep_firing_for_s: r.keep_firing_for.map_or(0, |s| s.0),
+        per_series: r.group_by.is_some(),
+        labels: r.labels,
+        annotations: r.annotations.into_iter().map(|(k, t)| (k, t.0)).collect(),
+        no_data: match r.no_data {
+            None | Some(NoDataRaw::Ok) => NoData::Ok,
+            Some(NoDataRaw::Alerting) => NoData::Alerting,
+            Some(NoDataRaw::KeepState) => NoData::KeepState,
+        },
+        errors: r.errors.map(|e| e.0),
+    })
+}
+
+/// One SLO as written, checked.
+fn check_slo(s: RawSlo) -> Result<Slo, String> {
+    if !(s.objective > 0.0 && s.objective < 100.0) {
+        return Err(format!(
+            "objective {} is not a percentage strictly between 0 and 100",
+            s.objective
+        ));
+    }
+    if s.period.0 == 0 || !s.period.0.is_multiple_of(3600) {
+        return Err("period must be a positive whole number of hours (e.g. 30d)".into());
+    }
+    Ok(Slo {
+        name: s.name,
+        series: s.series.map_or_else(SeriesSpec::all, |x| x.0),
+        objective_pct: s.objective,
+        sli: s.sli.0,
+        period_s: s.period.0,
+        min_requests: s.min_requests,
+        errors: s.errors.map(|e| e.0),
+    })
 }

@@ -158,6 +158,12 @@ fn bad_files_name_line_column_and_what_is_wrong() {
             "bad series regex",
         ),
         ("    for: 5m\n", Some(2), Some(5), "missing field `condition`"),
+        (
+            "    condition: error_rate > 5\n    labels: { series: x }\n",
+            Some(2),
+            None,
+            "set by the engine",
+        ),
         ("    condition: [error_rate]\n", Some(3), Some(16), "invalid type: sequence"),
         ("    condition: 'error_rate > 5\n", Some(4), None, "quoted scalar at line 3 column 16"),
         (
