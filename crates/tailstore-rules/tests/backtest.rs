@@ -440,3 +440,75 @@ fn live_evaluation_gives_the_backtests_episodes() {
         assert_eq!(got, want, "{name}");
     }
 }
+
+mod random {
+    //! Random traffic (bursts of errors, silences) and random rules over
+    //! the exact metrics: the backtest's episodes are the oracle's.
+
+    use proptest::prelude::*;
+
+    use super::{episodes, store_of, Ep, Sample, Win, MIN, T0};
+    use tailstore::ErrorSet;
+    use tailstore_rules::{backtest, NoData, Rules, Truth};
+
+    /// Per minute: requests per second (0 = silent) and errors in each four.
+    fn minutes() -> impl Strategy<Value = Vec<(u64, u64)>> {
+        prop::collection::vec((prop_oneof![1 => Just(0u64), 4 => 1u64..4], 0u64..3), 10..40)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn backtests_match_the_oracle(
+            mins in minutes(),
+            window_m in 1u64..6,
+            threshold in prop_oneof![Just(5.0f64), Just(20.0), Just(40.0)],
+            use_rate in any::<bool>(),
+            for_m in 0u64..4,
+            keep_m in 0u64..3,
+            policy in 0usize..3,
+        ) {
+            let mut samples: Vec<Sample> = Vec::new();
+            for (m, &(per_s, errs)) in mins.iter().enumerate() {
+                for s in 0..MIN {
+                    for i in 0..per_s {
+                        let status = if (s + i) % 4 < errs { 500 } else { 200 };
+                        samples.push((T0 + m as u64 * MIN + s, 30_000_000, status));
+                    }
+                }
+            }
+            let store = store_of(&[("/m", &samples)]);
+            let (policy_name, no_data) =
+                [("ok", NoData::Ok), ("alerting", NoData::Alerting), ("keep_state", NoData::KeepState)][policy];
+            let condition = if use_rate {
+                format!("requests_per_min[{window_m}m] < {}", threshold * 3.0)
+            } else {
+                format!("error_rate[{window_m}m] > {threshold}")
+            };
+            let text = format!(
+                "rules:\n  - name: r\n    series: /m\n    condition: {condition}\n    for: {for_m}m\n    keep_firing_for: {keep_m}m\n    no_data: {policy_name}\n"
+            );
+            let rules = Rules::from_yaml(&text).unwrap();
+            let end = T0 + (mins.len() as u64 + 3) * MIN;
+            let bt = backtest(&store, &rules, T0, end).unwrap();
+            let errs = ErrorSet::default();
+            let seq: Vec<(u64, Truth)> = (T0..=end)
+                .step_by(60)
+                .map(|t| {
+                    let w = Win::of(&samples, t.saturating_sub(window_m * MIN), t, &errs);
+                    let v = if use_rate { Some(w.per_s() * 60.0) } else { w.error_pct() };
+                    let truth = match v {
+                        None => Truth::NoData,
+                        Some(x) if (use_rate && x < threshold * 3.0) || (!use_rate && x > threshold) => Truth::True,
+                        Some(_) => Truth::False,
+                    };
+                    (t, truth)
+                })
+                .collect();
+            let want = episodes(&seq, for_m * MIN, keep_m * MIN, no_data);
+            let got: Vec<Ep> = bt.episodes.iter().map(|e| (e.pending_at, e.firing_at, e.resolved_at)).collect();
+            prop_assert_eq!(got, want, "{}", text);
+        }
+    }
+}
