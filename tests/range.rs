@@ -60,6 +60,7 @@ fn check_ranges(store: &Store, r: &mut Rng, lo: u64, hi: u64, ctx: &str) {
         (3600, 7200),
         (300, 3600),
         (45, 45),
+        (60, 60),
         (120, 60),
     ];
     for (k, &(step, window)) in cases.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The `tailstore` command: replay recorded traffic into a store, then query it.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod export;
 mod ledger;
 mod output;
@@ -95,6 +96,16 @@ enum Command {
     ///
     /// Example: tailstore check --store ./st
     Check(StoreArg),
+    /// Backtest a rule file's alerts (and its SLOs' burn-rate alerts) over the stored history:
+    /// every episode (pending, firing, resolved), and per rule how often and how long it fired.
+    ///
+    /// Example: tailstore alerts --rules examples/rules/model-endpoints.yaml --store ./st --json
+    Alerts(alerts::AlertsArgs),
+    /// A rule file's SLOs over their periods: totals, SLI, error budget left, burn rates over
+    /// 5m to 3d, and when the budget ran out.
+    ///
+    /// Example: tailstore slo --rules examples/rules/model-endpoints.yaml --store ./st --json
+    Slo(alerts::SloArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -926,6 +937,8 @@ fn main() -> ExitCode {
         Command::Series(a) => cmd_series(&a),
         Command::Export(a) => cmd_export(&a),
         Command::Check(a) => cmd_check(&a),
+        Command::Alerts(a) => alerts::cmd_alerts(&a),
+        Command::Slo(a) => alerts::cmd_slo(&a),
     };
     match r {
         Ok(code) => code,

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "e2e/alerts.rs"]
+mod alerts;
 #[path = "e2e/envoy.rs"]
 mod envoy;
 #[path = "e2e/hlog.rs"]

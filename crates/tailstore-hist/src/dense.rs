@@ -2,7 +2,7 @@
 
 use crate::layout::Layout;
 use crate::sparse::{Interval, SparseHist};
-use crate::status::{StatusCounts, STATUS_CODES};
+use crate::status::{ErrorSet, StatusCounts, STATUS_CODES};
 
 /// The nearest rank of quantile `q` among `n` samples: `max(1, ceil(q * n))`.
 ///
@@ -322,6 +322,14 @@ impl Accumulator {
         )
     }
 
+    /// Requests whose status is in `errors`, without building the
+    /// per-status breakdown ([`Accumulator::status_counts`] allocates).
+    #[must_use]
+    pub fn errors(&self, errors: &ErrorSet) -> u64 {
+        // Only the set's codes (about 110 of the 1000 slots by default).
+        errors.codes().filter_map(|c| self.status.get(c)).fold(0u64, |a, n| a.saturating_add(*n))
+    }
+
     /// Requests with status `code`.
     #[must_use]
     pub fn status(&self, code: u16) -> u64 {
@@ -368,6 +376,45 @@ impl Accumulator {
     )]
     pub fn mean_ns(&self) -> Option<f64> {
         (self.total > 0).then(|| self.sum_ns as f64 / self.total as f64)
+    }
+
+    /// Latency samples at most `value_ns`: the good requests of a latency
+    /// SLO ("latency <= 500 ms"), from the histogram, with no bucket needed
+    /// at the threshold.
+    ///
+    /// Error bound: every sample `<= value_ns` is counted; samples that share
+    /// `value_ns`'s bucket but lie above it are counted too, so the answer
+    /// is at most the number of samples `<= value_ns + width(bucket)`, where
+    /// the width is below `2 * Layout::relative_error() * value_ns` (1/1024
+    /// relative, 0.098 %, at 3 digits) above `lowest_ns`, and one unit below
+    /// it. Exact when `value_ns` is below the exact minimum (0) or at or above
+    /// the exact maximum (all). Above `highest_ns` the clamped samples share
+    /// the top bucket and count as at most `value_ns`.
+    #[must_use]
+    pub fn count_at_most(&self, value_ns: u64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        // The exact extremes answer the ends (when they are consistent: a
+        // histogram added without them falls through to the buckets).
+        if self.min_ns <= self.max_ns {
+            if value_ns < self.min_ns {
+                return 0;
+            }
+            if value_ns >= self.max_ns {
+                return self.total;
+            }
+        }
+        let idx = self.layout.index(value_ns) as usize;
+        if self.lo > self.hi || idx < self.lo {
+            return 0;
+        }
+        // Buckets lo ..= idx (`used` starts at lo).
+        self.used()
+            .iter()
+            .take(idx - self.lo + 1)
+            .fold(0u64, |a, c| a.saturating_add(*c))
+            .min(self.total)
     }
 
     /// The value at nearest rank `ceil(q * N)` (see [`nearest_rank`]), as the
@@ -487,6 +534,58 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `count_at_most` against sorted samples: never fewer than the samples
+    /// at most x, never more than those at most x plus x's bucket width, and
+    /// exact at and beyond the extremes (also for a compact snapshot).
+    #[test]
+    fn count_at_most_is_within_one_bucket_of_the_sorted_samples() {
+        let l = Layout::default();
+        let mut a = Accumulator::new(l);
+        // A spread over several octaves, some equal values, deterministic.
+        let mut vals: Vec<u64> =
+            (0..5_000u64).map(|i| 900 + (i * i * 7_919) % 3_000_000_000).collect();
+        vals.extend([500_000_000; 50]);
+        for &v in &vals {
+            a.add_bucket(l.index(v), 1);
+            a.add_extremes(v, v, u128::from(v));
+        }
+        vals.sort_unstable();
+        let le = |x: u64| vals.partition_point(|v| *v <= x) as u64;
+        let snap = a.snapshot();
+        let probes =
+            [0, 899, 900, 1_500, 2_047, 2_048, 123_456, 499_999_999, 500_000_000, 2_999_000_000]
+                .into_iter()
+                .chain(vals.iter().step_by(97).copied())
+                .chain([vals[vals.len() - 1], u64::MAX]);
+        for x in probes {
+            let got = a.count_at_most(x);
+            assert_eq!(got, snap.count_at_most(x), "snapshot differs at {x}");
+            let hi = x.saturating_add(l.width(l.index(x)));
+            assert!(
+                got >= le(x) && got <= le(hi),
+                "x {x}: got {got}, exact {}..={}",
+                le(x),
+                le(hi)
+            );
+        }
+        assert_eq!(a.count_at_most(vals[0] - 1), 0);
+        assert_eq!(a.count_at_most(vals[vals.len() - 1]), a.total());
+        assert_eq!(Accumulator::new(l).count_at_most(1_000), 0);
+    }
+
+    /// The allocation-free error count equals the breakdown's.
+    #[test]
+    fn errors_match_the_status_breakdown() {
+        let mut a = Accumulator::new(Layout::default());
+        for (code, n) in [(0, 3), (200, 50), (404, 7), (429, 2), (500, 1), (503, 9), (999, 4)] {
+            a.add_status(code, n);
+        }
+        for set in [ErrorSet::default(), ErrorSet::empty(), ErrorSet::parse("5xx|999").unwrap()] {
+            assert_eq!(a.errors(&set), a.status_counts().errors(&set));
+        }
+        assert_eq!(a.errors(&ErrorSet::default()), 7 + 2 + 1 + 9);
+    }
 
     #[test]
     fn rank_definition() {

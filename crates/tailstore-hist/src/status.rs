@@ -77,6 +77,20 @@ impl ErrorSet {
         c < STATUS_CODES && self.bits[c / 64] & (1 << (c % 64)) != 0
     }
 
+    /// The codes in the set, ascending.
+    pub(crate) fn codes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
+    }
+
     /// Parses `|`- or `,`-separated codes (`404`), classes (`5xx`, `5..`),
     /// and ranges (`500-599`). The empty string is the empty set.
     ///

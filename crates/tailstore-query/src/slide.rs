@@ -35,7 +35,8 @@ impl Slide<'_> {
     /// whole window per point. `read_unsealed(from, to, acc)` adds what the
     /// series hold that is not in their tiers yet (open seconds, pending
     /// late deltas) for `[from, to)`, as a planned query adds it. Slides
-    /// only when windows overlap (step < window); returns 0 otherwise.
+    /// only when windows overlap or touch (step <= window: one running
+    /// accumulator instead of a fresh one per point); returns 0 otherwise.
     ///
     /// Damage stops the slide: it ends before the first window that meets
     /// a piece of the level known to be damaged, or at the point whose
@@ -67,7 +68,8 @@ impl Slide<'_> {
         for (answered, &t) in points[..slid].iter().enumerate() {
             let from = t - window;
             // The accumulator holds the pieces starting in [removed_to, added_to);
-            // the window needs [from, t), and from < added_to (windows overlap).
+            // the window needs [from, t), and from <= added_to (windows overlap
+            // or touch).
             if removed_to < from {
                 for tier in tiers.iter_mut() {
                     pieces -=
@@ -150,8 +152,11 @@ impl Slide<'_> {
         let window = self.window;
         let (Some(&t0), true) = (points.first(), window > 0) else { return None };
         let step = points.get(1).map_or(window, |t| t - t0);
-        // Sliding pays when windows overlap.
-        if step >= window || t0 < window {
+        // Sliding pays when windows overlap, and when they touch (each point
+        // then takes the previous window's pieces away and adds its own, in
+        // the accumulator already allocated: a rule evaluated every minute
+        // over the last minute).
+        if step > window || t0 < window {
             return None;
         }
         let covs: Vec<Vec<LevelCoverage>> = tiers.iter().map(|t| t.coverage()).collect();
@@ -270,6 +275,10 @@ mod tests {
             (7200, 3600, T0 + 3 * 3600),
             (3600, 60, T0 + 3600),
             (2, 1, T0 + 5),
+            // Windows that touch: each point replaces the whole window.
+            (60, 60, T0 + 600),
+            (1, 1, T0 + 5),
+            (3600, 3600, T0 + 3600),
         ] {
             let points: Vec<u64> = (0..50).map(|k| first + k * step).collect();
             let slide = Slide { window, errors: &errors, layout };
@@ -317,14 +326,14 @@ mod tests {
         }
     }
 
-    /// Windows that do not overlap are left to the planner.
+    /// Windows with gaps between them are left to the planner.
     #[test]
     fn disjoint_windows_do_not_slide() {
         let errors = ErrorSet::default();
         let (mut tiers, _) = traffic(3);
         let slide = Slide { window: 60, errors: &errors, layout: Layout::default() };
         let mut refs: Vec<&mut MemTier> = tiers.iter_mut().collect();
-        let n = slide.run(&mut refs, &[T0 + 600, T0 + 660], &mut |_, _, _| {}, &mut |_, _| {});
+        let n = slide.run(&mut refs, &[T0 + 600, T0 + 720], &mut |_, _, _| {}, &mut |_, _| {});
         assert_eq!(n, 0);
     }
 
