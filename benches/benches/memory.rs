@@ -65,7 +65,41 @@ fn live_bytes(threads: u64, rate: u64, secs: u64) -> usize {
     s.recorder_bytes()
 }
 
+/// Resident bytes of this process (Linux `/proc/self/statm`; 0 elsewhere).
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// `n` series of `k` samples each over an hour, in time order (one thread,
+/// a replay's shape: a scanner's paths seen once, a long tail of rare
+/// endpoints), everything sealed and rolled up. Returns the accounted bytes per series
+/// (`Series::memory_bytes`: recorder and tier) and the process's resident
+/// growth per series (allocator overhead, maps and names included).
+fn per_series_bytes(n: usize, k: u64) -> (usize, usize) {
+    let store = Store::in_memory(Options::default().keep_everything().max_series(0));
+    let before = rss_bytes();
+    let series: Vec<_> = (0..n).map(|i| store.series(&format!("/scan/{i}"))).collect();
+    // In time order over an hour, as a log holds them: sample `m` goes to
+    // series `m % n`.
+    let total = n * usize::try_from(k).expect("a bench's sample count fits usize");
+    for m in 0..total {
+        series[m % n].record_at_unix(BASE_SECOND + m as u64 * 3600 / total as u64, 10_000_000, 404);
+    }
+    store.flush().expect("in memory: flush cannot fail");
+    let accounted = series.iter().map(tailstore::Series::memory_bytes).sum::<usize>() / n;
+    (accounted, rss_bytes().saturating_sub(before) / n)
+}
+
 fn main() {
+    for k in [1u64, 10, 100] {
+        let (accounted, rss) = per_series_bytes(50_000, k);
+        println!(
+            "memory: 50 000 series of {k} sample(s), sealed: {accounted} B accounted, {rss} B resident per series"
+        );
+    }
     for rate in [1_000u64, 100_000] {
         let live = live_bytes(2, rate, 3);
         println!("memory: live record(), 2 threads, ~{rate} req/s each, 3 s: {live} B per series");

@@ -591,15 +591,23 @@ impl Table {
     }
 
     /// Evicts the accumulators of seconds more than `lag` seconds behind the
-    /// newest one held (a long lateness window keeps its old seconds
-    /// compact; the newest seconds, where disordered samples land, stay
-    /// dense). Between drains only.
-    pub(crate) fn settle_behind(&mut self, lag: u64) {
-        let Some(newest) = self.slots.iter().flatten().map(|a| a.second).max() else { return };
+    /// newest one held or the store's data time `store_newest`, whichever is
+    /// later (a long lateness window keeps its old seconds compact; the
+    /// newest seconds, where disordered samples land, stay dense; a series
+    /// that stopped recording, such as one of a scanner's 200 000 paths,
+    /// keeps its last seconds compact instead of a dense accumulator each).
+    /// When no accumulator is left, the spare ones go too: an idle series
+    /// holds no dense memory. Between drains only.
+    pub(crate) fn settle_behind(&mut self, lag: u64, store_newest: u64) {
+        let own = self.slots.iter().flatten().map(|a| a.second).max();
+        let newest = own.unwrap_or(0).max(store_newest);
         for i in 0..self.slots.len() {
             if self.slots[i].as_ref().is_some_and(|a| a.second.saturating_add(lag) < newest) {
                 self.evict(i);
             }
+        }
+        if self.slots.iter().all(Option::is_none) && self.overflow.is_empty() {
+            self.pool = Vec::new();
         }
     }
 
