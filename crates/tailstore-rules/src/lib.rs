@@ -124,18 +124,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "alertmanager")]
+mod alertmanager;
 mod backtest;
 mod condition;
 mod duration;
 mod error;
 mod file;
+mod live;
 mod slo;
 mod state;
 mod template;
 
+#[cfg(feature = "alertmanager")]
+pub use alertmanager::AlertmanagerOptions;
 pub use backtest::{backtest, Backtest, Episode, RuleSummary};
 pub use condition::{Condition, Metric, Sli, Truth, WindowSource, DEFAULT_WINDOW_S};
 pub use error::Error;
 pub use file::{Rule, Rules, Slo, DEFAULT_INTERVAL_S};
+pub use live::{AlertEvent, InstanceState, LiveEvaluator, LiveOptions, LiveStats};
 pub use slo::{slo_report, SloStatus, BURN_ALERTS, BURN_WINDOWS_S};
 pub use state::{AlertState, Evaluator, NoData, StateEvent, Transition};

@@ -2,6 +2,7 @@
 //! an oracle, backtests and SLOs over generated traffic with known episodes.
 
 mod backtest;
+mod live;
 mod oracle;
 mod state;
 mod yaml;
