@@ -163,8 +163,8 @@ impl Shared {
 }
 
 /// The store's hook: records the bound and wakes the evaluator. Holds the
-/// shared state weakly, so a sink left registered after the evaluator is
-/// gone (a store cannot unregister a sink) does nothing and keeps nothing.
+/// shared state weakly (removed at stop; a seal pass under way may still
+/// call it once, and then it does nothing).
 struct Waker(Weak<Shared>);
 
 impl Sink for Waker {
@@ -203,6 +203,8 @@ pub struct LiveStats {
 /// [`Store`] handle, so the store stays open while it runs.
 pub struct LiveEvaluator {
     shared: Arc<Shared>,
+    store: Store,
+    sink: Arc<dyn Sink>,
     thread: Option<JoinHandle<()>>,
     #[cfg(feature = "alertmanager")]
     sender: Option<crate::alertmanager::Sender>,
@@ -275,12 +277,15 @@ impl LiveEvaluator {
             .name("tailstore-rules".into())
             .spawn(move || worker.run())
             .map_err(|source| Error::Thread { source })?;
-        store.add_sink(Arc::new(Waker(Arc::downgrade(&shared))));
+        let sink: Arc<dyn Sink> = Arc::new(Waker(Arc::downgrade(&shared)));
+        store.add_sink(Arc::clone(&sink));
         // A pass now reports the current bound (the clock thread's next one
         // would, within a tick).
         store.seal_now();
         Ok(LiveEvaluator {
             shared,
+            store: store.clone(),
+            sink,
             thread: Some(thread),
             #[cfg(feature = "alertmanager")]
             sender,
@@ -342,6 +347,7 @@ impl LiveEvaluator {
     /// the Alertmanager sender (which may make one last post of what was
     /// queued, bounded by its timeout). Idempotent; also done on drop.
     pub fn stop(&mut self) {
+        self.store.remove_sink(&self.sink);
         self.shared.stop.store(true, Relaxed);
         self.shared.wake();
         if let Some(t) = self.thread.take() {
