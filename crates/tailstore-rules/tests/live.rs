@@ -405,8 +405,8 @@ mod sender {
         let opts = AlertmanagerOptions::new(format!("http://127.0.0.1:{port}"))
             .resend_every(Duration::from_millis(50))
             .timeout(Duration::from_secs(2))
-            .backoff(Duration::from_millis(500))
-            .retries(5);
+            .backoff(Duration::from_secs(1))
+            .retries(2);
         let (tx, rx) = std::sync::mpsc::channel();
         let rules = Rules::from_yaml(BURST_RULES).unwrap();
         let live = LiveEvaluator::start(
