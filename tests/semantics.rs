@@ -293,7 +293,7 @@ fn configurable_precision_and_ns_resolution() {
 /// What a subscriber that follows the data sees: after each pass, the bound
 /// below which every series is sealed; it never goes back (not even after a
 /// flush sealed further than the passes that follow), and a window ending at
-/// it already has its final answer.
+/// it already has its final answer. Once removed, a sink is not called.
 #[test]
 fn sinks_learn_the_sealed_bound_from_data_time() {
     #[derive(Default)]
@@ -331,6 +331,13 @@ fn sinks_learn_the_sealed_bound_from_data_time() {
     assert_eq!(last(&bounds), T + 100, "a regular pass after a flush does not go back");
     let seen = bounds.0.lock().unwrap().clone();
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    // Removed, it hears nothing more; a second removal finds nothing.
+    let sink: std::sync::Arc<dyn tailstore::Sink> = bounds.clone();
+    assert!(store.remove_sink(&sink));
+    assert!(!store.remove_sink(&sink));
+    a.record_at_unix(T + 200, 1_000_000, 200);
+    store.flush().unwrap();
+    assert_eq!(bounds.0.lock().unwrap().len(), seen.len());
 }
 
 /// One line dated years ahead (a broken clock, a typo) is rejected and

@@ -15,6 +15,11 @@
 //! * `live/one_rule`: one rule evaluated at the end of the data as a live
 //!   evaluator would: `Store::query(..).last(5m).ending_at(t).run()`, then
 //!   `Condition::evaluate_windows` and an `Evaluator` step.
+//! * `live/catch_up_1d_15_instances`: a `LiveEvaluator` started at the
+//!   data's last day (`start_at`), timed until it has evaluated all 1 441
+//!   ticks of the 15 instances on its thread (one query per window per
+//!   instance per tick, the path a live store takes one tick at a time);
+//!   divided by 21 615 instance evaluations it is the live cost per rule.
 //!
 //! Run: `cargo bench -p tailstore-benches --bench rules`.
 
@@ -24,7 +29,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_main, Criterion};
 use tailstore::{Options, Selector, Store};
 use tailstore_benches::{at, Lognormal, SplitMix64, BASE_SECOND};
-use tailstore_rules::{backtest, Evaluator, Rules, WindowSource};
+use tailstore_rules::{backtest, Evaluator, LiveEvaluator, LiveOptions, Rules, WindowSource};
 
 const PER_SECOND: usize = 5;
 const SPAN_S: u64 = 7 * 86_400;
@@ -125,6 +130,19 @@ fn rules(c: &mut Criterion) {
             let (truth, value) =
                 rule.condition().evaluate_windows(&[(300, &w as &dyn WindowSource)]);
             ev.step(end, truth, value)
+        });
+    });
+    g.sample_size(10);
+    g.bench_function("catch_up_1d_15_instances", |b| {
+        b.iter(|| {
+            let live = LiveEvaluator::start(
+                &store,
+                rules.clone(),
+                LiveOptions::default().start_at(black_box(end - 86_400)),
+            )
+            .expect("threads start");
+            assert!(live.wait_evaluated(end, Duration::from_secs(600)), "caught up");
+            live.stats().evaluations
         });
     });
     g.finish();

@@ -35,6 +35,20 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A thread (the live evaluator's or its Alertmanager sender's) could
+    /// not be spawned.
+    #[error("cannot start a thread")]
+    Thread {
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Alertmanager options that cannot work (a URL that is not `http://`).
+    #[error("alertmanager: {reason}")]
+    Alertmanager {
+        /// Why.
+        reason: String,
+    },
     /// The store refused a query.
     #[error("store query failed")]
     Store(#[from] tailstore::Error),

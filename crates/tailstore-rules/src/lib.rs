@@ -1,9 +1,10 @@
 //! `tailstore-rules`: alert rules and SLOs over a [`tailstore::Store`].
 //!
 //! Load a rule file ([`Rules::from_yaml`], [`Rules::from_path`]), then
-//! [`backtest`] it over stored history, or report the SLOs ([`slo_report`]).
-//! A live evaluator (not in this crate yet) feeds the same [`Evaluator`]
-//! with [`Condition::evaluate_windows`] over store answers.
+//! [`backtest`] it over stored history, report the SLOs ([`slo_report`]),
+//! or evaluate it live as the store records ([`LiveEvaluator`], with an
+//! optional Alertmanager sender). Live and backtest share the conditions
+//! and the [`Evaluator`], so they give the same episodes.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -117,6 +118,95 @@
 //!   and 2h, 1× over 3d and 6h), and `requests[long] ≥ min_requests` when
 //!   set; labels `slo`, `severity`; `for: 0`.
 //!
+//! # Live evaluation
+//!
+//! ```
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use tailstore::{Options, Store};
+//! use tailstore_rules::{LiveEvaluator, LiveOptions, Rules, Transition};
+//!
+//! let store = Store::in_memory(Options::default());
+//! let rules = Rules::from_yaml(
+//!     "rules: [{ name: Errors, condition: 'error_rate[1m] > 5', for: 1m }]",
+//! )?;
+//! let (tx, rx) = mpsc::channel();
+//! let live = LiveEvaluator::start(&store, rules, LiveOptions::default().send_events(tx))?;
+//! let s = store.series("/models/a");
+//! s.record(Duration::from_millis(30), 503); // a model server records as it serves
+//! // ... events arrive on `rx` as the store seals data; states at any time:
+//! for st in live.states() {
+//!     println!("{} {:?} {:?}", st.rule, st.labels, st.state);
+//! }
+//! # drop(rx);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * **When.** The store's seal passes (its clock thread, `seal_now`,
+//!   `flush`) report the sealed bound to a [`tailstore::Sink`] that the
+//!   evaluator registers; the bound wakes the evaluator's own thread
+//!   (`tailstore-rules`, never the clock thread), which evaluates every
+//!   tick `t = start + k·interval` with `t ≤ bound`, in order, so every
+//!   window `[t − w, t)` it reads is sealed. The bound follows data time:
+//!   a live store's moves with the wall clock (also when no request comes,
+//!   so a low-traffic rule fires on silence), a replay's with the replayed
+//!   timestamps. Ticks are multiples of the interval from
+//!   [`LiveOptions::start_at`] (history included, as a backtest from there),
+//!   or else from the newest tick under the first bound seen. A late
+//!   sample that arrives after its tick was evaluated does not change that
+//!   evaluation.
+//! * **What.** Each tick runs the semantics below for every instance: one
+//!   `Store::query(..).last(w).ending_at(t)` per window of the condition,
+//!   then [`Condition::evaluate_windows`] and the instance's
+//!   [`Evaluator`]. A `group_by: series` rule gains an instance when a
+//!   matching series appears (inactive until its first true evaluation).
+//!   A store query that fails skips that instance's tick (counted in
+//!   [`LiveStats::query_errors`]).
+//! * **Events.** Every transition is an [`AlertEvent`] (`rule`, `labels`,
+//!   `state`, `transition`, `value`, `at`, `firing_at`, `annotations`)
+//!   given to each [`LiveOptions::on_event`] callback (or channel,
+//!   [`LiveOptions::send_events`]) on the evaluator's thread, in tick
+//!   order; a slow callback delays evaluation, never recording.
+//!   [`LiveEvaluator::states`] reads the instances' states after the last
+//!   tick at any time; [`LiveEvaluator::wait_evaluated`] waits for a tick.
+//! * **Stop.** Dropping the evaluator (or [`LiveEvaluator::stop`])
+//!   unregisters its sink, lets the tick under way finish (at most one
+//!   evaluation of every instance: a long catch-up stops between ticks) and
+//!   joins the thread; then the Alertmanager sender makes one last attempt,
+//!   without retries, at what it has queued (bounded by its timeout) and
+//!   is joined. The evaluator holds a store handle: the store closes when
+//!   both are dropped.
+//!
+//! # Alertmanager (feature `alertmanager`, on by default)
+//!
+//! [`LiveOptions::alertmanager`] adds a sender thread
+//! (`tailstore-alertmanager`) that posts to `{url}/api/v2/alerts` a JSON
+//! array of `{labels, annotations, startsAt, endsAt, generatorURL}`; the
+//! labels are the instance's plus `alertname` = the rule. A firing alert
+//! is posted at once with `startsAt` = its firing tick and `endsAt` = now +
+//! 4 × max(resend interval, evaluation interval) (Alertmanager expires it
+//! then unless it is re-sent), and re-posted every
+//! [`AlertmanagerOptions::resend_every`] (default 1 min) while it fires; a
+//! resolved alert is posted once with `endsAt` = its resolving tick.
+//! Pending and reset transitions are not sent. Times are data time; the
+//! client is blocking, plain HTTP, with no proxy.
+//!
+//! When Alertmanager is slow, down or answers 5xx: each attempt is bounded
+//! by [`AlertmanagerOptions::timeout`] (default 10 s) and retried
+//! [`AlertmanagerOptions::retries`] times (default 3, pauses of 250 ms
+//! doubling); a 4xx is not retried. A post that still fails is counted
+//! ([`LiveStats::alertmanager_failed`]); its firing alerts go again with
+//! the next resend and its resolved ones with the next post. None of this
+//! happens on the evaluator's thread: the evaluator only pushes to a
+//! bounded queue ([`AlertmanagerOptions::queue_capacity`], default 1024)
+//! that drops its oldest notification when full and counts it
+//! ([`LiveStats::alertmanager_dropped`]). Recording never touches any of
+//! it.
+//!
+//! Without the feature the crate has no HTTP client and no
+//! `AlertmanagerOptions`. The feature `real-alertmanager` only turns on the
+//! test group that starts Debian's `prometheus-alertmanager`.
+//!
 //! # Panics and precision
 //!
 //! Nothing here panics on data or on a rule file. Latency quantiles are the
@@ -124,18 +214,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "alertmanager")]
+mod alertmanager;
 mod backtest;
 mod condition;
 mod duration;
 mod error;
 mod file;
+mod live;
 mod slo;
 mod state;
 mod template;
 
+#[cfg(feature = "alertmanager")]
+pub use alertmanager::AlertmanagerOptions;
 pub use backtest::{backtest, Backtest, Episode, RuleSummary};
 pub use condition::{Condition, Metric, Sli, Truth, WindowSource, DEFAULT_WINDOW_S};
 pub use error::Error;
 pub use file::{Rule, Rules, Slo, DEFAULT_INTERVAL_S};
+pub use live::{AlertEvent, InstanceState, LiveEvaluator, LiveOptions, LiveStats};
 pub use slo::{slo_report, SloStatus, BURN_ALERTS, BURN_WINDOWS_S};
 pub use state::{AlertState, Evaluator, NoData, StateEvent, Transition};

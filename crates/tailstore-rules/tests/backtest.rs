@@ -12,8 +12,8 @@ use tailstore_rules::{backtest, slo_report, Episode, NoData, Rules, Truth};
 use crate::oracle::{episodes, Ep, Sample, Win};
 
 /// An hour boundary in the past (the store refuses samples far ahead of now).
-const T0: u64 = 1_699_999_200;
-const MIN: u64 = 60;
+pub(crate) const T0: u64 = 1_699_999_200;
+pub(crate) const MIN: u64 = 60;
 /// Three hours of traffic.
 const SPAN: u64 = 3 * 3_600;
 
@@ -23,7 +23,7 @@ const SPAN: u64 = 3 * 3_600;
 /// * b: minutes 70-82 two requests in four fail (503);
 /// * a: minutes 100-125 no requests at all;
 /// * b: minutes 140-160 one request in four fails (500) in even minutes only.
-fn traffic() -> (Vec<Sample>, Vec<Sample>) {
+pub(crate) fn traffic() -> (Vec<Sample>, Vec<Sample>) {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut rnd = move |n: u64| {
         x ^= x << 13;
@@ -54,7 +54,7 @@ fn traffic() -> (Vec<Sample>, Vec<Sample>) {
     (a, b)
 }
 
-fn store_of(series: &[(&str, &[Sample])]) -> Store {
+pub(crate) fn store_of(series: &[(&str, &[Sample])]) -> Store {
     let store = Store::in_memory(Options::default().keep_everything());
     for (name, samples) in series {
         let s = store.series(name);
@@ -66,7 +66,7 @@ fn store_of(series: &[(&str, &[Sample])]) -> Store {
     store
 }
 
-const RULES: &str = r"
+pub(crate) const RULES: &str = r"
 evaluation_interval: 1m
 rules:
   - name: High Error Rate

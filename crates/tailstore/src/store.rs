@@ -381,6 +381,17 @@ impl Store {
         self.inner.sinks.write().push(sink);
     }
 
+    /// Unregisters a sink added with [`Store::add_sink`] (the same `Arc`);
+    /// false when it was not registered. A seal pass under way may still
+    /// call it once more.
+    pub fn remove_sink(&self, sink: &Arc<dyn Sink>) -> bool {
+        let mut sinks = self.inner.sinks.write();
+        let before = sinks.len();
+        // Compares the data pointers only: one object, whatever the vtable.
+        sinks.retain(|s| !std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(sink)));
+        sinks.len() < before
+    }
+
     /// Seals now every second that is past the lateness window, instead of
     /// waiting for the clock thread.
     pub fn seal_now(&self) {
