@@ -453,7 +453,7 @@ path.thr{stroke-dasharray:6 4;stroke-width:1.3;fill:none}text{font-size:11px;fil
 polyline.ln{fill:none;stroke-width:1.6;stroke-linejoin:round}.hov rect{fill:transparent}.hov rect:hover{fill:rgba(40,60,120,.10)}\
 .legend{font-size:12px;color:#445;margin-top:4px}.sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px;border-radius:2px;vertical-align:-1px}\
 table.ep{border-collapse:collapse;background:#fff;width:100%;font-variant-numeric:tabular-nums}table.ep th,table.ep td{padding:4px 8px;border-bottom:1px solid #e3e6ec;text-align:right}\
-table.ep th:first-child,table.ep td:first-child,table.ep td:last-child{text-align:left}table.ep tr.all{font-weight:600}\
+table.ep th:first-child,table.ep td:first-child,table.ep th:last-child,table.ep td:last-child{text-align:left}table.ep tr.all{font-weight:600}\
 .endpoint{border-top:2px solid #dde1e8;margin-top:18px}#err{background:#c62828;color:#fff;padding:6px 20px}";
 
 /// The inline script: errors are written into the page (`#err`, and
