@@ -458,11 +458,15 @@ table.ep th:first-child,table.ep td:first-child,table.ep th:last-child,table.ep 
 
 /// The inline script: errors are written into the page (`#err`, and
 /// `data-error` on `<body>`) so a headless check can see them; the
-/// buttons switch views; `data-ready` marks that the script ran.
+/// buttons switch views, and so does a link to `#v1` (or into it, `#v1-e2`);
+/// `data-ready` marks that the script ran.
 const SCRIPT: &str = "window.onerror=function(m){var e=document.getElementById('err');e.hidden=false;e.textContent='script error: '+m;document.body.setAttribute('data-error','1')};\
-(function(){var bs=document.querySelectorAll('nav button');bs.forEach(function(b){b.addEventListener('click',function(){\
-document.querySelectorAll('section.view').forEach(function(v){v.hidden=v.id!==b.getAttribute('data-view')});\
-bs.forEach(function(o){o.className=o===b?'on':''})})});document.body.setAttribute('data-ready','1')})();";
+(function(){var bs=document.querySelectorAll('nav button'),vs=document.querySelectorAll('section.view');\
+function show(id){if(!document.getElementById(id))return;vs.forEach(function(v){v.hidden=v.id!==id});\
+bs.forEach(function(o){o.className=o.getAttribute('data-view')===id?'on':''})}\
+bs.forEach(function(b){b.addEventListener('click',function(){show(b.getAttribute('data-view'))})});\
+function fromHash(){var m=/^#(v[0-9]+)/.exec(location.hash);if(m)show(m[1])}\
+window.addEventListener('hashchange',fromHash);fromHash();document.body.setAttribute('data-ready','1')})();";
 
 /// What the page header says.
 pub(crate) struct Header<'a> {

@@ -145,6 +145,22 @@ fn report_loads_in_headless_chromium() {
         assert!(dom.contains(&format!("data-p99-ms=\"{p99}\"")), "{name:?}: P99 {p99}");
     }
 
+    // A link to the last-hour view opens it: the script switched the views.
+    let (dom, log) = run(
+        &bin,
+        &profile,
+        Path::new(&format!("{}#v1", page.display())),
+        &["--virtual-time-budget=3000", "--dump-dom"],
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new(), "console output");
+    let tag = |id: &str| {
+        let at = dom.find(&format!(r#"<section class="view" id="{id}""#)).expect("the view");
+        dom[at..at + dom[at..].find('>').unwrap()].to_owned()
+    };
+    assert!(tag("v0").contains(" hidden"), "{}", tag("v0"));
+    assert!(!tag("v1").contains(" hidden"), "{}", tag("v1"));
+    assert!(dom.contains(r#"<button type="button" data-view="v1" class="on">"#));
+
     // A screenshot that is not blank: mostly painted, in many colours.
     let shot = dir.path().join("shot.png");
     let (_, log) = run(
