@@ -106,6 +106,41 @@ enum Command {
     ///
     /// Example: tailstore slo --rules examples/rules/model-endpoints.yaml --store ./st --json
     Slo(alerts::SloArgs),
+    /// Write a self-contained HTML dashboard (inline SVG, no network): request rate, error rate
+    /// with the 1 % target, P50/P95/P99 with the 100/300/500 ms targets, status codes, a latency
+    /// heatmap, and a per-endpoint table linking to each endpoint's panels; views of the whole
+    /// range and of the last 1 h / 24 h / 7 d where the range is longer.
+    ///
+    /// Example: tailstore report --store ./st --match '/models/.*' --out report.html
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Only the series whose whole name matches this regex (default: every series).
+    #[arg(long = "match", value_name = "REGEX")]
+    pattern: Option<String>,
+    /// Range start (unix seconds or RFC 3339), with --end; default: the data's first second.
+    #[arg(long, requires = "end", conflicts_with = "last")]
+    start: Option<String>,
+    /// Range end, exclusive.
+    #[arg(long, requires = "start")]
+    end: Option<String>,
+    /// The last D of the selected data (e.g. 1h, 7d), ending at its newest second.
+    #[arg(long)]
+    last: Option<String>,
+    /// Status codes counted as errors, e.g. '5..|429' (default: 400|402|403|404|405|406|408|429|5..).
+    #[arg(long)]
+    errors: Option<String>,
+    /// The page's title.
+    #[arg(long, default_value = "tailstore report")]
+    title: String,
+    /// Output file (HTML).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -196,6 +231,9 @@ struct ReplayArgs {
     /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
     #[arg(long)]
     json: bool,
+    /// Also write the HTML dashboard of the replayed range to this file (as `tailstore report`).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Files to replay (`-` for stdin; gzip and zstd are decompressed, told by their magic bytes).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -488,6 +526,15 @@ fn check_replay_paths(args: &ReplayArgs) -> Result<()> {
     }
     // Without --store the store would be removed at exit, so it is kept in
     // memory and never written.
+    if let Some(out) = &args.report {
+        let parent = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            bail!("--report {}: no such directory {}", out.display(), parent.display());
+        }
+        if let Some(dir) = &args.store {
+            refuse_inside_store(out, dir).context("--report")?;
+        }
+    }
     if let Some(dir) = &args.store {
         // A new store goes into an empty (or new) directory, never among
         // other files.
@@ -613,6 +660,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
     } else {
         summary(&store, totals)?;
     }
+    replay_report(args, &store, totals)?;
     if args.strict && totals.bad > 0 {
         eprintln!("tailstore: {} bad lines (--strict)", totals.bad);
         return Ok(ExitCode::from(1));
@@ -622,6 +670,24 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--report`: the dashboard of every series over the replayed span.
+fn replay_report(args: &ReplayArgs, store: &Store, totals: &replay::Totals) -> Result<()> {
+    let (Some(path), Some(first), Some(last)) = (&args.report, totals.first_ts, totals.last_ts)
+    else {
+        return Ok(());
+    };
+    let report = tailstore_report::Report::new(Selector::all()).between(first, last + 1);
+    let s = write_report(store, &report, path)?;
+    let note = report_note(path, &s);
+    // Standard output stays one JSON object under --json.
+    if args.json {
+        eprintln!("{note}");
+    } else {
+        outln!("{note}");
+    }
+    Ok(())
 }
 
 /// Every series over the span the replay covered; `None` when it ingested
@@ -887,19 +953,7 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
         }
     }
     if let Some(p) = &args.out {
-        // A file written among the segments would be taken for one (or
-        // overwrite one): the export goes elsewhere.
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let (dir, store_dir) = (parent.canonicalize(), args.store.canonicalize());
-        if let (Ok(dir), Ok(store_dir)) = (dir, store_dir) {
-            if dir.starts_with(&store_dir) {
-                bail!(
-                    "--out {}: inside the store {}; write it elsewhere",
-                    p.display(),
-                    args.store.display()
-                );
-            }
-        }
+        refuse_inside_store(p, &args.store).context("--out")?;
     }
     let all = export::collect(&store, names, span_s, start_s, end_s);
     let mut out: Box<dyn std::io::Write> = match &args.out {
@@ -921,6 +975,78 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses an output file inside a store directory (it would be taken
+/// for one of its files, or overwrite one).
+fn refuse_inside_store(out: &Path, store: &Path) -> Result<()> {
+    let parent = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let (Ok(dir), Ok(store_dir)) = (parent.canonicalize(), store.canonicalize()) {
+        if dir.starts_with(&store_dir) {
+            bail!("{}: inside the store {}; write it elsewhere", out.display(), store.display());
+        }
+    }
+    Ok(())
+}
+
+/// Renders `report` into `path` (written beside it, then renamed over it,
+/// so a failed report never leaves half a page).
+fn write_report(
+    store: &Store,
+    report: &tailstore_report::Report,
+    path: &Path,
+) -> Result<tailstore_report::Summary> {
+    let mut page = Vec::new();
+    let summary = report.render(store, &mut page).context("building the report")?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, &page).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(summary)
+}
+
+/// `report: report.html (312 KB, 5 series, step 5 s; open it in a browser)`.
+fn report_note(path: &Path, s: &tailstore_report::Summary) -> String {
+    let steps: Vec<String> =
+        s.views.iter().map(|v| format!("{} step {} s", v.label.to_lowercase(), v.step_s)).collect();
+    format!(
+        "report: {} ({} KB, {} series; {}): open it in a browser",
+        path.display(),
+        s.bytes.div_ceil(1024),
+        s.series,
+        steps.join(", ")
+    )
+}
+
+fn cmd_report(args: &ReportArgs) -> Result<ExitCode> {
+    let store = open_store(&args.store)?;
+    refuse_inside_store(&args.out, &args.store).context("--out")?;
+    let sel = match &args.pattern {
+        Some(p) => Selector::regex(p)?,
+        None => Selector::all(),
+    };
+    let mut report = tailstore_report::Report::new(sel).title(args.title.as_str());
+    if let Some(p) = &args.pattern {
+        report = report.selection_text(format!("matching {p}"));
+    }
+    if let Some(e) = &args.errors {
+        report = report.errors(ErrorSet::parse(e)?);
+    }
+    report = match (&args.start, &args.end, &args.last) {
+        (Some(s), Some(e), _) => {
+            let (s, e) = (unix_s(parse_time(s)?), unix_s(parse_time(e)?));
+            if e <= s {
+                bail!("--end is not after --start");
+            }
+            report.between(s, e)
+        }
+        (_, _, Some(last)) => report.last(parse_duration(last)?.as_secs().max(1)),
+        _ => report,
+    };
+    let s = write_report(&store, &report, &args.out)?;
+    eprintln!("{}", report_note(&args.out, &s));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -939,6 +1065,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check(&a),
         Command::Alerts(a) => alerts::cmd_alerts(&a),
         Command::Slo(a) => alerts::cmd_slo(&a),
+        Command::Report(a) => cmd_report(&a),
     };
     match r {
         Ok(code) => code,

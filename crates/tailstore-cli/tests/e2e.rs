@@ -13,6 +13,8 @@ mod alerts;
 mod envoy;
 #[path = "e2e/hlog.rs"]
 mod hlog;
+#[path = "e2e/report.rs"]
+mod report;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tailstore"))
