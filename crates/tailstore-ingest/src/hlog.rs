@@ -179,8 +179,10 @@ impl HlogReader {
     /// [`HlogError`] for a line that is none of those or whose histogram
     /// cannot be decoded; the reader's state is unchanged by such a line.
     pub fn parse_line(&mut self, line: &[u8]) -> Result<Option<HlogInterval>, HlogError> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // Other implementations surround lines with white space
+        // (HdrHistogramJS ends the payload with spaces or a tab).
+        let line = line.trim_ascii();
+        if line.is_empty() {
             return Ok(None);
         }
         self.buf.clear();
@@ -490,6 +492,15 @@ mod tests {
         let mut r = HlogReader::new();
         let i = r.parse_line(line("12.500").as_bytes()).unwrap().unwrap();
         assert_eq!(i.start_ns, 12_500_000_000);
+        // White space around lines, as HdrHistogramJS writes them; tags on
+        // some lines only.
+        let mut r = HlogReader::new();
+        r.parse_line(b"  #[StartTime: 1000.000 (seconds since epoch)]\t").unwrap();
+        let i = r.parse_line(format!(" {} \t ", line("1000.000")).as_bytes()).unwrap().unwrap();
+        assert_eq!((i.start_ns, i.total(), i.tag.as_deref()), (1_000_000_000_000, 4, None));
+        let i = r.parse_line(format!("Tag=x,{}  ", line("1001.000")).as_bytes()).unwrap().unwrap();
+        assert_eq!((i.start_ns, i.tag.as_deref()), (1_001_000_000_000, Some("x")));
+        assert!(looks_like(&[format!("{}   ", line("1.000")).as_bytes()]));
     }
 
     #[test]

@@ -19,6 +19,15 @@
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
 //! | `Hlog` | `HdrHistogram` interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
+//! Lines of any format may come wrapped by the way they were collected; the
+//! wrapper is removed first, and [`detect`] looks at the payload: a CRI
+//! container-log prefix (`<RFC 3339> stdout F `), `kubectl logs --timestamps`
+//! (`<RFC 3339> `; not for ALB, whose Classic ELB lines begin with their own
+//! time), a Docker `json-file` record (`{"log":"…",…}`), and syslog (`<PRI>`
+//! with RFC 5424's header, or RFC 3164's `Mon DD HH:MM:SS host tag: `). The
+//! payload's own time is the request's. `HdrHistogram` logs may have white
+//! space around their lines (HdrHistogramJS) and tags on some lines only.
+//!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
 //!
@@ -92,6 +101,7 @@
 #![deny(missing_docs)]
 
 mod alb;
+mod collector;
 mod csv;
 mod envoy;
 mod error;
@@ -433,6 +443,39 @@ impl Parser {
         if is_blank_or_comment(line) {
             return Ok(None);
         }
+        if collector::maybe_wrapped(line) {
+            return self.parse_wrapped(line);
+        }
+        self.parse_payload(line)
+    }
+
+    /// [`Parser::parse`] of a line that may carry a collector's wrapper.
+    #[cold]
+    #[inline(never)]
+    fn parse_wrapped<'a>(&self, line: &'a [u8]) -> Result<Option<Request<'a>>, LineError> {
+        let wrappers = match self.kind {
+            Kind::Alb(_) => collector::Wrappers::NoBareTime,
+            _ => collector::Wrappers::All,
+        };
+        match collector::unwrap(line, wrappers)? {
+            collector::Unwrapped::Plain(p) if is_blank_or_comment(p) => Ok(None),
+            collector::Unwrapped::Plain(payload) => self.parse_payload(payload),
+            collector::Unwrapped::Owned(text) if is_blank_or_comment(text.as_bytes()) => Ok(None),
+            collector::Unwrapped::Owned(text) => {
+                Ok(self.parse_payload(text.as_bytes())?.map(|r| Request {
+                    ts_s: r.ts_s,
+                    ts_nanos: r.ts_nanos,
+                    series: Cow::Owned(r.series.into_owned()),
+                    latency_ns: r.latency_ns,
+                    status: r.status,
+                }))
+            }
+        }
+    }
+
+    /// Parses a line's payload (not blank; its collector wrapper removed).
+    #[inline]
+    fn parse_payload<'a>(&self, line: &'a [u8]) -> Result<Option<Request<'a>>, LineError> {
         match &self.kind {
             Kind::Jsonl(cfg) => jsonl::parse(*cfg, line),
             Kind::Csv(cfg) => cfg.parse(line),
@@ -484,14 +527,38 @@ fn preset(cell: &'static OnceLock<Option<Parser>>, format: &Format) -> Option<&'
 /// caller must name).
 #[must_use]
 pub fn detect(lines: &[&[u8]]) -> Option<Format> {
-    static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
-    static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
-    static COMBINED: OnceLock<Option<Parser>> = OnceLock::new();
     if hlog::looks_like(lines) {
         return Some(Format::Hlog);
     }
     let lines: Vec<&[u8]> =
         lines.iter().map(|l| clean_line(l)).filter(|l| !is_blank_or_comment(l)).collect();
+    // Lines behind a collector's wrapper (CRI, `kubectl logs --timestamps`,
+    // Docker `json-file`, syslog): the payload's format, unless it is ALB's
+    // (a Classic ELB line starts with its own timestamp).
+    let payloads: Vec<Cow<'_, [u8]>> = lines
+        .iter()
+        .filter_map(|l| match collector::unwrap(l, collector::Wrappers::All) {
+            Ok(collector::Unwrapped::Plain(p)) => Some(Cow::Borrowed(p)),
+            Ok(collector::Unwrapped::Owned(s)) => Some(Cow::Owned(s.into_bytes())),
+            Err(_) => None,
+        })
+        .collect();
+    let wrapped =
+        payloads.len() != lines.len() || payloads.iter().zip(&lines).any(|(p, l)| p.as_ref() != *l);
+    if wrapped {
+        let inner: Vec<&[u8]> = payloads.iter().map(AsRef::as_ref).collect();
+        if let Some(f) = detect_payload(&inner).filter(|f| *f != Format::Alb) {
+            return Some(f);
+        }
+    }
+    detect_payload(&lines)
+}
+
+/// [`detect`] on lines without collector wrappers.
+fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
+    static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
+    static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
+    static COMBINED: OnceLock<Option<Parser>> = OnceLock::new();
     let first = *lines.first()?;
     // Before JSONL (a wrapped Envoy line is a JSON object) and ALB (a CRI
     // prefix starts with an RFC 3339 time, as Classic ELB lines do).
@@ -673,6 +740,39 @@ mod tests {
             .parse(b"192.168.64.1 - - [07/Feb/2020:11:49:50 +0000] \"GET / HTTP/1.1\" 200 1")
             .unwrap_err();
         assert!(e.reason.contains("older ingress-nginx layouts did not match either"), "{e}");
+    }
+
+    /// Lines behind a collector's wrapper are detected and parsed by their
+    /// payload: an Istio log taken with `kubectl logs --timestamps` (once
+    /// mistaken for ALB), nginx in Docker `json-file` records, ingress-nginx
+    /// through syslog, JSONL behind CRI prefixes. The payload's time wins.
+    #[test]
+    fn wrapped_lines_are_detected_by_their_payload() {
+        let istio = "[2022-09-01T13:15:09.085Z] \"GET /reviews/0 HTTP/1.1\" 503 UF \
+            upstream_reset_before_response_started{connection_failure} - \"-\" 0 145 7 - \"-\" \
+            \"Mozilla/5.0 (X)\" \"5644\" \"reviews:9080\" \"10.124.2.14:9080\" inbound|9080|| - \
+            10.124.2.14:9080 10.124.1.6:48816 outbound_.9080_._.reviews default";
+        let nginx = "1.2.3.4 - - [10/Sep/2015:17:57:59 +0000] \"GET /a?x=1 HTTP/1.1\" 404 1 \"-\" \"-\" 0.005";
+        let docker = format!(
+            "{{\"log\":\"{}\\n\",\"stream\":\"stdout\",\"time\":\"2030-01-01T00:00:00Z\"}}",
+            nginx.replace('"', "\\\"")
+        );
+        let cases: [(String, Format, (u64, &str, u16)); 4] = [
+            (format!("2030-01-01T00:00:00.5Z {istio}"), Format::Envoy, (1_662_038_109, "/reviews/0", 503)),
+            (docker, Format::Nginx, (1_441_907_879, "/a", 404)),
+            (format!("<190>Sep 10 17:58:00 web-1 nginx: {nginx}"), Format::Nginx, (1_441_907_879, "/a", 404)),
+            (
+                "2030-01-01T00:00:00Z stdout F {\"ts\":1700000000,\"path\":\"/j\",\"latency_ms\":3,\"status\":201}"
+                    .to_owned(),
+                Format::Jsonl,
+                (1_700_000_000, "/j", 201),
+            ),
+        ];
+        for (line, format, (ts, series, status)) in &cases {
+            assert_eq!(detect(&[line.as_bytes()]), Some(format.clone()), "{line}");
+            let r = parser(format).parse(line.as_bytes()).unwrap().unwrap();
+            assert_eq!((r.ts_s, r.series.as_ref(), r.status), (*ts, *series, *status), "{line}");
+        }
     }
 
     #[test]
