@@ -1104,3 +1104,72 @@ fn a_combined_log_without_latency_replays_rate_and_errors() {
     assert!(q["quantiles_ms"]["p99"].is_null(), "{q}");
     assert_eq!(q["rate_per_s"], 1.0);
 }
+
+/// Logs of other front proxies and collectors are auto-detected and read
+/// whole: Traefik, Caddy and Google Cloud load-balancer JSON, Envoy
+/// Gateway's JSON, an Istio log taken with `kubectl logs --timestamps`
+/// (once mistaken for ALB), nginx in Docker `json-file` records and
+/// through syslog.
+#[test]
+fn other_proxies_and_collector_wrappers_replay_with_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let traefik = r#"{"DownstreamStatus":200,"Duration":1514362,"RequestHost":"h","RequestPath":"/models/t?v=1","RouterName":"r@k8s","ServiceName":"s@k8s","StartUTC":"2025-12-01T00:00:01.5Z"}"#;
+    let caddy = r#"{"level":"info","ts":1764547202.25,"logger":"http.log.access","msg":"handled request","request":{"host":"h","uri":"/models/c?x=1","headers":{"A":["b"]}},"duration":0.0125,"status":503}"#;
+    let gcp = r#"{"httpRequest":{"requestUrl":"https://h/models/g?v=2","status":200,"latency":"0.25s"},"timestamp":"2025-12-01T00:00:03Z"}"#;
+    let gateway = r#"{":authority":"h","duration":7,"response_code":200,"start_time":"2025-12-01T00:00:04.000Z","x-envoy-origin-path":"/models/e","x-envoy-upstream-service-time":"5"}"#;
+    let istio = "2025-12-01T00:00:09.100Z [2025-12-01T00:00:05.085Z] \"GET /models/i HTTP/1.1\" 200 - via_upstream - \"-\" 0 145 7 6 \"-\" \"curl\" \"5644\" \"reviews:9080\" \"10.1.2.14:9080\" inbound|9080|| - 10.1.2.14:9080 10.1.1.6:48816 outbound_.9080_._.reviews default";
+    let nginx = "1.2.3.4 - - [01/Dec/2025:00:00:06 +0000] \"GET /models/n HTTP/1.1\" 200 1 \"-\" \"-\" 0.005";
+    let docker = format!(
+        "{{\"log\":\"{}\\n\",\"stream\":\"stdout\",\"time\":\"2025-12-01T00:00:09Z\"}}",
+        nginx.replace('"', "\\\"")
+    );
+    let syslog = format!("<190>Dec  1 00:00:09 web-1 nginx: {nginx}");
+    let files = [
+        ("traefik.json", format!("{traefik}\n{traefik}\n")),
+        ("caddy.json", format!("{caddy}\n")),
+        ("gcp.json", format!("{gcp}\n{gcp}\n{gcp}\n")),
+        ("gateway.json", format!("{gateway}\n")),
+        ("istio.log", format!("{istio}\n{istio}\n")),
+        ("docker.log", format!("{docker}\n")),
+        ("syslog.log", format!("{syslog}\n{syslog}\n")),
+    ];
+    let st = dir.path().join("st");
+    let mut args = vec!["replay".to_owned(), "--store".to_owned(), st.display().to_string()];
+    args.push("--json".to_owned());
+    for (name, text) in &files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        args.push(p.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    let j = json_of(&out);
+    assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(12), Some(0)), "{j}");
+    let q = |series: &str| {
+        json_of(&run(&[
+            "query",
+            "--store",
+            st.to_str().unwrap(),
+            "--series",
+            series,
+            "--start",
+            "2025-12-01T00:00:00Z",
+            "--end",
+            "2025-12-01T00:01:00Z",
+            "--json",
+        ]))
+    };
+    for (series, count, p50_ms) in [
+        ("/models/t", 2, 1.514),
+        ("/models/c", 1, 12.5),
+        ("/models/g", 3, 250.0),
+        ("/models/e", 1, 7.0),
+        ("/models/i", 2, 7.0),
+        ("/models/n", 3, 5.0),
+    ] {
+        let r = q(series);
+        assert_eq!(r["count"], count, "{series}: {r}");
+        let got = r["quantiles_ms"]["p50"].as_f64().unwrap();
+        assert!((got - p50_ms).abs() <= p50_ms * 0.001, "{series}: p50 {got} vs {p50_ms}");
+    }
+}

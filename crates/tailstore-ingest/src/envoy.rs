@@ -374,10 +374,14 @@ impl<'a> JsonFields<'a> {
             let slot = match key {
                 b"start_time" => &mut f.start_time,
                 b"response_code" => &mut f.response_code,
-                b"path" => &mut f.path,
-                b"authority" => &mut f.authority,
+                // Envoy Gateway's default JSON names the path, the
+                // authority and the upstream time after their headers.
+                b"path" | b"x-envoy-origin-path" | b"x-envoy-original-path" => &mut f.path,
+                b"authority" | b":authority" => &mut f.authority,
                 b"duration" => &mut f.duration,
-                b"upstream_service_time" => &mut f.upstream_service_time,
+                b"upstream_service_time" | b"x-envoy-upstream-service-time" => {
+                    &mut f.upstream_service_time
+                }
                 b"upstream_cluster" => &mut f.upstream_cluster,
                 b"upstream_host" => &mut f.upstream_host,
                 _ => continue,
@@ -611,6 +615,16 @@ mod tests {
         assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("-", 503, None));
         assert!(looks_like_json(line));
         assert!(!looks_like_json(br#"{"ts":1,"path":"/a","status":200}"#));
+        // Envoy Gateway's default JSON access log (its key names).
+        let gw = br#"{":authority":"api.example.com","bytes_received":0,"bytes_sent":19,"connection_termination_details":null,"downstream_local_address":"10.244.0.9:10080","downstream_remote_address":"172.18.0.1:49914","duration":7,"method":"GET","protocol":"HTTP/1.1","requested_server_name":null,"response_code":200,"response_code_details":"via_upstream","response_flags":"-","route_name":"httproute/default/backend/rule/0/match/0/*","start_time":"2024-05-28T13:46:45.123Z","upstream_cluster":"httproute/default/backend/rule/0","upstream_host":"10.244.0.11:3000","upstream_local_address":"10.244.0.9:51540","upstream_transport_failure_reason":null,"user-agent":"curl/8.4.0","x-envoy-origin-path":"/models/m/predict?v=2","x-envoy-upstream-service-time":"5","x-forwarded-for":"172.18.0.1","x-request-id":"9e7a"}"#;
+        assert!(looks_like_json(gw));
+        let r = parse_json(cfg(LatencySource::Request, SeriesBy::Path), gw).unwrap();
+        assert_eq!(
+            (r.ts_s, r.series.as_ref(), r.status, r.latency_ns),
+            (1_716_904_005, "/models/m/predict", 200, Some(7_000_000))
+        );
+        let r = parse_json(cfg(LatencySource::Upstream, SeriesBy::Host), gw).unwrap();
+        assert_eq!((r.series.as_ref(), r.latency_ns), ("api.example.com", Some(5_000_000)));
         let d = cfg(LatencySource::Request, SeriesBy::Path);
         let cases: [(&[u8], &str); 6] = [
             (br#"{"start_time":"2022-09-08T12:51:05Z","response_code":400,"path":"-"}"#, "no request path"),

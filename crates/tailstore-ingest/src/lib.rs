@@ -17,6 +17,7 @@
 //! | `Envoy` | Envoy's default text format and Istio's (1.1-1.7 and 1.8+ layouts), bare or behind a CRI, `ACCESS ` or Docker `json-file` wrapper | `%DURATION%` (ms), or `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` | request path; `%REQ(:AUTHORITY)%`; Istio `%UPSTREAM_CLUSTER%`, else `%UPSTREAM_HOST%` |
 //! | `EnvoyJson` | Envoy/Istio JSON access logs (Istio's key names) | `duration` (ms), or `upstream_service_time` | `path`; `authority`; `upstream_cluster`, else `upstream_host` |
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
+//! | `Traefik`, `Caddy`, `GcpLb` | those proxies' JSON access logs (see the `proxies` module's table: `StartUTC`/`RequestPath`/`Duration` ns/`DownstreamStatus`; `ts`/`request.uri`/`duration` s/`status`; `timestamp`/`httpRequest.requestUrl`/`httpRequest.latency`/`httpRequest.status`) | the duration field, or Traefik's `OriginDuration` | path; host; Traefik `ServiceName` |
 //! | `Hlog` | `HdrHistogram` interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
 //! Lines of any format may come wrapped by the way they were collected; the
@@ -26,7 +27,7 @@
 //! time), a Docker `json-file` record (`{"log":"…",…}`), and syslog (`<PRI>`
 //! with RFC 5424's header, or RFC 3164's `Mon DD HH:MM:SS host tag: `). The
 //! payload's own time is the request's. `HdrHistogram` logs may have white
-//! space around their lines (HdrHistogramJS) and tags on some lines only.
+//! space around their lines (`HdrHistogramJS`) and tags on some lines only.
 //!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
@@ -110,6 +111,7 @@ mod hlog;
 mod jsonl;
 mod logformat;
 mod num;
+mod proxies;
 mod request;
 mod scan;
 mod time;
@@ -193,6 +195,15 @@ pub enum Format {
     /// An `HdrHistogram` interval log (`.hlog`): one histogram per line, read
     /// with [`HlogReader`], not with [`Parser`].
     Hlog,
+    /// Traefik's JSON access log (`StartUTC`, `RequestPath`, `Duration` in
+    /// ns, `DownstreamStatus`, `ServiceName`).
+    Traefik,
+    /// Caddy's JSON access log (`ts`, `request.uri`, `duration` in s, `status`).
+    Caddy,
+    /// Google Cloud HTTP(S) load-balancer request logs exported as JSON
+    /// (`timestamp`, `httpRequest.requestUrl`, `httpRequest.latency`,
+    /// `httpRequest.status`).
+    GcpLb,
 }
 
 /// A named traffic-file format: the name [`Format`]'s `FromStr` takes and its
@@ -237,6 +248,19 @@ pub const FORMATS: &[FormatInfo] = &[
         name: "envoy-json",
         aliases: &["istio-json"],
         help: "Envoy/Istio JSON",
+    },
+    FormatInfo {
+        format: Format::Traefik,
+        name: "traefik",
+        aliases: &["traefik-json"],
+        help: "Traefik JSON",
+    },
+    FormatInfo { format: Format::Caddy, name: "caddy", aliases: &[], help: "Caddy JSON" },
+    FormatInfo {
+        format: Format::GcpLb,
+        name: "gcp-lb",
+        aliases: &["gcp", "google-lb"],
+        help: "Google Cloud load balancer JSON",
     },
     FormatInfo {
         format: Format::Hlog,
@@ -339,6 +363,7 @@ enum Kind {
     Alb(alb::AlbConfig),
     Envoy(envoy::EnvoyConfig),
     EnvoyJson(envoy::EnvoyConfig),
+    Proxy(proxies::ProxyConfig),
 }
 
 /// A line parser for one format and set of options.
@@ -422,6 +447,18 @@ impl Parser {
                 series_by: opts.series_by,
             }),
             Format::LogFormat(def) => Kind::Log(logformat::LogParser::single(def, opts)?),
+            Format::Traefik | Format::Caddy | Format::GcpLb => {
+                let proxy = match format {
+                    Format::Traefik => proxies::Proxy::Traefik,
+                    Format::Caddy => proxies::Proxy::Caddy,
+                    _ => proxies::Proxy::GcpLb,
+                };
+                Kind::Proxy(proxies::ProxyConfig {
+                    proxy,
+                    latency: opts.latency,
+                    series_by: opts.series_by,
+                })
+            }
             Format::Hlog => return Err(Error::NotLineFormat { format: format.to_string() }),
         };
         Ok(Parser { kind })
@@ -483,6 +520,7 @@ impl Parser {
             Kind::Alb(cfg) => alb::parse(*cfg, line).map(Some),
             Kind::Envoy(cfg) => envoy::parse_text(*cfg, line).map(Some),
             Kind::EnvoyJson(cfg) => envoy::parse_json(*cfg, line).map(Some),
+            Kind::Proxy(cfg) => proxies::parse(*cfg, line).map(Some),
         }
     }
 
@@ -568,6 +606,12 @@ fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
     if envoy::looks_like_json(first) {
         return Some(Format::EnvoyJson);
     }
+    match proxies::looks_like(first.trim_ascii_start()) {
+        Some(proxies::Proxy::Traefik) => return Some(Format::Traefik),
+        Some(proxies::Proxy::Caddy) => return Some(Format::Caddy),
+        Some(proxies::Proxy::GcpLb) => return Some(Format::GcpLb),
+        None => {}
+    }
     if first.trim_ascii_start().starts_with(b"{") {
         return Some(Format::Jsonl);
     }
@@ -635,7 +679,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown format `apache`: expected one of jsonl, csv, nginx, combined, ingress-nginx, alb, \
-             envoy, envoy-json, hlog"
+             envoy, envoy-json, traefik, caddy, gcp-lb, hlog"
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
@@ -667,7 +711,7 @@ mod tests {
         assert_eq!(" envoy-json\n".parse::<Format>(), Ok(Format::EnvoyJson));
         assert_eq!(
             crate::format_names(),
-            "jsonl, csv, nginx, combined, ingress-nginx, alb, envoy, envoy-json, hlog"
+            "jsonl, csv, nginx, combined, ingress-nginx, alb, envoy, envoy-json, traefik, caddy, gcp-lb, hlog"
         );
         assert_eq!(Format::LogFormat("$status".into()).info(), None);
     }
