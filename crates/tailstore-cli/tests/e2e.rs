@@ -1106,7 +1106,8 @@ fn a_combined_log_without_latency_replays_rate_and_errors() {
 }
 
 /// Logs of other front proxies and collectors are auto-detected and read
-/// whole: Traefik, Caddy and Google Cloud load-balancer JSON, Envoy
+/// whole: Traefik (JSON and text lines in one file), `HAProxy` through
+/// syslog, Caddy and Google Cloud load-balancer JSON, Envoy
 /// Gateway's JSON, an Istio log taken with `kubectl logs --timestamps`
 /// (once mistaken for ALB), nginx in Docker `json-file` records and
 /// through syslog.
@@ -1124,8 +1125,11 @@ fn other_proxies_and_collector_wrappers_replay_with_detection() {
         nginx.replace('"', "\\\"")
     );
     let syslog = format!("<190>Dec  1 00:00:09 web-1 nginx: {nginx}");
+    let traefik_clf = "10.0.0.1 - - [01/Dec/2025:00:00:07 +0000] \"GET /models/t HTTP/1.1\" 200 5 \"-\" \"c\" 9 \"r@k8s\" \"http://10.1.0.2:80\" 1.514ms";
+    let haproxy = "Dec  1 00:00:09 lb-1 haproxy[812]: 10.0.1.2:33317 [01/Dec/2025:00:00:08.655] http-in models/srv1 10/0/30/69/40 200 2750 - - ---- 1/1/1/1/0 0/0 {h} {} \"POST /models/h HTTP/1.1\"";
     let files = [
-        ("traefik.json", format!("{traefik}\n{traefik}\n")),
+        ("traefik.json", format!("{traefik}\n{traefik_clf}\n")),
+        ("haproxy.log", format!("{haproxy}\n")),
         ("caddy.json", format!("{caddy}\n")),
         ("gcp.json", format!("{gcp}\n{gcp}\n{gcp}\n")),
         ("gateway.json", format!("{gateway}\n")),
@@ -1144,7 +1148,7 @@ fn other_proxies_and_collector_wrappers_replay_with_detection() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run(&args);
     let j = json_of(&out);
-    assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(12), Some(0)), "{j}");
+    assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(13), Some(0)), "{j}");
     let q = |series: &str| {
         json_of(&run(&[
             "query",
@@ -1166,6 +1170,7 @@ fn other_proxies_and_collector_wrappers_replay_with_detection() {
         ("/models/e", 1, 7.0),
         ("/models/i", 2, 7.0),
         ("/models/n", 3, 5.0),
+        ("/models/h", 1, 40.0),
     ] {
         let r = q(series);
         assert_eq!(r["count"], count, "{series}: {r}");

@@ -18,6 +18,7 @@
 //! | `EnvoyJson` | Envoy/Istio JSON access logs (Istio's key names) | `duration` (ms), or `upstream_service_time` | `path`; `authority`; `upstream_cluster`, else `upstream_host` |
 //! | `LogFormat(def)` | any nginx `log_format` definition | as nginx | as nginx |
 //! | `Traefik`, `Caddy`, `GcpLb` | those proxies' JSON access logs (see the `proxies` module's table: `StartUTC`/`RequestPath`/`Duration` ns/`DownstreamStatus`; `ts`/`request.uri`/`duration` s/`status`; `timestamp`/`httpRequest.requestUrl`/`httpRequest.latency`/`httpRequest.status`) | the duration field, or Traefik's `OriginDuration` | path; host; Traefik `ServiceName` |
+//! | `Haproxy` | `HAProxy` `option httplog` lines (see the `haproxy` module) | `Ta` (ms), or `Tr` | request path; first captured header; backend |
 //! | `Hlog` | `HdrHistogram` interval logs, read with [`HlogReader`] (one histogram per line) | the histogram's values, in the log's unit | the line's `Tag=`, else the caller's default |
 //!
 //! Lines of any format may come wrapped by the way they were collected; the
@@ -107,6 +108,7 @@ mod csv;
 mod envoy;
 mod error;
 mod fields;
+mod haproxy;
 mod hlog;
 mod jsonl;
 mod logformat;
@@ -195,11 +197,16 @@ pub enum Format {
     /// An `HdrHistogram` interval log (`.hlog`): one histogram per line, read
     /// with [`HlogReader`], not with [`Parser`].
     Hlog,
-    /// Traefik's JSON access log (`StartUTC`, `RequestPath`, `Duration` in
-    /// ns, `DownstreamStatus`, `ServiceName`).
+    /// Traefik's access log, JSON (`StartUTC`, `RequestPath`, `Duration` in
+    /// ns, `DownstreamStatus`, `ServiceName`) or its common log format
+    /// (`combined` plus the request count, `"router"`, `"server URL"` and
+    /// the duration as `12ms`); a file may mix both.
     Traefik,
     /// Caddy's JSON access log (`ts`, `request.uri`, `duration` in s, `status`).
     Caddy,
+    /// `HAProxy`'s `option httplog` lines (timers `TR/Tw/Tc/Tr/Ta` in ms,
+    /// status, captures, the quoted request), bare or through syslog.
+    Haproxy,
     /// Google Cloud HTTP(S) load-balancer request logs exported as JSON
     /// (`timestamp`, `httpRequest.requestUrl`, `httpRequest.latency`,
     /// `httpRequest.status`).
@@ -256,6 +263,7 @@ pub const FORMATS: &[FormatInfo] = &[
         help: "Traefik JSON",
     },
     FormatInfo { format: Format::Caddy, name: "caddy", aliases: &[], help: "Caddy JSON" },
+    FormatInfo { format: Format::Haproxy, name: "haproxy", aliases: &[], help: "HAProxy httplog" },
     FormatInfo {
         format: Format::GcpLb,
         name: "gcp-lb",
@@ -364,6 +372,9 @@ enum Kind {
     Envoy(envoy::EnvoyConfig),
     EnvoyJson(envoy::EnvoyConfig),
     Proxy(proxies::ProxyConfig),
+    /// Traefik: JSON lines, or common-log-format ones.
+    Traefik(proxies::ProxyConfig, logformat::LogParser),
+    Haproxy(haproxy::HaproxyConfig),
 }
 
 /// A line parser for one format and set of options.
@@ -447,9 +458,16 @@ impl Parser {
                 series_by: opts.series_by,
             }),
             Format::LogFormat(def) => Kind::Log(logformat::LogParser::single(def, opts)?),
-            Format::Traefik | Format::Caddy | Format::GcpLb => {
+            Format::Traefik => Kind::Traefik(
+                proxies::ProxyConfig {
+                    proxy: proxies::Proxy::Traefik,
+                    latency: opts.latency,
+                    series_by: opts.series_by,
+                },
+                logformat::LogParser::single(logformat::TRAEFIK_CLF_PRESET, opts)?,
+            ),
+            Format::Caddy | Format::GcpLb => {
                 let proxy = match format {
-                    Format::Traefik => proxies::Proxy::Traefik,
                     Format::Caddy => proxies::Proxy::Caddy,
                     _ => proxies::Proxy::GcpLb,
                 };
@@ -459,6 +477,10 @@ impl Parser {
                     series_by: opts.series_by,
                 })
             }
+            Format::Haproxy => Kind::Haproxy(haproxy::HaproxyConfig {
+                latency: opts.latency,
+                series_by: opts.series_by,
+            }),
             Format::Hlog => return Err(Error::NotLineFormat { format: format.to_string() }),
         };
         Ok(Parser { kind })
@@ -521,6 +543,11 @@ impl Parser {
             Kind::Envoy(cfg) => envoy::parse_text(*cfg, line).map(Some),
             Kind::EnvoyJson(cfg) => envoy::parse_json(*cfg, line).map(Some),
             Kind::Proxy(cfg) => proxies::parse(*cfg, line).map(Some),
+            Kind::Traefik(cfg, _) if line.first() == Some(&b'{') => {
+                proxies::parse(*cfg, line).map(Some)
+            }
+            Kind::Traefik(_, clf) => clf.parse(line).map(Some),
+            Kind::Haproxy(cfg) => haproxy::parse(*cfg, line).map(Some),
         }
     }
 
@@ -597,6 +624,7 @@ fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
     static INGRESS: OnceLock<Option<Parser>> = OnceLock::new();
     static NGINX: OnceLock<Option<Parser>> = OnceLock::new();
     static COMBINED: OnceLock<Option<Parser>> = OnceLock::new();
+    static TRAEFIK: OnceLock<Option<Parser>> = OnceLock::new();
     let first = *lines.first()?;
     // Before JSONL (a wrapped Envoy line is a JSON object) and ALB (a CRI
     // prefix starts with an RFC 3339 time, as Classic ELB lines do).
@@ -621,6 +649,9 @@ fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
     if alb::looks_like(first) {
         return Some(Format::Alb);
     }
+    if lines.iter().take(3).any(|l| haproxy::looks_like(l)) {
+        return Some(Format::Haproxy);
+    }
     let parses = |p: Option<&Parser>| {
         p.is_some_and(|p| lines.iter().any(|l| matches!(p.parse(l), Ok(Some(_)))))
     };
@@ -629,6 +660,9 @@ fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
     }
     if parses(preset(&NGINX, &Format::Nginx)) {
         return Some(Format::Nginx);
+    }
+    if parses(preset(&TRAEFIK, &Format::Traefik)) {
+        return Some(Format::Traefik);
     }
     if parses(preset(&COMBINED, &Format::Combined)) {
         return Some(Format::Combined);
@@ -679,7 +713,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown format `apache`: expected one of jsonl, csv, nginx, combined, ingress-nginx, alb, \
-             envoy, envoy-json, traefik, caddy, gcp-lb, hlog"
+             envoy, envoy-json, traefik, caddy, haproxy, gcp-lb, hlog"
         );
         assert!(Parser::needs_header(&Format::Csv));
         assert!(!Parser::needs_header(&Format::LogFormat("$status".into())));
@@ -711,7 +745,7 @@ mod tests {
         assert_eq!(" envoy-json\n".parse::<Format>(), Ok(Format::EnvoyJson));
         assert_eq!(
             crate::format_names(),
-            "jsonl, csv, nginx, combined, ingress-nginx, alb, envoy, envoy-json, traefik, caddy, gcp-lb, hlog"
+            "jsonl, csv, nginx, combined, ingress-nginx, alb, envoy, envoy-json, traefik, caddy, haproxy, gcp-lb, hlog"
         );
         assert_eq!(Format::LogFormat("$status".into()).info(), None);
     }
@@ -784,6 +818,35 @@ mod tests {
             .parse(b"192.168.64.1 - - [07/Feb/2020:11:49:50 +0000] \"GET / HTTP/1.1\" 200 1")
             .unwrap_err();
         assert!(e.reason.contains("older ingress-nginx layouts did not match either"), "{e}");
+    }
+
+    /// Traefik's common log format (its appended request count, router,
+    /// server URL and `12ms` duration) is detected; a Traefik file may mix
+    /// JSON and text lines.
+    #[test]
+    fn traefik_common_log_format() {
+        let clf =
+            "192.168.1.1 - - [10/Oct/2024:13:55:36 +0000] \"POST /models/m/predict?x=1 HTTP/1.1\" \
+                   200 2326 \"-\" \"curl/8\" 42 \"api@kubernetes\" \"http://10.42.0.7:8080\" 12ms";
+        assert_eq!(detect(&[clf.as_bytes()]), Some(Format::Traefik));
+        let p = parser(&Format::Traefik);
+        let r = p.parse(clf.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            (r.ts_s, r.series.as_ref(), r.status, r.latency_ns),
+            (1_728_568_536, "/models/m/predict", 200, Some(12_000_000))
+        );
+        let up = ParserOptions { series_by: SeriesBy::Upstream, ..ParserOptions::default() };
+        let r = Parser::new(&Format::Traefik, None, up)
+            .unwrap()
+            .parse(clf.as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.series, "api@kubernetes");
+        let json = r#"{"DownstreamStatus":503,"Duration":5000000,"RequestPath":"/j","StartUTC":"2024-10-10T13:55:37Z"}"#;
+        let r = p.parse(json.as_bytes()).unwrap().unwrap();
+        assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("/j", 503, Some(5_000_000)));
+        let bad = clf.replace("12ms", "12s");
+        assert!(p.parse(bad.as_bytes()).unwrap_err().reason.contains("does not end in `ms`"));
     }
 
     /// Lines behind a collector's wrapper are detected and parsed by their

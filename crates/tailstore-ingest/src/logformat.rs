@@ -37,6 +37,13 @@ pub(crate) const COMBINED_LAYOUTS: [&str; 2] = [
      \"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"",
 ];
 
+/// Traefik's common log format: `combined`, then the request count, the
+/// router, the server URL and the duration in milliseconds (`12ms`). The
+/// `$traefik_*` names are this crate's, for Traefik's appended fields.
+pub(crate) const TRAEFIK_CLF_PRESET: &str = "$remote_addr - $remote_user [$time_local] \
+     \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" \
+     $traefik_requests \"$traefik_router\" \"$traefik_server_url\" $traefik_duration";
+
 /// The nginx preset: the `combined` format plus ` $request_time`.
 pub(crate) const NGINX_PRESET: &str = "$remote_addr - $remote_user [$time_local] \"$request\" \
      $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time";
@@ -97,6 +104,8 @@ enum LatencyKind {
     Seconds,
     /// `$upstream_response_time`: a list of seconds, summed.
     UpstreamList,
+    /// Traefik's `$traefik_duration`: milliseconds written with `ms`.
+    TraefikMillis,
     /// No latency variable in the format (the `combined` format): every
     /// request's latency is unknown (it counts in rate, errors and statuses).
     Absent,
@@ -425,10 +434,13 @@ impl CompiledFormat {
         let latency = match latency {
             // A format without `$request_time` (nginx's own `combined`)
             // still gives rate, errors and statuses.
-            LatencySource::Request => match assign(Role::Latency, &["request_time"]) {
-                Some(_) => LatencyKind::Seconds,
-                None => LatencyKind::Absent,
-            },
+            LatencySource::Request => {
+                match assign(Role::Latency, &["request_time", "traefik_duration"]) {
+                    Some(0) => LatencyKind::Seconds,
+                    Some(_) => LatencyKind::TraefikMillis,
+                    None => LatencyKind::Absent,
+                }
+            }
             LatencySource::Upstream => {
                 assign(Role::Latency, &["upstream_response_time"]).ok_or_else(|| {
                     missing("latency", "$upstream_response_time (latency source: upstream)")
@@ -451,9 +463,9 @@ impl CompiledFormat {
                 SeriesKind::Name
             }
             SeriesBy::Upstream => {
-                assign(Role::Series, &["proxy_upstream_name"]).ok_or_else(|| {
-                    missing("series", "$proxy_upstream_name (series by upstream)")
-                })?;
+                assign(Role::Series, &["proxy_upstream_name", "traefik_router"]).ok_or_else(
+                    || missing("series", "$proxy_upstream_name (series by upstream)"),
+                )?;
                 SeriesKind::Name
             }
         };
@@ -557,6 +569,17 @@ impl CompiledFormat {
                 }
             },
             LatencyKind::UpstreamList => num::upstream_sum_ns(caps.latency).map_err(err)?,
+            LatencyKind::TraefikMillis => {
+                let ms = caps.latency.strip_suffix(b"ms").ok_or_else(|| {
+                    err(format!("Traefik duration `{}` does not end in `ms`", show(caps.latency)))
+                })?;
+                Some(num::decimal_scaled(ms, num::NS_PER_MS).map_err(|e| {
+                    err(format!(
+                        "Traefik duration `{}` is not milliseconds: {e}",
+                        show(caps.latency)
+                    ))
+                })?)
+            }
             LatencyKind::Absent => None,
         };
         let series: Cow<'a, str> = match self.series {
