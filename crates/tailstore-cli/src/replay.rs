@@ -234,25 +234,45 @@ fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// What the reader decided for a file: its parser, and whether line 1 is a header.
+/// What the reader decided for a file: its parser, and whether line 1 is a
+/// header. With `say`, a guessed `log_format` is told on stderr.
 fn parser_for(
     first: &[u8],
     format: Option<&Format>,
     opts: ParserOptions,
-    path: &Path,
+    (path, say): (&Path, bool),
 ) -> Result<(Arc<Parser>, bool)> {
     let sample: Vec<&[u8]> =
         lines_of(first).filter(|l| !l.iter().all(u8::is_ascii_whitespace)).take(20).collect();
     let format = match format {
         Some(f) => f.clone(),
         None => match detect(&sample) {
+            Some(Format::LogFormat(def)) => {
+                if say {
+                    eprintln!(
+                        "{}: no named format fits; read with the log_format its fields suggest: \
+                         --log-format '{def}'",
+                        path.display()
+                    );
+                }
+                Format::LogFormat(def)
+            }
             Some(f) => f,
             None if sample.is_empty() => Format::Jsonl, // empty file: nothing to parse
-            None => bail!(
-                "{}: cannot detect the format from its first lines; give --format ({}) or --log-format",
-                path.display(),
-                format_names()
-            ),
+            None => match tailstore_ingest::suggest_log_format(&sample) {
+                Some(def) => bail!(
+                    "{}: cannot detect the format from its first lines; its first line's fields \
+                     suggest --log-format '{def}' (rename the variables that are not what their \
+                     shape says), or give --format ({})",
+                    path.display(),
+                    format_names()
+                ),
+                None => bail!(
+                    "{}: cannot detect the format from its first lines; give --format ({}) or --log-format",
+                    path.display(),
+                    format_names()
+                ),
+            },
         },
     };
     if Parser::needs_header(&format) {
@@ -744,7 +764,7 @@ pub fn check_inputs(files: &[PathBuf], format: Option<&Format>, opts: ParserOpti
             None => detect(&lines_of(first).take(20).collect::<Vec<_>>()) == Some(Format::Hlog),
         };
         if !is_hlog {
-            parser_for(first, format, opts, path)?;
+            parser_for(first, format, opts, (path, false))?;
         }
     }
     Ok(())
@@ -812,7 +832,7 @@ fn read_files(
                 break;
             }
             if parser.is_none() {
-                let (p, header) = parser_for(&buf[..filled], format, opts, path)?;
+                let (p, header) = parser_for(&buf[..filled], format, opts, (path, true))?;
                 if !p.has_latency() {
                     eprintln!(
                         "{}: this log format records no latency: its requests count in rate, \

@@ -1178,3 +1178,48 @@ fn other_proxies_and_collector_wrappers_replay_with_detection() {
         assert!((got - p50_ms).abs() <= p50_ms * 0.001, "{series}: p50 {got} vs {p50_ms}");
     }
 }
+
+/// A custom nginx `log_format` whose lines still hold the usual fields (a
+/// `[time]`, a quoted request, the status after it, a latency) is read
+/// with the definition its fields suggest, which replay prints; one without
+/// a latency that no named format fits gets that definition in its error.
+#[test]
+fn a_custom_log_format_is_guessed_from_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("custom.log");
+    let mut text = String::new();
+    for k in 0..50u64 {
+        writeln!(
+            text,
+            "[01/Dec/2025:00:00:{:02} +0000] edge-{} \"POST /models/m/predict HTTP/1.1\" {} \"0.{:03}\" up=10.0.0.2:80",
+            k,
+            k % 3,
+            if k % 10 == 0 { 503 } else { 200 },
+            100 + k
+        )
+        .unwrap();
+    }
+    std::fs::write(&f, text).unwrap();
+    let out = run(&["replay", "--json", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "--log-format '[$time_local] $field_1 \"$request\" $status \"$request_time\" $field_2'"
+        ),
+        "{err}"
+    );
+    let j = json_of(&out);
+    assert_eq!((j["ingested"].as_u64(), j["rejected"].as_u64()), (Some(50), Some(0)), "{j}");
+    let g = dir.path().join("nolatency.log");
+    std::fs::write(&g, "edge-1 [01/Dec/2025:00:00:01 +0000] \"GET /a HTTP/1.1\" 200 id=7\n")
+        .unwrap();
+    let out = run(&["replay", g.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "suggest --log-format '$remote_addr [$time_local] \"$request\" $status $field_1'"
+        ),
+        "{err}"
+    );
+}

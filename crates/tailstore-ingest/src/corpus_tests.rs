@@ -16,6 +16,10 @@ use crate::{detect, Format, LatencySource, Parser, ParserOptions, SeriesBy};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
 
+/// What detection guesses for the gonx sample (its fields, named by shape).
+const GONX_GUESS: &str =
+    "$remote_addr [$time_local] \"$request\" $status $body_bytes_sent $field_1 \
+     $request_time \"$http_referer\" $field_2 $field_3";
 const GONX_FORMAT: &str = "$remote_addr [$time_local] \"$request\" $status $request_length \
      $body_bytes_sent $request_time \"$t_size\" $read_time $gen_time";
 
@@ -126,8 +130,17 @@ fn expectations() -> Vec<(&'static str, Expect)> {
                 &[(1, "no ` \"` after $body_bytes_sent"), (3, "unexpected text after its end")],
             ),
         ),
-        // A custom log_format: not detectable, checked in `gonx_all_lines`.
-        ("nginx", e("gonx-example-access.log", None, (1000, 0, 0, 0), &[])),
+        // A custom log_format: guessed from its fields (`infer`); the guess reads
+        // every line as its own log_format does (`gonx_all_lines`).
+        (
+            "nginx",
+            e(
+                "gonx-example-access.log",
+                Some(Format::LogFormat(GONX_GUESS.to_owned())),
+                (1000, 0, 0, 0),
+                &[],
+            ),
+        ),
         // Matomo's nginx JSON names its time `date`, which is not a JSONL time key.
         (
             "nginx",
@@ -363,6 +376,13 @@ fn gonx_all_lines() {
     let parser =
         Parser::new(&Format::LogFormat(GONX_FORMAT.to_owned()), None, ParserOptions::default())
             .unwrap();
+    // The guessed definition reads every line as the real one does.
+    let guessed =
+        Parser::new(&Format::LogFormat(GONX_GUESS.to_owned()), None, ParserOptions::default())
+            .unwrap();
+    for line in &lines {
+        assert_eq!(guessed.parse(line).unwrap(), parser.parse(line).unwrap());
+    }
     let (mut sum_ns, mut oracle_sum, mut ok, mut not_found) = (0u64, 0u64, 0usize, 0usize);
     let (mut first_ts, mut last_ts) = (u64::MAX, 0u64);
     for line in &lines {

@@ -110,6 +110,7 @@ mod error;
 mod fields;
 mod haproxy;
 mod hlog;
+mod infer;
 mod jsonl;
 mod logformat;
 mod num;
@@ -664,10 +665,33 @@ fn detect_payload(lines: &[&[u8]]) -> Option<Format> {
     if parses(preset(&TRAEFIK, &Format::Traefik)) {
         return Some(Format::Traefik);
     }
+    // A custom log_format whose line still holds the usual fields (and a
+    // latency): the definition its fields suggest, if it reads at least
+    // half of the lines.
+    for line in lines.iter().take(5) {
+        let Some(def) = infer::guess(line, true) else { continue };
+        let format = Format::LogFormat(def);
+        let Ok(p) = Parser::new(&format, None, ParserOptions::default()) else { continue };
+        let read = lines.iter().filter(|l| matches!(p.parse(l), Ok(Some(_)))).count();
+        if read * 2 >= lines.len() {
+            return Some(format);
+        }
+    }
     if parses(preset(&COMBINED, &Format::Combined)) {
         return Some(Format::Combined);
     }
     None
+}
+
+/// The nginx `log_format` definition the fields of the first of `lines`
+/// that has a time, a quoted request line and a status suggest (each field
+/// a variable, named by its shape: `$remote_addr`, `$time_local`,
+/// `$request`, `$status`, `$body_bytes_sent`, `$request_time`, then
+/// `$field_N`), for a message when [`detect`] finds nothing; `None` when
+/// no line has those fields.
+#[must_use]
+pub fn suggest_log_format(lines: &[&[u8]]) -> Option<String> {
+    lines.iter().map(|l| clean_line(l)).find_map(|l| infer::guess(l, false))
 }
 
 #[cfg(test)]
