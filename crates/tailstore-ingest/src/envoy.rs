@@ -14,9 +14,11 @@
 //! number is Envoy's `%BYTES_RECEIVED%`; a quoted field is Istio 1.1-1.7's
 //! `"%DYNAMIC_METADATA(istio.mixer:status)%"`; anything else is Istio 1.8+'s
 //! `%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
-//! "%UPSTREAM_TRANSPORT_FAILURE_REASON%"`. Istio appends `%UPSTREAM_CLUSTER%`
-//! and addresses after `"%UPSTREAM_HOST%"`; only the cluster is read, and
-//! only for series by upstream. Fields are split by hand (`memchr`), and
+//! "%UPSTREAM_TRANSPORT_FAILURE_REASON%"` (Envoy's own current default has
+//! these too and ends at `"%UPSTREAM_HOST%"`). Istio appends
+//! `%UPSTREAM_CLUSTER%` and addresses after `"%UPSTREAM_HOST%"`; only the
+//! cluster is read, and only for series by upstream (the host where the line
+//! ends first). A file may mix text and JSON lines: either format reads both. Fields are split by hand (`memchr`), and
 //! reading stops at the last field the options need.
 //!
 //! Wrappers around a text line are removed first: a CRI container-log prefix
@@ -26,7 +28,9 @@
 //!
 //! JSON lines are one flat object with Istio's key names: `start_time`,
 //! `response_code`, `path`, `authority`, `duration`, `upstream_service_time`,
-//! `upstream_cluster`, `upstream_host` (a CRI prefix is removed too). Other
+//! `upstream_cluster`, `upstream_host` (a CRI prefix is removed too), or
+//! Envoy Gateway's (`x-envoy-origin-path`, `:authority`,
+//! `x-envoy-upstream-service-time`). Other
 //! keys are skipped, nested values included. Numbers may be JSON numbers or
 //! numeric strings; `null` is unknown.
 //!
@@ -169,7 +173,12 @@ fn strip_cri(line: &[u8]) -> Result<&[u8], LineError> {
 pub(crate) fn parse_text(cfg: EnvoyConfig, line: &[u8]) -> Result<Request<'_>, LineError> {
     let body = strip_cri(line)?;
     if body.first() == Some(&b'{') {
-        return parse_wrapped(cfg, body);
+        // A container record's message, or a JSON access-log line in a file
+        // that mixes both (a listener with each format).
+        return match parse_wrapped(cfg, body) {
+            Err(_) if looks_like_json(body) => parse_json(cfg, body),
+            r => r,
+        };
     }
     parse_body(cfg, body.strip_prefix(b"ACCESS ").unwrap_or(body))
 }
@@ -298,6 +307,9 @@ fn parse_body<'a>(cfg: EnvoyConfig, body: &'a [u8]) -> Result<Request<'a>, LineE
                 let host = c.quoted("UPSTREAM_HOST")?;
                 let cluster = match layout {
                     Layout::Envoy => None,
+                    // Envoy's own current default ends at UPSTREAM_HOST
+                    // (Istio 1.8+'s adds the cluster and more).
+                    Layout::Istio18 if c.rest().trim_ascii().is_empty() => None,
                     Layout::Istio11 | Layout::Istio18 => Some(c.token("UPSTREAM_CLUSTER")?),
                 };
                 num::lossy(cluster.unwrap_or(host))
@@ -411,7 +423,12 @@ fn name_or_dash<'a>(v: Value<'a>, key: &str) -> Result<Cow<'a, str>, LineError> 
 
 /// Parses one Envoy/Istio JSON access-log line.
 pub(crate) fn parse_json(cfg: EnvoyConfig, line: &[u8]) -> Result<Request<'_>, LineError> {
-    let f = JsonFields::read(strip_cri(line)?)?;
+    let body = strip_cri(line)?;
+    // A text line in a file that mixes both formats.
+    if body.first() == Some(&b'[') || body.starts_with(b"ACCESS [") {
+        return parse_text(cfg, body);
+    }
+    let f = JsonFields::read(body)?;
     let ts = fields::time_of(f.start_time.ok_or_else(|| missing("start_time"))?, "start_time")?;
     let status = fields::status_of(
         f.response_code.ok_or_else(|| missing("response_code"))?,
@@ -615,6 +632,26 @@ mod tests {
         assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("-", 503, None));
         assert!(looks_like_json(line));
         assert!(!looks_like_json(br#"{"ts":1,"path":"/a","status":200}"#));
+        // Upstream hosts as URLs, IPv6 and X-Forwarded-For lists in quoted fields.
+        for (l, host) in [
+            (
+                r#"[2024-04-08T16:16:55.931Z] "GET /api/v1 HTTP/2" 200 - via_upstream - "-" 0 89 5 4 "2001:db8::1,10.0.0.1" "curl/8" "c219" "api.example.com" "tcp://10.1.2.3:8080""#,
+                "tcp://10.1.2.3:8080",
+            ),
+            (
+                r#"[2024-04-08T16:16:56.931Z] "POST /models/m HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 12 - "[2001:db8::2]:443, 203.0.113.7" "python" "d9" "models" "envoy://internal_client_address/""#,
+                "envoy://internal_client_address/",
+            ),
+        ] {
+            let r =
+                parse_text(cfg(LatencySource::Request, SeriesBy::Upstream), l.as_bytes()).unwrap();
+            assert_eq!(r.series, host);
+        }
+        // A file mixing JSON and text lines reads both with either format.
+        let text = ENVOY.as_bytes();
+        let d = cfg(LatencySource::Request, SeriesBy::Path);
+        assert_eq!(parse_json(d, text).unwrap(), parse_text(d, text).unwrap());
+        assert_eq!(parse_text(d, line).unwrap(), parse_json(d, line).unwrap());
         // Envoy Gateway's default JSON access log (its key names).
         let gw = br#"{":authority":"api.example.com","bytes_received":0,"bytes_sent":19,"connection_termination_details":null,"downstream_local_address":"10.244.0.9:10080","downstream_remote_address":"172.18.0.1:49914","duration":7,"method":"GET","protocol":"HTTP/1.1","requested_server_name":null,"response_code":200,"response_code_details":"via_upstream","response_flags":"-","route_name":"httproute/default/backend/rule/0/match/0/*","start_time":"2024-05-28T13:46:45.123Z","upstream_cluster":"httproute/default/backend/rule/0","upstream_host":"10.244.0.11:3000","upstream_local_address":"10.244.0.9:51540","upstream_transport_failure_reason":null,"user-agent":"curl/8.4.0","x-envoy-origin-path":"/models/m/predict?v=2","x-envoy-upstream-service-time":"5","x-forwarded-for":"172.18.0.1","x-request-id":"9e7a"}"#;
         assert!(looks_like_json(gw));
