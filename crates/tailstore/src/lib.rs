@@ -48,6 +48,7 @@
 
 mod clock;
 mod error;
+mod gauge;
 mod options;
 mod query;
 mod recovery;
@@ -70,11 +71,12 @@ pub mod format {
         fmt_float, fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64, quantile_key,
     };
 }
+pub use gauge::{Gauge, GaugeQuery, DEFAULT_WARMUP};
 pub use options::Options;
 pub use query::{Query, MAX_RANGE_POINTS};
 pub use series::Series;
 pub use sink::Sink;
-pub use store::{SeriesInfo, Store, StoreStats, OVERFLOW_SERIES};
+pub use store::{SeriesInfo, SeriesKind, Store, StoreStats, OVERFLOW_SERIES};
 /// The error of histogram layouts and status sets, as [`Error::Hist`] wraps it.
 pub use tailstore_hist::Error as HistError;
 /// Distinct seconds holding samples that data time for retention needs
@@ -83,7 +85,7 @@ pub use tailstore_hist::SUPPORT as RETENTION_SUPPORT;
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 /// The error of selectors, windows and quantiles, as [`Error::Query`] wraps it.
 pub use tailstore_query::Error as QueryError;
-pub use tailstore_query::{Selector, WindowStats};
+pub use tailstore_query::{GaugeStats, Selector, WindowStats};
 /// The error of the store directory, as [`Error::Storage`] wraps it.
 pub use tailstore_storage::Error as StorageError;
 /// Longest series name a durable store can hold, in bytes (names are 1 to

@@ -1,0 +1,211 @@
+//! Gauges (issue 12): exact aggregates against a raw list of samples,
+//! across rollups, late samples and retention; growth and restarts against
+//! a synthetic series with a known slope.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tailstore::{GaugeStats, Options, Selector, Store};
+
+use crate::util::{secs, Rng};
+
+/// A sample as set: second, value, order of the call.
+type Raw = (u64, f64, usize);
+
+/// The exact answer over `[a, b)` of the raw samples: count, min, max, sum,
+/// last (latest second; among equal seconds, latest call).
+fn oracle(raw: &[Raw], a: u64, b: u64) -> Option<(u64, f64, f64, f64, f64)> {
+    let w: Vec<&Raw> = raw.iter().filter(|r| r.0 >= a && r.0 < b).collect();
+    let last = w.iter().max_by_key(|r| (r.0, r.2))?;
+    let min = w.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let max = w.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    Some((w.len() as u64, min, max, w.iter().map(|r| r.1).sum(), last.1))
+}
+
+fn check(st: &GaugeStats, raw: &[Raw], ctx: &str) {
+    let exp = oracle(raw, st.start_s(), st.end_s());
+    let got = st.last().map(|last| {
+        (st.count(), st.min().unwrap_or(f64::NAN), st.max().unwrap_or(f64::NAN), st.sum(), last)
+    });
+    assert_eq!(got, exp, "{ctx}: [{}, {})", st.start_s(), st.end_s());
+    if let Some((n, _, _, sum, _)) = exp {
+        #[expect(clippy::cast_precision_loss, reason = "small counts")]
+        let mean = sum / n as f64;
+        assert_eq!(st.mean(), Some(mean), "{ctx}");
+    } else {
+        assert_eq!((st.count(), st.mean(), st.min(), st.max()), (0, None, None, None), "{ctx}");
+    }
+}
+
+fn hour_ago(hours: u64) -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    now - now % 3600 - hours * 3600
+}
+
+/// Three hours of integer samples (0 to 3 per second, sums exact in f64),
+/// with late samples 30 s to 20 min behind and a few past retention;
+/// random windows (aligned and not, sealed and open, older than the 1 s
+/// retention) against the raw list.
+#[test]
+fn gauge_aggregates_match_the_raw_samples_across_rollups_and_late_samples() {
+    let store = Store::in_memory(Options::default().manual_seal(true));
+    let g = store.gauge("queue_depth");
+    let base = hour_ago(4);
+    let end = base + 3 * 3600 + 1234;
+    let mut rng = Rng(12);
+    let mut raw: Vec<Raw> = Vec::new();
+    let mut order = 0;
+    let mut set = |g: &tailstore::Gauge, raw: &mut Vec<Raw>, s: u64, v: f64| {
+        g.set_at_unix(s, v);
+        raw.push((s, v, order));
+        order += 1;
+    };
+    let mut rejected_expected = 0;
+    for s in base..end {
+        for _ in 0..rng.below(4) {
+            #[expect(clippy::cast_precision_loss, reason = "small values")]
+            let v = rng.below(2_000_000) as f64 - 1_000_000.0;
+            set(&g, &mut raw, s, v);
+        }
+        if rng.below(50) == 0 && s > base + 1200 {
+            let late = s - 30 - rng.below(1170);
+            set(&g, &mut raw, late, 7_777_777.0);
+        }
+        if s % 600 == 0 && s > base + 2 * 3600 {
+            // Past the 1 s retention (1 h, in data time): dropped, counted.
+            g.set_at_unix(s - 3600 - 300, 1e12);
+            rejected_expected += 1;
+        }
+        if s % 100 == 0 {
+            store.seal_now();
+        }
+    }
+    assert!(store.stats().late > 0);
+    assert_eq!(store.stats().rejected, rejected_expected);
+    let mut windows: Vec<(u64, u64)> = vec![
+        (base, end + 1),
+        (base + 3600, base + 2 * 3600),
+        (base + 3600 + 17, base + 3 * 3600 + 59),
+        (end - 15, end + 1),
+        (end - 5, end - 4),
+        (base + 17, base + 3600 + 61),
+    ];
+    for _ in 0..200 {
+        let a = base + rng.below(end - base);
+        windows.push((a, a + rng.below(end + 2 - a)));
+    }
+    // An end older than the 1 s retention is a whole minute (a window's
+    // old edge is covered from the next minute; its end is not moved).
+    let edge = store.stats().retention_newest_s + 1 - 3600;
+    for w in &mut windows {
+        if w.1 < edge {
+            w.1 -= w.1 % 60;
+            w.0 = w.0.min(w.1);
+        }
+    }
+    for (k, &(a, b)) in windows.iter().enumerate() {
+        let st = store.gauge_query(Selector::exact("queue_depth")).between(secs(a), secs(b)).run();
+        let st = st.unwrap();
+        // What the 1 s level no longer holds is covered from the next whole
+        // minute (the minutes and hours are retained for days).
+        assert!(st.start_s() >= a && st.start_s() < a + 60, "window {k}");
+        check(&st, &raw, &format!("window {k}"));
+    }
+    // Everything sealed, then once more.
+    store.flush().unwrap();
+    for (k, &(a, b)) in windows.iter().enumerate().take(30) {
+        let st = store.gauge_query(Selector::exact("queue_depth")).between(secs(a), secs(b)).run();
+        check(&st.unwrap(), &raw, &format!("flushed window {k}"));
+    }
+}
+
+#[test]
+fn gauge_rejects_non_finite_values_and_counts_them() {
+    let store = Store::in_memory(Options::default());
+    let g = store.gauge("gpu_memory_bytes");
+    g.set(1.0);
+    g.set(f64::NAN);
+    g.set(f64::NEG_INFINITY);
+    g.set(2.0);
+    let st = store.stats();
+    assert_eq!((st.invalid, st.gauges), (2, 1));
+    let q = store.gauge_query(Selector::exact("gpu_memory_bytes")).last(Duration::from_secs(5));
+    let w = q.run().unwrap();
+    assert_eq!((w.count(), w.min(), w.max(), w.last()), (2, Some(1.0), Some(2.0), Some(2.0)));
+    // Gauges have their own name space, listed with their kind.
+    let info = store.series_info();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].kind, tailstore::SeriesKind::Gauge);
+    assert!(!store.has_series("gpu_memory_bytes"));
+}
+
+/// A value at `t` seconds of a synthetic memory series: flat at 500 MB for
+/// an hour, then +75 MB/h for two hours, a restart (down to 300 MB,
+/// warming up to 400 MB over 3 minutes), then flat at 400 MB.
+fn memory_at(t: u64) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "small values")]
+    let tf = t as f64;
+    if t < 3600 {
+        500e6
+    } else if t < 3 * 3600 {
+        500e6 + 75e6 * (tf - 3600.0) / 3600.0
+    } else if t < 3 * 3600 + 180 {
+        300e6 + 100e6 * (tf - 3.0 * 3600.0) / 180.0
+    } else {
+        400e6
+    }
+}
+
+#[test]
+fn growth_and_restarts_of_a_synthetic_memory_series() {
+    let store = Store::in_memory(Options::default().manual_seal(true));
+    let g = store.gauge("process_resident_memory_bytes");
+    let base = hour_ago(5);
+    let mut rng = Rng(3);
+    for t in 0..4 * 3600 {
+        // ±1 % noise.
+        let v = memory_at(t) * (1.0 + 0.01 * (2.0 * rng.unit() - 1.0));
+        g.set_at_unix(base + t, v);
+        if t % 300 == 0 {
+            store.seal_now();
+        }
+    }
+    store.flush().unwrap();
+    let q = |a: u64, b: u64| {
+        store
+            .gauge_query(Selector::exact("process_resident_memory_bytes"))
+            .between(secs(base + a), secs(base + b))
+            .run()
+            .unwrap()
+    };
+    // The growing part: slope 75 MB/h over its median (the middle value,
+    // 575 MB): 13.04 %/h.
+    let st = q(3600, 3 * 3600);
+    let expected = 75e6 / memory_at(2 * 3600) * 100.0;
+    let got = st.growth_pct_per_hour().unwrap();
+    assert!((got - expected).abs() <= 1.0, "growth {got} vs {expected}");
+    assert!(st.restarts_s().is_empty());
+    // Flat: no growth.
+    let flat = q(0, 3600).growth_pct_per_hour().unwrap();
+    assert!(flat.abs() <= 1.0, "flat {flat}");
+    // The whole history: one restart, and the slope after it (past the
+    // warm-up) is flat.
+    let st = q(0, 4 * 3600);
+    assert_eq!(st.restarts_s(), &[base + 3 * 3600]);
+    assert_eq!(st.restarts(), vec![secs(base + 3 * 3600)]);
+    let after = st.growth_pct_per_hour().unwrap();
+    assert!(after.abs() <= 1.0, "after the restart {after}");
+    // Without the warm-up, the ramp up to 400 MB is taken for growth.
+    let q0 = store
+        .gauge_query(Selector::exact("process_resident_memory_bytes"))
+        .between(secs(base), secs(base + 4 * 3600))
+        .warmup(Duration::ZERO)
+        .run()
+        .unwrap();
+    assert!(q0.growth_pct_per_hour().unwrap() > after);
+    // Under ten minutes, per second (within the 1 s retention): flat again
+    // (300 points with ±1 % noise: the slope's standard error is ~1.2 %/h).
+    let short = q(3 * 3600 + 1800, 3 * 3600 + 2100);
+    assert_eq!((short.point_s(), short.points().len()), (1, 300));
+    let got = short.growth_pct_per_hour().unwrap();
+    assert!(got.abs() <= 4.0, "short window {got}");
+}
