@@ -209,3 +209,111 @@ fn growth_and_restarts_of_a_synthetic_memory_series() {
     let got = short.growth_pct_per_hour().unwrap();
     assert!(got.abs() <= 4.0, "short window {got}");
 }
+
+/// CPU ticks (user + system) of this process, read independently of the
+/// sampler (a plain `read_to_string` of `/proc/self/stat`).
+fn own_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// The child of [`sampler_follows_a_child_at_a_known_duty_cycle`]: samples
+/// itself every 100 ms while one thread burns CPU half of each 40 ms (by
+/// the wall clock) for 4 s, then holds 256 MiB touched for 2 s; prints
+/// what the gauges saw and its own CPU use over the burn.
+#[test]
+#[ignore = "run as a child process by sampler_follows_a_child_at_a_known_duty_cycle"]
+fn sampler_child() {
+    let store = Store::in_memory(Options::default());
+    assert!(store.sample_process(Duration::from_millis(100)));
+    assert!(!store.sample_process(Duration::from_millis(100)), "idempotent");
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = SystemTime::now();
+    let ticks0 = own_cpu_ticks();
+    let started = std::time::Instant::now();
+    std::thread::spawn(|| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(4) {
+            let busy = std::time::Instant::now();
+            while busy.elapsed() < Duration::from_millis(20) {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+    #[expect(clippy::cast_precision_loss, reason = "small tick counts")]
+    let own = (own_cpu_ticks() - ticks0) as f64 / started.elapsed().as_secs_f64();
+    let t1 = SystemTime::now();
+    let mut block = vec![0u8; 256 << 20];
+    for i in (0..block.len()).step_by(4096) {
+        block[i] = 1;
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    std::hint::black_box(&block);
+    drop(block);
+    std::thread::sleep(Duration::from_millis(300));
+    let q = |name: &str, a: SystemTime, b: SystemTime| {
+        // Whole seconds inside [a, b): the burn's edges are left out.
+        let (a, b) = (a + Duration::from_secs(1), b - Duration::from_secs(1));
+        store.gauge_query(Selector::exact(name)).between(a, b).run().unwrap()
+    };
+    let cpu = q("process_cpu_percent", t0, t1);
+    let rss_before = q("process_resident_memory_bytes", t0, t1);
+    let rss_held = q("process_resident_memory_bytes", t1, t1 + Duration::from_secs(3));
+    let threads = q("process_threads", t0, t1);
+    println!(
+        "SAMPLER cpu_mean={} own_cpu={} rss_before={} rss_held_max={} threads_max={} n={}",
+        cpu.mean().unwrap(),
+        own,
+        rss_before.max().unwrap(),
+        rss_held.max().unwrap(),
+        threads.max().unwrap(),
+        cpu.count()
+    );
+    // Close stops and joins the sampler (parked between samples) at once.
+    let closing = std::time::Instant::now();
+    store.close().unwrap();
+    assert!(closing.elapsed() < Duration::from_millis(500), "close took {:?}", closing.elapsed());
+    // The thread's name as the kernel keeps it (15 bytes).
+    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.trim() == "tailstore-sampl"),
+        "sampler still running: {names:?}"
+    );
+}
+
+#[test]
+fn sampler_follows_a_child_at_a_known_duty_cycle() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["gauges::sampler_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let line = text.lines().find_map(|l| Some(&l[l.find("SAMPLER ")?..])).expect("child's report");
+    eprintln!("{line}");
+    let v = |key: &str| -> f64 {
+        let tail = &line[line.find(&format!("{key}=")).unwrap() + key.len() + 1..];
+        tail.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    // The sampler's mean CPU over the burn against the child's own count of
+    // its CPU time (±10 %), and loosely against the nominal 50 % duty (the
+    // machine may be shared: a preempted busy loop burns less).
+    let (cpu, own) = (v("cpu_mean"), v("own_cpu"));
+    assert!((cpu - own).abs() <= 0.1 * own + 2.0, "sampler {cpu} % vs own {own} %");
+    assert!((30.0..=65.0).contains(&cpu), "duty cycle 50 %: sampler saw {cpu} %");
+    assert!(v("n") >= 10.0, "samples in the burn: {}", v("n"));
+    // 256 MiB touched: RSS rises by that much, within a few MB.
+    let grown = v("rss_held_max") - v("rss_before");
+    let mib = f64::from(1u32 << 20);
+    assert!((grown - 256.0 * mib).abs() <= 8.0 * mib, "RSS grew by {} MiB", grown / mib);
+    // The test harness's thread, the sampler and the burner at least.
+    assert!(v("threads_max") >= 3.0);
+}

@@ -52,6 +52,7 @@ mod gauge;
 mod options;
 mod query;
 mod recovery;
+mod sampler;
 mod seal;
 mod series;
 mod sink;

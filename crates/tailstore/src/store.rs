@@ -117,6 +117,9 @@ pub(crate) struct Inner {
     pub(crate) series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
     /// Gauges: a name space of their own.
     pub(crate) gauges: RwLock<HashMap<Arc<str>, Arc<GaugeInner>>>,
+    /// The process sampler's thread ([`Store::sample_process`]), joined at
+    /// close.
+    pub(crate) sampler: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub(crate) sinks: RwLock<Vec<Arc<dyn Sink>>>,
     pub(crate) stop: AtomicBool,
     /// See [`StoreStats::overflowed`].
@@ -230,6 +233,7 @@ impl Store {
             timeline,
             series: RwLock::new(HashMap::new()),
             gauges: RwLock::new(HashMap::new()),
+            sampler: Mutex::new(None),
             sinks: RwLock::new(Vec::new()),
             stop: AtomicBool::new(false),
             overflowed: AtomicU64::new(0),
@@ -463,6 +467,50 @@ impl Store {
         let mut v: Vec<String> = self.inner.gauges.read().keys().map(ToString::to_string).collect();
         v.sort();
         v
+    }
+
+    /// Starts the process sampler (idempotent: a second call changes
+    /// nothing and returns false): one thread `tailstore-sampler` that,
+    /// every `every` (at least 10 ms), sets from `/proc/self`
+    ///
+    /// * `process_cpu_percent`: CPU time (user + system, all threads) over
+    ///   the interval, in percent of one core;
+    /// * `process_resident_memory_bytes` (`VmRSS`);
+    /// * `process_threads`;
+    ///
+    /// and, when the process runs in its own cgroup v2 (a container: the
+    /// cgroup has a `memory.current`), `container_memory_usage_bytes`
+    /// (`memory.current`), `container_memory_limit_bytes` (`memory.max`,
+    /// unset when unlimited) and `container_cpu_percent` (`cpu.stat`'s
+    /// `usage_usec` over the interval, in percent of the `cpu.max` quota
+    /// when one is set, else of one core). CPU percentages start with the
+    /// second sample. Files are opened once; a sample allocates nothing.
+    /// The thread stops, and is joined, when the store closes. Linux only:
+    /// elsewhere the thread sets nothing.
+    ///
+    /// Returns whether this call started the sampler.
+    #[expect(
+        clippy::must_use_candidate,
+        reason = "starting is the point; the result only says whether this call did"
+    )]
+    pub fn sample_process(&self, every: Duration) -> bool {
+        let mut slot = self.inner.sampler.lock();
+        if slot.is_some() || self.inner.stop.load(Relaxed) {
+            return false;
+        }
+        let every = every.max(Duration::from_millis(10));
+        let sampler = crate::sampler::ProcSampler::new(&|name| self.gauge(name));
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("tailstore-sampler".into())
+            .spawn(move || crate::sampler::run(&weak, sampler, every));
+        match spawned {
+            Ok(handle) => {
+                *slot = Some(handle);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Starts a query over the gauges `selector` picks.
