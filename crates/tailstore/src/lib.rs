@@ -41,6 +41,12 @@
 //!   used), as of the last seal pass. A handful of stray samples dated far
 //!   ahead of the rest (a mis-set clock, one bad log line) therefore never
 //!   deletes stored data.
+//! * Gauges ([`Store::gauge`], [`Gauge::set`]) keep per second the exact
+//!   count, min, max, sum and last of values sampled over time, with the same
+//!   rollups, lateness and retention; queried with [`Store::gauge_query`] into
+//!   [`GaugeStats`] (growth per hour, restarts). [`Store::sample_process`]
+//!   sets the process's CPU, memory and threads. Gauges are not persisted
+//!   yet: a durable store keeps them in memory only.
 //! * Nothing panics on data: latencies above the layout's range are clamped
 //!   and counted, status codes >= 1000 are recorded as 0 and counted.
 #![forbid(unsafe_code)]
