@@ -4,54 +4,44 @@
 //!
 //! # Protocol
 //!
-//! A recorder holds a direct-mapped ring of [`RING`] slots, one second each
-//! (`second % RING`), shared by every thread that sets the gauge. A slot is
-//! five relaxed atomics (count, and the bits of min, max, sum, last) guarded
-//! by a `state` word: `0` when empty, else `tag << 16 | closed << 15 |
-//! writers`, with `tag = second + 1`.
+//! Like the request [`crate::Recorder`]: every thread that sets a gauge owns
+//! a ring of [`SHARD_SLOTS`] `(second, value bits)` slots for it (a
+//! `thread_local::ThreadLocal` entry, handed to a new thread only after the
+//! previous owner exited). Setting a value is two relaxed stores into the
+//! slot at `head` and a `Release` store of `head + 1`: no lock, no
+//! read-modify-write, no allocation (after the thread's first value).
 //!
-//! * A **writer** claims an empty slot (`0 -> tag | 1`, compare-and-swap)
-//!   or enters one holding its second (`writers + 1`, compare-and-swap,
-//!   refused once `closed` is set), updates the fields (an add, compare-
-//!   and-swap loops for min, max and sum, a store for last), and leaves
-//!   (`writers - 1`, `Release`). A writer whose slot holds another second,
-//!   or is being drained, takes the cold path: the recorder's mutex, and a
-//!   merge into the unsealed seconds' map.
-//! * The **consumer** (every drain holds that mutex, so there is one at a
-//!   time, and only it empties slots: a slot's tag cannot change while it
-//!   looks) sets `closed`, waits until `writers` is 0 (`Acquire`: every
-//!   entered writer's updates are visible; entries are a few instructions,
-//!   so the wait is short), reads the fields, resets them to the empty
-//!   aggregate and stores `0` (`Release`: the next claimer sees reset
-//!   fields). No sample is lost or counted twice.
+//! Consumers hold the recorder's mutex, so there is one at a time: they read
+//! the slots in `[tail, head)` (`head` loaded with `Acquire`), merge each
+//! run of one second into the map of unsealed seconds, and publish `tail`
+//! with `Release`. The owner reuses a slot only after it has seen `tail`
+//! pass it (`Acquire`). Each slot is read exactly once: no value is lost or
+//! counted twice. A thread that finds its ring full takes the mutex, drains
+//! every ring and merges its value into the map itself (the cold path, once
+//! per [`SHARD_SLOTS`] values between two drains; seal passes and queries
+//! drain too).
 //!
-//! Within one second, `last` is the last value set: a drain merges a slot
-//! after what the map already holds for its second, and a cold-path writer
-//! that found its slot being drained merges after the drain (it waited for
-//! the mutex). Concurrent sets from different threads have no order.
+//! Within one second the last value set wins: a thread's values are merged
+//! in the order it set them, and each drain merges after what the map holds.
+//! Values set concurrently by different threads have no order.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
+use thread_local::ThreadLocal;
 
 use crate::newest::NewestSeconds;
 use crate::recorder::Clock;
 use crate::sync::AtomicU64;
 
-/// Slots of a gauge's ring: seconds that can take samples without a lock
-/// at the same time (a live gauge uses one or two; a replay within the
-/// default 10 s lateness fits).
-pub const RING: usize = 16;
-
-const WRITERS: u64 = (1 << 15) - 1;
-const CLOSED: u64 = 1 << 15;
-const TAG_SHIFT: u32 = 16;
-/// Seconds at or above this do not fit a slot's tag (year ~4.4 million):
-/// they take the cold path.
-const MAX_RING_SECOND: u64 = (1 << 47) - 1;
+/// Slots of each setting thread's ring (1 KiB): a thread setting a gauge
+/// fewer than this many times between two seal passes (about a second) never
+/// takes the cold path.
+pub const SHARD_SLOTS: usize = 64;
 
 /// Exact aggregates of a gauge's samples over a span: count, min, max, sum
 /// and the last value (the one with the latest second; among equal seconds,
@@ -129,106 +119,83 @@ impl GaugeAgg {
     }
 }
 
-/// One second's aggregates, updated in place (see the module's protocol).
-struct Slot {
-    state: AtomicU64,
-    count: AtomicU64,
-    min: AtomicU64,
-    max: AtomicU64,
-    sum: AtomicU64,
-    last: AtomicU64,
+/// One thread's ring of values (see the module's protocol).
+struct Shard {
+    /// Second of each slot; written by the owner only.
+    seconds: [AtomicU64; SHARD_SLOTS],
+    /// `f64::to_bits` of each slot's value; written by the owner only.
+    values: [AtomicU64; SHARD_SLOTS],
+    /// Values pushed; written by the owner only (`Release`).
+    head: AtomicU64,
+    /// Values drained; written by consumers only, under the mutex (`Release`).
+    tail: AtomicU64,
+    /// Newest second this thread has registered with the clock; written by
+    /// the owner only. A value at or below it needs no clock call.
+    seen: AtomicU64,
 }
 
-impl Slot {
-    fn new() -> Slot {
-        Slot {
-            state: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-            min: AtomicU64::new(f64::INFINITY.to_bits()),
-            max: AtomicU64::new(f64::NEG_INFINITY.to_bits()),
-            sum: AtomicU64::new(0),
-            last: AtomicU64::new(0),
+impl Shard {
+    fn new() -> Shard {
+        Shard {
+            seconds: std::array::from_fn(|_| AtomicU64::new(0)),
+            values: std::array::from_fn(|_| AtomicU64::new(0)),
+            head: AtomicU64::new(0),
+            tail: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
         }
     }
 
-    /// Enters the slot for `tag`; false when it holds another second or is
-    /// being drained.
+    /// Pushes one value; false when the ring is full. Owner only.
     #[inline]
-    fn enter(&self, tag: u64) -> bool {
-        let mut st = self.state.load(Acquire);
-        loop {
-            let next = if st == 0 {
-                tag << TAG_SHIFT | 1
-            } else if st >> TAG_SHIFT == tag && st & CLOSED == 0 && st & WRITERS < WRITERS {
-                st + 1
-            } else {
-                return false;
-            };
-            match self.state.compare_exchange_weak(st, next, Acquire, Acquire) {
-                Ok(_) => return true,
-                Err(now) => st = now,
+    fn push(&self, second: u64, v: f64) -> bool {
+        let h = self.head.load(Relaxed);
+        if h - self.tail.load(Acquire) >= SHARD_SLOTS as u64 {
+            return false;
+        }
+        let i = slot_index(h);
+        self.seconds[i].store(second, Relaxed);
+        self.values[i].store(v.to_bits(), Relaxed);
+        self.head.store(h + 1, Release);
+        true
+    }
+
+    /// Drains the ring into `open`, one merge per run of one second, and
+    /// notes the seconds in `newest`. Consumers only (under the mutex).
+    fn drain(&self, open: &mut BTreeMap<u64, GaugeAgg>, newest: &mut NewestSeconds) {
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Relaxed);
+        if h == t {
+            return;
+        }
+        let mut run: Option<(u64, GaugeAgg)> = None;
+        for k in t..h {
+            let i = slot_index(k);
+            let second = self.seconds[i].load(Relaxed);
+            let one = GaugeAgg::one(second, f64::from_bits(self.values[i].load(Relaxed)));
+            match &mut run {
+                Some((s, agg)) if *s == second => agg.merge(&one),
+                _ => {
+                    if let Some((s, agg)) = run.take() {
+                        open.entry(s).or_default().merge(&agg);
+                        newest.insert(s);
+                    }
+                    run = Some((second, one));
+                }
             }
         }
-    }
-
-    #[inline]
-    fn add(&self, v: f64) {
-        self.count.fetch_add(1, Relaxed);
-        update_f64(&self.min, |cur| (v < cur).then_some(v));
-        update_f64(&self.max, |cur| (v > cur).then_some(v));
-        update_f64(&self.sum, |cur| Some(cur + v));
-        self.last.store(v.to_bits(), Relaxed);
-        self.state.fetch_sub(1, Release);
-    }
-
-    /// Empties the slot, returning its second and aggregate. Only the
-    /// consumer (holding the recorder's mutex) calls it.
-    fn take(&self) -> Option<(u64, GaugeAgg)> {
-        let st = self.state.load(Acquire);
-        if st == 0 {
-            return None;
+        if let Some((s, agg)) = run {
+            open.entry(s).or_default().merge(&agg);
+            newest.insert(s);
         }
-        let st = self.state.fetch_or(CLOSED, AcqRel);
-        let mut spins = 0u32;
-        let mut st = st | CLOSED;
-        while st & WRITERS != 0 {
-            // A writer inside is a few instructions from leaving, unless it
-            // was preempted: then give its thread the core.
-            spins += 1;
-            if spins > 64 {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-            st = self.state.load(Acquire);
-        }
-        let second = (st >> TAG_SHIFT) - 1;
-        let last = f64::from_bits(self.last.load(Relaxed));
-        let agg = GaugeAgg {
-            count: self.count.swap(0, Relaxed),
-            min: f64::from_bits(self.min.swap(f64::INFINITY.to_bits(), Relaxed)),
-            max: f64::from_bits(self.max.swap(f64::NEG_INFINITY.to_bits(), Relaxed)),
-            sum: f64::from_bits(self.sum.swap(0, Relaxed)),
-            last,
-            last_s: second,
-        };
-        self.state.store(0, Release);
-        // A writer claims a slot with its first sample in the same
-        // compare-and-swap, but adds it after: a claimed slot drained in
-        // between is empty.
-        (agg.count > 0).then_some((second, agg))
+        self.tail.store(h, Release);
     }
 }
 
+/// The slot of the `k`-th value of a ring.
 #[inline]
-fn update_f64(a: &AtomicU64, f: impl Fn(f64) -> Option<f64>) {
-    let mut cur = a.load(Relaxed);
-    while let Some(v) = f(f64::from_bits(cur)) {
-        match a.compare_exchange_weak(cur, v.to_bits(), Relaxed, Relaxed) {
-            Ok(_) => return,
-            Err(now) => cur = now,
-        }
-    }
+#[expect(clippy::cast_possible_truncation, reason = "the remainder is below SHARD_SLOTS")]
+fn slot_index(k: u64) -> usize {
+    (k % SHARD_SLOTS as u64) as usize
 }
 
 /// Counters of a [`GaugeRecorder`].
@@ -267,12 +234,11 @@ struct GaugeOpen {
 /// The unsealed seconds of one gauge: a lock-free ring on the hot path,
 /// a map behind a mutex for the rest (see the module's protocol).
 pub struct GaugeRecorder {
-    ring: [Slot; RING],
+    /// Cache-padded: `ThreadLocal` stores entries of adjacent thread ids
+    /// next to each other.
+    shards: ThreadLocal<CachePadded<Shard>>,
     open: Mutex<GaugeOpen>,
     clock: Arc<dyn Clock>,
-    /// Newest second seen by this gauge: a sample past it registers with the
-    /// clock (once per new second).
-    newest: AtomicU64,
     /// Set by the first explicitly dated sample: seals then wait for the
     /// lateness window instead of one second of grace.
     explicit: AtomicBool,
@@ -294,10 +260,9 @@ impl GaugeRecorder {
     #[must_use]
     pub fn new(sealed_below: u64, clock: Arc<dyn Clock>) -> GaugeRecorder {
         GaugeRecorder {
-            ring: std::array::from_fn(|_| Slot::new()),
+            shards: ThreadLocal::new(),
             open: Mutex::new(GaugeOpen { seconds: BTreeMap::new(), sealed_below }),
             clock,
-            newest: AtomicU64::new(0),
             explicit: AtomicBool::new(false),
             late: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -308,46 +273,52 @@ impl GaugeRecorder {
 
     /// Records `v` at `second` (`explicit`: dated by the caller, not read
     /// from the live clock). NaN and infinities are counted and dropped; so
-    /// are seconds the clock does not admit (too far ahead). No lock and no
-    /// allocation unless the second's slot holds another second.
+    /// are seconds the clock does not admit (too far ahead). No lock, no
+    /// read-modify-write and no allocation (after this thread's first value)
+    /// unless this thread's ring is full or the second is new to it.
     #[inline]
     pub fn set(&self, explicit: bool, second: u64, v: f64) {
         if !v.is_finite() {
             self.invalid.fetch_add(1, Relaxed);
             return;
         }
-        if second > self.newest.load(Relaxed) {
+        if explicit && !self.explicit.load(Relaxed) {
+            self.explicit.store(true, Relaxed);
+        }
+        let shard = self.shards.get_or(|| CachePadded::new(Shard::new()));
+        if second <= shard.seen.load(Relaxed) && shard.push(second, v) {
+            return;
+        }
+        self.set_cold(shard, second, v);
+    }
+
+    /// A second new to this thread (registered with the clock, or refused as
+    /// too far ahead), or a full ring (every ring drained under the mutex,
+    /// then the value merged after them).
+    #[cold]
+    fn set_cold(&self, shard: &Shard, second: u64, v: f64) {
+        if second > shard.seen.load(Relaxed) {
             if !self.clock.admits(second) {
                 self.future.fetch_add(1, Relaxed);
                 return;
             }
-            self.newest.fetch_max(second, Relaxed);
             self.clock.observe(second);
-        }
-        if explicit && !self.explicit.load(Relaxed) {
-            self.explicit.store(true, Relaxed);
-        }
-        if second <= MAX_RING_SECOND {
-            #[expect(clippy::cast_possible_truncation, reason = "the remainder is below RING")]
-            let slot = &self.ring[(second % RING as u64) as usize];
-            if slot.enter(second + 1) {
-                slot.add(v);
+            shard.seen.store(second, Relaxed);
+            if shard.push(second, v) {
                 return;
             }
         }
         let mut open = self.open.lock();
+        self.drain(&mut open);
         open.seconds.entry(second).or_default().merge(&GaugeAgg::one(second, v));
     }
 
-    /// Moves every slot into the map (under its lock) and notes the
-    /// seconds with the clock.
+    /// Drains every thread's ring into the map (under its lock) and notes
+    /// the seconds with the clock.
     fn drain(&self, open: &mut GaugeOpen) {
         let mut newest = NewestSeconds::new();
-        for slot in &self.ring {
-            if let Some((second, agg)) = slot.take() {
-                open.seconds.entry(second).or_default().merge(&agg);
-                newest.insert(second);
-            }
+        for shard in &self.shards {
+            shard.drain(&mut open.seconds, &mut newest);
         }
         if !newest.is_empty() {
             self.clock.note_newest(&newest);
@@ -357,7 +328,8 @@ impl GaugeRecorder {
     /// Whether nothing is unsealed.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        self.ring.iter().all(|s| s.state.load(Relaxed) == 0) && self.open.lock().seconds.is_empty()
+        self.shards.iter().all(|s| s.head.load(Acquire) == s.tail.load(Relaxed))
+            && self.open.lock().seconds.is_empty()
     }
 
     /// Seals every second below `seal_below` (below `live_seal_below` while
@@ -421,10 +393,11 @@ impl GaugeRecorder {
         }
     }
 
-    /// Approximate bytes held (the ring and the unsealed seconds).
+    /// Approximate bytes held (the rings and the unsealed seconds).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<GaugeRecorder>()
+            + self.shards.iter().count() * std::mem::size_of::<CachePadded<Shard>>()
             + self.open.lock().seconds.len() * (std::mem::size_of::<(u64, GaugeAgg)>() + 16)
     }
 }
@@ -465,30 +438,23 @@ mod tests {
     }
 
     #[test]
-    fn colliding_seconds_take_the_cold_path_and_keep_order() {
+    fn a_full_ring_takes_the_cold_path_and_keeps_order() {
         let r = rec();
-        // 100 and 116 share a slot: 116 goes to the map.
-        r.set(true, 100, 1.0);
-        r.set(true, 116, 5.0);
-        r.set(true, 116, 6.0);
-        // A drain empties the slot; 116 then claims it, after the map's part.
+        // Three rings' worth of values in one second, then one in the next:
+        // the owner drains its own ring on the way.
+        let n = 3 * u32::try_from(SHARD_SLOTS).unwrap() + 5;
+        for i in 0..n {
+            r.set(true, 100, f64::from(i));
+        }
+        r.set(true, 101, -1.0);
         let mut seen = Vec::new();
-        r.read_unsealed(0, 200, |s, a| seen.push((s, a.count, a.last)));
-        assert_eq!(seen, vec![(100, 1, 1.0), (116, 2, 6.0)]);
-        r.set(true, 116, 4.0);
+        r.read_unsealed(0, 200, |s, a| seen.push((s, a.count, a.min, a.max, a.last)));
+        let top = f64::from(n - 1);
+        assert_eq!(seen, vec![(100, u64::from(n), 0.0, top, top), (101, 1, -1.0, -1.0, -1.0)]);
+        r.set(true, 100, 0.5);
         let s = r.seal(200, 200);
-        assert_eq!(
-            s.seconds,
-            vec![
-                (100, GaugeAgg::one(100, 1.0)),
-                (116, {
-                    let mut a = GaugeAgg::one(116, 5.0);
-                    a.merge(&GaugeAgg::one(116, 6.0));
-                    a.merge(&GaugeAgg::one(116, 4.0));
-                    a
-                })
-            ]
-        );
+        assert_eq!(s.seconds[0].1.last, 0.5);
+        assert_eq!(s.seconds[0].1.count, u64::from(n) + 1);
     }
 
     #[test]

@@ -49,8 +49,10 @@ impl GaugeInner {
 ///
 /// A gauge keeps, per second, the exact count, min, max, sum and last of
 /// the values set, rolled up to minutes and hours with the store's
-/// retentions. Setting takes no lock and allocates nothing (unless more
-/// than 16 distinct seconds are being set at once).
+/// retentions. Setting takes no lock and allocates nothing (after a
+/// thread's first value): each thread appends to its own ring of 64 values,
+/// drained by seal passes and queries (or by the thread itself, under a
+/// mutex, when it fills first).
 #[derive(Clone)]
 pub struct Gauge {
     pub(crate) inner: Arc<GaugeInner>,
