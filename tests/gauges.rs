@@ -317,3 +317,84 @@ fn sampler_follows_a_child_at_a_known_duty_cycle() {
     // The test harness's thread, the sampler and the burner at least.
     assert!(v("threads_max") >= 3.0);
 }
+
+/// Values too far ahead of the wall clock and before 1970 are dropped and
+/// counted; `last(d).ending_at(t)` answers the window ending at `t`.
+#[test]
+fn gauge_future_and_pre_epoch_values_and_ending_at() {
+    let store = Store::in_memory(Options::default().manual_seal(true));
+    let g = store.gauge("queue_depth");
+    let base = hour_ago(1);
+    g.set_at_unix(base + 10 * 86_400, 1.0);
+    g.set_at(UNIX_EPOCH - Duration::from_secs(5), 1.0);
+    for s in 0..120 {
+        #[expect(clippy::cast_precision_loss, reason = "small values")]
+        g.set_at_unix(base + s, s as f64);
+    }
+    store.seal_now();
+    let st = store.stats();
+    assert_eq!((st.future, st.rejected), (1, 1));
+    let w = store
+        .gauge_query(Selector::exact("queue_depth"))
+        .last(Duration::from_secs(30))
+        .ending_at(secs(base + 60))
+        .run()
+        .unwrap();
+    assert_eq!((w.start_s(), w.end_s()), (base + 30, base + 60));
+    assert_eq!((w.count(), w.min(), w.max(), w.last()), (30, Some(30.0), Some(59.0), Some(59.0)));
+    // A window of no data, and a selector that picks no gauge.
+    let w = store.gauge_query(Selector::exact("queue_depth")).between(secs(1), secs(2)).run();
+    assert_eq!(w.unwrap().count(), 0);
+    let w = store.gauge_query(Selector::exact("nope")).last(Duration::from_secs(5)).run().unwrap();
+    assert_eq!((w.count(), w.last(), w.growth_pct_per_hour()), (0, None, None));
+    assert!(store.gauge_query(Selector::exact("queue_depth")).run().is_err(), "no window");
+}
+
+/// Four threads set one gauge live while queries run: every value is
+/// counted once, and the sum and extremes are exact.
+#[test]
+#[expect(clippy::float_cmp, reason = "integer values below 2^53: sums are exact")]
+fn gauge_concurrent_live_sets_are_counted_once() {
+    let store = Store::in_memory(Options::default());
+    let g = store.gauge("inflight");
+    let per = 50_000u32;
+    std::thread::scope(|sc| {
+        for t in 0..4u32 {
+            let g = g.clone();
+            sc.spawn(move || {
+                for i in 0..per {
+                    g.set(f64::from(t * per + i));
+                }
+            });
+        }
+        for _ in 0..20 {
+            let w = store.gauge_query(Selector::exact("inflight")).last(Duration::from_secs(60));
+            assert!(w.run().unwrap().count() <= u64::from(4 * per));
+        }
+    });
+    let w = store.gauge_query(Selector::exact("inflight")).last(Duration::from_secs(60)).run();
+    let w = w.unwrap();
+    let n = 4 * per;
+    assert_eq!(w.count(), u64::from(n));
+    assert_eq!((w.min(), w.max()), (Some(0.0), Some(f64::from(n - 1))));
+    assert_eq!(w.sum(), f64::from(n - 1) * f64::from(n) / 2.0);
+}
+
+/// Gauges are not persisted yet (issue 12's last step): a durable store
+/// keeps them in memory, and a reopened store has none. This test pins
+/// what the docs say, so that persisting them changes both.
+#[test]
+fn gauges_of_a_durable_store_are_not_persisted_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    store.gauge("process_resident_memory_bytes").set(1.0);
+    store.series("/predict").record(Duration::from_millis(3), 200);
+    let w = store
+        .gauge_query(Selector::exact("process_resident_memory_bytes"))
+        .last(Duration::from_secs(5));
+    assert_eq!(w.run().unwrap().count(), 1);
+    store.close().unwrap();
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    assert!(store.gauge_names().is_empty());
+    assert_eq!(store.series_names(), vec!["/predict".to_string()]);
+}
