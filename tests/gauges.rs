@@ -97,7 +97,7 @@ fn gauge_aggregates_match_the_raw_samples_across_rollups_and_late_samples() {
     // old edge is covered from the next minute; its end is not moved).
     let edge = store.stats().retention_newest_s + 1 - 3600;
     for w in &mut windows {
-        if w.1 < edge {
+        if w.1 - w.1 % 60 < edge {
             w.1 -= w.1 % 60;
             w.0 = w.0.min(w.1);
         }

@@ -395,4 +395,104 @@ mod tests {
         assert!((g - 1.0).abs() < 1e-9, "{g}");
         assert!(st.restarts_s().is_empty());
     }
+
+    /// splitmix64, for the randomized model test below.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    /// The tier against a naive model (every sample, by second and arrival)
+    /// over random seals, late deltas, retention and windows: short
+    /// retentions (10 min of seconds, 2 h of minutes) so that windows cross
+    /// every level and its edges.
+    #[test]
+    fn tier_matches_a_naive_model_across_seals_late_deltas_and_retention() {
+        for seed in 0..12 {
+            let specs = [
+                LevelSpec { span_s: 1, retention_s: 600 },
+                LevelSpec { span_s: 60, retention_s: 7200 },
+                LevelSpec { span_s: 3600, retention_s: 100 * 86400 },
+            ];
+            let mut t = GaugeTier::new(&specs);
+            let mut rng = Rng(seed);
+            let base = 500 * 3600 + rng.below(3600);
+            let mut raw: Vec<(u64, f64, usize)> = Vec::new();
+            let mut sealed = base;
+            let mut order = 0;
+            while sealed < base + 4 * 3600 {
+                let next = sealed + 1 + rng.below(120);
+                t.advance(next.saturating_sub(1));
+                for s in sealed..next {
+                    let mut agg = GaugeAgg::EMPTY;
+                    for _ in 0..rng.below(3) {
+                        #[expect(clippy::cast_precision_loss, reason = "small values")]
+                        let v = rng.below(1000) as f64 - 500.0;
+                        agg.merge(&GaugeAgg::one(s, v));
+                        raw.push((s, v, order));
+                        order += 1;
+                    }
+                    if !agg.is_empty() {
+                        t.insert(s, &agg);
+                    }
+                }
+                // Late deltas within the finest level's retention.
+                for _ in 0..rng.below(3) {
+                    let back = 1 + rng.below(500.min(next - base));
+                    let s = next - back;
+                    #[expect(clippy::cast_precision_loss, reason = "small values")]
+                    let v = rng.below(1000) as f64;
+                    t.insert(s, &GaugeAgg::one(s, v));
+                    raw.push((s, v, order));
+                    order += 1;
+                }
+                sealed = next;
+                t.roll_up(sealed);
+            }
+            let fine_from = specs[0].retained_from(sealed - 1);
+            for _ in 0..200 {
+                let a = base + rng.below(sealed - base);
+                let mut b = a + rng.below(sealed + 1 - a);
+                // An end whose minute starts before the finest level's
+                // retention is a whole minute, whose hour starts before the
+                // minutes' retention a whole hour (the window's old edge is
+                // covered from the next piece; its end is not moved).
+                if b - b % 60 < fine_from {
+                    b -= b % 60;
+                }
+                if b - b % 3600 < specs[1].retained_from(sealed - 1) {
+                    b -= b % 3600;
+                }
+                let mut acc = GaugeAgg::EMPTY;
+                let (from, _) = t.add_window(a, b.max(a), &mut acc);
+                let mut exp = GaugeAgg::EMPTY;
+                let mut w: Vec<&(u64, f64, usize)> =
+                    raw.iter().filter(|r| r.0 >= from && r.0 < b).collect();
+                w.sort_by_key(|r| (r.0, r.2));
+                for r in w {
+                    exp.merge(&GaugeAgg::one(r.0, r.1));
+                }
+                assert_eq!(
+                    (acc.count, acc.min, acc.max, acc.sum, acc.last),
+                    (exp.count, exp.min, exp.max, exp.sum, exp.last),
+                    "seed {seed}: [{a}, {b}) covered from {from}"
+                );
+                // A start the finest level retains is covered; an older one
+                // moves to the first second a retained level covers, at most
+                // one piece of the coarsest level needed (an hour) on.
+                assert!(from >= a && from <= b.max(a), "seed {seed}: [{a}, {b}) from {from}");
+                if a >= fine_from {
+                    assert_eq!(from, a, "seed {seed}: [{a}, {b})");
+                } else if a >= specs[1].retained_from(sealed - 1) {
+                    assert!(from <= a.next_multiple_of(60), "seed {seed}: [{a}, {b}) from {from}");
+                }
+            }
+        }
+    }
 }
