@@ -304,11 +304,13 @@ fn sampler_follows_a_child_at_a_known_duty_cycle() {
         tail.split_whitespace().next().unwrap().parse().unwrap()
     };
     // The sampler's mean CPU over the burn against the child's own count of
-    // its CPU time (±10 %), and loosely against the nominal 50 % duty (the
-    // machine may be shared: a preempted busy loop burns less).
+    // its CPU time (±10 %), and loosely against the nominal 50 % duty: at
+    // most that (plus noise), and some of it (the machine may be shared: a
+    // busy loop timed by the wall clock burns less when preempted, 24 % with
+    // the whole test suite running on 2 cores).
     let (cpu, own) = (v("cpu_mean"), v("own_cpu"));
     assert!((cpu - own).abs() <= 0.1 * own + 2.0, "sampler {cpu} % vs own {own} %");
-    assert!((30.0..=65.0).contains(&cpu), "duty cycle 50 %: sampler saw {cpu} %");
+    assert!((5.0..=65.0).contains(&cpu), "duty cycle 50 %: sampler saw {cpu} %");
     assert!(v("n") >= 10.0, "samples in the burn: {}", v("n"));
     // 256 MiB touched: RSS rises by that much, within a few MB.
     let grown = v("rss_held_max") - v("rss_before");
