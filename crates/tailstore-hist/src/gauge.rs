@@ -21,9 +21,10 @@
 //! per [`SHARD_SLOTS`] values between two drains; seal passes and queries
 //! drain too).
 //!
-//! Within one second the last value set wins: a thread's values are merged
-//! in the order it set them, and each drain merges after what the map holds.
-//! Values set concurrently by different threads have no order.
+//! Within one second the last value set wins among one thread's values:
+//! they are merged in the order it set them, and each drain merges after
+//! what the map holds. Values of one second set by different threads between
+//! two drains are merged ring by ring, in no particular order.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;

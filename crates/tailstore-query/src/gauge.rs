@@ -246,8 +246,8 @@ impl GaugeStats {
         self.agg.sum
     }
 
-    /// The last sample (of the latest second; within it, the last set);
-    /// `None` when empty.
+    /// The last sample (of the latest second; within it, the last one a
+    /// thread set); `None` when empty.
     #[must_use]
     pub fn last(&self) -> Option<f64> {
         (self.agg.count > 0).then_some(self.agg.last)
