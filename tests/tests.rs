@@ -7,6 +7,7 @@ mod concurrency;
 mod damaged;
 mod durable;
 mod fuzz_corpus;
+mod gauges;
 mod oracle;
 mod range;
 mod semantics;

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use tailstore::format::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
-use tailstore::{ErrorSet, Options, Selector, Store, MAX_RANGE_POINTS};
+use tailstore::{ErrorSet, Options, Selector, SeriesKind, Store, MAX_RANGE_POINTS};
 use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
 
 use crate::output::{top_statuses, window_json};
@@ -81,7 +81,8 @@ enum Command {
     ///
     /// Example: tailstore query-range --store ./st --match '/models/.*' --start 1764547200 --end 1764550800 --step 1m --window 5m --json
     QueryRange(RangeArgs),
-    /// The series in a store, with their time ranges and request counts.
+    /// The series in a store, with their kind (requests or gauge; gauges are not persisted
+    /// yet), time ranges and counts (requests, or gauge values).
     ///
     /// Example: tailstore series --store ./st --json
     Series(StoreArg),
@@ -845,31 +846,40 @@ fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for info in store.series_info() {
         let (first, end) = info.bounds_s.unwrap_or((0, 0));
-        let w = store
-            .query(Selector::exact(info.name.as_str()))
-            .between(
-                std::time::UNIX_EPOCH + Duration::from_secs(first),
-                std::time::UNIX_EPOCH + Duration::from_secs(end),
-            )
-            .run()?;
+        let (a, b) = (
+            std::time::UNIX_EPOCH + Duration::from_secs(first),
+            std::time::UNIX_EPOCH + Duration::from_secs(end),
+        );
+        let selector = Selector::exact(info.name.as_str());
+        // A gauge has values, not requests: no error count.
+        let (count, errors) = if info.kind == SeriesKind::Gauge {
+            (store.gauge_query(selector).between(a, b).run()?.count(), None)
+        } else {
+            let w = store.query(selector).between(a, b).run()?;
+            (w.count(), Some(w.errors()))
+        };
         rows.push((
             info.name,
+            info.kind.as_str(),
             info.bounds_s.map(|b| b.0),
             info.bounds_s.map(|b| b.1 - 1),
-            w.count(),
-            w.errors(),
+            count,
+            errors,
         ));
     }
     if args.json {
         let v: Vec<Value> = rows
             .iter()
-            .map(|r| json!({"series": r.0, "first_ts": r.1, "last_ts": r.2, "count": r.3, "errors": r.4}))
+            .map(|r| {
+                json!({"series": r.0, "kind": r.1, "first_ts": r.2, "last_ts": r.3, "count": r.4, "errors": r.5})
+            })
             .collect();
         outln!("{}", Value::Array(v));
     } else {
         outln!(
-            "{:<48} {:>12} {:>12} {:>10} {:>8}",
+            "{:<48} {:<8} {:>12} {:>12} {:>10} {:>8}",
             "series",
+            "kind",
             "first_ts",
             "last_ts",
             "count",
@@ -877,12 +887,13 @@ fn cmd_series(args: &StoreArg) -> Result<ExitCode> {
         );
         for r in rows {
             outln!(
-                "{:<48} {:>12} {:>12} {:>10} {:>8}",
+                "{:<48} {:<8} {:>12} {:>12} {:>10} {:>8}",
                 output::shown(&r.0),
-                r.1.map_or("-".into(), |v| v.to_string()),
+                r.1,
                 r.2.map_or("-".into(), |v| v.to_string()),
-                r.3,
-                r.4
+                r.3.map_or("-".into(), |v| v.to_string()),
+                r.4,
+                r.5.map_or("-".into(), |v| v.to_string())
             );
         }
     }

@@ -41,6 +41,7 @@
 
 mod dense;
 mod error;
+mod gauge;
 mod layout;
 mod newest;
 mod open;
@@ -51,6 +52,9 @@ mod sync;
 
 pub use dense::{nearest_rank, Accumulator};
 pub use error::Error;
+pub use gauge::{
+    GaugeAgg, GaugeCounters, GaugeRecorder, GaugeSealed, SHARD_SLOTS as GAUGE_SHARD_SLOTS,
+};
 pub use layout::Layout;
 pub use newest::{NewestSeconds, SUPPORT};
 pub use recorder::{Clock, Recorder, RecorderCounters, Sealed};

@@ -11,6 +11,7 @@
 
 mod error;
 mod format;
+mod gauge;
 mod plan;
 mod selector;
 mod slide;
@@ -19,6 +20,7 @@ mod tier;
 
 pub use error::Error;
 pub use format::{fmt_float, fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64, quantile_key};
+pub use gauge::{GaugeStats, GaugeTier, MAX_GROWTH_POINTS, RESTART_DROP};
 pub use plan::{plan, Plan, Segment};
 pub use selector::Selector;
 pub use slide::Slide;

@@ -178,6 +178,15 @@ impl TickerGuard {
                 let _ = handle.join();
             }
         }
+        // The sampler parks between samples (unparked here) and checks
+        // `stop` before each: it is joined after at most one sample.
+        let sampler = inner.sampler.lock().take();
+        if let Some(handle) = sampler {
+            if handle.thread().id() != std::thread::current().id() {
+                handle.thread().unpark();
+                let _ = handle.join();
+            }
+        }
         if inner.storage.is_none() {
             return Ok(());
         }

@@ -41,6 +41,12 @@
 //!   used), as of the last seal pass. A handful of stray samples dated far
 //!   ahead of the rest (a mis-set clock, one bad log line) therefore never
 //!   deletes stored data.
+//! * Gauges ([`Store::gauge`], [`Gauge::set`]) keep per second the exact
+//!   count, min, max, sum and last of values sampled over time, with the same
+//!   rollups, lateness and retention; queried with [`Store::gauge_query`] into
+//!   [`GaugeStats`] (growth per hour, restarts). [`Store::sample_process`]
+//!   sets the process's CPU, memory and threads. Gauges are not persisted
+//!   yet: a durable store keeps them in memory only.
 //! * Nothing panics on data: latencies above the layout's range are clamped
 //!   and counted, status codes >= 1000 are recorded as 0 and counted.
 #![forbid(unsafe_code)]
@@ -48,9 +54,11 @@
 
 mod clock;
 mod error;
+mod gauge;
 mod options;
 mod query;
 mod recovery;
+mod sampler;
 mod seal;
 mod series;
 mod sink;
@@ -70,11 +78,12 @@ pub mod format {
         fmt_float, fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64, quantile_key,
     };
 }
+pub use gauge::{Gauge, GaugeQuery, DEFAULT_WARMUP};
 pub use options::Options;
 pub use query::{Query, MAX_RANGE_POINTS};
 pub use series::Series;
 pub use sink::Sink;
-pub use store::{SeriesInfo, Store, StoreStats, OVERFLOW_SERIES};
+pub use store::{SeriesInfo, SeriesKind, Store, StoreStats, OVERFLOW_SERIES};
 /// The error of histogram layouts and status sets, as [`Error::Hist`] wraps it.
 pub use tailstore_hist::Error as HistError;
 /// Distinct seconds holding samples that data time for retention needs
@@ -83,7 +92,7 @@ pub use tailstore_hist::SUPPORT as RETENTION_SUPPORT;
 pub use tailstore_hist::{ErrorSet, Interval, Layout, StatusCounts};
 /// The error of selectors, windows and quantiles, as [`Error::Query`] wraps it.
 pub use tailstore_query::Error as QueryError;
-pub use tailstore_query::{Selector, WindowStats};
+pub use tailstore_query::{GaugeStats, Selector, WindowStats};
 /// The error of the store directory, as [`Error::Storage`] wraps it.
 pub use tailstore_storage::Error as StorageError;
 /// Longest series name a durable store can hold, in bytes (names are 1 to

@@ -74,27 +74,7 @@ impl Query<'_> {
     }
 
     fn bounds(&self) -> Result<(u64, u64), Error> {
-        match self.window {
-            WindowSpec::Unset => Err(Error::NoWindow),
-            WindowSpec::Between(a, b) => {
-                let (s, e) = (ceil_second(a, "window start")?, ceil_second(b, "window end")?);
-                if a > b {
-                    return Err(Error::Query(tailstore_query::Error::EndBeforeStart {
-                        start_s: s,
-                        end_s: e,
-                    }));
-                }
-                Ok((s, e))
-            }
-            WindowSpec::Last(len, None) => {
-                let end = wall_second() + 1;
-                Ok((end.saturating_sub(whole_seconds(len)), end))
-            }
-            WindowSpec::Last(len, Some(at)) => {
-                let end = ceil_second(at, "window end")?;
-                Ok((end.saturating_sub(whole_seconds(len)), end))
-            }
-        }
+        window_bounds(&self.window)
     }
 
     /// A range query: one point per `step` from `start` to `end` (both
@@ -239,5 +219,30 @@ impl Query<'_> {
         Ok(WindowStats::new(acc, self.errors, start_s, end_s)
             .with_plan_info(covered_start, targets.len(), pieces)
             .with_damaged(damaged))
+    }
+}
+
+/// The unix seconds `[start, end)` of a window.
+pub(crate) fn window_bounds(window: &WindowSpec) -> Result<(u64, u64), Error> {
+    match *window {
+        WindowSpec::Unset => Err(Error::NoWindow),
+        WindowSpec::Between(a, b) => {
+            let (s, e) = (ceil_second(a, "window start")?, ceil_second(b, "window end")?);
+            if a > b {
+                return Err(Error::Query(tailstore_query::Error::EndBeforeStart {
+                    start_s: s,
+                    end_s: e,
+                }));
+            }
+            Ok((s, e))
+        }
+        WindowSpec::Last(len, None) => {
+            let end = wall_second() + 1;
+            Ok((end.saturating_sub(whole_seconds(len)), end))
+        }
+        WindowSpec::Last(len, Some(at)) => {
+            let end = ceil_second(at, "window end")?;
+            Ok((end.saturating_sub(whole_seconds(len)), end))
+        }
     }
 }

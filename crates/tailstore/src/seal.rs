@@ -143,6 +143,14 @@ pub(crate) fn seal_pass(inner: &Inner, force: bool) {
             pass.seal_series(s, &mut scratch);
         }
     }
+    // Gauges are few (a sampler's handful, a user's queue depths): each is
+    // sealed every pass, so its tier's rollups and retention follow the
+    // bounds even while it is idle.
+    let gauges: Vec<Arc<crate::gauge::GaugeInner>> =
+        inner.gauges.read().values().cloned().collect();
+    for g in &gauges {
+        g.seal(seal_below, live_seal_below, retained);
+    }
     // Every ring was drained above: what they held is in the newest
     // seconds now.
     inner.timeline.publish_retention();

@@ -13,6 +13,7 @@ use tailstore_storage::{scan_dir, DirScan, Report, Writer, WriterOptions};
 
 use crate::clock::{whole_seconds, TickerGuard, Timeline};
 use crate::error::Error;
+use crate::gauge::{new_gauge, Gauge, GaugeInner, GaugeQuery, DEFAULT_WARMUP};
 use crate::options::Options;
 use crate::query::{Query, WindowSpec};
 use crate::recovery;
@@ -20,12 +21,35 @@ use crate::seal::{flush_inner, seal_one, seal_pass, Storage, CLOSE_IDLE};
 use crate::series::{new_series, Series, SeriesInner};
 use crate::sink::Sink;
 
+/// What a series holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SeriesKind {
+    /// Requests: latencies and statuses ([`Store::series`]).
+    Requests,
+    /// A gauge: values sampled over time ([`Store::gauge`]).
+    Gauge,
+}
+
+impl SeriesKind {
+    /// `"requests"` or `"gauge"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeriesKind::Requests => "requests",
+            SeriesKind::Gauge => "gauge",
+        }
+    }
+}
+
 /// A series and the time range it holds data for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SeriesInfo {
-    /// The series name.
+    /// The series name (request series and gauges have a name space each).
     pub name: String,
+    /// Requests or a gauge.
+    pub kind: SeriesKind,
     /// First second and end (exclusive), unix seconds; `None` when empty.
     pub bounds_s: Option<(u64, u64)>,
 }
@@ -36,7 +60,12 @@ pub struct SeriesInfo {
 pub struct StoreStats {
     /// Series created.
     pub series: usize,
-    /// Samples that arrived after their second was sealed (kept, as late deltas).
+    /// Gauges created.
+    pub gauges: usize,
+    /// Gauge values dropped for being NaN or infinite.
+    pub invalid: u64,
+    /// Samples that arrived after their second was sealed (kept, as late
+    /// deltas), gauges' included.
     pub late: u64,
     /// Samples dropped: older than retention in data time, or before 1970.
     pub rejected: u64,
@@ -86,6 +115,11 @@ pub(crate) struct Inner {
     pub(crate) open_report: Option<Report>,
     pub(crate) timeline: Arc<Timeline>,
     pub(crate) series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
+    /// Gauges: a name space of their own.
+    pub(crate) gauges: RwLock<HashMap<Arc<str>, Arc<GaugeInner>>>,
+    /// The process sampler's thread ([`Store::sample_process`]), joined at
+    /// close.
+    pub(crate) sampler: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub(crate) sinks: RwLock<Vec<Arc<dyn Sink>>>,
     pub(crate) stop: AtomicBool,
     /// See [`StoreStats::overflowed`].
@@ -198,6 +232,8 @@ impl Store {
             open_report: scan.as_ref().map(|s| s.report.clone()),
             timeline,
             series: RwLock::new(HashMap::new()),
+            gauges: RwLock::new(HashMap::new()),
+            sampler: Mutex::new(None),
             sinks: RwLock::new(Vec::new()),
             stop: AtomicBool::new(false),
             overflowed: AtomicU64::new(0),
@@ -319,8 +355,8 @@ impl Store {
         v
     }
 
-    /// Every series with the time range it has data for (sealed or not),
-    /// sorted by name. Seals what is due first.
+    /// Every series and gauge with its kind and the time range it has data
+    /// for (sealed or not), sorted by name. Seals what is due first.
     #[must_use]
     pub fn series_info(&self) -> Vec<SeriesInfo> {
         seal_pass(&self.inner, false);
@@ -336,10 +372,26 @@ impl Store {
                         None => (sec, sec + 1),
                     });
                 }
-                SeriesInfo { name: s.name.to_string(), bounds_s: bounds }
+                SeriesInfo {
+                    name: s.name.to_string(),
+                    kind: SeriesKind::Requests,
+                    bounds_s: bounds,
+                }
             })
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        let gauges: Vec<Arc<GaugeInner>> = self.inner.gauges.read().values().cloned().collect();
+        for g in &gauges {
+            let mut bounds = g.tier.lock().time_bounds();
+            if let Some((a, b)) = g.recorder.unsealed_bounds() {
+                bounds = Some(bounds.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
+            out.push(SeriesInfo {
+                name: g.name.to_string(),
+                kind: SeriesKind::Gauge,
+                bounds_s: bounds,
+            });
+        }
+        out.sort_by(|a, b| (&a.name, a.kind.as_str()).cmp(&(&b.name, b.kind.as_str())));
         out
     }
 
@@ -362,6 +414,111 @@ impl Store {
         let mut tier = s.tier.lock();
         let level = tier.specs().iter().position(|l| l.span_s == span_s)?;
         Some(tier.pieces(level, start_s, end_s))
+    }
+
+    /// The handle of gauge `name`, created on first use (gauges and request
+    /// series have a name space each; [`Options::max_series`] caps each,
+    /// new gauge names past it set [`OVERFLOW_SERIES`]). Keep it: setting
+    /// through a handle takes no lock, looking a name up does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tailstore::{Options, Selector, Store};
+    /// let store = Store::in_memory(Options::default());
+    /// let g = store.gauge("process_resident_memory_bytes");
+    /// g.set(812.0e6);
+    /// let st = store
+    ///     .gauge_query(Selector::exact("process_resident_memory_bytes"))
+    ///     .last(Duration::from_secs(60))
+    ///     .run()?;
+    /// assert_eq!(st.last(), Some(812.0e6));
+    /// # Ok::<(), tailstore::Error>(())
+    /// ```
+    ///
+    /// **Not persisted yet**: a durable store ([`Store::open`]) keeps its
+    /// gauges in memory only, and they are gone when it closes (the on-disk
+    /// format has no gauge record yet).
+    #[must_use]
+    pub fn gauge(&self, name: &str) -> Gauge {
+        let handle =
+            |g: &Arc<GaugeInner>| Gauge { inner: g.clone(), timeline: self.inner.timeline.clone() };
+        if let Some(g) = self.inner.gauges.read().get(name) {
+            return handle(g);
+        }
+        let mut map = self.inner.gauges.write();
+        if let Some(g) = map.get(name) {
+            return handle(g);
+        }
+        let cap = self.inner.opts.max_series;
+        let name = if cap > 0 && map.len() >= cap {
+            self.inner.overflowed.fetch_add(1, Relaxed);
+            OVERFLOW_SERIES
+        } else {
+            name
+        };
+        let g =
+            map.entry(Arc::from(name)).or_insert_with(|| Arc::new(new_gauge(&self.inner, name)));
+        handle(g)
+    }
+
+    /// Names of all gauges, sorted.
+    #[must_use]
+    pub fn gauge_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.gauges.read().keys().map(ToString::to_string).collect();
+        v.sort();
+        v
+    }
+
+    /// Starts the process sampler (idempotent: a second call changes
+    /// nothing and returns false): one thread `tailstore-sampler` that,
+    /// every `every` (at least 10 ms), sets from `/proc/self`
+    ///
+    /// * `process_cpu_percent`: CPU time (user + system, all threads) over
+    ///   the interval, in percent of one core;
+    /// * `process_resident_memory_bytes` (`VmRSS`);
+    /// * `process_threads`;
+    ///
+    /// and, when the process runs in its own cgroup v2 (a container: the
+    /// cgroup has a `memory.current`), `container_memory_usage_bytes`
+    /// (`memory.current`), `container_memory_limit_bytes` (`memory.max`,
+    /// unset when unlimited) and `container_cpu_percent` (`cpu.stat`'s
+    /// `usage_usec` over the interval, in percent of the `cpu.max` quota
+    /// when one is set, else of one core). CPU percentages start with the
+    /// second sample. Files are opened once; a sample allocates nothing.
+    /// A sample costs about 33 µs of CPU (0.003 % of a core at 1 s; see
+    /// `docs/BENCHMARKS.md`).
+    /// The thread stops, and is joined, when the store closes. Linux only:
+    /// elsewhere the thread sets nothing.
+    ///
+    /// Returns whether this call started the sampler.
+    #[expect(
+        clippy::must_use_candidate,
+        reason = "starting is the point; the result only says whether this call did"
+    )]
+    pub fn sample_process(&self, every: Duration) -> bool {
+        let mut slot = self.inner.sampler.lock();
+        if slot.is_some() || self.inner.stop.load(Relaxed) {
+            return false;
+        }
+        let every = every.max(Duration::from_millis(10));
+        let sampler = crate::sampler::ProcSampler::new(&|name| self.gauge(name));
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("tailstore-sampler".into())
+            .spawn(move || crate::sampler::run(&weak, sampler, every));
+        match spawned {
+            Ok(handle) => {
+                *slot = Some(handle);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Starts a query over the gauges `selector` picks.
+    #[must_use]
+    pub fn gauge_query(&self, selector: Selector) -> GaugeQuery<'_> {
+        GaugeQuery { store: self, selector, window: WindowSpec::Unset, warmup: DEFAULT_WARMUP }
     }
 
     /// Starts a query over the series `selector` picks.
@@ -413,6 +570,17 @@ impl Store {
         if let Some(storage) = &self.inner.storage {
             st.storage_errors = storage.lock().errors;
         }
+        drop(series);
+        for g in self.inner.gauges.read().values() {
+            let c = g.recorder.counters();
+            st.gauges += 1;
+            st.late += c.late;
+            st.rejected += c.rejected;
+            st.future += c.future;
+            st.invalid += c.invalid;
+            st.memory_bytes += g.recorder.memory_bytes() + g.tier.lock().memory_bytes();
+        }
+        let series = self.inner.series.read();
         for s in series.values() {
             let c = s.recorder.counters();
             st.late += c.late;
