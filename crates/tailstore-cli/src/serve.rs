@@ -4,15 +4,20 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use tailstore::Selector;
-use tailstore_prometheus::{serve_with, Exposition, Names, ServerOptions};
+use tailstore::{Options, Selector, Store};
+use tailstore_prometheus::{serve_reopening, Exposition, Names, ServerOptions};
+
+/// How old the served store may be before a scrape opens it again.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Store directory (opened read-only: a writer may keep appending to it).
+    /// Store directory (opened read-only, and again by a scrape a second or more after the
+    /// last opening, so a writer may keep appending to it).
     #[arg(long)]
     store: PathBuf,
     /// Address to listen on; port 0 picks a free one. Another interface than
@@ -64,9 +69,14 @@ pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let store = crate::open_store(&args.store)?;
+    // Checked first, for the CLI's usual message about a missing store.
+    drop(crate::open_store(&args.store)?);
     let opts = ServerOptions::new(exposition).threads(args.threads).auth_token(token);
-    let server = serve_with(store, args.listen.as_str(), opts)
+    let dir = args.store.clone();
+    // Opened again (its flushed history, in time of the open) by the first
+    // scrape a second after the last opening, so a writer's news show.
+    let open = move || Store::open_read_only(&dir, Options::default().keep_everything());
+    let server = serve_reopening(open, REOPEN_AFTER, args.listen.as_str(), opts)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{}", server.local_addr())?;

@@ -19,8 +19,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A query of the store failed.
-    #[error("querying the store")]
+    /// Opening (again) or querying the store failed.
+    #[error("reading the store")]
     Store(#[from] tailstore::Error),
     /// Writing the exposition (or binding, accepting, spawning a thread).
     #[error("{op}")]

@@ -86,7 +86,9 @@
 //!
 //! # Features
 //!
-//! * `server`: `serve`, `serve_with`, `Server`, `ServerOptions`.
+//! * `server`: `serve`, `serve_with`, `serve_reopening` (a read-only store
+//!   opened again as scrapes come, to follow a writer), `Server`,
+//!   `ServerOptions`.
 //! * `promtool`: the test group that runs Debian's `promtool check metrics`
 //!   (a missing binary fails it).
 //!
@@ -106,4 +108,4 @@ pub use encode::{escape_label_value, Exposition, Scrape};
 pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
 #[cfg(feature = "server")]
-pub use server::{serve, serve_with, Server, ServerOptions};
+pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};

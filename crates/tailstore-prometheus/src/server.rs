@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,35 @@ pub fn serve_with(
     addr: impl ToSocketAddrs,
     opts: ServerOptions,
 ) -> Result<Server, Error> {
+    start(Source::Fixed(store), addr, opts)
+}
+
+/// Like [`serve_with`], over a store that `open` opens again when a scrape
+/// comes more than `max_age` after the last opening: a reader of a
+/// directory that a writer keeps appending to
+/// (`Store::open_read_only`, which loads the history flushed up to the
+/// moment it is called) follows the writer this way. `open` is called once
+/// here; a later failure answers that scrape 500 and the next scrape tries
+/// again.
+///
+/// # Errors
+///
+/// [`Error::Store`] when the first `open` fails; otherwise as [`serve_with`].
+pub fn serve_reopening<F>(
+    open: F,
+    max_age: Duration,
+    addr: impl ToSocketAddrs,
+    opts: ServerOptions,
+) -> Result<Server, Error>
+where
+    F: Fn() -> Result<Store, tailstore::Error> + Send + Sync + 'static,
+{
+    let first = open()?;
+    let cached = Mutex::new((Instant::now(), first));
+    start(Source::Reopen { open: Box::new(open), max_age, cached }, addr, opts)
+}
+
+fn start(source: Source, addr: impl ToSocketAddrs, opts: ServerOptions) -> Result<Server, Error> {
     let listener = TcpListener::bind(addr).map_err(Error::io("binding the listen address"))?;
     let local = listener.local_addr().map_err(Error::io("reading the bound address"))?;
     // Polled, so the accept thread sees the stop flag without a wake-up
@@ -124,7 +153,7 @@ pub fn serve_with(
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
     let (tx, rx) = bounded::<TcpStream>(opts.queue);
-    let shared = Arc::new(Shared { store, opts });
+    let shared = Arc::new(Shared { source, opts });
     let mut server =
         Server { addr: local, stop, served: answered, acceptor: None, workers: Vec::new() };
     for i in 0..shared.opts.threads {
@@ -196,8 +225,36 @@ impl Drop for Server {
 }
 
 struct Shared {
-    store: Store,
+    source: Source,
     opts: ServerOptions,
+}
+
+/// A function that opens the store again (read-only, for a writer's news).
+type Opener = Box<dyn Fn() -> Result<Store, tailstore::Error> + Send + Sync>;
+
+/// Where a scrape gets its store.
+enum Source {
+    /// The one store given.
+    Fixed(Store),
+    /// Opened again by the first scrape after `max_age`.
+    Reopen { open: Opener, max_age: Duration, cached: Mutex<(Instant, Store)> },
+}
+
+impl Source {
+    fn store(&self) -> Result<Store, Error> {
+        match self {
+            Source::Fixed(s) => Ok(s.clone()),
+            Source::Reopen { open, max_age, cached } => {
+                // One scrape reopens at a time; the others wait for it and
+                // take its store. A poisoned lock still holds a valid store.
+                let mut c = cached.lock().unwrap_or_else(PoisonError::into_inner);
+                if c.0.elapsed() >= *max_age {
+                    *c = (Instant::now(), open()?);
+                }
+                Ok(c.1.clone())
+            }
+        }
+    }
 }
 
 fn worker(rx: &Receiver<TcpStream>, shared: &Shared, served: &AtomicU64) {
@@ -358,11 +415,23 @@ fn answer(s: &mut TcpStream, req: &Request<'_>, shared: &Shared) -> std::io::Res
     }
     let format = Format::negotiate(req.header("accept"));
     let mut body = Vec::with_capacity(64 * 1024);
-    match shared.opts.exposition.encode(&shared.store, format, &mut body) {
+    let encoded =
+        shared.source.store().and_then(|st| shared.opts.exposition.encode(&st, format, &mut body));
+    match encoded {
         Ok(_) => {
             respond_bytes(s, "200 OK", &[("Content-Type", format.content_type())], &body, head_only)
         }
-        Err(e) => respond(s, "500 Internal Server Error", &[], &format!("{e}\n"), head_only),
+        Err(e) => {
+            // The whole chain: "querying the store: cannot read …".
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                let _ = write!(msg, ": {c}");
+                src = c.source();
+            }
+            msg.push('\n');
+            respond(s, "500 Internal Server Error", &[], &msg, head_only)
+        }
     }
 }
 

@@ -117,3 +117,55 @@ fn drop_stops_the_server() {
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 }
+
+/// A reader served with `serve_reopening` follows a writer of the same
+/// directory: what the writer flushes shows in the next scrape after
+/// `max_age`, and a directory that disappears answers 500 without
+/// stopping the server.
+#[test]
+fn a_reopening_server_follows_the_writer() {
+    use std::time::UNIX_EPOCH;
+    use tailstore::{Options, Store};
+    use tailstore_prometheus::serve_reopening;
+
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let writer = Store::open(&st, Options::default().keep_everything()).unwrap();
+    let s = writer.series("/m");
+    let t0 = crate::util::T0;
+    let record = |from: u64, n: u64| {
+        for i in from..from + n {
+            let at = UNIX_EPOCH + Duration::from_secs(t0 + i);
+            s.record_at(at, Duration::from_millis(5 + i % 20), 200);
+        }
+        writer.flush().unwrap();
+    };
+    record(0, 100);
+    let path = st.clone();
+    let server = serve_reopening(
+        move || Store::open_read_only(&path, Options::default().keep_everything()),
+        Duration::from_millis(50),
+        "127.0.0.1:0",
+        ServerOptions::new(Exposition::new(Names::tailstore())),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let total = |body: &str| -> Option<u64> {
+        body.lines()
+            .find_map(|l| l.strip_prefix("tailstore_requests_total{series=\"/m\",status=\"200\"} "))
+            .map(|v| v.parse().unwrap())
+    };
+    assert_eq!(total(&get(addr, "/metrics", "").1), Some(100));
+    record(100, 50);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(total(&get(addr, "/metrics", "").1), Some(150));
+    drop(writer);
+    std::fs::remove_dir_all(&st).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (head, body) = get(addr, "/metrics", "");
+    assert!(head.starts_with("HTTP/1.1 500"), "{head}\n{body}");
+    assert!(body.contains("reading the store: "), "{body}");
+    std::fs::create_dir(&st).unwrap();
+    let (head, body) = get(addr, "/metrics", "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+}

@@ -111,6 +111,18 @@ fn serve_scrapes_equal_the_stores_totals() {
         );
         assert!(text.contains(&inf), "{name}");
     }
+
+    // A writer adds the same traffic again while it serves: a scrape more
+    // than a second later sees the store's new totals.
+    let out = run(&["replay", "--store", st, "--force", log.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(1_200));
+    let (_, text) = scrape(addr, "");
+    for s in series {
+        let name = s["series"].as_str().unwrap();
+        let want = (2 * s["count"].as_u64().unwrap(), 2 * s["errors"].as_u64().unwrap());
+        assert_eq!(totals(&text, "nginx_ingress_controller_requests", "path", name), want);
+    }
 }
 
 #[test]
