@@ -1,6 +1,7 @@
 //! A real Prometheus (Debian's `/usr/bin/prometheus`), started here on
 //! 127.0.0.1 with a free port, a temporary TSDB and a 1 s scrape of a served
-//! store under the ingress-nginx names; killed when the test ends. Its own
+//! store under the ingress-nginx names (and one under tailstore's); killed
+//! when the test ends. Its own
 //! API then answers the monitoring guide's queries: request counts exactly,
 //! the classic-bucket P99 inside the bucket that holds tailstore's P99.
 //! Compiled only with the `real-prometheus` feature, which `.ci/run` turns
@@ -33,7 +34,7 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
-    fn start(target: std::net::SocketAddr) -> Prometheus {
+    fn start(targets: &[std::net::SocketAddr]) -> Prometheus {
         assert!(
             std::path::Path::new(BINARY).is_file(),
             "{BINARY} is missing: `apt-get install prometheus` (.ci/run does)"
@@ -44,7 +45,8 @@ impl Prometheus {
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  \
-                 - job_name: tailstore\n    static_configs:\n      - targets: ['{target}']\n"
+                 - job_name: tailstore\n    static_configs:\n      - targets: [{}]\n",
+                targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
             ),
         )
         .unwrap();
@@ -139,9 +141,19 @@ fn prometheus_scrapes_and_answers_the_guides_queries() {
         ServerOptions::new(Exposition::new(Names::ingress_nginx())),
     )
     .unwrap();
-    let prom = Prometheus::start(server.local_addr());
+    // The same store under tailstore's names: OpenMetrics counters with
+    // `_total` and `_created`, through Prometheus' own parser.
+    let own = serve_with(
+        store.clone(),
+        "127.0.0.1:0",
+        ServerOptions::new(Exposition::new(Names::tailstore())),
+    )
+    .unwrap();
+    let prom = Prometheus::start(&[server.local_addr(), own.local_addr()]);
     let total = "sum(nginx_ingress_controller_requests{path=~\"/models/fraud-v2.*\"})";
     prom.wait_value(total, 500.0);
+    let own_total = "sum(tailstore_requests_total{series=~\"/models/fraud-v2.*\"})";
+    prom.wait_value(own_total, 500.0);
 
     // Batch 2, now: what rate() over [5m] sees between the scrapes.
     let batch = latencies_ms(4_000);
@@ -155,6 +167,19 @@ fn prometheus_scrapes_and_answers_the_guides_queries() {
         );
     }
     prom.wait_value(total, 4_500.0);
+    prom.wait_value(own_total, 4_500.0);
+    prom.wait_value("sum(tailstore_request_duration_seconds_count)", 4_500.0);
+    // Prometheus negotiated OpenMetrics: the counter's family is named
+    // without `_total` (text 0.0.4 would name it with).
+    let meta = ureq::get(&format!("{}/api/v1/metadata", prom.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["data"]["tailstore_requests"][0]["type"], "counter", "{meta}");
+    assert_eq!(meta["data"]["tailstore_request_duration_seconds"][0]["unit"], "seconds", "{meta}");
 
     // The guide's request counts by status: exact.
     let by_status = prom.query(
@@ -195,4 +220,5 @@ fn prometheus_scrapes_and_answers_the_guides_queries() {
     eprintln!("P99: Prometheus {prom_p99:.4} s (classic buckets), tailstore {ours_p99:.4} s (exact within 0.05 %)");
     drop(prom);
     server.stop();
+    own.stop();
 }
