@@ -351,6 +351,8 @@ fn handle(mut s: TcpStream, shared: &Shared) {
         ReadHead::Closed => return,
     };
     let head = String::from_utf8_lossy(buf.get(..len).unwrap_or_default());
+    // Headers only: what may follow the blank line is a body's start.
+    let head = head.split_once("\r\n\r\n").map_or(&*head, |(h, _)| h);
     let mut parts = head.lines().next().unwrap_or("").split(' ');
     let (method, target, version) = (parts.next(), parts.next(), parts.next());
     let (Some(method), Some(target), Some(version)) = (method, target, version) else {
@@ -364,7 +366,7 @@ fn handle(mut s: TcpStream, shared: &Shared) {
         return;
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
-    let req = Request { method, path, head: &head };
+    let req = Request { method, path, head };
     let _ = answer(&mut s, &req, shared);
     linger(&mut s);
 }

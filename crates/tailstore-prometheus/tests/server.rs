@@ -86,6 +86,10 @@ fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     );
     assert!(get(addr, "/metrics", "Authorization: Bearer s3cre\r\n").0.starts_with("HTTP/1.1 401"));
     assert!(get(addr, "/metrics", "Authorization: Basic s3cret\r\n").0.starts_with("HTTP/1.1 401"));
+    // A header line in the body is not a header.
+    let smuggled =
+        "GET /metrics HTTP/1.1\r\nContent-Length: 30\r\n\r\nAuthorization: Bearer s3cret\r\n";
+    assert!(raw(addr, smuggled).starts_with("HTTP/1.1 401"));
     let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(10_000));
     assert!(raw(addr, &huge).starts_with("HTTP/1.1 431"));
     // A client that sends half a request is cut off at the timeout.
