@@ -6,6 +6,7 @@ mod export;
 mod ledger;
 mod output;
 mod replay;
+mod serve;
 mod time;
 
 use std::fmt::Write as _;
@@ -114,6 +115,13 @@ enum Command {
     ///
     /// Example: tailstore report --store ./st --match '/models/.*' --out report.html
     Report(ReportArgs),
+    /// Serve the store's /metrics for Prometheus: per series a latency histogram (classic
+    /// buckets from the exact HDR counts) and a request counter by status, in the text format
+    /// 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks. Prints
+    /// `listening on http://ADDR` as its first line, then serves until killed.
+    ///
+    /// Example: tailstore serve --store ./st --names ingress-nginx --listen 127.0.0.1:9464
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -1077,6 +1085,7 @@ fn main() -> ExitCode {
         Command::Alerts(a) => alerts::cmd_alerts(&a),
         Command::Slo(a) => alerts::cmd_slo(&a),
         Command::Report(a) => cmd_report(&a),
+        Command::Serve(a) => serve::cmd_serve(&a),
     };
     match r {
         Ok(code) => code,

@@ -15,6 +15,8 @@ mod envoy;
 mod hlog;
 #[path = "e2e/report.rs"]
 mod report;
+#[path = "e2e/serve.rs"]
+mod serve;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tailstore"))

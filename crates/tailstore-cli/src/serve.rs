@@ -1,0 +1,90 @@
+//! `tailstore serve`: the store's `/metrics` for Prometheus, through the
+//! embeddable server of `tailstore-prometheus`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tailstore::{Options, Selector, Store};
+use tailstore_prometheus::{serve_reopening, Exposition, Names, ServerOptions};
+
+/// How old the served store may be before a scrape opens it again.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Store directory (opened read-only, and again by a scrape a second or more after the
+    /// last opening, so a writer may keep appending to it).
+    #[arg(long)]
+    store: PathBuf,
+    /// Address to listen on; port 0 picks a free one. Another interface than
+    /// the loopback has to be named here explicitly.
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+    listen: String,
+    /// Metric and label names: tailstore (own names, a series label) or ingress-nginx
+    /// (ingress-nginx's metric names, a path label, its default buckets), under which
+    /// dashboards and queries written for ingress-nginx work unchanged.
+    #[arg(long, default_value = "tailstore", value_name = "PRESET")]
+    names: String,
+    /// Only the series whose whole name matches this regex (default: every series).
+    #[arg(long = "match", value_name = "REGEX")]
+    pattern: Option<String>,
+    /// Histogram bucket bounds in seconds, comma-separated (default: the preset's).
+    #[arg(long, value_name = "LE,LE,...")]
+    buckets: Option<String>,
+    /// Require the header Authorization: Bearer TOKEN, the token read from this file
+    /// (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// Worker threads answering scrapes.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
+    let names = Names::parse(&args.names).context("--names")?;
+    let mut exposition = Exposition::new(names);
+    if let Some(p) = &args.pattern {
+        exposition = exposition.selector(Selector::regex(p)?);
+    }
+    if let Some(b) = &args.buckets {
+        let bounds = b
+            .split(',')
+            .map(|v| v.trim().parse::<f64>().with_context(|| format!("--buckets: {v:?}")))
+            .collect::<Result<Vec<_>>>()?;
+        exposition = exposition.buckets(&bounds).context("--buckets")?;
+    }
+    let token = match &args.auth_token_file {
+        Some(f) => {
+            let t = std::fs::read_to_string(f)
+                .with_context(|| format!("--auth-token-file {}", f.display()))?;
+            let t = t.trim();
+            if t.is_empty() {
+                bail!("--auth-token-file {}: the file holds no token", f.display());
+            }
+            Some(t.to_string())
+        }
+        None => None,
+    };
+    // Checked first, for the CLI's usual message about a missing store.
+    drop(crate::open_store(&args.store)?);
+    let opts = ServerOptions::new(exposition).threads(args.threads).auth_token(token);
+    let dir = args.store.clone();
+    // Opened again (its flushed history, in time of the open) by the first
+    // scrape a second after the last opening, so a writer's news show.
+    let open = move || Store::open_read_only(&dir, Options::default().keep_everything());
+    let server = serve_reopening(open, REOPEN_AFTER, args.listen.as_str(), opts)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{}", server.local_addr())?;
+    out.flush()?;
+    drop(out);
+    // Until killed: the store is read-only, so a signal's default action
+    // (exit) loses nothing.
+    loop {
+        std::thread::park();
+    }
+}

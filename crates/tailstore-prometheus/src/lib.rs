@@ -1,0 +1,111 @@
+//! tailstore-prometheus: a tailstore store as Prometheus metrics, so a
+//! fleet's Prometheus, dashboards and alert routes read what each pod's
+//! store holds.
+//!
+//! * [`Exposition`]: encoders with no I/O but the writer given. From a
+//!   [`tailstore::Store`] and a selector, the Prometheus text format 0.0.4
+//!   or `OpenMetrics` 1.0 text ([`Format`]): per series a latency histogram
+//!   (classic buckets derived from the exact HDR counts at configured `le`
+//!   bounds, `_bucket`, `_sum`, `_count`) and a request counter by status.
+//! * [`Names`]: the `tailstore` preset (own names, a `series` label) and the
+//!   `ingress-nginx` preset
+//!   (`nginx_ingress_controller_request_duration_seconds_bucket{path,le}`,
+//!   `_sum`, `_count`, `nginx_ingress_controller_requests{path,status}`,
+//!   ingress-nginx's default buckets), under which the monitoring guide's
+//!   `PromQL` works unchanged.
+//! * `serve` (feature `server`): a small embeddable HTTP/1.1 server of
+//!   `GET /metrics`, with content negotiation on `Accept`.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use tailstore::{Options, Store};
+//! use tailstore_prometheus::{Exposition, Format, Names};
+//!
+//! let store = Store::in_memory(Options::default().keep_everything());
+//! let s = store.series("/models/fraud-v2/predict");
+//! s.record_at(UNIX_EPOCH + Duration::from_secs(1_764_547_200), Duration::from_millis(42), 200);
+//! let mut out = Vec::new();
+//! let scrape = Exposition::new(Names::tailstore()).encode(&store, Format::openmetrics(), &mut out)?;
+//! assert_eq!(scrape.series, 1);
+//! let text = String::from_utf8(out).unwrap();
+//! assert!(text.contains(
+//!     "tailstore_request_duration_seconds_bucket{series=\"/models/fraud-v2/predict\",le=\"0.05\"} 1\n"
+//! ));
+//! assert!(text.ends_with("# EOF\n"));
+//! # Ok::<(), tailstore_prometheus::Error>(())
+//! ```
+//!
+//! # What the counters count
+//!
+//! Every number is over the store's *retained* data of the series: a scrape
+//! queries each series over `[first retained second, end of its data)`, so
+//! a scrape's totals are the store's totals (`tailstore query` over the same
+//! range gives the same counts). Counters are cumulative and only grow from
+//! one scrape to the next (late samples included), until retention drops a
+//! series' oldest data: then the counts fall, which Prometheus reads as a
+//! counter reset, and `OpenMetrics`' `_created` (the first retained second,
+//! unix seconds) moves forward to say since when they count.
+//!
+//! * `_count` and the `+Inf` bucket count the requests with a latency;
+//!   the request counter counts every request by status, status-only
+//!   records included (status 0 is "no status", e.g. from an hlog replay).
+//! * `_sum` is the exact sum of latencies, in seconds.
+//!
+//! # Exactness of the buckets
+//!
+//! A bucket `le` counts, from the exact HDR counts, every sample `<= le`,
+//! and also the samples of le's own HDR bucket that lie above `le` (the
+//! histogram cannot split a bucket). So the count is between the exact
+//! number of samples `<= le` and the number `<= top`, where `top` is the
+//! last value of le's HDR bucket: `top - le` is less than one bucket width,
+//! at most `le × 2 ×` [`tailstore::Layout::relative_error`] (`le`/1024,
+//! 0.098 %, at the default 3 significant digits; exact below 2 048 ns). It
+//! is exact when no sample lies in `(le, top]`, in particular when `le` is
+//! below the series' exact minimum or at or above its exact maximum. A bound
+//! at or above the layout's highest value (1 h by default) also counts the
+//! samples clamped to it. Counts of a series never decrease as `le` grows.
+//!
+//! # Formats
+//!
+//! * Text 0.0.4 (default): `# HELP`, `# TYPE`, samples; `le` as
+//!   `client_golang` writes it (`1`, `0.005`).
+//! * `OpenMetrics` 1.0: `# TYPE`, `# UNIT` (histogram), `# HELP`; canonical
+//!   `le` (`1.0`); `_created` on the histogram and, in the `tailstore`
+//!   preset, on each counter; `# EOF`.
+//! * A counter's sample must end in `_total` (`OpenMetrics` requires it,
+//!   `promtool check metrics` lints it), and ingress-nginx's
+//!   `nginx_ingress_controller_requests` does not: under the `ingress-nginx`
+//!   preset that family is typed `untyped` (text) and `unknown`
+//!   (`OpenMetrics`, without `_created`), which keeps the name the guide
+//!   queries; its values are still cumulative, and `rate()`/`increase()`
+//!   read them as they read a counter.
+//! * [`Format::negotiate`] picks one from an `Accept` header.
+//!
+//! Label values (series names are user data) are escaped as both formats
+//! define (`\\`, `\"`, `\n`); names are valid UTF-8 by construction.
+//!
+//! # Features
+//!
+//! * `server`: `serve`, `serve_with`, `serve_reopening` (a read-only store
+//!   opened again as scrapes come, to follow a writer), `Server`,
+//!   `ServerOptions`.
+//! * `promtool`: the test group that runs Debian's `promtool check metrics`
+//!   (a missing binary fails it).
+//!
+//! # Panics
+//!
+//! Nothing here panics on data or on a request.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod encode;
+mod error;
+mod format;
+#[cfg(feature = "server")]
+mod server;
+
+pub use encode::{escape_label_value, Exposition, Scrape};
+pub use error::Error;
+pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
+#[cfg(feature = "server")]
+pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};

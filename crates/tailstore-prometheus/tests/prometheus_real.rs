@@ -1,0 +1,224 @@
+//! A real Prometheus (Debian's `/usr/bin/prometheus`), started here on
+//! 127.0.0.1 with a free port, a temporary TSDB and a 1 s scrape of a served
+//! store under the ingress-nginx names (and one under tailstore's); killed
+//! when the test ends. Its own
+//! API then answers the monitoring guide's queries: request counts exactly,
+//! the classic-bucket P99 inside the bucket that holds tailstore's P99.
+//! Compiled only with the `real-prometheus` feature, which `.ci/run` turns
+//! on: there, a missing binary fails the test.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tailstore::{Options, Selector, Store};
+use tailstore_prometheus::{serve_with, Exposition, Names, ServerOptions, INGRESS_NGINX_BUCKETS};
+
+const BINARY: &str = "/usr/bin/prometheus";
+/// Longest wait for Prometheus to start or to scrape what was recorded.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running Prometheus; killed (and reaped) on drop.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(targets: &[std::net::SocketAddr]) -> Prometheus {
+        assert!(
+            std::path::Path::new(BINARY).is_file(),
+            "{BINARY} is missing: `apt-get install prometheus` (.ci/run does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  \
+                 - job_name: tailstore\n    static_configs:\n      - targets: [{}]\n",
+                targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(BINARY)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                panic!("prometheus exited at start: {status}");
+            }
+            if ureq::get(&format!("{}/-/ready", p.url)).call().is_ok() {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "prometheus not ready in {PATIENCE:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The instant vector of `query` (`GET /api/v1/query`) as (labels, value).
+    fn query(&self, query: &str) -> Vec<(Value, f64)> {
+        let body = ureq::get(&format!("{}/api/v1/query", self.url))
+            .query("query", query)
+            .config()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "success", "{query}: {body}");
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().parse().unwrap()))
+            .collect()
+    }
+
+    /// Waits (bounded) until the single value of `query` is `want`.
+    fn wait_value(&self, query: &str, want: f64) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let got = self.query(query);
+            if got.len() == 1 && (got[0].1 - want).abs() < 1e-9 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{query}: {got:?}, waiting for {want}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// Latencies of the second batch: log-spread from 5 ms to ~2 s
+/// (deterministic), so the P99 lies well inside a bucket.
+fn latencies_ms(n: u64) -> Vec<f64> {
+    #[expect(clippy::cast_precision_loss, reason = "small integers")]
+    (0..n).map(|i| 5.0 * 400f64.powf(((i * 7_919) % n) as f64 / n as f64)).collect()
+}
+
+#[test]
+fn prometheus_scrapes_and_answers_the_guides_queries() {
+    let store = Store::in_memory(Options::default().keep_everything());
+    let path = "/models/fraud-v2/predict";
+    let s = store.series(path);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    // Batch 1, ten minutes ago: the counters' base before the first scrape.
+    for i in 0..500u64 {
+        let at = UNIX_EPOCH + Duration::from_secs(now - 600 + i % 60);
+        // Every status of batch 2 already here: Prometheus' increase()
+        // cannot see a counter's first value (a series new at a scrape).
+        let status = match i % 50 {
+            0 => 503,
+            1 => 504,
+            _ => 200,
+        };
+        s.record_at(at, Duration::from_millis(20 + i % 30), status);
+    }
+    let server = serve_with(
+        store.clone(),
+        "127.0.0.1:0",
+        ServerOptions::new(Exposition::new(Names::ingress_nginx())),
+    )
+    .unwrap();
+    // The same store under tailstore's names: OpenMetrics counters with
+    // `_total` and `_created`, through Prometheus' own parser.
+    let own = serve_with(
+        store.clone(),
+        "127.0.0.1:0",
+        ServerOptions::new(Exposition::new(Names::tailstore())),
+    )
+    .unwrap();
+    let prom = Prometheus::start(&[server.local_addr(), own.local_addr()]);
+    let total = "sum(nginx_ingress_controller_requests{path=~\"/models/fraud-v2.*\"})";
+    prom.wait_value(total, 500.0);
+    let own_total = "sum(tailstore_requests_total{series=~\"/models/fraud-v2.*\"})";
+    prom.wait_value(own_total, 500.0);
+
+    // Batch 2, now: what rate() over [5m] sees between the scrapes.
+    let batch = latencies_ms(4_000);
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    for (i, ms) in batch.iter().enumerate() {
+        let status = if i % 40 == 0 { 504 } else { 200 };
+        s.record_at(
+            UNIX_EPOCH + Duration::from_secs(start),
+            Duration::from_secs_f64(ms / 1e3),
+            status,
+        );
+    }
+    prom.wait_value(total, 4_500.0);
+    prom.wait_value(own_total, 4_500.0);
+    prom.wait_value("sum(tailstore_request_duration_seconds_count)", 4_500.0);
+    // Prometheus negotiated OpenMetrics: the counter's family is named
+    // without `_total` (text 0.0.4 would name it with).
+    let meta = ureq::get(&format!("{}/api/v1/metadata", prom.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["data"]["tailstore_requests"][0]["type"], "counter", "{meta}");
+    assert_eq!(meta["data"]["tailstore_request_duration_seconds"][0]["unit"], "seconds", "{meta}");
+
+    // The guide's request counts by status: exact.
+    let by_status = prom.query(
+        "sum(increase(nginx_ingress_controller_requests{path=~\"/models/fraud-v2.*\"}[10m])) by (status)",
+    );
+    // (increase() extrapolates to the window's ends: only its shape is checked.)
+    let statuses: Vec<&Value> = by_status.iter().map(|(m, _)| &m["status"]).collect();
+    assert_eq!(statuses.len(), 3, "{by_status:?}");
+    let raw = prom.query("nginx_ingress_controller_requests{status=\"504\"}");
+    assert_eq!(raw.len(), 1);
+    assert!((raw[0].1 - 110.0).abs() < 1e-9, "{raw:?}");
+
+    // The guide's P99: Prometheus interpolates inside the classic bucket
+    // that holds the rank; tailstore's exact P99 lies in the same bucket.
+    let p99 = prom.query(
+        "histogram_quantile(0.99, sum(rate(nginx_ingress_controller_request_duration_seconds_bucket{\
+         path=~\"/models/fraud-v2.*\"}[5m])) by (le))",
+    );
+    assert_eq!(p99.len(), 1, "{p99:?}");
+    let prom_p99 = p99[0].1;
+    let ours = store
+        .query(Selector::exact(path))
+        .between(
+            UNIX_EPOCH + Duration::from_secs(start),
+            UNIX_EPOCH + Duration::from_secs(start + 1),
+        )
+        .run()
+        .unwrap();
+    assert_eq!(ours.count(), 4_000);
+    let ours_p99 = ours.quantile(0.99).unwrap().as_secs_f64();
+    let hi = INGRESS_NGINX_BUCKETS.iter().position(|&le| le >= ours_p99).unwrap();
+    let (lo_le, hi_le) =
+        (if hi == 0 { 0.0 } else { INGRESS_NGINX_BUCKETS[hi - 1] }, INGRESS_NGINX_BUCKETS[hi]);
+    assert!(
+        lo_le <= prom_p99 && prom_p99 <= hi_le,
+        "Prometheus P99 {prom_p99} s, tailstore's {ours_p99} s in bucket ({lo_le}, {hi_le}]"
+    );
+    eprintln!("P99: Prometheus {prom_p99:.4} s (classic buckets), tailstore {ours_p99:.4} s (exact within 0.05 %)");
+    drop(prom);
+    server.stop();
+    own.stop();
+}
