@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tailstore::{ErrorSet, Selector, Store, MAX_RANGE_POINTS};
 
-use crate::condition::WindowSource;
+use crate::condition::{Measure, Metric, WindowSource};
 use crate::error::Error;
 use crate::file::{Rule, Rules};
 use crate::state::{Evaluator, Transition};
@@ -87,6 +87,8 @@ impl Backtest {
 enum Target {
     Series(String),
     Merged(String),
+    /// A gauge metric: the gauge it reads (`None`: the store holds none).
+    Gauge(Option<String>, Metric),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +100,10 @@ struct ColumnKey {
 
 /// The numbers of one target and window at every evaluation point.
 struct Column {
+    /// A gauge metric's gauge and metric, for a gauge column.
+    gauge: Option<(Option<String>, Metric)>,
+    /// A gauge column's value per point.
+    gauge_values: Vec<Option<f64>>,
     selector: Selector,
     qs: Vec<f64>,
     thresholds_ns: Vec<u64>,
@@ -137,6 +143,12 @@ impl WindowSource for PointView<'_> {
         let Some(i) = self.col.thresholds_ns.iter().position(|x| *x == ns) else { return 0 };
         self.col.at_most.get(self.k * self.col.thresholds_ns.len() + i).copied().unwrap_or(0)
     }
+    fn gauge(&self, metric: Metric) -> Option<f64> {
+        match &self.col.gauge {
+            Some((_, m)) if *m == metric => self.col.gauge_values.get(self.k).copied().flatten(),
+            _ => None,
+        }
+    }
 }
 
 /// One alert instance: a rule, its labels, and the column of each comparison.
@@ -170,6 +182,7 @@ pub fn backtest(store: &Store, rules: &Rules, start_s: u64, end_s: u64) -> Resul
         });
     }
     let names = store.series_names();
+    let gauge_names = store.gauge_names();
     let mut keys: HashMap<ColumnKey, usize> = HashMap::new();
     let mut columns: Vec<Column> = Vec::new();
     let mut instances = Vec::new();
@@ -187,13 +200,24 @@ pub fn backtest(store: &Store, rules: &Rules, start_s: u64, end_s: u64) -> Resul
         for (target, selector, series) in targets {
             let mut cols = Vec::new();
             for c in rule.condition.compares() {
+                let gauge = match c.measure {
+                    Measure::Metric(m) if m.is_gauge() => {
+                        Some((crate::gauges::gauge_for(&gauge_names, &rule.series.text, m), m))
+                    }
+                    _ => None,
+                };
                 let key = ColumnKey {
-                    target: target.clone(),
+                    target: match &gauge {
+                        Some((g, m)) => Target::Gauge(g.clone(), *m),
+                        None => target.clone(),
+                    },
                     window_s: c.window_s,
-                    errors: rule.errors.clone(),
+                    errors: if gauge.is_some() { None } else { rule.errors.clone() },
                 };
                 let idx = *keys.entry(key).or_insert_with(|| {
                     columns.push(Column {
+                        gauge: gauge.clone(),
+                        gauge_values: Vec::new(),
                         selector: selector.clone(),
                         qs: Vec::new(),
                         thresholds_ns: Vec::new(),
@@ -246,6 +270,19 @@ fn fill(
     end_s: u64,
     interval_s: u64,
 ) -> Result<(), Error> {
+    if let Some((gauge, metric)) = &col.gauge {
+        // One gauge query per point: gauges are few and cheap to read.
+        let n = (end_s - start_s) / interval_s + 1;
+        col.gauge_values = (0..n)
+            .map(|k| {
+                let t = start_s + k * interval_s;
+                gauge
+                    .as_deref()
+                    .and_then(|g| crate::gauges::value(store, g, *metric, key.window_s, t))
+            })
+            .collect();
+        return Ok(());
+    }
     let mut q = store.query(col.selector.clone());
     if let Some(e) = &key.errors {
         q = q.errors(e.clone());

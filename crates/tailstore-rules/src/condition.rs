@@ -33,10 +33,23 @@ pub enum Metric {
     RequestsPerMin,
     /// `requests`: the window's request count; 0 when empty.
     Requests,
+    /// `cpu_percent`: the mean of the CPU gauge over the window (percent of
+    /// one core, or of the container's quota): `container_cpu_percent` when
+    /// the store holds it, else `process_cpu_percent` (a rule's `series:`
+    /// naming a gauge the store holds reads that one); no value without a
+    /// sample in the window.
+    CpuPercent,
+    /// `memory_mb`: the last value of the memory gauge in the window, in MiB
+    /// (`container_memory_usage_bytes`, else `process_resident_memory_bytes`).
+    MemoryMb,
+    /// `memory_growth_pct_per_hour`: the memory gauge's robust growth over
+    /// the window (`GaugeStats::growth_pct_per_hour`: after the last restart
+    /// and its warmup).
+    MemoryGrowthPctPerHour,
 }
 
 impl Metric {
-    const ALL: [(&'static str, Metric); 8] = [
+    const ALL: [(&'static str, Metric); 11] = [
         ("error_rate", Metric::ErrorRate),
         ("latency_p50", Metric::LatencyP50),
         ("latency_p95", Metric::LatencyP95),
@@ -45,10 +58,16 @@ impl Metric {
         ("request_rate", Metric::RequestRate),
         ("requests_per_min", Metric::RequestsPerMin),
         ("requests", Metric::Requests),
+        ("cpu_percent", Metric::CpuPercent),
+        ("memory_mb", Metric::MemoryMb),
+        ("memory_growth_pct_per_hour", Metric::MemoryGrowthPctPerHour),
     ];
 
-    /// Metrics of the guide that need gauges, which tailstore does not record yet.
-    const GAUGES: [&'static str; 3] = ["cpu_percent", "memory_mb", "memory_growth_pct_per_hour"];
+    /// Whether the metric reads a gauge (CPU, memory), not request series.
+    #[must_use]
+    pub fn is_gauge(self) -> bool {
+        matches!(self, Metric::CpuPercent | Metric::MemoryMb | Metric::MemoryGrowthPctPerHour)
+    }
 
     /// The name rule files use.
     #[must_use]
@@ -60,13 +79,15 @@ impl Metric {
     #[must_use]
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::ErrorRate => "%",
+            Metric::ErrorRate | Metric::CpuPercent => "%",
             Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 | Metric::LatencyP999 => {
                 "s"
             }
             Metric::RequestRate => "req/s",
             Metric::RequestsPerMin => "req/min",
             Metric::Requests => "requests",
+            Metric::MemoryMb => "MiB",
+            Metric::MemoryGrowthPctPerHour => "%/h",
         }
     }
 
@@ -135,6 +156,12 @@ pub trait WindowSource {
     /// sample, plus those in the same histogram bucket above it (within
     /// 0.098 % at the default 3 digits).
     fn count_at_most(&self, ns: u64) -> u64;
+    /// The value of a gauge metric ([`Metric::is_gauge`]) over the window;
+    /// `None` without a sample (the default: a source without gauges).
+    fn gauge(&self, metric: Metric) -> Option<f64> {
+        let _ = metric;
+        None
+    }
 }
 
 impl WindowSource for WindowStats {
@@ -184,6 +211,9 @@ impl Measure {
                 | Metric::LatencyP95
                 | Metric::LatencyP99
                 | Metric::LatencyP999 => m.quantile().and_then(|q| w.quantile_s(q)),
+                Metric::CpuPercent | Metric::MemoryMb | Metric::MemoryGrowthPctPerHour => {
+                    w.gauge(m)
+                }
             },
             Measure::Burn { sli, budget } => {
                 let (total, bad) = sli.total_bad(w);
@@ -210,9 +240,14 @@ impl Measure {
     /// (`7.31` %, `2.153` s, `0.8` req/min, `14.40` burn).
     pub(crate) fn format(self, v: f64) -> String {
         match self {
-            Measure::Metric(Metric::ErrorRate | Metric::RequestsPerMin) | Measure::Burn { .. } => {
-                format!("{v:.2}")
-            }
+            Measure::Metric(
+                Metric::ErrorRate
+                | Metric::RequestsPerMin
+                | Metric::CpuPercent
+                | Metric::MemoryGrowthPctPerHour,
+            )
+            | Measure::Burn { .. } => format!("{v:.2}"),
+            Measure::Metric(Metric::MemoryMb) => format!("{v:.1}"),
             Measure::Metric(Metric::Requests) => format!("{v:.0}"),
             Measure::Metric(_) => format!("{v:.3}"),
         }
@@ -505,14 +540,6 @@ fn parse_compare(toks: &[Tok<'_>], mut i: usize, text: &str) -> Result<(Compare,
     };
     let metric = match Metric::ALL.iter().find(|(n, _)| *n == name.text) {
         Some((_, m)) => *m,
-        None if Metric::GAUGES.contains(&name.text) => {
-            return Err(format!(
-                "metric {:?} needs gauges, which tailstore does not record yet (only request \
-                 metrics: {})",
-                name.text,
-                known()
-            ))
-        }
         None => {
             return Err(format!(
                 "unknown metric {:?} at character {} of the condition (known: {})",
@@ -575,7 +602,6 @@ mod tests {
         assert_eq!(c.windows_s(), vec![60, 300, 600]);
         for (bad, says) in [
             ("error_ratio > 5", "unknown metric \"error_ratio\" at character 1"),
-            ("cpu_percent > 90", "needs gauges"),
             ("error_rate[5q] > 5", "unknown unit"),
             ("error_rate[5m > 5", "no closing"),
             ("error_rate > five", "expected a number at character 14"),

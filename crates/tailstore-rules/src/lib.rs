@@ -74,9 +74,13 @@
 //! Metrics, each over a window (default `[5m]`), in the guide's units:
 //! `error_rate` (% of requests in the error set), `latency_p50`, `latency_p95`,
 //! `latency_p99`, `latency_p999` (seconds), `request_rate` (req/s),
-//! `requests_per_min`, `requests` (count). The guide's gauge metrics
-//! (`cpu_percent`, `memory_mb`, `memory_growth_pct_per_hour`) are known
-//! names that fail to load until tailstore records gauges.
+//! `requests_per_min`, `requests` (count); and over gauges: `cpu_percent`
+//! (the mean of `container_cpu_percent`, else `process_cpu_percent`),
+//! `memory_mb` (the last value of `container_memory_usage_bytes`, else
+//! `process_resident_memory_bytes`, in MiB) and `memory_growth_pct_per_hour`
+//! (that gauge's robust growth, `GaugeStats::growth_pct_per_hour`). A rule
+//! whose `series:` names a gauge the store holds reads that gauge instead;
+//! without one, a gauge metric has no data (the rule's `no_data` policy).
 //!
 //! A bad file is an [`Error::Rules`] naming the file, the line and (for
 //! errors found while reading a field) the column, and what is wrong.
@@ -221,6 +225,7 @@ mod condition;
 mod duration;
 mod error;
 mod file;
+mod gauges;
 mod live;
 mod slo;
 mod state;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 use tailstore::{Interval, Selector, Sink, Store, WindowStats};
 
-use crate::condition::WindowSource;
+use crate::condition::{Measure, Metric, WindowSource};
 use crate::error::Error;
 use crate::file::{Rule, Rules};
 use crate::state::{AlertState, Evaluator, Transition};
@@ -518,12 +518,52 @@ fn instance(ri: usize, rule: &Rule, selector: Selector, series: &str) -> Instanc
 
 /// Every window the rule's condition reads, ending at `t`: one query each.
 /// `None` when the store refuses one.
+/// One window's answer for a live evaluation: the request statistics and
+/// the values of the gauge metrics the rule reads over it.
+struct LiveWindow {
+    stats: WindowStats,
+    gauges: Vec<(Metric, Option<f64>)>,
+}
+
+impl WindowSource for LiveWindow {
+    fn window_s(&self) -> u64 {
+        WindowSource::window_s(&self.stats)
+    }
+    fn requests(&self) -> u64 {
+        WindowSource::requests(&self.stats)
+    }
+    fn errors(&self) -> u64 {
+        WindowSource::errors(&self.stats)
+    }
+    fn latency_count(&self) -> u64 {
+        WindowSource::latency_count(&self.stats)
+    }
+    fn quantile_s(&self, q: f64) -> Option<f64> {
+        WindowSource::quantile_s(&self.stats, q)
+    }
+    fn count_at_most(&self, ns: u64) -> u64 {
+        WindowSource::count_at_most(&self.stats, ns)
+    }
+    fn gauge(&self, metric: Metric) -> Option<f64> {
+        self.gauges.iter().find(|(m, _)| *m == metric).and_then(|(_, v)| *v)
+    }
+}
+
 fn query_windows(
     store: &Store,
     rule: &Rule,
     selector: &Selector,
     t: u64,
-) -> Option<Vec<(u64, WindowStats)>> {
+) -> Option<Vec<(u64, LiveWindow)>> {
+    let gauge_metrics: Vec<(u64, Metric)> = rule
+        .condition
+        .compares()
+        .filter_map(|c| match c.measure {
+            Measure::Metric(m) if m.is_gauge() => Some((c.window_s, m)),
+            _ => None,
+        })
+        .collect();
+    let gauge_names = if gauge_metrics.is_empty() { Vec::new() } else { store.gauge_names() };
     rule.condition
         .windows_s()
         .into_iter()
@@ -532,12 +572,20 @@ fn query_windows(
             if let Some(e) = &rule.errors {
                 q = q.errors(e.clone());
             }
-            let w = q
+            let stats = q
                 .last(Duration::from_secs(len))
                 .ending_at(UNIX_EPOCH + Duration::from_secs(t))
                 .run()
                 .ok()?;
-            Some((len, w))
+            let gauges = gauge_metrics
+                .iter()
+                .filter(|(w, _)| *w == len)
+                .map(|&(w, m)| {
+                    let g = crate::gauges::gauge_for(&gauge_names, &rule.series.text, m);
+                    (m, g.and_then(|g| crate::gauges::value(store, &g, m, w, t)))
+                })
+                .collect();
+            Some((len, LiveWindow { stats, gauges }))
         })
         .collect()
 }

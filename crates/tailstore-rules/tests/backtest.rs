@@ -512,3 +512,65 @@ mod random {
         }
     }
 }
+
+/// The guide's CPU and memory rules read gauges: `cpu_percent` is the CPU
+/// gauge's mean over the window, `memory_mb` its last value in MiB,
+/// `memory_growth_pct_per_hour` its robust growth. CPU at 50 % for 20 min,
+/// 95 % for 15 min, then 50 % again: `cpu_percent[5m] > 90` is true from the
+/// first evaluation whose window has more than 267 s of the high part (8/9
+/// of it), fires after `for: 10m`, and resets when the window falls back.
+#[test]
+fn the_guides_cpu_and_memory_rules_read_gauges() {
+    let store = Store::in_memory(Options::default().keep_everything());
+    let cpu = store.gauge("process_cpu_percent");
+    let mem = store.gauge("process_resident_memory_bytes");
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    for s in 0..7_200u64 {
+        cpu.set_at_unix(T0 + s, if (1_200..2_100).contains(&s) { 95.0 } else { 50.0 });
+        // Flat for an hour, then +15 % of the starting size per hour.
+        #[expect(clippy::cast_precision_loss, reason = "seconds below 2^53")]
+        let grown = if s < 3_600 { gib } else { gib * (1.0 + 0.15 * (s - 3_600) as f64 / 3_600.0) };
+        mem.set_at_unix(T0 + s, grown);
+    }
+    store.flush().unwrap();
+    let rules = Rules::from_yaml(
+        "rules:
+           - name: High CPU
+             condition: cpu_percent > 90
+             for: 10m
+             annotations: { description: 'CPU is {{ $value }}%' }
+           - name: Memory Leak
+             condition: memory_growth_pct_per_hour[30m] > 10
+             for: 10m
+           - name: Big
+             condition: memory_mb[1m] > 1100",
+    )
+    .unwrap();
+    let bt = backtest(&store, &rules, T0, T0 + 7_200).unwrap();
+    let cpu_eps: Vec<&Episode> = bt.episodes.iter().filter(|e| e.rule == "High CPU").collect();
+    assert_eq!(cpu_eps.len(), 1, "{:?}", bt.episodes);
+    let e = cpu_eps[0];
+    assert_eq!(
+        (e.pending_at, e.firing_at, e.resolved_at),
+        (T0 + 1_500, Some(T0 + 2_100), Some(T0 + 2_160)),
+        "{e:?}"
+    );
+    assert_eq!(e.description, "CPU is 95.00%");
+    // The leak: growth over the last 30 min exceeds 10 %/h once the window
+    // lies in the growing part, and stays so to the end.
+    let leak: Vec<&Episode> = bt.episodes.iter().filter(|e| e.rule == "Memory Leak").collect();
+    assert_eq!(leak.len(), 1, "{:?}", bt.episodes);
+    assert!((T0 + 3_600..=T0 + 5_400).contains(&leak[0].pending_at), "{:?}", leak[0]);
+    assert!(leak[0].firing_at.is_some() && leak[0].resolved_at.is_none(), "{:?}", leak[0]);
+    // Growth of 15 % of the start per hour is 10-15 % of the current size.
+    let v = leak[0].value.unwrap();
+    assert!((10.0..=15.5).contains(&v), "{v}");
+    // 1 100 MiB is passed when the size reaches 1 100 / 1 024 of a GiB:
+    // (1100/1024 - 1) / 0.15 h = 1 790.6 s after the growth starts.
+    let big: Vec<&Episode> = bt.episodes.iter().filter(|e| e.rule == "Big").collect();
+    assert_eq!(big.len(), 1, "{:?}", bt.episodes);
+    assert_eq!(big[0].pending_at, T0 + 3_600 + 1_800, "{:?}", big[0]);
+    // A store without gauges: no data, nothing fires.
+    let empty = Store::in_memory(Options::default().keep_everything());
+    assert!(backtest(&empty, &rules, T0, T0 + 600).unwrap().episodes.is_empty());
+}

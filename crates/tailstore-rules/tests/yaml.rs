@@ -123,7 +123,7 @@ fn bad_files_name_line_column_and_what_is_wrong() {
     let base = "rules:\n  - name: a\n";
     let cases: &[(&str, Option<usize>, Option<usize>, &str)] = &[
         ("    condition: error_ratio > 5\n", Some(3), Some(16), "unknown metric \"error_ratio\""),
-        ("    condition: cpu_percent > 90\n", Some(3), Some(16), "needs gauges"),
+        ("    condition: cpu_pct > 90\n", Some(3), Some(16), "unknown metric \"cpu_pct\""),
         ("    condition: error_rate[5x] > 5\n", Some(3), Some(16), "unknown unit \"x\""),
         ("    condition: error_rate > 5\n    for: 5 min\n", Some(4), Some(10), "bad duration"),
         ("    condition: error_rate > 5\n    fr: 5m\n", Some(4), Some(5), "unknown field `fr`"),
@@ -207,7 +207,7 @@ fn bad_files_name_line_column_and_what_is_wrong() {
 }
 
 /// The shipped example file loads: the guide's request-metric rules and its
-/// three SLOs.
+/// three SLOs, the CPU and memory rules included.
 #[test]
 fn the_shipped_example_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/rules/model-endpoints.yaml");
@@ -218,7 +218,7 @@ fn the_shipped_example_loads() {
         .map(tailstore_rules::Rule::name)
         .filter(|n| !n.starts_with("SLO "))
         .collect();
-    assert_eq!(own, ["High Error Rate", "High Latency", "Low Traffic"]);
+    assert_eq!(own, ["High Error Rate", "High Latency", "Low Traffic", "High CPU", "Memory Leak"]);
     assert_eq!(r.slos().len(), 3);
-    assert_eq!(r.rules().len(), 3 + 3 * 4);
+    assert_eq!(r.rules().len(), 5 + 3 * 4);
 }
