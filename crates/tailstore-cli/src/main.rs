@@ -122,6 +122,12 @@ enum Command {
     ///
     /// Example: tailstore serve --store ./st --names ingress-nginx --listen 127.0.0.1:9464
     Serve(serve::ServeArgs),
+    /// Write a Grafana dashboard of the guide's panels (request rate, error rate,
+    /// P50/P95/P99, status codes, latency heatmap, endpoints, CPU, memory) over the
+    /// metric names `serve` exposes.
+    ///
+    /// Example: tailstore grafana --names ingress-nginx --datasource-uid prom --out dashboard.json
+    Grafana(serve::GrafanaArgs),
 }
 
 #[derive(Args)]
@@ -1086,6 +1092,7 @@ fn main() -> ExitCode {
         Command::Slo(a) => alerts::cmd_slo(&a),
         Command::Report(a) => cmd_report(&a),
         Command::Serve(a) => serve::cmd_serve(&a),
+        Command::Grafana(a) => serve::cmd_grafana(&a),
     };
     match r {
         Ok(code) => code,

@@ -88,3 +88,54 @@ pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
         std::thread::park();
     }
 }
+
+#[derive(Args)]
+pub struct GrafanaArgs {
+    /// The Prometheus data source's uid in the Grafana that imports the dashboard.
+    #[arg(long, default_value = "prometheus", value_name = "UID")]
+    datasource_uid: String,
+    /// Metric and label names the fleet's Prometheus scrapes (`serve --names`):
+    /// ingress-nginx or tailstore.
+    #[arg(long, default_value = "ingress-nginx", value_name = "PRESET")]
+    names: String,
+    /// The endpoints the `$series` variable offers: a regex over the series label.
+    #[arg(long = "match", value_name = "REGEX", default_value = ".*")]
+    pattern: String,
+    /// The default of the `$pod` variable of the CPU and memory panels.
+    #[arg(long, value_name = "REGEX", default_value = "model-.*")]
+    pods: String,
+    /// Dashboard title.
+    #[arg(long, default_value = "Model Endpoint Monitoring")]
+    title: String,
+    /// Where to write the dashboard JSON (`-` for standard output).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `tailstore grafana`: a Grafana dashboard of the guide's panels over the
+/// names `serve` exposes.
+pub fn cmd_grafana(a: &GrafanaArgs) -> Result<ExitCode> {
+    let names = Names::parse(&a.names).map_err(|e| anyhow::anyhow!("--names: {e}"))?;
+    regex_check(&a.pattern)?;
+    let o = tailstore_prometheus::grafana::DashboardOptions {
+        names,
+        datasource_uid: a.datasource_uid.clone(),
+        series_regex: a.pattern.clone(),
+        pod_regex: a.pods.clone(),
+        title: a.title.clone(),
+    };
+    let json = tailstore_prometheus::grafana::dashboard(&o);
+    let text = format!("{json:#}\n");
+    if a.out.as_os_str() == "-" {
+        std::io::stdout().write_all(text.as_bytes()).context("writing the dashboard")?;
+    } else {
+        std::fs::write(&a.out, text)
+            .with_context(|| format!("cannot write {}", a.out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `--match` regex must compile (as the store's selectors do).
+fn regex_check(pattern: &str) -> Result<()> {
+    Selector::regex(pattern).map(|_| ()).map_err(|e| anyhow::anyhow!("--match: {e}"))
+}

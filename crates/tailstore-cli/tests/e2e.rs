@@ -1225,3 +1225,39 @@ fn a_custom_log_format_is_guessed_from_its_fields() {
         "{err}"
     );
 }
+
+/// `tailstore grafana` writes the dashboard of its golden file; bad options
+/// are clear errors.
+#[test]
+fn grafana_writes_the_golden_dashboard() {
+    let out = run(&["grafana", "--out", "-"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tailstore-prometheus/tests/golden/grafana-ingress-nginx.json");
+    // As JSON values: the text's key order follows serde_json's features.
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: Value = serde_json::from_slice(&std::fs::read(golden).unwrap()).unwrap();
+    assert!(got == want, "differs from the golden dashboard");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("d.json");
+    let out = run(&[
+        "grafana",
+        "--names",
+        "tailstore",
+        "--datasource-uid",
+        "prom-1",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(v["panels"][0]["datasource"]["uid"], "prom-1");
+    for (args, says) in [
+        (&["grafana", "--names", "apache", "--out", "-"][..], "--names"),
+        (&["grafana", "--match", "(", "--out", "-"][..], "--match"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{err}");
+    }
+}

@@ -101,6 +101,7 @@
 mod encode;
 mod error;
 mod format;
+pub mod grafana;
 #[cfg(feature = "server")]
 mod server;
 
