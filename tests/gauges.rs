@@ -231,23 +231,29 @@ fn sampler_child() {
     assert!(!store.sample_process(Duration::from_millis(100)), "idempotent");
     std::thread::sleep(Duration::from_millis(1500));
     let t0 = SystemTime::now();
-    let ticks0 = own_cpu_ticks();
     let started = std::time::Instant::now();
-    std::thread::spawn(|| {
+    let burner = std::thread::spawn(|| {
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_secs(4) {
+        while start.elapsed() < Duration::from_secs(6) {
             let busy = std::time::Instant::now();
             while busy.elapsed() < Duration::from_millis(20) {
                 std::hint::spin_loop();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    })
-    .join()
-    .unwrap();
+    });
+    // The process's own CPU time over the same middle seconds [1 s, 5 s) of
+    // the burn that the sampler's values are compared over below, so that
+    // preemption on a shared machine affects both alike.
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+    let (ticks_a, at_a) = (own_cpu_ticks(), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
+    let (ticks_b, at_b) = (own_cpu_ticks(), std::time::Instant::now());
+    burner.join().unwrap();
     #[expect(clippy::cast_precision_loss, reason = "small tick counts")]
-    let own = (own_cpu_ticks() - ticks0) as f64 / started.elapsed().as_secs_f64();
-    let t1 = SystemTime::now();
+    let own = (ticks_b - ticks_a) as f64 / (at_b - at_a).as_secs_f64();
+    let t1 = t0 + Duration::from_secs(6);
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
     let mut block = vec![0u8; 256 << 20];
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
@@ -261,6 +267,7 @@ fn sampler_child() {
         let (a, b) = (a + Duration::from_secs(1), b - Duration::from_secs(1));
         store.gauge_query(Selector::exact(name)).between(a, b).run().unwrap()
     };
+    // [t0 + 1 s, t1 − 1 s): the middle seconds the own count covers.
     let cpu = q("process_cpu_percent", t0, t1);
     let rss_before = q("process_resident_memory_bytes", t0, t1);
     let rss_held = q("process_resident_memory_bytes", t1, t1 + Duration::from_secs(3));
@@ -303,13 +310,13 @@ fn sampler_follows_a_child_at_a_known_duty_cycle() {
         let tail = &line[line.find(&format!("{key}=")).unwrap() + key.len() + 1..];
         tail.split_whitespace().next().unwrap().parse().unwrap()
     };
-    // The sampler's mean CPU over the burn against the child's own count of
-    // its CPU time (±10 %), and loosely against the nominal 50 % duty: at
+    // The sampler's mean CPU over the burn's middle seconds against the
+    // child's own count of its CPU time over them (±15 %), and loosely against the nominal 50 % duty: at
     // most that (plus noise), and some of it (the machine may be shared: a
     // busy loop timed by the wall clock burns less when preempted, 24 % with
     // the whole test suite running on 2 cores).
     let (cpu, own) = (v("cpu_mean"), v("own_cpu"));
-    assert!((cpu - own).abs() <= 0.1 * own + 2.0, "sampler {cpu} % vs own {own} %");
+    assert!((cpu - own).abs() <= 0.15 * own + 3.0, "sampler {cpu} % vs own {own} %");
     assert!((5.0..=65.0).contains(&cpu), "duty cycle 50 %: sampler saw {cpu} %");
     assert!(v("n") >= 10.0, "samples in the burn: {}", v("n"));
     // 256 MiB touched: RSS rises by that much, within a few MB.

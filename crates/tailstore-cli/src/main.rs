@@ -335,7 +335,7 @@ struct QueryArgs {
     json: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ExportFormat {
     #[expect(
         clippy::doc_markdown,
@@ -345,6 +345,13 @@ enum ExportFormat {
     Hlog,
     /// One CSV row per piece
     Csv,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: OpenMetrics is a format's name"
+    )]
+    /// OpenMetrics text with timestamps, counts cumulated per point, for Prometheus's
+    /// backfill (promtool tsdb create-blocks-from openmetrics FILE DIR)
+    Openmetrics,
 }
 
 #[derive(Args)]
@@ -368,9 +375,13 @@ struct ExportArgs {
     /// Pieces starting before this time; default: the end.
     #[arg(long)]
     end: Option<String>,
-    /// Piece length: 1s, 1m or 1h (the store's rollup levels).
+    /// Piece length: 1s, 1m or 1h (the store's rollup levels); for openmetrics, the
+    /// distance between the points written.
     #[arg(long, default_value = "1s")]
     level: String,
+    /// openmetrics: metric and label names (tailstore or ingress-nginx), as `serve --names`.
+    #[arg(long, default_value = "tailstore", value_name = "PRESET")]
+    names: String,
     /// Output file (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -980,18 +991,38 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
     if let Some(p) = &args.out {
         refuse_inside_store(p, &args.store).context("--out")?;
     }
-    let all = export::collect(&store, names, span_s, start_s, end_s);
     let mut out: Box<dyn std::io::Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    if args.format == ExportFormat::Openmetrics {
+        let preset = tailstore_prometheus::Names::parse(&args.names)
+            .map_err(|e| anyhow::anyhow!("--names: {e}"))?;
+        let e = tailstore_prometheus::Exposition::new(preset).selector(sel);
+        let wrote = e
+            .backfill(&store, (start_s, end_s), u64::from(span_s), &mut out)
+            .context("writing the OpenMetrics history")?;
+        out.flush()?;
+        if let Some(p) = &args.out {
+            eprintln!(
+                "{} samples of {} series written to {} (promtool tsdb create-blocks-from openmetrics {} DIR)",
+                wrote.samples,
+                wrote.series,
+                p.display(),
+                p.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let all = export::collect(&store, names, span_s, start_s, end_s);
     let n = match args.format {
         ExportFormat::Hlog => {
             export::write_hlog(&mut *out, &all, &store.layout(), args.pattern.is_some())?
         }
         ExportFormat::Csv => export::write_csv(&mut *out, &store, &all)?,
+        ExportFormat::Openmetrics => 0,
     };
     out.flush()?;
     if let Some(p) = &args.out {

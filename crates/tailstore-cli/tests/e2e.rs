@@ -1261,3 +1261,60 @@ fn grafana_writes_the_golden_dashboard() {
         assert!(!out.status.success() && err.contains(says), "{err}");
     }
 }
+
+/// `export --format openmetrics` writes a store's history for Prometheus's
+/// backfill: every sample timestamped, one point per `--level`, counts
+/// cumulated (the last point of a status counter is the store's total for
+/// it), families whole, then `# EOF`. (promtool turning it into blocks is
+/// checked in tailstore-prometheus's promtool group.)
+#[test]
+fn export_openmetrics_writes_cumulative_timestamped_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_764_547_200u64;
+    let f = dir.path().join("t.jsonl");
+    std::fs::write(&f, jsonl_requests(t0, 30_000)).unwrap();
+    let st = dir.path().join("st");
+    json_of(&run(&["replay", "--store", st.to_str().unwrap(), "--json", f.to_str().unwrap()]));
+    let out = run(&[
+        "export",
+        "--store",
+        st.to_str().unwrap(),
+        "--match",
+        "/a|/b",
+        "--format",
+        "openmetrics",
+        "--level",
+        "1m",
+        "--names",
+        "ingress-nginx",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with("# EOF\n"), "{}", &text[text.len().saturating_sub(200)..]);
+    assert!(!text.contains("path=\"/c\""), "--match keeps /c out");
+    // 30 000 requests over 300 s: points at each minute up to the last one.
+    let counts: Vec<(u64, u64)> = text
+        .lines()
+        .filter(|l| l.starts_with("nginx_ingress_controller_requests{path=\"/a\",status=\"200\"}"))
+        .map(|l| {
+            let mut it = l.rsplit(' ');
+            let ts = it.next().unwrap().parse().unwrap();
+            (ts, it.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(counts.first().map(|c| c.0), Some(t0 + 60), "{counts:?}");
+    assert_eq!(counts.last(), Some(&(t0 + 300, 10_000)), "{counts:?}");
+    assert!(counts.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{counts:?}");
+    let out = run(&[
+        "export",
+        "--store",
+        st.to_str().unwrap(),
+        "--match",
+        ".*",
+        "--format",
+        "openmetrics",
+        "--names",
+        "x",
+    ]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--names"));
+}

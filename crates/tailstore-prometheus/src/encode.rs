@@ -278,6 +278,137 @@ impl Exposition {
     }
 }
 
+/// One series at one backfill point.
+struct BackfillRow {
+    label: String,
+    t_s: u64,
+    count: u64,
+    sum_ns: u128,
+    statuses: StatusCounts,
+}
+
+impl Exposition {
+    /// History for Prometheus's backfill (`promtool tsdb create-blocks-from
+    /// openmetrics`): `OpenMetrics` text with a timestamp on every sample,
+    /// one point per `step_s` seconds (on multiples of it) from each
+    /// selected series' first retained second to `end_s`, each point the
+    /// counts cumulated from that first second (as a scrape at that moment
+    /// would have read them). Families are written whole, each series'
+    /// points in time order, then `# EOF`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when a query fails; [`Error::Io`] when `out` does.
+    pub fn backfill(
+        &self,
+        store: &Store,
+        (start_s, end_s): (u64, u64),
+        step_s: u64,
+        out: &mut impl Write,
+    ) -> Result<Scrape, Error> {
+        let step_s = step_s.max(1);
+        let nb = self.bounds.len();
+        let mut rows: Vec<BackfillRow> = Vec::new();
+        let mut cum: Vec<u64> = Vec::new();
+        let mut series = 0usize;
+        for info in store.series_info() {
+            // First second and end (exclusive).
+            let Some((first_s, data_end_s)) = info.bounds_s else { continue };
+            if !self.selector.matches(&info.name) {
+                continue;
+            }
+            series += 1;
+            let label = escape_label_value(&info.name);
+            let from = first_s.max(start_s);
+            // The last point is the first multiple of the step at or after the
+            // data's end, so it holds every request.
+            let until = end_s.min(data_end_s.div_ceil(step_s).saturating_mul(step_s));
+            let mut t = (from / step_s + 1) * step_s;
+            while t <= until {
+                let w = store
+                    .query(Selector::exact(info.name.as_str()))
+                    .between(
+                        UNIX_EPOCH + Duration::from_secs(first_s),
+                        UNIX_EPOCH + Duration::from_secs(t),
+                    )
+                    .run()?;
+                cum.extend(self.bounds.iter().map(|b| w.count_at_most(Duration::from_nanos(b.ns))));
+                rows.push(BackfillRow {
+                    label: label.clone(),
+                    t_s: t,
+                    count: w.latency_count(),
+                    sum_ns: w.accumulator().sum_ns(),
+                    statuses: w.status_counts(),
+                });
+                t += step_s;
+            }
+        }
+        let mut samples = 0usize;
+        self.write_backfill(&rows, &cum, nb, &mut samples, out)
+            .map_err(Error::io("writing the backfill"))?;
+        Ok(Scrape { series, samples })
+    }
+
+    fn write_backfill(
+        &self,
+        rows: &[BackfillRow],
+        cum: &[u64],
+        nb: usize,
+        samples: &mut usize,
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        let names = self.names;
+        let h = names.histogram();
+        let lbl = names.series_label();
+        writeln!(out, "# TYPE {h} histogram")?;
+        writeln!(out, "# UNIT {h} seconds")?;
+        writeln!(out, "# HELP {h} Request latency, from tailstore's HDR histograms.")?;
+        for (k, r) in rows.iter().enumerate() {
+            let (l, t) = (&r.label, r.t_s);
+            for (b, c) in self.bounds.iter().zip(&cum[k * nb..(k + 1) * nb]) {
+                writeln!(out, "{h}_bucket{{{lbl}=\"{l}\",le=\"{}\"}} {c} {t}", b.om)?;
+            }
+            writeln!(out, "{h}_bucket{{{lbl}=\"{l}\",le=\"+Inf\"}} {} {t}", r.count)?;
+            writeln!(out, "{h}_count{{{lbl}=\"{l}\"}} {} {t}", r.count)?;
+            writeln!(out, "{h}_sum{{{lbl}=\"{l}\"}} {} {t}", fmt_float(seconds_of_ns(r.sum_ns)))?;
+            *samples += nb + 3;
+        }
+        let (family, sample) = (names.counter(), names.counter_sample());
+        let ty = if names.counter_typed() { "counter" } else { "unknown" };
+        let family = if names.counter_typed() { family } else { sample };
+        writeln!(out, "# TYPE {family} {ty}")?;
+        writeln!(out, "# HELP {family} Requests by status code.")?;
+        // Per series and status, in time order: rows are per series, then time.
+        let mut k = 0;
+        while k < rows.len() {
+            let end = rows[k..]
+                .iter()
+                .position(|r| r.label != rows[k].label)
+                .map_or(rows.len(), |n| k + n);
+            let block = &rows[k..end];
+            let mut statuses: Vec<u16> =
+                block.iter().flat_map(|r| r.statuses.iter().map(|(s, _)| s)).collect();
+            statuses.sort_unstable();
+            statuses.dedup();
+            for status in statuses {
+                for r in block {
+                    let n = r.statuses.iter().find(|(s, _)| *s == status).map(|(_, n)| n);
+                    if let Some(n) = n {
+                        writeln!(
+                            out,
+                            "{sample}{{{lbl}=\"{}\",status=\"{status}\"}} {n} {}",
+                            r.label, r.t_s
+                        )?;
+                        *samples += 1;
+                    }
+                }
+            }
+            k = end;
+        }
+        writeln!(out, "# EOF")
+    }
+}
+
 #[expect(
     clippy::cast_precision_loss,
     reason = "a sum of latencies as f64 seconds, as every exposition of a float sum is: \
