@@ -1318,3 +1318,69 @@ fn export_openmetrics_writes_cumulative_timestamped_history() {
     ]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--names"));
 }
+
+/// Makes a directory and its files immutable (`chattr +i`) and undoes it
+/// when dropped, so the temporary directory can be removed.
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    fn set(dir: &Path) -> Immutable {
+        let mut paths: Vec<PathBuf> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.push(dir.to_path_buf());
+        let out = Command::new("chattr")
+            .arg("+i")
+            .args(&paths)
+            .output()
+            .unwrap_or_else(|e| panic!("chattr (e2fsprogs) is needed for this test: {e}"));
+        assert!(
+            out.status.success(),
+            "chattr +i failed (needs root and a file system with the immutable flag): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Immutable(paths)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").args(&self.0).output();
+    }
+}
+
+/// A store in a read-only directory (immutable: not even root may write
+/// there) opens for every read verb, with the same answers, and a write
+/// is refused with a clear error that says where and why.
+#[test]
+#[cfg_attr(
+    not(feature = "chattr"),
+    ignore = "needs chattr and an ext4-like file system: run with --features chattr (.ci/run does)"
+)]
+fn a_store_in_a_read_only_directory_answers_reads_and_refuses_writes() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read-only-store");
+    let _ = Command::new("chattr").arg("-R").arg("-i").arg(&base).output();
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let f = base.join("t.jsonl");
+    let t0 = 1_764_547_200u64;
+    std::fs::write(&f, jsonl_requests(t0, 3_000)).unwrap();
+    let st = base.join("st");
+    let s = st.to_str().unwrap();
+    json_of(&run(&["replay", "--store", s, "--json", f.to_str().unwrap()]));
+    let before = stored(&st, t0, 3600);
+    let series_before = run(&["series", "--store", s, "--json"]).stdout;
+    let guard = Immutable::set(&st);
+    assert!(std::fs::write(st.join("probe"), b"x").is_err(), "the directory is still writable");
+    assert_eq!(stored(&st, t0, 3600), before);
+    assert_eq!(run(&["series", "--store", s, "--json"]).stdout, series_before);
+    let out = run(&["check", "--store", s]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["export", "--store", s, "--match", ".*", "--format", "csv", "--level", "1m"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["replay", "--store", s, "--force", f.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot open store") && err.contains("Operation not permitted"), "{err}");
+    drop(guard);
+    assert_eq!(stored(&st, t0, 3600), before, "the refused replay added nothing");
+}
