@@ -92,6 +92,39 @@ pub struct StoreStats {
     pub storage_errors: u64,
 }
 
+/// The entry `name` of a name map (series or gauges), created with `make`
+/// on first use; past `cap` entries (0: none), a new name gets
+/// [`OVERFLOW_SERIES`]'s entry and the lookup is counted in `overflowed`.
+fn get_or_create<T>(
+    map: &RwLock<HashMap<Arc<str>, Arc<T>>>,
+    name: &str,
+    cap: usize,
+    overflowed: &AtomicU64,
+    make: impl FnOnce(&str) -> T,
+) -> Arc<T> {
+    if let Some(e) = map.read().get(name) {
+        return e.clone();
+    }
+    let mut map = map.write();
+    if let Some(e) = map.get(name) {
+        return e.clone();
+    }
+    let name = if cap > 0 && map.len() >= cap {
+        overflowed.fetch_add(1, Relaxed);
+        OVERFLOW_SERIES
+    } else {
+        name
+    };
+    map.entry(Arc::from(name)).or_insert_with(|| Arc::new(make(name))).clone()
+}
+
+/// The names of a name map, sorted.
+fn sorted_names<T>(map: &RwLock<HashMap<Arc<str>, Arc<T>>>) -> Vec<String> {
+    let mut v: Vec<String> = map.read().keys().map(ToString::to_string).collect();
+    v.sort();
+    v
+}
+
 /// The series that takes the samples of new names once a store holds
 /// [`Options::max_series`] series.
 pub const OVERFLOW_SERIES: &str = "(overflow)";
@@ -316,28 +349,11 @@ impl Store {
     /// from disk are never dropped; the cap applies to new names.
     #[must_use]
     pub fn series(&self, name: &str) -> Series {
-        let handle = |s: &Arc<SeriesInner>| Series {
-            inner: s.clone(),
-            timeline: self.inner.timeline.clone(),
-        };
-        if let Some(s) = self.inner.series.read().get(name) {
-            return handle(s);
-        }
-        let mut map = self.inner.series.write();
-        if let Some(s) = map.get(name) {
-            return handle(s);
-        }
-        let cap = self.inner.opts.max_series;
-        let name = if cap > 0 && map.len() >= cap {
-            self.inner.overflowed.fetch_add(1, Relaxed);
-            OVERFLOW_SERIES
-        } else {
-            name
-        };
-        let s = map
-            .entry(Arc::from(name))
-            .or_insert_with(|| Arc::new(new_series(&self.inner, name, 0)));
-        handle(s)
+        let inner = &self.inner;
+        let s = get_or_create(&inner.series, name, inner.opts.max_series, &inner.overflowed, |n| {
+            new_series(inner, n, 0)
+        });
+        Series { inner: s, timeline: inner.timeline.clone() }
     }
 
     /// Whether the store holds series `name` (one lookup, whatever the
@@ -350,9 +366,7 @@ impl Store {
     /// Names of all series, sorted.
     #[must_use]
     pub fn series_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.series.read().keys().map(ToString::to_string).collect();
-        v.sort();
-        v
+        sorted_names(&self.inner.series)
     }
 
     /// Every series and gauge with its kind and the time range it has data
@@ -440,33 +454,17 @@ impl Store {
     /// format has no gauge record yet).
     #[must_use]
     pub fn gauge(&self, name: &str) -> Gauge {
-        let handle =
-            |g: &Arc<GaugeInner>| Gauge { inner: g.clone(), timeline: self.inner.timeline.clone() };
-        if let Some(g) = self.inner.gauges.read().get(name) {
-            return handle(g);
-        }
-        let mut map = self.inner.gauges.write();
-        if let Some(g) = map.get(name) {
-            return handle(g);
-        }
-        let cap = self.inner.opts.max_series;
-        let name = if cap > 0 && map.len() >= cap {
-            self.inner.overflowed.fetch_add(1, Relaxed);
-            OVERFLOW_SERIES
-        } else {
-            name
-        };
-        let g =
-            map.entry(Arc::from(name)).or_insert_with(|| Arc::new(new_gauge(&self.inner, name)));
-        handle(g)
+        let inner = &self.inner;
+        let g = get_or_create(&inner.gauges, name, inner.opts.max_series, &inner.overflowed, |n| {
+            new_gauge(inner, n)
+        });
+        Gauge { inner: g, timeline: inner.timeline.clone() }
     }
 
     /// Names of all gauges, sorted.
     #[must_use]
     pub fn gauge_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.gauges.read().keys().map(ToString::to_string).collect();
-        v.sort();
-        v
+        sorted_names(&self.inner.gauges)
     }
 
     /// Starts the process sampler (idempotent: a second call changes
