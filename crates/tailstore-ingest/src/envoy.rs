@@ -219,13 +219,7 @@ fn parse_wrapped<'a>(cfg: EnvoyConfig, obj: &'a [u8]) -> Result<Request<'a>, Lin
             let text = text.strip_prefix("ACCESS ").unwrap_or(text);
             let r = parse_body(cfg, text.as_bytes())
                 .map_err(|e| err(format!("container-log message: {e}")))?;
-            Ok(Request {
-                ts_s: r.ts_s,
-                ts_nanos: r.ts_nanos,
-                series: Cow::Owned(r.series.into_owned()),
-                latency_ns: r.latency_ns,
-                status: r.status,
-            })
+            Ok(r.into_owned())
         }
         _ => Err(err("container-log message is not a string".to_owned())),
     }

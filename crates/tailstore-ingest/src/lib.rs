@@ -164,6 +164,21 @@ pub struct Request<'a> {
     pub status: u16,
 }
 
+impl Request<'_> {
+    /// The same request owning its series name (for a line parsed from a
+    /// temporary buffer, such as an unescaped container-log message).
+    #[must_use]
+    pub fn into_owned(self) -> Request<'static> {
+        Request {
+            ts_s: self.ts_s,
+            ts_nanos: self.ts_nanos,
+            series: Cow::Owned(self.series.into_owned()),
+            latency_ns: self.latency_ns,
+            status: self.status,
+        }
+    }
+}
+
 /// A traffic-file format.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -522,13 +537,7 @@ impl Parser {
             collector::Unwrapped::Plain(payload) => self.parse_payload(payload),
             collector::Unwrapped::Owned(text) if is_blank_or_comment(text.as_bytes()) => Ok(None),
             collector::Unwrapped::Owned(text) => {
-                Ok(self.parse_payload(text.as_bytes())?.map(|r| Request {
-                    ts_s: r.ts_s,
-                    ts_nanos: r.ts_nanos,
-                    series: Cow::Owned(r.series.into_owned()),
-                    latency_ns: r.latency_ns,
-                    status: r.status,
-                }))
+                Ok(self.parse_payload(text.as_bytes())?.map(Request::into_owned))
             }
         }
     }
