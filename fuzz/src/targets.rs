@@ -3,8 +3,9 @@
 
 use tailstore_hist::{Accumulator, Layout};
 use tailstore_storage::internals::{
-    decode_interval, decode_varint_pairs, encode_interval_record, encode_series_record,
-    encode_varint_pairs, parse_record, scan_segment, Record,
+    decode_interval, decode_varint_pairs, encode_gauge_record, encode_interval_record,
+    encode_series_record, encode_varint_pairs, parse_record, scan_gauge_segment, scan_segment,
+    Record,
 };
 
 /// `decode_hist`: arbitrary bytes as a sparse histogram of the default
@@ -55,6 +56,13 @@ pub fn decode_chunk_target(data: &[u8]) {
             acc.add_interval(&iv);
             let _ = acc.quantile_ns(0.99);
         }
+        Record::Gauge { series, slot, late, agg } => {
+            // Relative `last_s` is the offset in the piece: at start 0 the
+            // record re-encodes byte for byte.
+            let again = encode_gauge_record(series, slot, 0, &agg, late)
+                .expect("a parsed gauge piece re-encodes");
+            assert_eq!(again, &data[..used], "gauge records are canonical");
+        }
     }
 }
 
@@ -69,4 +77,11 @@ pub fn open_dir_target(data: &[u8]) {
     assert!(damaged <= data.len() as u64);
     assert!(scan.valid_end <= data.len() as u64);
     assert_eq!(scan.entries.len(), scan.intervals.len());
+    // The same bytes as a gauge segment: never a panic either.
+    let gpath = std::path::Path::new("G0-00000000000000000000.seg");
+    if let Ok(g) = scan_gauge_segment(data, gpath, 0, 0) {
+        let damaged: u64 = g.damage.iter().map(|d| d.skipped).sum();
+        assert!(damaged <= data.len() as u64);
+        assert!(g.pieces.iter().all(|p| p.agg.count >= 1 && p.agg.last_s >= p.start_s));
+    }
 }

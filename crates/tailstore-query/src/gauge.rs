@@ -7,13 +7,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tailstore_hist::GaugeAgg;
 
-use crate::plan::plan;
-use crate::tier::{LevelCoverage, LevelSpec};
+use crate::plan::plan_around;
+use crate::tier::{LevelCoverage, LevelSpec, Spans};
 
 /// Sealed history of one gauge, exact at every level: each sealed second
 /// goes into the finest level; a rollup piece is built once its whole span
 /// is sealed; a late delta merges into its second and every rollup piece
 /// already built that contains it.
+///
+/// For a durable store, the `_logged` methods say what to persist, and
+/// [`GaugeTier::load`] and [`GaugeTier::finish_load`] rebuild the tier from
+/// the stored pieces. Where the stored pieces may be incomplete (damage
+/// found at open, [`GaugeTier::mark_damaged`]), queries answer from the
+/// intact levels and report the seconds none covers.
 #[derive(Debug)]
 pub struct GaugeTier {
     levels: Vec<GaugeLevel>,
@@ -26,7 +32,12 @@ struct GaugeLevel {
     pieces: BTreeMap<u64, GaugeAgg>,
     /// Pieces starting below this are built (the finest level: sealed).
     built_until: u64,
+    /// Spans whose pieces may be incomplete (damage found at open).
+    damaged: Spans,
 }
+
+/// A piece to persist: `(level, start, aggregates)`.
+pub type GaugeLogged = (usize, u64, GaugeAgg);
 
 impl GaugeTier {
     /// An empty tier with `levels` (finest first, each span a multiple of
@@ -36,7 +47,12 @@ impl GaugeTier {
         GaugeTier {
             levels: levels
                 .iter()
-                .map(|&spec| GaugeLevel { spec, pieces: BTreeMap::new(), built_until: 0 })
+                .map(|&spec| GaugeLevel {
+                    spec,
+                    pieces: BTreeMap::new(),
+                    built_until: 0,
+                    damaged: Spans::default(),
+                })
                 .collect(),
             newest_s: 0,
         }
@@ -46,6 +62,18 @@ impl GaugeTier {
     /// before, merged into every rollup piece already built that holds it).
     /// A second older than the finest level's retention is dropped.
     pub fn insert(&mut self, second: u64, agg: &GaugeAgg) {
+        self.insert_logged(second, agg, None);
+    }
+
+    /// [`GaugeTier::insert`], pushing onto `log` what to persist: the
+    /// second itself (level 0) and a delta of every rollup piece already
+    /// built that it merged into.
+    pub fn insert_logged(
+        &mut self,
+        second: u64,
+        agg: &GaugeAgg,
+        mut log: Option<&mut Vec<GaugeLogged>>,
+    ) {
         for (k, level) in self.levels.iter_mut().enumerate() {
             let span = u64::from(level.spec.span_s);
             let start = second - second % span;
@@ -54,12 +82,21 @@ impl GaugeTier {
             }
             if k == 0 || start < level.built_until {
                 level.pieces.entry(start).or_default().merge(agg);
+                if let Some(log) = log.as_deref_mut() {
+                    log.push((k, start, *agg));
+                }
             }
         }
     }
 
     /// Builds every rollup piece whose span lies below `sealed_below`.
     pub fn roll_up(&mut self, sealed_below: u64) {
+        self.roll_up_logged(sealed_below, None);
+    }
+
+    /// [`GaugeTier::roll_up`], pushing every piece built onto `log`. A
+    /// piece built over damaged finer pieces is damaged too.
+    pub fn roll_up_logged(&mut self, sealed_below: u64, mut log: Option<&mut Vec<GaugeLogged>>) {
         if let Some(finest) = self.levels.first_mut() {
             finest.built_until = finest.built_until.max(sealed_below);
         }
@@ -72,10 +109,93 @@ impl GaugeTier {
                 continue;
             }
             let from = level.built_until;
+            let mut built: Vec<u64> = Vec::new();
             for (&s, agg) in finer.pieces.range(from..until) {
-                level.pieces.entry(s - s % span).or_default().merge(agg);
+                let start = s - s % span;
+                level.pieces.entry(start).or_default().merge(agg);
+                if built.last() != Some(&start) {
+                    built.push(start);
+                }
+            }
+            for &start in &built {
+                if finer.damaged.meets(start, start + span) {
+                    level.damaged.mark(start, start + span);
+                }
+                if let (Some(log), Some(p)) = (log.as_deref_mut(), level.pieces.get(&start)) {
+                    log.push((k, start, *p));
+                }
             }
             level.built_until = until;
+        }
+    }
+
+    /// Loads one stored record of `level` (in the order the files hold
+    /// them): a second adds to what its second holds; a rollup piece
+    /// replaces what its start holds unless it is a `late` delta, which
+    /// adds. Call [`GaugeTier::finish_load`] after the last.
+    pub fn load(&mut self, level: usize, start_s: u64, agg: &GaugeAgg, late: bool) {
+        let Some(l) = self.levels.get_mut(level) else { return };
+        if level == 0 || late {
+            l.pieces.entry(start_s).or_default().merge(agg);
+        } else {
+            l.pieces.insert(start_s, *agg);
+        }
+    }
+
+    /// Marks `[start_s, end_s)` of `level` damaged: its pieces there may
+    /// be incomplete, so queries cover the span from other levels or
+    /// report it.
+    pub fn mark_damaged(&mut self, level: usize, start_s: u64, end_s: u64) {
+        if let Some(l) = self.levels.get_mut(level) {
+            l.damaged.mark(start_s, end_s);
+        }
+    }
+
+    /// Ends a load, with `newest_s` the newest second stored (every second
+    /// up to it counts as sealed) and `retained` data time for retention:
+    /// every rollup span that the finer level retains whole and intact is
+    /// rebuilt from it (so a rollup a crash left unwritten, or whose late
+    /// deltas it cut short, is exact again), and pushed onto `log` where it
+    /// differs from the stored one. A span with damaged finer pieces keeps
+    /// its stored piece, or is damaged too when none is stored.
+    pub fn finish_load(&mut self, newest_s: u64, retained: u64, log: &mut Vec<GaugeLogged>) {
+        self.newest_s = self.newest_s.max(retained);
+        if let Some(finest) = self.levels.first_mut() {
+            finest.built_until = finest.built_until.max(newest_s + 1);
+        }
+        for k in 1..self.levels.len() {
+            let (finer, coarser) = self.levels.split_at_mut(k);
+            let (Some(finer), Some(level)) = (finer.last(), coarser.first_mut()) else { continue };
+            let span = u64::from(level.spec.span_s);
+            let until = finer.built_until - finer.built_until % span;
+            level.built_until = level.built_until.max(until);
+            let from = finer.spec.retained_from(self.newest_s).div_ceil(span) * span;
+            let mut starts: Vec<u64> =
+                finer.pieces.range(from..until).map(|(&s, _)| s - s % span).collect();
+            starts.extend(level.pieces.range(from..until).map(|(&s, _)| s));
+            starts.sort_unstable();
+            starts.dedup();
+            for start in starts {
+                if finer.damaged.meets(start, start + span) {
+                    if !level.pieces.contains_key(&start) {
+                        level.damaged.mark(start, start + span);
+                    }
+                    continue;
+                }
+                let mut agg = GaugeAgg::EMPTY;
+                for (_, a) in finer.pieces.range(start..start + span) {
+                    agg.merge(a);
+                }
+                // Intact finer data is the truth: a stored piece it does
+                // not support goes, a different one is replaced.
+                level.damaged.unmark(start, start + span);
+                if agg.is_empty() {
+                    level.pieces.remove(&start);
+                } else if level.pieces.get(&start) != Some(&agg) {
+                    level.pieces.insert(start, agg);
+                    log.push((k, start, agg));
+                }
+            }
         }
     }
 
@@ -92,6 +212,7 @@ impl GaugeTier {
             if level.pieces.first_key_value().is_some_and(|(&s, _)| s < from) {
                 level.pieces = level.pieces.split_off(&from);
             }
+            level.damaged.drop_below(from);
         }
     }
 
@@ -109,11 +230,19 @@ impl GaugeTier {
             .collect()
     }
 
-    /// Merges the fewest pieces that cover `[start_s, end_s)` into `acc`
-    /// (in time order) and returns the first covered second (past what no
-    /// retained level covers at the window's start) and the pieces merged.
-    pub fn add_window(&self, start_s: u64, end_s: u64, acc: &mut GaugeAgg) -> (u64, usize) {
-        let p = plan(&self.coverage(), start_s, end_s);
+    /// Merges the fewest intact pieces that cover `[start_s, end_s)` into
+    /// `acc` (in time order) and returns the first covered second (past
+    /// what no retained level covers at the window's start), the pieces
+    /// merged, and the seconds of the window that no intact piece covers
+    /// (damage found at open, see [`GaugeTier::mark_damaged`]).
+    pub fn add_window(&self, start_s: u64, end_s: u64, acc: &mut GaugeAgg) -> (u64, usize, u64) {
+        let levels = &self.levels;
+        let p = plan_around(
+            &self.coverage(),
+            &|li, a, b, out| levels[li].damaged.push_within(a, b, out),
+            start_s,
+            end_s,
+        );
         let mut covered_from = start_s;
         for &(a, b) in &p.uncovered {
             if a <= covered_from {
@@ -129,7 +258,8 @@ impl GaugeTier {
                 }
             }
         }
-        (covered_from.min(end_s), pieces)
+        let damaged = p.damaged.iter().map(|(a, b)| b - a).sum();
+        (covered_from.min(end_s), pieces, damaged)
     }
 
     /// The first second and end (exclusive) of the sealed data, if any.
@@ -180,6 +310,7 @@ pub struct GaugeStats {
     point_s: u64,
     warmup_s: u64,
     restarts: Vec<u64>,
+    damaged_s: u64,
 }
 
 impl GaugeStats {
@@ -201,7 +332,23 @@ impl GaugeStats {
             .filter(|w| w[0].1 > 0.0 && w[1].1 < w[0].1 * (1.0 - RESTART_DROP))
             .map(|w| w[1].0)
             .collect();
-        GaugeStats { agg, start_s, end_s, points, point_s, warmup_s, restarts }
+        GaugeStats { agg, start_s, end_s, points, point_s, warmup_s, restarts, damaged_s: 0 }
+    }
+
+    /// With `damaged_s` seconds of the window that no intact stored piece
+    /// covers (see [`GaugeStats::damaged_s`]).
+    #[must_use]
+    pub fn with_damaged_s(mut self, damaged_s: u64) -> GaugeStats {
+        self.damaged_s = damaged_s;
+        self
+    }
+
+    /// Seconds of the window that no intact stored piece covers (damage
+    /// that a store found at open): the aggregates may miss samples there.
+    /// 0 when the answer is whole.
+    #[must_use]
+    pub fn damaged_s(&self) -> u64 {
+        self.damaged_s
     }
 
     /// The point length for a window of `len_s` seconds (1 under ten
@@ -367,7 +514,7 @@ mod tests {
         t.advance(base + 2 * 3600 - 1);
         t.roll_up(base + 2 * 3600);
         let mut acc = GaugeAgg::EMPTY;
-        let (from, pieces) = t.add_window(base + 3600, base + 2 * 3600, &mut acc);
+        let (from, pieces, _) = t.add_window(base + 3600, base + 2 * 3600, &mut acc);
         assert_eq!((from, pieces), (base + 3600, 1));
         let mut acc = GaugeAgg::EMPTY;
         t.add_window(base, base + 2 * 3600, &mut acc);
@@ -470,7 +617,7 @@ mod tests {
                     b -= b % 3600;
                 }
                 let mut acc = GaugeAgg::EMPTY;
-                let (from, _) = t.add_window(a, b.max(a), &mut acc);
+                let (from, _, _) = t.add_window(a, b.max(a), &mut acc);
                 let mut exp = GaugeAgg::EMPTY;
                 let mut w: Vec<&(u64, f64, usize)> =
                     raw.iter().filter(|r| r.0 >= from && r.0 < b).collect();

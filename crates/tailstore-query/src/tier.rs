@@ -119,16 +119,16 @@ struct Level {
 
 /// Disjoint half-open spans of seconds, `start -> end`, none adjacent.
 #[derive(Debug, Default)]
-struct Spans(BTreeMap<u64, u64>);
+pub(crate) struct Spans(BTreeMap<u64, u64>);
 
 impl Spans {
     /// True when `s` is in a span.
-    fn covers(&self, s: u64) -> bool {
+    pub(crate) fn covers(&self, s: u64) -> bool {
         !self.0.is_empty() && self.0.range(..=s).next_back().is_some_and(|(_, &e)| e > s)
     }
 
     /// Adds `[a, b)`, merging it with the spans it touches.
-    fn mark(&mut self, mut a: u64, mut b: u64) {
+    pub(crate) fn mark(&mut self, mut a: u64, mut b: u64) {
         if a >= b {
             return;
         }
@@ -147,7 +147,7 @@ impl Spans {
     }
 
     /// Removes `[a, b)`.
-    fn unmark(&mut self, a: u64, b: u64) {
+    pub(crate) fn unmark(&mut self, a: u64, b: u64) {
         if self.0.is_empty() || a >= b {
             return;
         }
@@ -167,12 +167,12 @@ impl Spans {
     }
 
     /// True when a span meets `[a, b)`.
-    fn meets(&self, a: u64, b: u64) -> bool {
+    pub(crate) fn meets(&self, a: u64, b: u64) -> bool {
         !self.0.is_empty() && self.0.range(..b).next_back().is_some_and(|(_, &e)| e > a)
     }
 
     /// Pushes the parts of the spans inside `[a, b)` onto `out`, ascending.
-    fn push_within(&self, a: u64, b: u64, out: &mut Vec<(u64, u64)>) {
+    pub(crate) fn push_within(&self, a: u64, b: u64, out: &mut Vec<(u64, u64)>) {
         if self.0.is_empty() || a >= b {
             return;
         }
@@ -185,7 +185,7 @@ impl Spans {
     }
 
     /// Start of the first span that ends after `a`.
-    fn first_after(&self, a: u64) -> Option<u64> {
+    pub(crate) fn first_after(&self, a: u64) -> Option<u64> {
         if self.0.is_empty() {
             return None;
         }
@@ -194,7 +194,7 @@ impl Spans {
     }
 
     /// Drops the spans that end at or below `a`.
-    fn drop_below(&mut self, a: u64) {
+    pub(crate) fn drop_below(&mut self, a: u64) {
         if self.0.first_key_value().is_some_and(|(_, &e)| e <= a) {
             self.0.retain(|_, e| *e > a);
         }

@@ -1,9 +1,11 @@
 //! Record framing: a magic byte, the kind, the body length, a CRC-32C, the
-//! body. Two kinds: a series record names a series id for the rest of its
+//! body. Three kinds: a series record names a series id for the rest of its
 //! segment file; an interval record (a "chunk") holds one interval of one
-//! series, optionally zstd-compressed. See `docs/FORMAT.md`, "Records".
+//! request series, optionally zstd-compressed; a gauge record holds one
+//! piece of one gauge (its exact count, min, max, sum and last). See
+//! `docs/FORMAT.md`, "Records".
 
-use tailstore_hist::{Interval, Layout};
+use tailstore_hist::{GaugeAgg, Interval, Layout};
 
 use crate::codec::{decode_payload, encode_payload};
 use crate::error::ChunkError;
@@ -15,6 +17,8 @@ pub const RECORD_MAGIC: u8 = 0xE7;
 pub const KIND_SERIES: u8 = 1;
 /// Record kind: one interval.
 pub const KIND_INTERVAL: u8 = 2;
+/// Record kind: one piece of a gauge (format version 3, gauge files only).
+pub const KIND_GAUGE: u8 = 3;
 /// Largest record body (and decompressed payload) a reader accepts.
 pub const MAX_BODY_LEN: u64 = 64 << 20;
 /// Longest series name, in bytes.
@@ -34,7 +38,7 @@ fn bad_varint(field: &'static str) -> ChunkError {
 
 /// A record whose framing and checksum are valid (the payload of an
 /// interval record is not decoded yet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Record<'a> {
     /// Series `id` is `name` in the rest of this segment.
     Series {
@@ -56,6 +60,53 @@ pub enum Record<'a> {
         /// `Some(raw length)` when `stored` is a zstd frame.
         zstd: Option<usize>,
     },
+    /// One piece of gauge `series`, decoded (gauge files only).
+    Gauge {
+        /// The series id (defined by an earlier series record).
+        series: u64,
+        /// `(start - bucket start) / span`.
+        slot: u64,
+        /// A late delta (merges into the piece stored earlier for the same start).
+        late: bool,
+        /// The aggregates, `last_s` relative to the piece's start (the
+        /// scanner, which knows the start, makes it absolute).
+        agg: GaugeAgg,
+    },
+}
+
+/// Encodes a gauge record of series id `series` at `slot`: `agg` must hold
+/// a sample, finite values with `min <= last <= max`, and `last_s` at or
+/// after `start_s` (the piece's start); `None` otherwise.
+#[must_use]
+pub fn encode_gauge_record(
+    series: u64,
+    slot: u64,
+    start_s: u64,
+    agg: &GaugeAgg,
+    late: bool,
+) -> Option<Vec<u8>> {
+    if !gauge_agg_valid(agg) || agg.last_s < start_s {
+        return None;
+    }
+    let mut body = Vec::with_capacity(48);
+    put_varint(&mut body, series);
+    put_varint(&mut body, slot);
+    body.push(u8::from(late) * IF_LATE);
+    put_varint(&mut body, agg.count);
+    for v in [agg.min, agg.max, agg.sum, agg.last] {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    put_varint(&mut body, agg.last_s - start_s);
+    Some(frame(KIND_GAUGE, &body))
+}
+
+/// The checks a stored gauge piece passes (besides `last_s`, which needs
+/// the piece's span).
+fn gauge_agg_valid(a: &GaugeAgg) -> bool {
+    a.count >= 1
+        && [a.min, a.max, a.sum, a.last].iter().all(|v| v.is_finite())
+        && a.min <= a.last
+        && a.last <= a.max
 }
 
 fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
@@ -175,7 +226,7 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
     if magic != RECORD_MAGIC {
         return Err(ChunkError::BadMagic { found: magic, expected: RECORD_MAGIC });
     }
-    if kind != KIND_SERIES && kind != KIND_INTERVAL {
+    if !matches!(kind, KIND_SERIES | KIND_INTERVAL | KIND_GAUGE) {
         return Err(ChunkError::UnknownKind(kind));
     }
     let mut pos = 2;
@@ -214,6 +265,8 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
         let name = std::str::from_utf8(name)
             .map_err(|e| ChunkError::NameNotUtf8 { valid_up_to: e.valid_up_to() })?;
         Record::Series { id, name }
+    } else if kind == KIND_GAUGE {
+        parse_gauge_body(body)?
     } else {
         let series = get_varint(body, &mut p).ok_or_else(|| bad_varint("series id"))?;
         let slot = get_varint(body, &mut p).ok_or_else(|| bad_varint("slot"))?;
@@ -234,6 +287,44 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), ChunkError> {
         Record::Interval { series, slot, late: flags & IF_LATE != 0, stored, zstd }
     };
     Ok((rec, end))
+}
+
+/// The fields of a gauge record's body (`last_s` relative to the start).
+fn parse_gauge_body(body: &[u8]) -> Result<Record<'_>, ChunkError> {
+    let mut p = 0usize;
+    let series = get_varint(body, &mut p).ok_or_else(|| bad_varint("series id"))?;
+    let slot = get_varint(body, &mut p).ok_or_else(|| bad_varint("slot"))?;
+    let flags = *body.get(p).ok_or(ChunkError::MissingFlags)?;
+    p += 1;
+    if flags & !IF_LATE != 0 {
+        return Err(ChunkError::UnknownFlags { flags });
+    }
+    let count = get_varint(body, &mut p).ok_or_else(|| bad_varint("gauge count"))?;
+    let mut v = [0f64; 4];
+    for x in &mut v {
+        let b = body.get(p..).and_then(<[u8]>::first_chunk::<8>).ok_or(ChunkError::BadPayload {
+            offset: p,
+            reason: "gauge record ends in its values",
+        })?;
+        *x = f64::from_le_bytes(*b);
+        p += 8;
+    }
+    let last_off = get_varint(body, &mut p).ok_or_else(|| bad_varint("gauge last offset"))?;
+    if p != body.len() {
+        return Err(ChunkError::BadPayload {
+            offset: p,
+            reason: "bytes after the gauge record's fields",
+        });
+    }
+    let [min, max, sum, last] = v;
+    let agg = GaugeAgg { count, min, max, sum, last, last_s: last_off };
+    if !gauge_agg_valid(&agg) {
+        return Err(ChunkError::BadPayload {
+            offset: 0,
+            reason: "gauge piece without a sample, with a value not finite, or min <= last <= max broken",
+        });
+    }
+    Ok(Record::Gauge { series, slot, late: flags & IF_LATE != 0, agg })
 }
 
 /// Decompresses (when needed) and decodes the payload of an interval record
@@ -362,6 +453,46 @@ mod tests {
         assert_eq!(hex(&r), GOLDEN_INTERVAL);
     }
 
+    /// Golden bytes of a gauge record; the same hex is in docs/FORMAT.md.
+    #[test]
+    fn golden_gauge_record_and_every_flip_is_caught() {
+        let hex = |b: &[u8]| {
+            b.iter().fold(String::new(), |mut s, b| {
+                write!(s, "{b:02x}").unwrap();
+                s
+            })
+        };
+        let agg = GaugeAgg { count: 2, min: 1.0, max: 2.0, sum: 3.0, last: 2.0, last_s: 61 };
+        let r = encode_gauge_record(0, 1, 60, &agg, false).unwrap();
+        assert_eq!(hex(&r), GOLDEN_GAUGE);
+        let (rec, used) = parse_record(&r).unwrap();
+        assert_eq!(used, r.len());
+        assert_eq!(
+            rec,
+            Record::Gauge { series: 0, slot: 1, late: false, agg: GaugeAgg { last_s: 1, ..agg } }
+        );
+        for cut in 0..r.len() {
+            assert!(parse_record(&r[..cut]).is_err(), "cut {cut}");
+        }
+        for i in 0..r.len() {
+            let mut b = r.clone();
+            b[i] ^= 0x10;
+            assert!(parse_record(&b).is_err(), "flip byte {i}");
+        }
+        // What cannot be stored is refused.
+        for bad in [
+            GaugeAgg::EMPTY,
+            GaugeAgg { min: f64::NAN, ..agg },
+            GaugeAgg { last: 5.0, ..agg },
+            GaugeAgg { sum: f64::INFINITY, ..agg },
+        ] {
+            assert!(encode_gauge_record(0, 0, 0, &bad, false).is_none(), "{bad:?}");
+        }
+        assert!(encode_gauge_record(0, 0, 62, &agg, false).is_none(), "last before the start");
+    }
+
+    const GOLDEN_GAUGE: &str =
+        "e7032527e8ad7a00010002000000000000f03f00000000000000400000000000000840000000000000004001";
     const GOLDEN_SERIES: &str = "e70102009ad8ae0061";
     const GOLDEN_INTERVAL: &str = "e7020579b2b7a00001010000";
 }

@@ -12,15 +12,17 @@ use std::time::{Duration, Instant};
 use tailstore_hist::{Interval, Layout};
 
 use crate::chunk::{
-    encode_interval, encode_interval_record, encode_series_record, frame_interval, EncodedInterval,
+    encode_gauge_record, encode_interval, encode_interval_record, encode_series_record,
+    frame_interval, EncodedInterval,
 };
 use crate::codec::StoredInterval;
 use crate::error::{ChunkError, Error};
 use crate::index::{decode_index, encode_index, index_hint, index_path};
 use crate::mmap::Map;
 use crate::segment::{
-    bucket_len_s, check_header, parse_segment_name, read_entry, scan_segment, segment_header,
-    segment_name, span_s, Damage, Entry, SEGMENT_HEADER_LEN,
+    bucket_len_s, check_header, gauge_header, gauge_segment_name, parse_gauge_segment_name,
+    parse_segment_name, read_entry, scan_gauge_segment, scan_segment, segment_header, segment_name,
+    span_s, Damage, Entry, GaugePiece, SEGMENT_HEADER_LEN,
 };
 
 /// Name of the file holding the writer's pid (the lock itself is on the
@@ -232,6 +234,35 @@ pub struct DirScan {
     /// level (and series, when known): answers must not take the pieces
     /// found there as whole.
     pub lost: Vec<Lost>,
+    /// Every valid gauge piece of the gauge files (`docs/FORMAT.md`,
+    /// "Gauge files"), with its level, in file-name then file order.
+    pub gauges: Vec<(u8, GaugePiece)>,
+    /// Where damage in the gauge files may have taken gauge pieces: the
+    /// whole time bucket of a damaged file, for every gauge.
+    pub gauge_lost: Vec<Lost>,
+}
+
+/// The request and gauge segment files of `dir`: `(level, bucket, is a
+/// gauge file, path)`, sorted.
+fn all_segment_files(dir: &Path) -> Result<Vec<(u8, u64, bool, PathBuf)>, Error> {
+    let mut out = Vec::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io("read directory", dir)(e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(Error::io("read directory", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some((level, bucket)) = parse_segment_name(name) {
+            out.push((level, bucket, false, entry.path()));
+        } else if let Some((level, bucket)) = parse_gauge_segment_name(name) {
+            out.push((level, bucket, true, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn segment_files(dir: &Path) -> Result<Vec<(u8, u64, PathBuf)>, Error> {
@@ -319,7 +350,51 @@ fn scan(dir: &Path, layout: &Layout, decode: bool) -> Result<(DirScan, Vec<Inter
         files.push((level, bucket, path, map));
     }
     let segments = Arc::new(Segments { layout: *layout, files });
-    Ok((DirScan { records, segments, unindexed, report, lost }, intervals))
+    let (gauges, gauge_lost) = scan_gauge_files(dir, &mut report)?;
+    Ok((DirScan { records, segments, unindexed, report, lost, gauges, gauge_lost }, intervals))
+}
+
+/// Every valid gauge piece with its level, and the spans damage may have
+/// taken.
+type GaugeFiles = (Vec<(u8, GaugePiece)>, Vec<Lost>);
+
+/// Reads every gauge file of `dir` whole (they are small: one record of
+/// about 45 bytes per gauge and piece), adding what it read and what was
+/// damaged to `report`. A damaged file may have lost any piece of its time
+/// bucket (gauge files have no index to say which).
+fn scan_gauge_files(
+    dir: &Path,
+    report: &mut Report,
+) -> Result<GaugeFiles, Error> {
+    let mut pieces = Vec::new();
+    let mut lost = Vec::new();
+    for (level, bucket, gauge, path) in all_segment_files(dir)? {
+        if !gauge {
+            continue;
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read", &path)(e)),
+        };
+        let scan = scan_gauge_segment(&bytes, &path, level, bucket)?;
+        report.segments += 1;
+        report.bytes += bytes.len() as u64;
+        report.chunks_ok += scan.pieces.len();
+        report.intervals += scan.pieces.len();
+        report.recovered += scan.recovered;
+        if !scan.damage.is_empty() {
+            lost.push(Lost {
+                level,
+                series: None,
+                start_s: bucket,
+                end_s: bucket + bucket_len_s(level),
+            });
+        }
+        report.damaged.extend(scan.damage);
+        pieces.extend(scan.pieces.into_iter().map(|p| (level, p)));
+    }
+    Ok((pieces, lost))
 }
 
 /// Checks a directory: every record's framing, checksum and payload is
@@ -356,7 +431,9 @@ pub struct Writer {
     /// The directory, opened and `flock`ed for as long as the writer lives.
     _lock: File,
     opts: WriterOptions,
-    files: HashMap<(u8, u64), SegFile>,
+    /// Open segment files by `(level, bucket, gauge file)`: sorted, finer
+    /// levels come first.
+    files: HashMap<SegKey, SegFile>,
     last_fsync: Instant,
     clock: u64,
 }
@@ -376,7 +453,9 @@ pub fn is_store(dir: &Path) -> bool {
         entries.flatten().any(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name == LOCK_FILE || crate::segment::parse_segment_name(&name).is_some()
+            name == LOCK_FILE
+                || crate::segment::parse_segment_name(&name).is_some()
+                || parse_gauge_segment_name(&name).is_some()
         })
     })
 }
@@ -424,6 +503,14 @@ fn take_lock(dir: &Path, lock_path: &Path) -> Result<File, Error> {
     }
 }
 
+/// An open segment file: `(level, bucket start, is a gauge file)`.
+type SegKey = (u8, u64, bool);
+
+/// The path of the segment file `key` in `dir`.
+fn key_path(dir: &Path, (level, bucket, gauge): SegKey) -> PathBuf {
+    dir.join(if gauge { gauge_segment_name(level, bucket) } else { segment_name(level, bucket) })
+}
+
 /// Most segment files kept open at once (late data may touch old buckets).
 const MAX_OPEN: usize = 32;
 
@@ -467,17 +554,22 @@ impl Writer {
         &self.dir
     }
 
-    fn seg(&mut self, level: u8, bucket: u64) -> Result<&mut SegFile, Error> {
+    fn seg(&mut self, key: SegKey) -> Result<&mut SegFile, Error> {
         self.clock += 1;
-        if !self.files.contains_key(&(level, bucket)) {
+        if !self.files.contains_key(&key) {
             if self.files.len() >= MAX_OPEN {
                 self.close_least_used()?;
             }
-            let path = self.dir.join(segment_name(level, bucket));
-            let (file, ids) = open_for_append(&path, level, bucket, &self.opts.layout)?;
+            let path = key_path(&self.dir, key);
+            let (level, bucket, gauge) = key;
+            let (file, ids) = if gauge {
+                open_gauge_for_append(&path, level, bucket)?
+            } else {
+                open_for_append(&path, level, bucket, &self.opts.layout)?
+            };
             let next_id = ids.values().max().map_or(0, |m| m + 1);
             self.files.insert(
-                (level, bucket),
+                key,
                 SegFile {
                     file,
                     pending: Vec::new(),
@@ -492,7 +584,7 @@ impl Writer {
         }
         let clock = self.clock;
         // Inserted just above when missing.
-        let seg = self.files.get_mut(&(level, bucket)).expect("segment present");
+        let seg = self.files.get_mut(&key).expect("segment present");
         seg.last_used = clock;
         Ok(seg)
     }
@@ -502,7 +594,7 @@ impl Writer {
             return Ok(());
         };
         let Some(mut seg) = self.files.remove(&key) else { return Ok(()) };
-        let path = self.dir.join(segment_name(key.0, key.1));
+        let path = key_path(&self.dir, key);
         write_pending(&mut seg, &path)?;
         if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
             seg.file.sync_data().map_err(Error::io("fsync", &path))?;
@@ -561,7 +653,7 @@ impl Writer {
         let span = u64::from(span_s(level));
         for enc in intervals {
             let bucket = enc.start_s - enc.start_s % bucket_len_s(level);
-            let seg = self.seg(level, bucket)?;
+            let seg = self.seg((level, bucket, false))?;
             let id = if let Some(id) = seg.ids.get(series) {
                 *id
             } else {
@@ -581,6 +673,62 @@ impl Writer {
         Ok(())
     }
 
+    /// Queues pieces of gauge `series` at `level` (`(start, aggregates,
+    /// late)`, one gauge record each, in the gauge file of its time bucket,
+    /// after the series' definition the first time the file sees it); they
+    /// reach the file at the next [`Writer::flush`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSeriesName`] for a name that is empty or longer than
+    /// 65 535 bytes; [`Error::Encode`] for a piece that cannot be stored
+    /// (no sample, a value not finite, `min <= last <= max` broken, or its
+    /// last sample outside its span); [`Error::Io`] (or a version error)
+    /// when a gauge file cannot be opened, or another has to be closed to
+    /// make room and cannot be written.
+    pub fn append_gauge(
+        &mut self,
+        level: u8,
+        series: &str,
+        pieces: &[(u64, tailstore_hist::GaugeAgg, bool)],
+    ) -> Result<(), Error> {
+        let span = u64::from(span_s(level));
+        for (start_s, agg, late) in pieces {
+            let bucket = start_s - start_s % bucket_len_s(level);
+            let slot = (start_s - bucket) / span;
+            let rec = (agg.last_s < start_s + span)
+                .then(|| encode_gauge_record(0, slot, *start_s, agg, *late))
+                .flatten()
+                .ok_or_else(|| Error::Encode {
+                    path: self.dir.clone(),
+                    series: series.to_string(),
+                    reason: format!("gauge piece starting at {start_s} cannot be stored: {agg:?}"),
+                })?;
+            let seg = self.seg((level, bucket, true))?;
+            let id = if let Some(id) = seg.ids.get(series) {
+                *id
+            } else {
+                let id = seg.next_id;
+                let rec = encode_series_record(id, series)
+                    .ok_or(Error::InvalidSeriesName { len: series.len() })?;
+                seg.pending.extend_from_slice(&rec);
+                seg.ids.insert(Arc::from(series), id);
+                seg.next_id += 1;
+                id
+            };
+            // Encoded with id 0 above to validate before any state changed;
+            // framed again with the file's id (a few dozen bytes).
+            let rec = if id == 0 {
+                rec
+            } else {
+                encode_gauge_record(id, slot, *start_s, agg, *late).unwrap_or(rec)
+            };
+            seg.pending.extend_from_slice(&rec);
+            seg.touched = Instant::now();
+        }
+        Ok(())
+    }
+
     /// Writes everything queued, one `write` per file, then `fsync`s as the
     /// policy says. What a crash can lose is what was not yet flushed.
     ///
@@ -594,10 +742,10 @@ impl Writer {
     /// before stays written).
     pub fn flush(&mut self) -> Result<(), Error> {
         let dir = self.dir.clone();
-        let mut segs: Vec<(&(u8, u64), &mut SegFile)> = self.files.iter_mut().collect();
+        let mut segs: Vec<(&SegKey, &mut SegFile)> = self.files.iter_mut().collect();
         segs.sort_unstable_by_key(|(key, _)| **key);
-        for (&(level, bucket), seg) in segs {
-            write_pending(seg, &dir.join(segment_name(level, bucket)))?;
+        for (&key, seg) in segs {
+            write_pending(seg, &key_path(&dir, key))?;
         }
         let due = match self.opts.fsync {
             FsyncPolicy::Always => true,
@@ -605,9 +753,9 @@ impl Writer {
             FsyncPolicy::Never => false,
         };
         if due {
-            for (&(level, bucket), seg) in &mut self.files {
+            for (&key, seg) in &mut self.files {
                 if !seg.synced {
-                    let path = dir.join(segment_name(level, bucket));
+                    let path = key_path(&dir, key);
                     seg.file.sync_data().map_err(Error::io("fsync", &path))?;
                     seg.synced = true;
                 }
@@ -630,8 +778,8 @@ impl Writer {
     /// fails (the files closed before it stay closed), or a version or layout
     /// error from re-reading one.
     pub fn close_idle(&mut self, idle: Duration) -> Result<usize, Error> {
-        let due: Vec<(u8, u64)> = {
-            let mut v: Vec<(u8, u64)> = self
+        let due: Vec<SegKey> = {
+            let mut v: Vec<SegKey> = self
                 .files
                 .iter()
                 .filter(|(k, f)| {
@@ -647,13 +795,18 @@ impl Writer {
         for key in due {
             // Always Some: the keys were taken from the map just above.
             let Some(mut seg) = self.files.remove(&key) else { continue };
-            let path = self.dir.join(segment_name(key.0, key.1));
+            let path = key_path(&self.dir, key);
             write_pending(&mut seg, &path)?;
             if !seg.synced && self.opts.fsync != FsyncPolicy::Never {
                 seg.file.sync_data().map_err(Error::io("fsync", &path))?;
             }
             let late = seg.late;
             drop(seg);
+            // Gauge files are small and scanned whole at open: no index,
+            // no compaction (their late deltas merge as they load).
+            if key.2 {
+                continue;
+            }
             // A compaction writes the new file's index itself.
             if late
                 && compact_segment(&path, key.0, key.1, &self.opts.layout, self.opts.zstd_level)?
@@ -666,8 +819,9 @@ impl Writer {
         Ok(n)
     }
 
-    /// Removes, by unlink, every segment of `level` whose bucket ends at or
-    /// before `before_s`. Returns how many files were removed.
+    /// Removes, by unlink, every segment of `level` (request and gauge
+    /// files) whose bucket ends at or before `before_s`. Returns how many
+    /// files were removed.
     ///
     /// # Errors
     ///
@@ -675,9 +829,9 @@ impl Writer {
     /// removed (one already gone is not an error).
     pub fn remove_before(&mut self, level: u8, before_s: u64) -> Result<usize, Error> {
         let mut n = 0;
-        for (l, bucket, path) in segment_files(&self.dir)? {
+        for (l, bucket, gauge, path) in all_segment_files(&self.dir)? {
             if l == level && bucket + bucket_len_s(level) <= before_s {
-                self.files.remove(&(l, bucket));
+                self.files.remove(&(l, bucket, gauge));
                 match std::fs::remove_file(&path) {
                     Ok(()) => n += 1,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -851,6 +1005,52 @@ fn write_pending(seg: &mut SegFile, path: &Path) -> Result<(), Error> {
         seg.synced = false;
     }
     Ok(())
+}
+
+/// [`open_for_append`] for a gauge file: created with its header in
+/// place; an existing one's ids read; one with a torn or damaged header
+/// renamed aside and a fresh one started.
+fn open_gauge_for_append(
+    path: &Path,
+    level: u8,
+    bucket: u64,
+) -> Result<(File, HashMap<Arc<str>, u64>), Error> {
+    if !path.exists() {
+        let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
+        std::fs::write(&tmp, gauge_header(level)).map_err(Error::io("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(Error::io("open", path))?;
+        return Ok((file, HashMap::new()));
+    }
+    let mut file =
+        OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))?;
+    let mut bytes = Vec::new();
+    (&file).read_to_end(&mut bytes).map_err(Error::io("read", path))?;
+    if bytes.is_empty() {
+        file.write_all(&gauge_header(level)).map_err(Error::io("write", path))?;
+        return Ok((file, HashMap::new()));
+    }
+    // Another version is an error here too, not damage.
+    let scan = scan_gauge_segment(&bytes, path, level, bucket)?;
+    if bytes.first_chunk::<SEGMENT_HEADER_LEN>() == Some(&gauge_header(level)) {
+        let ids = scan.series.into_iter().map(|(id, name)| (name, id)).collect();
+        return Ok((file, ids));
+    }
+    drop(file);
+    let mut n = 0;
+    let aside = loop {
+        let p = path.with_extension(format!("seg.damaged-{n}"));
+        if !p.exists() {
+            break p;
+        }
+        n += 1;
+    };
+    std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
+    open_gauge_for_append(path, level, bucket)
 }
 
 /// Opens a segment for appending, writing the header of a new one, and

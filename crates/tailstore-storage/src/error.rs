@@ -124,7 +124,7 @@ pub enum ChunkError {
         expected: u8,
     },
     /// The kind byte names no record kind.
-    #[error("unknown record kind {0} (known: 1 series, 2 interval)")]
+    #[error("unknown record kind {0} (known: 1 series, 2 interval, 3 gauge)")]
     UnknownKind(u8),
     /// A varint of the record is truncated, non-canonical or over-long.
     #[error("bad varint ({field})")]

@@ -41,7 +41,10 @@ pub use dir::{
     Lost, Report, Segments, Writer, WriterOptions,
 };
 pub use error::{ChunkError, Error};
-pub use segment::{bucket_len_s, segment_name, span_s, Damage, Entry, FORMAT_VERSION, LEVELS};
+pub use segment::{
+    bucket_len_s, gauge_segment_name, segment_name, span_s, Damage, Entry, GaugePiece,
+    FORMAT_VERSION, GAUGE_FORMAT_VERSION, LEVELS,
+};
 
 /// The record codec and the segment scanner, for fuzz targets, the seed
 /// generator and crash and corruption tests that build or take apart files
@@ -50,10 +53,11 @@ pub use segment::{bucket_len_s, segment_name, span_s, Damage, Entry, FORMAT_VERS
 #[cfg(feature = "unstable-internals")]
 pub mod internals {
     pub use crate::chunk::{
-        decode_interval, encode_interval_record, encode_series_record, parse_record, Record,
+        decode_interval, encode_gauge_record, encode_interval_record, encode_series_record,
+        parse_record, Record,
     };
     pub use crate::codec::{decode_varint_pairs, encode_varint_pairs};
-    pub use crate::segment::{scan_segment, SegmentScan};
+    pub use crate::segment::{scan_gauge_segment, scan_segment, GaugeScan, SegmentScan};
 
     /// The header bytes of a new segment file of `level` for `layout` (for
     /// tools and tests that build segment files by hand).

@@ -254,6 +254,7 @@ pub fn scan_segment(
                     None
                 }
             },
+            Record::Gauge { .. } => Some("gauge record in a request segment"),
             Record::Interval { series, slot, late, stored, zstd } => {
                 match (scan.series.get(&series), slot < slots) {
                     (None, _) => Some("interval of an undefined series id"),
@@ -301,6 +302,161 @@ pub fn scan_segment(
                 scan.recovered += 1;
             }
             scan.valid_end = (pos + used) as u64;
+        }
+        pos += used;
+    }
+    Ok(scan)
+}
+
+/// Gauge segment magic, `"TAILGAU\0"`.
+pub const GAUGE_MAGIC: [u8; 8] = *b"TAILGAU\0";
+/// The version of gauge segment files (the store format version that
+/// added them; request segments stay at [`FORMAT_VERSION`]).
+pub const GAUGE_FORMAT_VERSION: u16 = 3;
+
+/// The gauge segment file name for `level` and the bucket containing `start_s`.
+#[must_use]
+pub fn gauge_segment_name(level: u8, start_s: u64) -> String {
+    let b = start_s - start_s % bucket_len_s(level);
+    format!("G{level}-{b:020}.seg")
+}
+
+/// Parses a gauge segment file name into `(level, bucket start)`.
+pub fn parse_gauge_segment_name(name: &str) -> Option<(u8, u64)> {
+    parse_segment_name(&format!("L{}", name.strip_prefix('G')?))
+}
+
+/// The 32-byte header of a new gauge segment of `level`: the magic, the
+/// version, the level, 17 zero bytes, the CRC.
+#[must_use]
+pub fn gauge_header(level: u8) -> [u8; SEGMENT_HEADER_LEN] {
+    let mut h = [0u8; SEGMENT_HEADER_LEN];
+    h[..8].copy_from_slice(&GAUGE_MAGIC);
+    h[OFF_VERSION..OFF_VERSION + 2].copy_from_slice(&GAUGE_FORMAT_VERSION.to_le_bytes());
+    h[OFF_LEVEL] = level;
+    let crc = crc32c::crc32c(&h[..OFF_CRC]);
+    h[OFF_CRC..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// One piece of a gauge found by a scan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GaugePiece {
+    /// The gauge.
+    pub series: Arc<str>,
+    /// Start of the piece (unix seconds).
+    pub start_s: u64,
+    /// A late delta (merges into the piece stored before it).
+    pub late: bool,
+    /// The aggregates (`last_s` absolute).
+    pub agg: tailstore_hist::GaugeAgg,
+}
+
+/// The result of scanning one gauge segment's bytes.
+#[derive(Debug, Default)]
+pub struct GaugeScan {
+    /// Valid gauge pieces, in file order.
+    pub pieces: Vec<GaugePiece>,
+    /// Series ids defined in the file, and their names.
+    pub series: HashMap<u64, Arc<str>>,
+    /// Damaged regions, in file order.
+    pub damage: Vec<Damage>,
+    /// Valid records found after a damaged region.
+    pub recovered: usize,
+}
+
+/// Scans a gauge segment's bytes (`docs/FORMAT.md`, "Gauge files"): every
+/// record's framing and CRC, the series dictionary, every gauge piece
+/// decoded. A newer version is an error; anything else wrong is damage:
+/// reported, skipped, and the scan resumes at the next record magic. Never
+/// panics, whatever the bytes.
+///
+/// # Errors
+///
+/// [`Error::UnsupportedVersion`] for a gauge segment of another version.
+pub fn scan_gauge_segment(
+    bytes: &[u8],
+    path: &Path,
+    level: u8,
+    bucket_s: u64,
+) -> Result<GaugeScan, Error> {
+    let mut scan = GaugeScan::default();
+    let damage = |offset: usize, skipped: usize, reason: &str| Damage {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        skipped: skipped as u64,
+        reason: reason.to_string(),
+    };
+    let header = match bytes.first_chunk::<SEGMENT_HEADER_LEN>() {
+        None if bytes.is_empty() => Err("empty gauge segment file (no header): its data never reached the disk, e.g. a power loss"),
+        None => Err("truncated gauge segment header"),
+        Some(h) if h[..8] != GAUGE_MAGIC => Err("bad gauge segment magic"),
+        Some(h) if crc32c::crc32c(&h[..OFF_CRC]) != u32::from_le_bytes([h[OFF_CRC], h[OFF_CRC + 1], h[OFF_CRC + 2], h[OFF_CRC + 3]]) => {
+            Err("gauge segment header checksum mismatch")
+        }
+        Some(h) => {
+            let version = u16::from_le_bytes([h[OFF_VERSION], h[OFF_VERSION + 1]]);
+            if version != GAUGE_FORMAT_VERSION {
+                return Err(Error::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    version,
+                    supported: GAUGE_FORMAT_VERSION,
+                });
+            }
+            if *h == gauge_header(level) {
+                Ok(())
+            } else {
+                Err("gauge segment level differs from its file name, or reserved bytes are set")
+            }
+        }
+    };
+    if let Err(reason) = header {
+        scan.damage.push(damage(0, bytes.len(), reason));
+        return Ok(scan);
+    }
+    let span_len = u64::from(span_s(level));
+    let slots = bucket_len_s(level) / span_len;
+    let mut pos = SEGMENT_HEADER_LEN;
+    while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+        let (rec, used) = match parse_record(rest) {
+            Ok(r) => r,
+            Err(e) => {
+                let after = rest.get(1..).unwrap_or_default();
+                let next = memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i);
+                scan.damage.push(damage(pos, next - pos, &e.to_string()));
+                pos = next;
+                continue;
+            }
+        };
+        let after_damage = !scan.damage.is_empty();
+        let bad = match rec {
+            Record::Series { id, name } => match scan.series.get(&id) {
+                Some(old) if **old != *name => Some("series id defined twice, with another name"),
+                Some(_) => None,
+                None => {
+                    scan.series.insert(id, Arc::from(name));
+                    None
+                }
+            },
+            Record::Interval { .. } => Some("request interval record in a gauge segment"),
+            Record::Gauge { series, slot, late, mut agg } => {
+                match (scan.series.get(&series), slot < slots, agg.last_s < span_len) {
+                    (None, _, _) => Some("gauge piece of an undefined series id"),
+                    (_, false, _) => Some("gauge piece starts outside the file's time bucket"),
+                    (_, _, false) => Some("gauge piece's last sample lies outside its span"),
+                    (Some(name), true, true) => {
+                        let start_s = bucket_s + slot * span_len;
+                        agg.last_s += start_s;
+                        scan.pieces.push(GaugePiece { series: name.clone(), start_s, late, agg });
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(reason) = bad {
+            scan.damage.push(damage(pos, used, reason));
+        } else if after_damage {
+            scan.recovered += 1;
         }
         pos += used;
     }

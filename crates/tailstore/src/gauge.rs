@@ -24,25 +24,61 @@ pub(crate) struct GaugeInner {
 
 /// A new gauge of `inner`.
 pub(crate) fn new_gauge(inner: &Inner, name: &str) -> GaugeInner {
+    new_gauge_from(inner, name, 0)
+}
+
+/// A new gauge of `inner` whose seconds below `sealed_below` count as
+/// sealed (stored by an earlier run: a value set there is a late delta).
+pub(crate) fn new_gauge_from(inner: &Inner, name: &str, sealed_below: u64) -> GaugeInner {
     let clock: Arc<dyn Clock> = inner.timeline.clone();
     GaugeInner {
         name: Arc::from(name),
-        recorder: GaugeRecorder::new(0, clock),
+        recorder: GaugeRecorder::new(sealed_below, clock),
         tier: Mutex::new(GaugeTier::new(&inner.opts.levels(inner.durable))),
     }
 }
 
+/// A gauge piece to persist: `(level, start, aggregates, late delta)`.
+pub(crate) type GaugePersist = (u8, u64, GaugeAgg, bool);
+
 impl GaugeInner {
-    /// Seals what is due into the tier and builds the rollups.
-    pub(crate) fn seal(&self, seal_below: u64, live_seal_below: u64, retained: u64) {
+    /// Seals what is due into the tier and builds the rollups; with
+    /// `persist`, pushes what a durable store writes: sealed seconds, late
+    /// seconds and the rollup deltas they make (late deltas), and the
+    /// rollup pieces built.
+    pub(crate) fn seal(
+        &self,
+        seal_below: u64,
+        live_seal_below: u64,
+        retained: u64,
+        mut persist: Option<&mut Vec<GaugePersist>>,
+    ) {
         let mut tier = self.tier.lock();
         let sealed = self.recorder.seal(seal_below, live_seal_below);
         tier.advance(retained);
-        for (second, agg) in sealed.seconds.iter().chain(&sealed.late) {
-            tier.insert(*second, agg);
+        let mut log = Vec::new();
+        for (batch, late) in [(&sealed.seconds, false), (&sealed.late, true)] {
+            for (second, agg) in batch {
+                log.clear();
+                tier.insert_logged(*second, agg, persist.is_some().then_some(&mut log));
+                if let Some(out) = persist.as_deref_mut() {
+                    for &(k, start, a) in &log {
+                        out.push((level_u8(k), start, a, late || k > 0));
+                    }
+                }
+            }
         }
-        tier.roll_up(sealed.below);
+        log.clear();
+        tier.roll_up_logged(sealed.below, persist.is_some().then_some(&mut log));
+        if let Some(out) = persist {
+            out.extend(log.iter().map(|&(k, start, a)| (level_u8(k), start, a, false)));
+        }
     }
+}
+
+/// A tier level as the writer's level number (there are three).
+fn level_u8(k: usize) -> u8 {
+    u8::try_from(k).unwrap_or(u8::MAX)
 }
 
 /// A cheap, cloneable handle to one gauge; `Send + Sync`.
@@ -170,6 +206,7 @@ impl GaugeQuery<'_> {
         let step_s = GaugeStats::point_s_for(end_s - start_s);
         let mut agg = GaugeAgg::EMPTY;
         let mut covered = start_s;
+        let mut damaged_s = 0u64;
         // Per target: (covered start, unsealed seconds), and the points'
         // aggregates, summed over the targets.
         let first = start_s - start_s % step_s;
@@ -177,8 +214,9 @@ impl GaugeQuery<'_> {
         let mut points = vec![GaugeAgg::EMPTY; n_points];
         for g in &targets {
             let tier = g.tier.lock();
-            let (from, _) = tier.add_window(start_s, end_s, &mut agg);
+            let (from, _, damaged) = tier.add_window(start_s, end_s, &mut agg);
             covered = covered.max(from);
+            damaged_s += damaged;
             let mut unsealed: Vec<(u64, GaugeAgg)> = Vec::new();
             // Under the tier lock: nothing moves from unsealed to sealed
             // between the two reads.
@@ -204,6 +242,7 @@ impl GaugeQuery<'_> {
             .enumerate()
             .filter_map(|(k, p)| Some((first + k as u64 * step_s, p.mean()?)))
             .collect();
-        Ok(GaugeStats::new(agg, covered, end_s, points, step_s, whole_seconds(self.warmup)))
+        Ok(GaugeStats::new(agg, covered, end_s, points, step_s, whole_seconds(self.warmup))
+            .with_damaged_s(damaged_s))
     }
 }

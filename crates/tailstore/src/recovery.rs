@@ -190,6 +190,68 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     }
 }
 
+/// Loads the gauge pieces of a directory scan into gauge tiers (the
+/// records of one piece, in file order, by the rule of
+/// [`tailstore_query::GaugeTier::load`]); marks what damage may have taken;
+/// rebuilds each rollup span its finer level retains whole and intact, and
+/// re-persists the rebuilt pieces that differ from the stored ones (a
+/// crash between the writes of a second and of its rollup).
+pub(crate) fn load_gauges(inner: &Inner, disk: &DirScan) {
+    if disk.gauges.is_empty() {
+        return;
+    }
+    let levels = inner.opts.levels(inner.durable).len();
+    let mut newest = 0u64;
+    let mut ends = NewestSeconds::new();
+    let mut by_name: HashMap<Arc<str>, Vec<(u8, &tailstore_storage::GaugePiece)>> = HashMap::new();
+    for (level, p) in &disk.gauges {
+        if usize::from(*level) >= levels {
+            continue;
+        }
+        let end = p.agg.last_s.max(p.start_s);
+        newest = newest.max(end);
+        if end >= ends.entry() {
+            ends.insert(end);
+        }
+        by_name.entry(p.series.clone()).or_default().push((*level, p));
+    }
+    inner.timeline.newest.fetch_max(newest, Relaxed);
+    inner.timeline.note_newest(&ends);
+    let retained = inner.timeline.publish_retention();
+    let mut names: Vec<Arc<str>> = by_name.keys().cloned().collect();
+    names.sort();
+    let mut map = inner.gauges.write();
+    for name in names {
+        let pieces = by_name.remove(&name).expect("name listed from the map");
+        let g = Arc::new(crate::gauge::new_gauge_from(inner, &name, newest + 1));
+        let mut log = Vec::new();
+        {
+            let mut tier = g.tier.lock();
+            for (level, p) in pieces {
+                tier.load(usize::from(level), p.start_s, &p.agg, p.late);
+            }
+            for lost in &disk.gauge_lost {
+                tier.mark_damaged(
+                    usize::from(lost.level),
+                    lost.start_s,
+                    lost.end_s.min(newest + 1),
+                );
+            }
+            tier.finish_load(newest, retained, &mut log);
+            tier.advance(retained);
+        }
+        if let (Some(st), false) = (&inner.storage, log.is_empty()) {
+            let mut st = st.lock();
+            for (k, start, agg) in log {
+                let level = u8::try_from(k).unwrap_or(u8::MAX);
+                let r = st.writer.append_gauge(level, &name, &[(start, agg, false)]);
+                st.note(r);
+            }
+        }
+        map.insert(name, g);
+    }
+}
+
 /// Per series and level, `(start, late, ref)` of each record, in file order.
 type Recs = Vec<(u64, bool, PieceRef)>;
 

@@ -148,8 +148,29 @@ pub(crate) fn seal_pass(inner: &Inner, force: bool) {
     // bounds even while it is idle.
     let gauges: Vec<Arc<crate::gauge::GaugeInner>> =
         inner.gauges.read().values().cloned().collect();
+    let mut persist = Vec::new();
     for g in &gauges {
-        g.seal(seal_below, live_seal_below, retained);
+        persist.clear();
+        g.seal(
+            seal_below,
+            live_seal_below,
+            retained,
+            inner.storage.is_some().then_some(&mut persist),
+        );
+        if let (Some(st), false) = (&inner.storage, persist.is_empty()) {
+            let mut st = st.lock();
+            for level in 0..LEVELS {
+                let pieces: Vec<(u64, tailstore_hist::GaugeAgg, bool)> = persist
+                    .iter()
+                    .filter(|p| p.0 == level)
+                    .map(|&(_, start, agg, late)| (start, agg, late))
+                    .collect();
+                if !pieces.is_empty() {
+                    let r = st.writer.append_gauge(level, &g.name, &pieces);
+                    st.note(r);
+                }
+            }
+        }
     }
     // Every ring was drained above: what they held is in the newest
     // seconds now.

@@ -274,6 +274,7 @@ impl Store {
         });
         if let Some(scan) = &scan {
             recovery::load(&inner, scan);
+            recovery::load_gauges(&inner, scan);
         }
         let ticker = Arc::new(TickerGuard::start(&inner));
         Store { ticker, inner }
