@@ -262,14 +262,25 @@ fn crash_child() {
             .unwrap();
     let start: u64 = std::env::var("TAILSTORE_CRASH_START").unwrap().parse().unwrap();
     let mut out = std::io::stdout();
+    let gauge = store.gauge("process_resident_memory_bytes");
     for s in start.. {
         record_second(&store, s, 3);
+        for v in gauge_values(s) {
+            gauge.set_at_unix(s, v);
+        }
         if s % 4 == 0 {
             store.flush().unwrap();
             writeln!(out, "flushed {s}").unwrap();
             out.flush().unwrap();
         }
     }
+}
+
+/// The gauge values the crash child sets in second `s`.
+fn gauge_values(s: u64) -> [f64; 2] {
+    #[expect(clippy::cast_precision_loss, reason = "seconds of the test are far below 2^53")]
+    let v = (s % 1000) as f64 * 1.0e6;
+    [v, v + 0.5]
 }
 
 /// Requests per `(series index, second)` present in `[a, b)`.
@@ -341,6 +352,23 @@ fn kill_9_at_random_moments() {
                         "trial {trial}: flushed {k}/{s} lost"
                     );
                 }
+            }
+        }
+        // The gauge: every second present is whole, every flushed one present.
+        for s in next_start..=newest.max(next_start) {
+            let g = store
+                .gauge_query(Selector::exact("process_resident_memory_bytes"))
+                .between(secs(s), secs(s + 1))
+                .run()
+                .unwrap();
+            let [a, b] = gauge_values(s);
+            let whole = (g.count(), g.min(), g.max(), g.sum(), g.last());
+            if g.count() > 0 || flushed.is_some_and(|f| s <= f) {
+                assert_eq!(
+                    whole,
+                    (2, Some(a), Some(b), a + b, Some(b)),
+                    "trial {trial}: gauge second {s} (flushed up to {flushed:?})"
+                );
             }
         }
         // The next child continues after everything present.

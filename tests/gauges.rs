@@ -540,3 +540,35 @@ fn a_damaged_gauge_file_is_reported_and_never_answers_short_in_silence() {
     assert_eq!(st.damaged_s(), 0);
     check(&st, &raw, "the damaged hour, from its minutes");
 }
+
+/// Retention removes whole gauge files, as it does segments: past the 1 s
+/// level's retention the seconds' files go, and the minutes still answer.
+#[test]
+fn retention_removes_old_gauge_files_and_the_minutes_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options::default().manual_seal(true).retention(Duration::from_secs(3600));
+    let base = hour_ago(6);
+    let end = base + 5 * 3600;
+    let raw = {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        let raw = feed_durable(&store, "queue_depth", base, end, 3);
+        store.flush().unwrap();
+        store.close().unwrap();
+        raw
+    };
+    let g0: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("G0-"))
+        .collect();
+    assert!(!g0.contains(&tailstore_storage::gauge_segment_name(0, base)), "{g0:?}");
+    assert!(g0.contains(&tailstore_storage::gauge_segment_name(0, end - 1)), "{g0:?}");
+    let store = Store::open_read_only(dir.path(), opts()).unwrap();
+    let st = store
+        .gauge_query(Selector::exact("queue_depth"))
+        .between(secs(base + 60), secs(base + 3600 + 120))
+        .run()
+        .unwrap();
+    assert_eq!((st.start_s(), st.damaged_s()), (base + 60, 0));
+    check(&st, &raw, "minutes past the seconds' retention");
+}

@@ -82,8 +82,8 @@ enum Command {
     ///
     /// Example: tailstore query-range --store ./st --match '/models/.*' --start 1764547200 --end 1764550800 --step 1m --window 5m --json
     QueryRange(RangeArgs),
-    /// The series in a store, with their kind (requests or gauge; gauges are not persisted
-    /// yet), time ranges and counts (requests, or gauge values).
+    /// The series in a store, with their kind (requests or gauge), time ranges and counts
+    /// (requests, or gauge values).
     ///
     /// Example: tailstore series --store ./st --json
     Series(StoreArg),

@@ -362,10 +362,7 @@ type GaugeFiles = (Vec<(u8, GaugePiece)>, Vec<Lost>);
 /// about 45 bytes per gauge and piece), adding what it read and what was
 /// damaged to `report`. A damaged file may have lost any piece of its time
 /// bucket (gauge files have no index to say which).
-fn scan_gauge_files(
-    dir: &Path,
-    report: &mut Report,
-) -> Result<GaugeFiles, Error> {
+fn scan_gauge_files(dir: &Path, report: &mut Report) -> Result<GaugeFiles, Error> {
     let mut pieces = Vec::new();
     let mut lost = Vec::new();
     for (level, bucket, gauge, path) in all_segment_files(dir)? {
@@ -1194,6 +1191,71 @@ mod tests {
             .map(|p| p.display().to_string())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    /// Gauge pieces go to gauge files: a reopened writer goes on with the
+    /// file's dictionary, a torn header is renamed aside, pieces that cannot
+    /// be stored are refused, retention removes gauge files too.
+    #[test]
+    fn gauge_files_append_reopen_set_aside_and_expire() {
+        use tailstore_hist::GaugeAgg;
+        let dir = tempfile::tempdir().unwrap();
+        let agg =
+            |v: f64, s: u64| GaugeAgg { count: 1, min: v, max: v, sum: v, last: v, last_s: s };
+        let t = 7_200;
+        {
+            let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+            w.append_gauge(0, "a", &[(t, agg(1.0, t), false), (t + 1, agg(2.0, t + 1), false)])
+                .unwrap();
+            w.append_gauge(0, "b", &[(t, agg(3.0, t), false)]).unwrap();
+            w.append_gauge(1, "a", &[(t, agg(1.5, t + 1), false)]).unwrap();
+            // Not storable: a last second outside the span, a NaN, no sample.
+            for bad in [agg(1.0, t + 1), agg(f64::NAN, t), GaugeAgg::EMPTY] {
+                let r = w.append_gauge(0, "a", &[(t, bad, false)]);
+                assert!(matches!(r, Err(Error::Encode { .. })), "{bad:?}: {r:?}");
+            }
+            w.flush().unwrap();
+        }
+        {
+            let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+            w.append_gauge(0, "c", &[(t + 2, agg(4.0, t + 2), false)]).unwrap();
+            w.append_gauge(0, "a", &[(t, agg(9.0, t), true)]).unwrap();
+            w.flush().unwrap();
+        }
+        let scan = scan_dir(dir.path(), &Layout::default()).unwrap();
+        assert!(scan.report.is_clean(), "{:?}", scan.report.damaged);
+        let got: Vec<(u8, &str, u64, f64, bool)> = scan
+            .gauges
+            .iter()
+            .map(|(l, p)| (*l, &*p.series, p.start_s, p.agg.sum, p.late))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, "a", t, 1.0, false),
+                (0, "a", t + 1, 2.0, false),
+                (0, "b", t, 3.0, false),
+                (0, "c", t + 2, 4.0, false),
+                (0, "a", t, 9.0, true),
+                (1, "a", t, 1.5, false),
+            ]
+        );
+        // A torn header: damage for check, set aside by the next writer.
+        let g0 = dir.path().join(gauge_segment_name(0, t));
+        std::fs::write(&g0, &std::fs::read(&g0).unwrap()[..20]).unwrap();
+        assert!(!check(dir.path(), &Layout::default()).unwrap().is_clean());
+        {
+            let mut w = Writer::open(dir.path(), WriterOptions::default()).unwrap();
+            w.append_gauge(0, "a", &[(t + 5, agg(5.0, t + 5), false)]).unwrap();
+            w.flush().unwrap();
+            assert!(g0.with_extension("seg.damaged-0").exists());
+            let scan = scan_dir(dir.path(), &Layout::default()).unwrap();
+            assert!(scan.report.is_clean());
+            assert_eq!(scan.gauges.iter().filter(|(l, _)| *l == 0).count(), 1);
+            // Retention: the level-0 gauge file of that hour goes.
+            assert_eq!(w.remove_before(0, t + 3_600).unwrap(), 1);
+            assert!(!g0.exists());
+        }
     }
 
     #[test]

@@ -45,8 +45,8 @@
 //!   count, min, max, sum and last of values sampled over time, with the same
 //!   rollups, lateness and retention; queried with [`Store::gauge_query`] into
 //!   [`GaugeStats`] (growth per hour, restarts). [`Store::sample_process`]
-//!   sets the process's CPU, memory and threads. Gauges are not persisted
-//!   yet: a durable store keeps them in memory only.
+//!   sets the process's CPU, memory and threads. A durable store persists
+//!   them in gauge files (`docs/FORMAT.md`, version 3).
 //! * Nothing panics on data: latencies above the layout's range are clamped
 //!   and counted, status codes >= 1000 are recorded as 0 and counted.
 #![forbid(unsafe_code)]

@@ -450,9 +450,8 @@ impl Store {
     /// # Ok::<(), tailstore::Error>(())
     /// ```
     ///
-    /// **Not persisted yet**: a durable store ([`Store::open`]) keeps its
-    /// gauges in memory only, and they are gone when it closes (the on-disk
-    /// format has no gauge record yet).
+    /// A durable store ([`Store::open`]) persists its gauges (in gauge files,
+    /// `docs/FORMAT.md` "Gauge files"), like its request series.
     #[must_use]
     pub fn gauge(&self, name: &str) -> Gauge {
         let inner = &self.inner;
