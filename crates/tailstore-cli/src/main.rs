@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
-use tailstore::format::{fmt_ms, fmt_percent, fmt_rate, quantile_key};
+use tailstore::format::{fmt_float, fmt_ms, fmt_percent, fmt_rate, quantile_key};
 use tailstore::{ErrorSet, Options, Selector, SeriesKind, Store, MAX_RANGE_POINTS};
 use tailstore_ingest::{Format, LatencySource, ParserOptions, SeriesBy, FORMATS};
 
@@ -243,7 +243,7 @@ struct ReplayArgs {
     /// requests are then counted again.
     #[arg(long)]
     force: bool,
-    /// Print `{"lines":…,"ingested":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
+    /// Print `{"lines":…,"ingested":…,"gauge_samples":…,"rejected":…,"future":…,"late":…,"clamped":…,"series":…,"overflowed":…,"first_ts":…,"last_ts":…}`.
     #[arg(long)]
     json: bool,
     /// Also write the HTML dashboard of the replayed range to this file (as `tailstore report`).
@@ -279,7 +279,7 @@ struct StoreArg {
 
 /// The store and the series a query reads.
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern"])))]
+#[command(group(clap::ArgGroup::new("sel").required(true).args(["series", "pattern", "gauge"])))]
 struct Target {
     /// Store directory.
     #[arg(long)]
@@ -290,6 +290,9 @@ struct Target {
     /// Every series whose whole name matches this regex (merged exactly).
     #[arg(long = "match", value_name = "REGEX")]
     pattern: Option<String>,
+    /// `query` only: this gauge (count, min, max, mean, last, growth per hour, restarts).
+    #[arg(long, value_name = "NAME")]
+    gauge: Option<String>,
 }
 
 impl Target {
@@ -297,6 +300,9 @@ impl Target {
     /// that the store does not hold is an error (a typo would otherwise
     /// answer an empty window that looks like no traffic).
     fn open(&self) -> Result<(Store, Selector)> {
+        if self.gauge.is_some() {
+            bail!("--gauge works with `tailstore query` only; give --series or --match here");
+        }
         let store = open_store(&self.store)?;
         if let Some(s) = &self.series {
             if !store.has_series(s) {
@@ -673,6 +679,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
             json!({
                 "lines": totals.lines,
                 "ingested": totals.ingested,
+                "gauge_samples": totals.gauge_samples,
                 "rejected": totals.bad + st.rejected,
                 "future": st.future,
                 "late": st.late,
@@ -691,7 +698,7 @@ fn cmd_replay(args: &ReplayArgs) -> Result<ExitCode> {
         eprintln!("tailstore: {} bad lines (--strict)", totals.bad);
         return Ok(ExitCode::from(1));
     }
-    if totals.bad > 0 && totals.ingested == 0 {
+    if totals.bad > 0 && totals.ingested == 0 && totals.gauge_samples == 0 {
         eprintln!("tailstore: every one of the {} lines was bad: nothing replayed", totals.bad);
         return Ok(ExitCode::from(1));
     }
@@ -771,6 +778,13 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
         last + 1 - first,
         humantime::format_rfc3339_seconds(from)
     );
+    if t.gauge_samples > 0 {
+        outln!(
+            "{} gauge samples ({}): see `tailstore query --gauge NAME`",
+            t.gauge_samples,
+            store.gauge_names().join(", ")
+        );
+    }
     outln!(
         "{:<40} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}  top statuses",
         "series",
@@ -814,6 +828,9 @@ fn summary(store: &Store, t: &replay::Totals) -> Result<()> {
 }
 
 fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
+    if let Some(name) = &args.target.gauge {
+        return cmd_query_gauge(args, name);
+    }
     let (store, sel) = args.target.open()?;
     let qs = parse_quantiles(&args.quantiles)?;
     let mut q = store.query(sel);
@@ -864,6 +881,63 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
         }
     }
     Ok(if w.damaged_s() > 0 { ExitCode::from(EXIT_DAMAGED) } else { ExitCode::SUCCESS })
+}
+
+/// `query --gauge NAME`: a gauge's aggregates over the window.
+fn cmd_query_gauge(args: &QueryArgs, name: &str) -> Result<ExitCode> {
+    let store = open_store(&args.target.store)?;
+    if !store.gauge_names().iter().any(|g| g == name) {
+        bail!("gauge {name:?} is not in store {}", args.target.store.display());
+    }
+    let q = store.gauge_query(Selector::exact(name));
+    let q = match (&args.start, &args.end, &args.last) {
+        (Some(start), Some(end), _) => q.between(parse_time(start)?, parse_time(end)?),
+        (_, _, Some(last)) => {
+            let q = q.last(parse_duration(last)?);
+            match &args.at {
+                Some(at) => q.ending_at(parse_time(at)?),
+                None => q,
+            }
+        }
+        _ => bail!("give --start T --end T, or --last D [--at T]"),
+    };
+    let st = q.run()?;
+    if args.json {
+        outln!(
+            "{}",
+            json!({
+                "gauge": name,
+                "start": st.start_s(),
+                "end": st.end_s(),
+                "count": st.count(),
+                "min": st.min(),
+                "max": st.max(),
+                "mean": st.mean(),
+                "last": st.last(),
+                "growth_pct_per_hour": st.growth_pct_per_hour(),
+                "restarts": st.restarts_s(),
+                "damaged_s": st.damaged_s(),
+            })
+        );
+    } else {
+        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_float);
+        outln!("gauge    {name}");
+        outln!("window   [{}, {}) = {} s", st.start_s(), st.end_s(), st.end_s() - st.start_s());
+        outln!("count    {}", st.count());
+        outln!("min/mean/max {} / {} / {}", f(st.min()), f(st.mean()), f(st.max()));
+        outln!("last     {}", f(st.last()));
+        outln!("growth   {} %/h", f(st.growth_pct_per_hour()));
+        let restarts: Vec<String> = st.restarts_s().iter().map(u64::to_string).collect();
+        outln!("restarts {}", if restarts.is_empty() { "none".into() } else { restarts.join(" ") });
+        if st.damaged_s() > 0 {
+            eprintln!(
+                "tailstore: warning: {} s of the window have no intact stored piece (damaged \
+                 gauge files, see `tailstore check`): the answer covers the other seconds only",
+                st.damaged_s()
+            );
+        }
+    }
+    Ok(if st.damaged_s() > 0 { ExitCode::from(EXIT_DAMAGED) } else { ExitCode::SUCCESS })
 }
 
 fn cmd_series(args: &StoreArg) -> Result<ExitCode> {

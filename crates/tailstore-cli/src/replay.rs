@@ -69,6 +69,8 @@ pub struct Totals {
     pub lines: u64,
     /// Requests recorded.
     pub ingested: u64,
+    /// Gauge samples recorded (JSON lines `{"gauge": …, "value": …}`).
+    pub gauge_samples: u64,
     /// Lines that did not parse.
     pub bad: u64,
     /// Requests without a known latency (counted in rate/status only).
@@ -151,6 +153,7 @@ struct Block {
 struct WorkerTotals {
     lines: u64,
     ingested: u64,
+    gauge_samples: u64,
     bad: u64,
     unknown_latency: u64,
     first_ts: Option<u64>,
@@ -399,9 +402,15 @@ fn work(
     let mut t = WorkerTotals::default();
     let mut series = Known::default();
     let mut staged: Vec<Staged> = Vec::new();
+    // Gauges met by this worker (name -> index into `gauges`), and the
+    // samples of a block: (gauge, second, value).
+    let mut gauge_index: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
+    let mut gauges: Vec<(String, Option<tailstore::Gauge>)> = Vec::new();
+    let mut staged_gauges: Vec<(usize, u64, f64)> = Vec::new();
     for block in rx {
         let bytes = &block.buf[block.start..block.end];
         staged.clear();
+        staged_gauges.clear();
         for (line_no, line) in (block.first_line..).zip(lines_of(bytes)) {
             t.lines += 1;
             match block.parser.parse(line) {
@@ -430,13 +439,29 @@ fn work(
                 }
                 Ok(None) => {}
                 Err(e) => {
+                    // Not a request: a gauge line (JSON lines only)?
+                    let reason = match block.parser.parse_gauge(line) {
+                        Some(Ok(g)) if !g.gauge.is_empty() && g.gauge.len() <= MAX_SERIES_NAME_LEN => {
+                            let n = gauges.len();
+                            let gi = *gauge_index.entry(g.gauge.to_string()).or_insert(n);
+                            if gi == n {
+                                gauges.push((g.gauge.to_string(), None));
+                            }
+                            staged_gauges.push((gi, g.ts_s, g.value));
+                            t.first_ts = Some(t.first_ts.map_or(g.ts_s, |f| f.min(g.ts_s)));
+                            t.last_ts = Some(t.last_ts.map_or(g.ts_s, |l| l.max(g.ts_s)));
+                            continue;
+                        }
+                        Some(Ok(g)) => format!(
+                            "a gauge name of {} bytes cannot be stored (1 to {MAX_SERIES_NAME_LEN} bytes)",
+                            g.gauge.len()
+                        ),
+                        Some(Err(ge)) => ge.reason,
+                        None => e.reason,
+                    };
                     t.bad += 1;
                     if t.errors.len() < SHOWN_ERRORS {
-                        t.errors.push(BadLine {
-                            file: block.file,
-                            line: line_no,
-                            reason: e.reason,
-                        });
+                        t.errors.push(BadLine { file: block.file, line: line_no, reason });
                     }
                 }
             }
@@ -454,6 +479,11 @@ fn work(
             }
         }
         t.ingested += staged.len() as u64;
+        for &(gi, ts_s, v) in &staged_gauges {
+            let (name, handle) = &mut gauges[gi];
+            handle.get_or_insert_with(|| store.gauge(name)).set_at_unix(ts_s, v);
+        }
+        t.gauge_samples += staged_gauges.len() as u64;
         store.seal_now();
         turns.recorded(block.file, block.through, staged.len() as u64);
         turns.done(block.seq);
@@ -932,6 +962,7 @@ fn merge(results: Vec<WorkerTotals>) -> Totals {
     for w in results {
         totals.lines += w.lines;
         totals.ingested += w.ingested;
+        totals.gauge_samples += w.gauge_samples;
         totals.bad += w.bad;
         totals.unknown_latency += w.unknown_latency;
         totals.first_ts = match (totals.first_ts, w.first_ts) {

@@ -1384,3 +1384,69 @@ fn a_store_in_a_read_only_directory_answers_reads_and_refuses_writes() {
     drop(guard);
     assert_eq!(stored(&st, t0, 3600), before, "the refused replay added nothing");
 }
+
+/// JSON lines carry gauges next to requests (`{"gauge", "value", time}`):
+/// replay records them into the store's gauge files, `query --gauge`
+/// answers their exact aggregates from another process, `series` lists
+/// them, and a bad gauge line is skipped with its reason.
+#[test]
+fn replayed_gauge_lines_are_stored_and_queried() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let t0 = 1_764_547_200u64;
+    let mut text = jsonl_requests(t0, 600);
+    let mut values = Vec::new();
+    for s in 0..6u32 {
+        // Memory growing by 1 MiB a second, in MiB, two samples a second.
+        for half in [0.0, 0.5] {
+            let v = 800.0 + f64::from(s) + half;
+            values.push(v);
+            writeln!(
+                text,
+                r#"{{"ts":{}.{},"gauge":"memory_mb","value":{v}}}"#,
+                t0 + u64::from(s),
+                if half > 0.0 { 5 } else { 1 }
+            )
+            .unwrap();
+        }
+    }
+    writeln!(text, r#"{{"ts":{t0},"gauge":"memory_mb","value":"812"}}"#).unwrap();
+    let input = dir.path().join("mixed.jsonl");
+    std::fs::write(&input, text).unwrap();
+    let out = run(&["replay", "--store", st.to_str().unwrap(), "--json", input.to_str().unwrap()]);
+    let summary = json_of(&out);
+    assert_eq!(
+        (summary["ingested"].as_u64(), summary["gauge_samples"].as_u64()),
+        (Some(600), Some(12))
+    );
+    assert_eq!(summary["rejected"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("must be a JSON number"), "{stderr}");
+    let q = json_of(&run(&[
+        "query",
+        "--store",
+        st.to_str().unwrap(),
+        "--gauge",
+        "memory_mb",
+        "--start",
+        &t0.to_string(),
+        "--end",
+        &(t0 + 6).to_string(),
+        "--json",
+    ]));
+    let sum: f64 = values.iter().sum();
+    assert_eq!(q["count"], 12);
+    assert_eq!(q["min"], 800.0);
+    assert_eq!(q["max"], 805.5);
+    assert_eq!(q["last"], 805.5);
+    assert!((q["mean"].as_f64().unwrap() - sum / 12.0).abs() < 1e-9, "{q}");
+    assert_eq!(q["damaged_s"], 0);
+    assert!(q["growth_pct_per_hour"].as_f64().unwrap() > 0.0);
+    let series =
+        String::from_utf8(run(&["series", "--store", st.to_str().unwrap()]).stdout).unwrap();
+    assert!(series.lines().any(|l| l.contains("memory_mb") && l.contains("gauge")), "{series}");
+    // An unknown gauge is an error, not an empty answer.
+    let out = run(&["query", "--store", st.to_str().unwrap(), "--gauge", "nope", "--last", "1h"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gauge \"nope\" is not in store"));
+}

@@ -21,7 +21,7 @@ use crate::fields::{self, Escape, Slot, Value};
 use crate::num::{self, show};
 use crate::scan;
 use crate::time::Timestamp;
-use crate::{LineError, Request, SeriesBy};
+use crate::{GaugeSample, LineError, Request, SeriesBy};
 
 /// The JSONL parser's settings.
 #[derive(Debug, Clone, Copy)]
@@ -411,6 +411,113 @@ pub(crate) fn parse_general(cfg: JsonConfig, line: &[u8]) -> Result<Request<'_>,
         Some(p) => fields::latency_of(p.value, p.name, p.unit)?,
     };
     Ok(Request { ts_s: ts.secs, ts_nanos: ts.nanos, series, latency_ns, status })
+}
+
+/// A gauge sample of a JSON line: `{"gauge": NAME, "value": X, <time>}`
+/// (any time key requests take: `time`, `ts`, `timestamp`, …). `None` when
+/// the line has no `gauge` key (it is a request line, or not JSON), so
+/// request lines pay nothing for it: replay tries it only on a line that
+/// did not parse as a request.
+pub(crate) fn parse_gauge(line: &[u8]) -> Option<Result<GaugeSample<'_>, LineError>> {
+    memchr::memmem::find(line, b"\"gauge\"")?;
+    let mut sc = Scanner { b: line, i: 0 };
+    let mut picked: (Option<Value<'_>>, Option<Value<'_>>, Option<(&'static str, Value<'_>)>) =
+        (None, None, None);
+    let walk = (|| -> Result<(), LineError> {
+        sc.ws();
+        sc.expect(b'{', "`{` (a JSON object per line)")?;
+        sc.ws();
+        if sc.peek() == Some(b'}') {
+            return Ok(());
+        }
+        loop {
+            sc.ws();
+            let (key, _) = sc.string()?;
+            sc.ws();
+            sc.expect(b':', "`:` after an object key")?;
+            sc.ws();
+            let value = sc.value()?;
+            match key {
+                b"gauge" => picked.0 = Some(value),
+                b"value" => picked.1 = Some(value),
+                _ => {
+                    if let Some(f) = fields::classify(key, SeriesBy::Path) {
+                        if f.slot == Slot::Time && picked.2.is_none() {
+                            picked.2 = Some((f.name, value));
+                        }
+                    }
+                }
+            }
+            sc.ws();
+            match sc.peek() {
+                Some(b',') => sc.i += 1,
+                Some(b'}') => return Ok(()),
+                _ => return Err(sc.unexpected("`,` or `}`")),
+            }
+        }
+    })();
+    if let Err(e) = walk {
+        return Some(Err(e));
+    }
+    let (Some(name), value, time) = picked else { return None };
+    Some((|| {
+        let name = fields::series_of(name, "gauge")?;
+        let value = match value {
+            Some(Value::Number(raw)) => std::str::from_utf8(raw)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    err(format!("gauge value `{}` is not a finite number", show(raw)))
+                })?,
+            Some(v) => {
+                return Err(err(format!("gauge `value` must be a JSON number, found {v:?}")));
+            }
+            None => return Err(err("gauge line without a `value` field".to_string())),
+        };
+        let (key, t) = time.ok_or_else(|| {
+            err(format!(
+                "gauge line without a time field (expected one of {})",
+                fields::expected_names(Slot::Time, SeriesBy::Path)
+            ))
+        })?;
+        let ts = fields::time_of(t, key)?;
+        Ok(GaugeSample { ts_s: ts.secs, ts_nanos: ts.nanos, gauge: name, value })
+    })())
+}
+
+#[cfg(test)]
+mod gauge_tests {
+    use super::*;
+
+    #[test]
+    fn gauge_lines_parse_and_bad_ones_say_why() {
+        let g = parse_gauge(br#"{"time": 1764547200.5, "gauge": "memory_mb", "value": 812.25}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (g.ts_s, g.ts_nanos, &*g.gauge, g.value),
+            (1_764_547_200, 500_000_000, "memory_mb", 812.25)
+        );
+        let g = parse_gauge(
+            br#"{"gauge":"cpu","ts":"2025-12-01T00:00:00Z","value":-3e2,"x":{"y":[1]}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((g.ts_s, g.value), (1_764_547_200, -300.0));
+        // A request line is not a gauge line.
+        assert!(parse_gauge(br#"{"time": 1, "path": "/a", "status": 200}"#).is_none());
+        for (line, why) in [
+            (&br#"{"time": 1, "gauge": "m"}"#[..], "without a `value`"),
+            (br#"{"time": 1, "gauge": "m", "value": "3"}"#, "must be a JSON number"),
+            (br#"{"time": 1, "gauge": "m", "value": 1e999}"#, "not a finite number"),
+            (br#"{"gauge": "m", "value": 3}"#, "without a time field"),
+            (br#"{"gauge": "m", "value": 3"#, "`,` or `}`"),
+        ] {
+            let e = parse_gauge(line).unwrap().unwrap_err();
+            assert!(e.reason.contains(why), "{}: {}", String::from_utf8_lossy(line), e.reason);
+        }
+    }
 }
 
 #[cfg(test)]

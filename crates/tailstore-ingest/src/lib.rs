@@ -179,6 +179,21 @@ impl Request<'_> {
     }
 }
 
+/// One gauge sample parsed from a line (JSON lines: `{"gauge": NAME,
+/// "value": X, "time": T}`), so a replayed history can carry CPU and
+/// memory next to requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaugeSample<'a> {
+    /// Unix seconds (the floor of the timestamp).
+    pub ts_s: u64,
+    /// The sub-second part of the timestamp, in nanoseconds.
+    pub ts_nanos: u32,
+    /// The gauge's name.
+    pub gauge: Cow<'a, str>,
+    /// The value (finite).
+    pub value: f64,
+}
+
 /// A traffic-file format.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -558,6 +573,20 @@ impl Parser {
             }
             Kind::Traefik(_, clf) => clf.parse(line).map(Some),
             Kind::Haproxy(cfg) => haproxy::parse(*cfg, line).map(Some),
+        }
+    }
+
+    /// The gauge sample of a line that did not parse as a request: `None`
+    /// when the line is no gauge line (no `gauge` key, or a format without
+    /// gauge lines: only JSON lines carry them).
+    ///
+    /// A line holding a `gauge` key that is not a valid gauge line returns
+    /// the reason, which says more than the request parser's error.
+    #[must_use]
+    pub fn parse_gauge<'a>(&self, line: &'a [u8]) -> Option<Result<GaugeSample<'a>, LineError>> {
+        match &self.kind {
+            Kind::Jsonl(_) => jsonl::parse_gauge(clean_line(line)),
+            _ => None,
         }
     }
 
