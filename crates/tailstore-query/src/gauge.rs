@@ -216,7 +216,7 @@ impl GaugeTier {
         }
     }
 
-    /// What each level covers, for [`plan`].
+    /// What each level covers, for [`crate::plan`].
     #[must_use]
     pub fn coverage(&self) -> Vec<LevelCoverage> {
         self.levels
