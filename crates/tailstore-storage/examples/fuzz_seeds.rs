@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use tailstore_hist::{Interval, Layout, SparseHist, StatusCounts};
 use tailstore_storage::internals::{
-    encode_interval_record, encode_series_record, segment_header_bytes,
+    encode_gauge_record, encode_interval_record, encode_series_record, segment_header_bytes,
 };
 
 fn interval(start_s: u64, n: u64, spread: u32, seed: u64) -> Interval {
@@ -70,5 +70,17 @@ fn main() {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x10;
     std::fs::write(dir_dir.join("seed-segment-flipped"), &flipped).expect("write seed");
+    // Gauge records (format version 3), alone and as a gauge file.
+    let mut gseg = tailstore_storage::internals::gauge_header_bytes(0);
+    gseg.extend_from_slice(
+        &encode_series_record(0, "process_resident_memory_bytes").expect("short name"),
+    );
+    for (k, (v, late)) in [(8.0e8, false), (-1.5, true), (0.0, false)].into_iter().enumerate() {
+        let agg = tailstore_hist::GaugeAgg::one(k as u64, v);
+        let rec = encode_gauge_record(0, k as u64, k as u64, &agg, late).expect("a storable piece");
+        std::fs::write(chunk_dir.join(format!("seed-gauge-{k}")), &rec).expect("write seed");
+        gseg.extend_from_slice(&rec);
+    }
+    std::fs::write(dir_dir.join("seed-gauge-segment"), &gseg).expect("write seed");
     println!("seeds written under {}", out.display());
 }

@@ -59,6 +59,13 @@ pub mod internals {
     pub use crate::codec::{decode_varint_pairs, encode_varint_pairs};
     pub use crate::segment::{scan_gauge_segment, scan_segment, GaugeScan, SegmentScan};
 
+    /// The header bytes of a new gauge file of `level` (for tools and tests
+    /// that build gauge files by hand).
+    #[must_use]
+    pub fn gauge_header_bytes(level: u8) -> Vec<u8> {
+        crate::segment::gauge_header(level).to_vec()
+    }
+
     /// The header bytes of a new segment file of `level` for `layout` (for
     /// tools and tests that build segment files by hand).
     #[must_use]
