@@ -153,6 +153,10 @@ struct ReportArgs {
     /// The page's title.
     #[arg(long, default_value = "tailstore report")]
     title: String,
+    /// Rule file (as `tailstore alerts`): adds the alert timeline (a backtest over the range)
+    /// and the SLO table (at its end).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
     /// Output file (HTML).
     #[arg(long)]
     out: PathBuf,
@@ -249,6 +253,9 @@ struct ReplayArgs {
     /// Also write the HTML dashboard of the replayed range to this file (as `tailstore report`).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// With --report: the alert timeline and SLO table of this rule file in the dashboard.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    rules: Option<PathBuf>,
     /// Files to replay (`-` for stdin; gzip and zstd are decompressed, told by their magic bytes).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -558,6 +565,10 @@ fn check_replay_paths(args: &ReplayArgs) -> Result<()> {
     }
     // Without --store the store would be removed at exit, so it is kept in
     // memory and never written.
+    // A rule file that does not load is said before anything is replayed.
+    if let Some(r) = &args.rules {
+        tailstore_rules::Rules::from_path(r).with_context(|| format!("--rules {}", r.display()))?;
+    }
     if let Some(out) = &args.report {
         let parent = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
@@ -711,7 +722,10 @@ fn replay_report(args: &ReplayArgs, store: &Store, totals: &replay::Totals) -> R
     else {
         return Ok(());
     };
-    let report = tailstore_report::Report::new(Selector::all()).between(first, last + 1);
+    let mut report = tailstore_report::Report::new(Selector::all()).between(first, last + 1);
+    if let Some(r) = &args.rules {
+        report = with_rules(report, r)?;
+    }
     let s = write_report(store, &report, path)?;
     let note = report_note(path, &s);
     // Standard output stays one JSON object under --json.
@@ -1147,6 +1161,16 @@ fn report_note(path: &Path, s: &tailstore_report::Summary) -> String {
     )
 }
 
+/// `report` with the rules of the file at `path`.
+fn with_rules(
+    report: tailstore_report::Report,
+    path: &std::path::Path,
+) -> Result<tailstore_report::Report> {
+    let rules = tailstore_rules::Rules::from_path(path)
+        .with_context(|| format!("--rules {}", path.display()))?;
+    Ok(report.rules(rules, path.display().to_string()))
+}
+
 fn cmd_report(args: &ReportArgs) -> Result<ExitCode> {
     let store = open_store(&args.store)?;
     refuse_inside_store(&args.out, &args.store).context("--out")?;
@@ -1160,6 +1184,9 @@ fn cmd_report(args: &ReportArgs) -> Result<ExitCode> {
     }
     if let Some(e) = &args.errors {
         report = report.errors(ErrorSet::parse(e)?);
+    }
+    if let Some(r) = &args.rules {
+        report = with_rules(report, r)?;
     }
     report = match (&args.start, &args.end, &args.last) {
         (Some(s), Some(e), _) => {

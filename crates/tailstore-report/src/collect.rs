@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tailstore::{ErrorSet, Layout, Selector, Store, WindowStats};
+use tailstore::{ErrorSet, GaugeStats, Layout, Selector, Store, WindowStats};
 
 use crate::Error;
 
@@ -163,6 +163,17 @@ pub(crate) struct View {
     pub points: Vec<Point>,
     /// Endpoints with requests in the view, by name.
     pub endpoints: Vec<Endpoint>,
+    /// The gauges with values in the view, by name.
+    pub gauges: Vec<GaugeLine>,
+}
+
+/// One gauge of a view: its points (the values set in the window of one
+/// step ending at `t`) and its numbers over the whole view.
+pub(crate) struct GaugeLine {
+    pub name: String,
+    /// `(t, mean, max)` per point; `None` where no value was set.
+    pub points: Vec<(u64, Option<f64>, Option<f64>)>,
+    pub stats: GaugeStats,
 }
 
 /// What the views are computed with.
@@ -171,6 +182,9 @@ pub(crate) struct Source<'a> {
     pub selector: &'a Selector,
     pub names: &'a [String],
     pub errors: Option<&'a ErrorSet>,
+    /// The store's gauges (CPU, memory, …: of the process, not of an
+    /// endpoint, so all of them).
+    pub gauges: &'a [String],
 }
 
 impl Source<'_> {
@@ -231,6 +245,12 @@ impl Source<'_> {
             let sel = Selector::exact(endpoints[i].name.as_str());
             endpoints[i].points = Some(self.points(sel, step_s, (first_t, last_t), &bands)?);
         }
+        let mut gauges = Vec::new();
+        for name in self.gauges {
+            if let Some(g) = self.gauge_line(name, start_s, end_s, step_s, (first_t, last_t))? {
+                gauges.push(g);
+            }
+        }
         Ok(View {
             label,
             start_s,
@@ -242,7 +262,32 @@ impl Source<'_> {
             total: total.compact(),
             points,
             endpoints,
+            gauges,
         })
+    }
+
+    /// Gauge `name` over the view: `None` when it has no value there.
+    fn gauge_line(
+        &self,
+        name: &str,
+        start_s: u64,
+        end_s: u64,
+        step_s: u64,
+        (first_t, last_t): (u64, u64),
+    ) -> Result<Option<GaugeLine>, Error> {
+        let q = || self.store.gauge_query(Selector::exact(name));
+        let stats = q().between(secs(start_s), secs(end_s)).run()?;
+        if stats.count() == 0 {
+            return Ok(None);
+        }
+        let mut points = Vec::new();
+        let mut t = first_t;
+        while t <= last_t {
+            let w = q().between(secs(t - step_s), secs(t)).run()?;
+            points.push((t, w.mean(), w.max()));
+            t += step_s;
+        }
+        Ok(Some(GaugeLine { name: name.to_owned(), points, stats }))
     }
 }
 

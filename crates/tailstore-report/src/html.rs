@@ -7,7 +7,8 @@ use std::time::Duration;
 use tailstore::format::{fmt_ms, fmt_ms_full, fmt_percent, fmt_rate, ms_f64};
 use tailstore::WindowStats;
 
-use crate::collect::{edge_ns, Point, View, BANDS_PER_DECADE, QUANTILES};
+use crate::alerts::{self, Alerts};
+use crate::collect::{edge_ns, GaugeLine, Point, View, BANDS_PER_DECADE, QUANTILES};
 use crate::svg::{f, nice_top, Frame, Line, Panel, Scale};
 
 /// Text from data (series names, patterns) as HTML and SVG text or
@@ -219,6 +220,142 @@ pub(crate) fn panels(out: &mut String, v: &View, points: &[Point], hover: bool) 
     status_panel(out, frame, &xs, points, step, hover.then_some(&when));
     heatmap_panel(out, frame, v, points);
     out.push_str("</div>");
+}
+
+/// What a gauge measures, told by its name: CPU percent, bytes of memory,
+/// MiB of memory, or anything else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GaugeKind {
+    CpuPercent,
+    MemoryBytes,
+    MemoryMib,
+    Other,
+}
+
+fn gauge_kind(name: &str) -> GaugeKind {
+    let n = name.to_ascii_lowercase();
+    if n.contains("cpu") && (n.contains("percent") || n.ends_with("_pct")) {
+        GaugeKind::CpuPercent
+    } else if n.contains("memory") && n.ends_with("_bytes") && !n.contains("limit") {
+        GaugeKind::MemoryBytes
+    } else if n.contains("memory") && (n.ends_with("_mb") || n.ends_with("_mib")) {
+        GaugeKind::MemoryMib
+    } else {
+        GaugeKind::Other
+    }
+}
+
+const GAUGE_COLOURS: [&str; 4] = ["#3949ab", "#00897b", "#8e24aa", "#f4511e"];
+
+/// The gauge panels of a view: CPU usage (%) with the guide's 80 % (sustained
+/// target) and 90 % (alert) lines; memory (MiB) with each gauge's growth per
+/// hour and restarts; one panel per other gauge (its mean per step).
+fn gauge_panels(out: &mut String, v: &View) {
+    let step = v.step_s;
+    let frame = Frame { t_lo: v.first_t - step, t_hi: v.last_t };
+    let cpu: Vec<&GaugeLine> =
+        v.gauges.iter().filter(|g| gauge_kind(&g.name) == GaugeKind::CpuPercent).collect();
+    let mem: Vec<(&GaugeLine, f64)> = v
+        .gauges
+        .iter()
+        .filter_map(|g| match gauge_kind(&g.name) {
+            GaugeKind::MemoryBytes => Some((g, 1.0 / 1_048_576.0)),
+            GaugeKind::MemoryMib => Some((g, 1.0)),
+            _ => None,
+        })
+        .collect();
+    out.push_str(r#"<div class="grid">"#);
+    if !cpu.is_empty() {
+        let lines: Vec<(&GaugeLine, f64)> = cpu.iter().map(|g| (*g, 1.0)).collect();
+        let top = nice_top(peak(&lines), 100.0);
+        let mut panel = Panel::new(frame, Scale::Linear { top }, "CPU usage, percent");
+        let dec = decimals_for(top);
+        panel.axes(&[0.0, top / 4.0, top / 2.0, top * 0.75, top], |x| fmt_float_dec(x, dec));
+        panel.threshold(80.0, "#e8950c", "target < 80 %", 1);
+        panel.threshold(90.0, "#c62828", "alert > 90 %", 0);
+        let legend = gauge_lines(&mut panel, step, &lines, |g| {
+            format!(
+                "mean {} %",
+                g.stats.mean().map_or_else(|| "-".to_owned(), |m| fmt_float_dec(m, 1))
+            )
+        });
+        figure(out, "CPU usage (%)", &panel.finish(), &legend);
+    }
+    if !mem.is_empty() {
+        let top = nice_top(peak(&mem), 1.0);
+        let mut panel = Panel::new(frame, Scale::Linear { top }, "memory, MiB");
+        let dec = decimals_for(top);
+        panel.axes(&[0.0, top / 4.0, top / 2.0, top * 0.75, top], |x| fmt_float_dec(x, dec));
+        let legend = gauge_lines(&mut panel, step, &mem, |g| {
+            let scale =
+                if gauge_kind(&g.name) == GaugeKind::MemoryBytes { 1.0 / 1_048_576.0 } else { 1.0 };
+            let growth = g
+                .stats
+                .growth_pct_per_hour()
+                .map_or_else(|| "-".to_owned(), |x| format!("{x:+.2}"));
+            let restarts = g.stats.restarts_s().len();
+            format!(
+                "last {} MiB · growth {growth} %/h · {restarts} restart{}",
+                g.stats.last().map_or_else(|| "-".to_owned(), |l| fmt_float_dec(l * scale, 1)),
+                if restarts == 1 { "" } else { "s" }
+            )
+        });
+        figure(out, "Memory (MiB)", &panel.finish(), &legend);
+    }
+    for g in v.gauges.iter().filter(|g| gauge_kind(&g.name) == GaugeKind::Other) {
+        let lines = [(g, 1.0)];
+        let top = nice_top(peak(&lines), 1.0);
+        let mut panel = Panel::new(frame, Scale::Linear { top }, &format!("gauge {}", g.name));
+        let dec = decimals_for(top);
+        panel.axes(&[0.0, top / 4.0, top / 2.0, top * 0.75, top], |x| fmt_float_dec(x, dec));
+        let legend = gauge_lines(&mut panel, step, &lines, |g| {
+            format!(
+                "min {} · mean {} · max {} · last {}",
+                g.stats.min().map_or_else(|| "-".to_owned(), |x| fmt_float_dec(x, 2)),
+                g.stats.mean().map_or_else(|| "-".to_owned(), |x| fmt_float_dec(x, 2)),
+                g.stats.max().map_or_else(|| "-".to_owned(), |x| fmt_float_dec(x, 2)),
+                g.stats.last().map_or_else(|| "-".to_owned(), |x| fmt_float_dec(x, 2)),
+            )
+        });
+        figure(out, &format!("{} (mean per step)", esc(&g.name)), &panel.finish(), &legend);
+    }
+    out.push_str("</div>");
+}
+
+/// The largest mean of `lines` (each scaled), 0 when none.
+fn peak(lines: &[(&GaugeLine, f64)]) -> f64 {
+    lines
+        .iter()
+        .flat_map(|(g, k)| g.points.iter().filter_map(move |p| p.1.map(|m| m * k)))
+        .fold(0.0, f64::max)
+}
+
+/// Draws each gauge's mean per step (scaled) and returns the legend, with
+/// `note` per gauge. Negative values sit on the axis (the scales start at 0).
+fn gauge_lines(
+    panel: &mut Panel,
+    step: u64,
+    lines: &[(&GaugeLine, f64)],
+    note: impl Fn(&GaugeLine) -> String,
+) -> String {
+    let mut legend = String::new();
+    for (i, (g, k)) in lines.iter().enumerate() {
+        let colour = GAUGE_COLOURS[i % GAUGE_COLOURS.len()];
+        panel.line(&Line {
+            colour,
+            values: g.points.iter().map(|p| (f(p.0) - f(step) / 2.0, p.1.map(|m| m * k))).collect(),
+        });
+        let _ = write!(legend, "{}({}) ", swatch(colour, &g.name), esc(&note(g)));
+    }
+    if lines.iter().any(|(g, _)| g.stats.damaged_s() > 0) {
+        legend.push_str("· some seconds have no intact stored piece (see tailstore check)");
+    }
+    legend
+}
+
+/// `x` with `dec` decimals, as the tables write it.
+fn fmt_float_dec(x: f64, dec: usize) -> String {
+    format!("{x:.dec$}")
 }
 
 /// P50/P95/P99 on a log scale, with the guide's targets.
@@ -453,7 +590,7 @@ path.thr{stroke-dasharray:6 4;stroke-width:1.3;fill:none}text{font-size:11px;fil
 polyline.ln{fill:none;stroke-width:1.6;stroke-linejoin:round}.hov rect{fill:transparent}.hov rect:hover{fill:rgba(40,60,120,.10)}\
 .legend{font-size:12px;color:#445;margin-top:4px}.sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px;border-radius:2px;vertical-align:-1px}\
 table.ep{border-collapse:collapse;background:#fff;width:100%;font-variant-numeric:tabular-nums}table.ep th,table.ep td{padding:4px 8px;border-bottom:1px solid #e3e6ec;text-align:right}\
-table.ep th:first-child,table.ep td:first-child,table.ep th:last-child,table.ep td:last-child{text-align:left}table.ep tr.all{font-weight:600}\
+table.ep th:first-child,table.ep td:first-child,table.ep th:last-child,table.ep td:last-child{text-align:left}table.ep tr.all{font-weight:600}table.ep tr.fired td:first-child{color:#c62828;font-weight:600}\
 .endpoint{border-top:2px solid #dde1e8;margin-top:18px}#err{background:#c62828;color:#fff;padding:6px 20px}";
 
 /// The inline script: errors are written into the page (`#err`, and
@@ -476,7 +613,7 @@ pub(crate) struct Header<'a> {
 }
 
 /// The whole page.
-pub(crate) fn page(h: &Header<'_>, views: &[View]) -> String {
+pub(crate) fn page(h: &Header<'_>, views: &[View], alerts: Option<&Alerts>) -> String {
     let mut out = String::with_capacity(256 * 1024);
     let _ = write!(
         out,
@@ -506,13 +643,13 @@ pub(crate) fn page(h: &Header<'_>, views: &[View]) -> String {
     }
     out.push_str("</nav></header><main>");
     for (i, v) in views.iter().enumerate() {
-        view(&mut out, i, v);
+        view(&mut out, i, v, alerts);
     }
     let _ = writeln!(out, "</main><script>{SCRIPT}</script></body></html>");
     out
 }
 
-fn view(out: &mut String, vi: usize, v: &View) {
+fn view(out: &mut String, vi: usize, v: &View, alerts: Option<&Alerts>) {
     let points = v.points.len();
     let _ = write!(
         out,
@@ -533,6 +670,13 @@ fn view(out: &mut String, vi: usize, v: &View) {
         stat_line(&v.total)
     );
     panels(out, v, &v.points, true);
+    if !v.gauges.is_empty() {
+        out.push_str("<h2>CPU and memory</h2>");
+        gauge_panels(out, v);
+    }
+    if let Some(a) = alerts {
+        alerts::section(out, vi, v, a);
+    }
     out.push_str("<h2>Endpoints</h2>");
     table(out, vi, v);
     let drilled = v.endpoints.iter().filter(|e| e.points.is_some()).count();

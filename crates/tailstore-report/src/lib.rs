@@ -13,6 +13,13 @@
 //! table gives per endpoint count, req/s, err %, P50/P95/P99, max and the
 //! top statuses over the view's whole range.
 //!
+//! When the store holds gauges (the process sampler's, or replayed ones):
+//! CPU usage (%) with the guide's 80 % and 90 % lines, memory (MiB) with its
+//! growth per hour and restarts, and a panel per other gauge. With
+//! [`Report::rules`]: the alert timeline (each rule's pending and firing
+//! spans, backtested over the range) with its episodes, and the SLO table
+//! (budget remaining, burn rates) at the range's end.
+//!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use tailstore::{Options, Selector, Store};
@@ -57,13 +64,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod alerts;
 mod collect;
 mod html;
 mod svg;
 
 use std::io;
 
-use tailstore::{ErrorSet, Selector, Store};
+use tailstore::{ErrorSet, Selector, SeriesKind, Store};
+use tailstore_rules::Rules;
 
 /// The error of building a report.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +96,9 @@ pub enum Error {
     /// Writing the page failed.
     #[error("writing the report")]
     Io(#[from] io::Error),
+    /// Backtesting the rules, or their SLOs, failed.
+    #[error("evaluating the rules")]
+    Rules(#[from] tailstore_rules::Error),
 }
 
 /// The time range of a report.
@@ -109,6 +121,7 @@ pub struct Report {
     range: Range,
     errors: Option<ErrorSet>,
     title: String,
+    rules: Option<(Rules, String)>,
 }
 
 /// One time range of a written page.
@@ -149,7 +162,17 @@ impl Report {
             range: Range::Whole,
             errors: None,
             title: "tailstore report".to_owned(),
+            rules: None,
         }
+    }
+
+    /// Adds the alert timeline and the SLO table of `rules` (named
+    /// `source`, e.g. the file's path, in the page): every rule backtested
+    /// over the range, every SLO at its end.
+    #[must_use]
+    pub fn rules(mut self, rules: Rules, source: impl Into<String>) -> Report {
+        self.rules = Some((rules, source.into()));
+        self
     }
 
     /// How the header names the selection (e.g. the regex given).
@@ -198,8 +221,13 @@ impl Report {
     /// series no data); [`Error::Store`] when a query fails;
     /// [`Error::Io`] when writing fails.
     pub fn render(&self, store: &Store, out: &mut impl io::Write) -> Result<Summary, Error> {
-        let infos: Vec<_> =
-            store.series_info().into_iter().filter(|i| self.selector.matches(&i.name)).collect();
+        let all = store.series_info();
+        let gauges: Vec<String> =
+            all.iter().filter(|i| i.kind == SeriesKind::Gauge).map(|i| i.name.clone()).collect();
+        let infos: Vec<_> = all
+            .into_iter()
+            .filter(|i| i.kind == SeriesKind::Requests && self.selector.matches(&i.name))
+            .collect();
         if infos.is_empty() {
             return Err(Error::NoSeries);
         }
@@ -224,6 +252,7 @@ impl Report {
             selector: &self.selector,
             names: &names,
             errors: self.errors.as_ref(),
+            gauges: &gauges,
         };
         let span = end_s - start_s;
         let mut views = vec![source.view(
@@ -236,9 +265,18 @@ impl Report {
                 views.push(source.view(label.to_owned(), end_s - len, end_s)?);
             }
         }
+        let alerts = match &self.rules {
+            Some((rules, source)) => Some(alerts::Alerts {
+                source: source.clone(),
+                rules: rules.rules().iter().map(|r| r.name().to_owned()).collect(),
+                backtest: tailstore_rules::backtest(store, rules, start_s, end_s)?,
+                slos: tailstore_rules::slo_report(store, rules.slos(), end_s)?,
+            }),
+            None => None,
+        };
         let header =
             html::Header { title: &self.title, selection: &self.selection, series: names.len() };
-        let page = html::page(&header, &views);
+        let page = html::page(&header, &views, alerts.as_ref());
         out.write_all(page.as_bytes())?;
         Ok(Summary {
             series: names.len(),
@@ -263,6 +301,7 @@ mod tests {
 
     use tailstore::format::fmt_ms_full;
     use tailstore::{Options, Selector, Store};
+    use tailstore_rules::Rules;
 
     use super::*;
 
@@ -348,7 +387,13 @@ mod tests {
         let store = store(600);
         let sel = Selector::all();
         let names = store.series_names();
-        let source = collect::Source { store: &store, selector: &sel, names: &names, errors: None };
+        let source = collect::Source {
+            store: &store,
+            selector: &sel,
+            names: &names,
+            errors: None,
+            gauges: &[],
+        };
         let v = source.view("w".into(), T0 + 7, T0 + 593).unwrap();
         assert_eq!((v.first_t, v.last_t, v.step_s), (T0 + 10, T0 + 595, 5));
         assert_eq!(v.points.len(), 118);
@@ -422,5 +467,73 @@ mod tests {
         let later = Report::new(Selector::all()).between(T0 + 1000, T0 + 2000);
         let (page, _) = render(&store, &later);
         assert!(page.contains("Request rate (req/min)"));
+    }
+
+    /// Gauges get the CPU and memory panels (and stay out of the endpoint
+    /// table); rules get the alert timeline, whose episodes are the
+    /// backtest's, and the SLO table, whose budget is `slo_report`'s.
+    #[test]
+    fn gauges_and_rules_add_their_panels_and_tables() {
+        let store = Store::in_memory(Options::default().keep_everything());
+        let s = store.series("/models/a/predict");
+        let (cpu, mem) =
+            (store.gauge("process_cpu_percent"), store.gauge("process_resident_memory_bytes"));
+        for i in 0..7200u64 {
+            let at = UNIX_EPOCH + Duration::from_secs(T0 + i);
+            let burst = (3000..3900).contains(&i);
+            for j in 0..4u64 {
+                let status = if burst && j < 2 { 503 } else { 200 };
+                s.record_at(at, Duration::from_millis(20 + (i + j) % 50), status);
+            }
+            #[expect(clippy::cast_precision_loss, reason = "small numbers")]
+            let (c, m) = (40.0 + (i % 30) as f64, 500.0e6 + i as f64 * 20_000.0);
+            cpu.set_at_unix(T0 + i, c);
+            mem.set_at_unix(T0 + i, m);
+        }
+        let rules =
+            Rules::from_yaml(include_str!("../../../examples/rules/model-endpoints.yaml")).unwrap();
+        let (page, summary) = render(
+            &store,
+            &Report::new(Selector::all()).rules(rules.clone(), "model-endpoints.yaml"),
+        );
+        assert_eq!(summary.series, 1, "gauges are not endpoints");
+        assert_eq!(page.matches("<tr data-series=").count(), summary.views.len());
+        assert_eq!(
+            page.matches("<figcaption>CPU usage (%)</figcaption>").count(),
+            summary.views.len()
+        );
+        assert_eq!(
+            page.matches("<figcaption>Memory (MiB)</figcaption>").count(),
+            summary.views.len()
+        );
+        assert!(page.contains("target &lt; 80 %") && page.contains("alert &gt; 90 %"));
+        // Memory grows 20 kB/s: about 14 %/h of 500 MB, said in the legend.
+        let growth = store
+            .gauge_query(Selector::exact("process_resident_memory_bytes"))
+            .between(
+                UNIX_EPOCH + Duration::from_secs(T0),
+                UNIX_EPOCH + Duration::from_secs(T0 + 7200),
+            )
+            .run()
+            .unwrap()
+            .growth_pct_per_hour()
+            .unwrap();
+        assert!(page.contains(&format!("growth {growth:+.2} %/h")), "{growth}");
+        // The alert section: the backtest's episodes, the error burst fired.
+        let bt = tailstore_rules::backtest(&store, &rules, T0, T0 + 7200).unwrap();
+        let fired: Vec<_> = bt.episodes.iter().filter(|e| e.firing_at.is_some()).collect();
+        assert!(fired.iter().any(|e| e.rule == "High Error Rate"), "{:?}", bt.episodes);
+        let v0 = &page[..page.find(r#"<section class="view" id="v1""#).unwrap_or(page.len())];
+        assert_eq!(v0.matches(r#"<tr class="fired">"#).count(), fired.len());
+        assert_eq!(v0.matches("<figcaption>Alert timeline</figcaption>").count(), 1);
+        for st in tailstore_rules::slo_report(&store, rules.slos(), T0 + 7200).unwrap() {
+            let budget =
+                st.budget_remaining_pct.map_or("null".to_owned(), tailstore::format::fmt_float);
+            assert!(
+                v0.contains(&format!(r#"data-budget="{budget}""#)),
+                "{}: budget {budget}",
+                st.name
+            );
+        }
     }
 }

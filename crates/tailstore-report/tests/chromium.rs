@@ -28,6 +28,15 @@ const NAMES: [&str; 4] = [
 /// preset), an error burst and a slow spell on the first.
 fn store() -> Store {
     let store = Store::in_memory(Options::default().keep_everything());
+    // The process gauges the sampler writes: CPU and a growing memory.
+    let (cpu, mem) =
+        (store.gauge("process_cpu_percent"), store.gauge("process_resident_memory_bytes"));
+    for i in 0..7200u64 {
+        #[expect(clippy::cast_precision_loss, reason = "small numbers")]
+        let (c, m) = (35.0 + (i % 40) as f64, 600.0e6 + i as f64 * 15_000.0);
+        cpu.set_at_unix(T0 + i, c);
+        mem.set_at_unix(T0 + i, m);
+    }
     for (k, name) in NAMES.iter().enumerate() {
         let s = store.series(name);
         for i in 0..7200u64 {
@@ -102,7 +111,14 @@ fn report_loads_in_headless_chromium() {
     let page = dir.path().join("report.html");
     let store = store();
     let mut html = Vec::new();
-    let summary = Report::new(Selector::all()).render(&store, &mut html).unwrap();
+    let rules = tailstore_rules::Rules::from_yaml(include_str!(
+        "../../../examples/rules/model-endpoints.yaml"
+    ))
+    .unwrap();
+    let summary = Report::new(Selector::all())
+        .rules(rules, "model-endpoints.yaml")
+        .render(&store, &mut html)
+        .unwrap();
     assert_eq!(summary.views.len(), 2, "whole range and the last hour");
     std::fs::write(&page, &html).unwrap();
     let html = String::from_utf8(html).unwrap();
@@ -131,6 +147,17 @@ fn report_loads_in_headless_chromium() {
     assert_eq!(dom.matches("<script").count(), 1);
     assert!(!dom.contains("<img"));
     assert_eq!(dom.matches("<tr data-series=").count(), NAMES.len() * summary.views.len());
+    // The gauge panels and the alert section, in each view; the error
+    // burst fired the guide's error-rate alert.
+    for caption in ["CPU usage (%)", "Memory (MiB)", "Alert timeline"] {
+        assert_eq!(
+            dom.matches(&format!("<figcaption>{caption}</figcaption>")).count(),
+            summary.views.len(),
+            "{caption}"
+        );
+    }
+    assert!(dom.contains(r#"<tr class="fired"><td>High Error Rate</td>"#));
+    assert_eq!(dom.matches("<tr data-slo=").count(), 3 * summary.views.len(), "three SLOs");
     for name in NAMES {
         let v = &summary.views[0];
         let w = store
