@@ -177,6 +177,11 @@ impl Query<'_> {
 
     /// The series the selector picks.
     fn targets(&self) -> Vec<Arc<SeriesInner>> {
+        let inner = &self.store.inner;
+        match self.selector.as_exact() {
+            Some(name) => crate::recovery::warm(inner, name),
+            None => crate::recovery::warm_matching(inner, |n| self.selector.matches(n)),
+        }
         let map = self.store.inner.series.read();
         match self.selector.as_exact() {
             Some(name) => map.get(name).cloned().into_iter().collect(),

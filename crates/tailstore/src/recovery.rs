@@ -14,7 +14,7 @@ use tailstore_query::{PieceRef, PieceRefs, PieceSource};
 use tailstore_storage::{DirScan, Indexed, Loc, Segments, StoredInterval};
 
 use crate::seal::ZSTD_LEVEL;
-use crate::series::new_series;
+use crate::series::{new_series, SeriesInner};
 use crate::store::Inner;
 
 /// Compacts the files that hold late deltas from earlier runs (which
@@ -54,7 +54,7 @@ impl PieceSource for DiskSource {
 
 /// The stored parts of one piece, as the index lists them.
 #[derive(Default)]
-struct Parts {
+pub(crate) struct Parts {
     refs: PieceRefs,
     /// A complete (non-late) copy is among `refs` (rollup levels).
     base: bool,
@@ -62,7 +62,28 @@ struct Parts {
     late: bool,
 }
 
-/// Loads a directory index into the series' tiers, decoding almost nothing.
+/// The series of a directory index not yet loaded into tiers (see
+/// [`load`]): per series and level, each piece's start and stored parts;
+/// and what loading one needs.
+#[derive(Default)]
+pub(crate) struct Cold {
+    /// Series not materialized yet.
+    pub(crate) map: HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>,
+    /// The mapped segments the pieces are read from.
+    source: Option<Arc<dyn PieceSource>>,
+    /// The newest second any file held at open.
+    newest: u64,
+    /// What damage found at open may have taken.
+    lost: Vec<tailstore_storage::Lost>,
+}
+
+/// Loads a directory index, decoding almost nothing and building no series:
+/// the records are grouped by series into [`Cold`], and a series becomes a
+/// live one (recorder and tier) when it is first used ([`warm`]): a store
+/// of 200 000 series opens in the time its index takes to read, and a query
+/// costs the series it touches. Series whose files may disagree (below) are
+/// loaded at once, so their repair is written while the finer data it
+/// needs is still retained.
 ///
 /// A second is the sum of its stored parts; a rollup piece is the last
 /// complete (non-late) copy stored plus the late deltas after it. A rollup
@@ -82,7 +103,7 @@ struct Parts {
 /// when a query decodes it is marked damaged then, by the tier.
 pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
-    let (newest, ends, mut by_series) = group_records(&disk.records, levels);
+    let (newest, ends, by_series) = group_records(&disk.records, levels);
     if by_series.is_empty() {
         return;
     }
@@ -93,100 +114,195 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     inner.timeline.note_newest(&ends);
     let retained = inner.timeline.publish_retention();
     let source: Arc<dyn PieceSource> = Arc::new(DiskSource(disk.segments.clone()));
-    let mut names: Vec<Arc<str>> = by_series.keys().cloned().collect();
-    names.sort();
-    let mut scratch = Accumulator::new(inner.opts.layout);
+    let repair: Vec<Arc<str>> = {
+        let specs = inner.opts.levels(inner.durable);
+        let mut v: Vec<Arc<str>> = by_series
+            .iter()
+            .filter(|(_, maps)| may_disagree(maps, &specs, retained, newest))
+            .map(|(name, _)| name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    {
+        let mut cold = inner.cold.lock();
+        cold.map = by_series;
+        cold.source = Some(source);
+        cold.newest = newest;
+        cold.lost.clone_from(&disk.lost);
+    }
     let mut map = inner.series.write();
-    for name in names {
-        let mut maps = by_series.remove(&name).expect("name listed from the map");
-        let series = Arc::new(new_series(inner, &name, newest + 1));
-        let mut tier = series.tier.lock();
-        tier.set_source(source.clone());
-        tier.advance(retained);
-        // Nothing stored after the newest second any file holds is known
-        // to be lost (a crash's unflushed seconds are not damage either):
-        // seconds recorded from here on are whole, and so are their rollups.
-        for lost in disk.lost.iter().filter(|l| l.series.as_ref().is_none_or(|s| *s == name)) {
-            let end = lost.end_s.min(newest + 1);
-            tier.mark_damaged(usize::from(lost.level), lost.start_s, end);
+    for name in repair {
+        materialize(inner, &mut map, &name);
+    }
+}
+
+/// Whether the files of a series may disagree where finer data is retained
+/// (a rollup span without a complete copy, or a finer late delta): then
+/// loading it rebuilds and re-persists rollups.
+fn may_disagree(
+    maps: &[Vec<(u64, Parts)>],
+    specs: &[tailstore_query::LevelSpec],
+    retained: u64,
+    newest: u64,
+) -> bool {
+    (1..maps.len().min(specs.len())).any(|k| {
+        let span = u64::from(specs[k].span_s);
+        let rebuild_from = specs[k - 1].retained_from(retained).div_ceil(span) * span;
+        let limit = (newest + 1) - (newest + 1) % span;
+        maps[k - 1].iter().any(|(start, parts)| {
+            let s = start - start % span;
+            s >= rebuild_from
+                && s < limit
+                && (parts.late
+                    || maps[k]
+                        .binary_search_by_key(&s, |p| p.0)
+                        .map_or(true, |i| !maps[k][i].1.base))
+        })
+    })
+}
+
+/// Makes cold series `name` a live one in `map` (the caller holds the
+/// series map's write lock): its tier from its stored pieces, rollups
+/// rebuilt where the files may disagree (and re-persisted). `None` when it
+/// is not cold.
+pub(crate) fn materialize(
+    inner: &Inner,
+    map: &mut HashMap<Arc<str>, Arc<SeriesInner>>,
+    name: &str,
+) -> Option<Arc<SeriesInner>> {
+    let (name, mut maps, source, newest, lost) = {
+        let mut cold = inner.cold.lock();
+        let (name, maps) = cold.map.remove_entry(name)?;
+        let lost: Vec<tailstore_storage::Lost> = cold
+            .lost
+            .iter()
+            .filter(|l| l.series.as_ref().is_none_or(|s| *s == name))
+            .cloned()
+            .collect();
+        (name, maps, cold.source.clone()?, cold.newest, lost)
+    };
+    let levels = inner.opts.levels(inner.durable).len();
+    let retained = inner.timeline.retention_newest();
+    let mut scratch = Accumulator::new(inner.opts.layout);
+    let series = Arc::new(new_series(inner, &name, newest + 1));
+    let mut tier = series.tier.lock();
+    tier.set_source(source.clone());
+    tier.advance(retained);
+    // Nothing stored after the newest second any file holds is known
+    // to be lost (a crash's unflushed seconds are not damage either):
+    // seconds recorded from here on are whole, and so are their rollups.
+    for lost in &lost {
+        let end = lost.end_s.min(newest + 1);
+        tier.mark_damaged(usize::from(lost.level), lost.start_s, end);
+    }
+    let specs = tier.specs();
+    let mut persist: Vec<(u8, Interval)> = Vec::new();
+    // The finer level's starts and whether the files may disagree there.
+    let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
+    let seconds = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
+    tier.load_cold_sorted(0, seconds);
+    // Spans of the finer level rebuilt at this open: their rollups are
+    // rebuilt too.
+    let mut rebuilt_finer: Vec<u64> = Vec::new();
+    // `k` indexes the levels, `level` is the same number for the writer.
+    for (k, level) in (1..levels).zip(1u8..) {
+        let span = u64::from(specs[k].span_s);
+        let finer_from = specs[k - 1].retained_from(retained);
+        let rebuild_from = finer_from.div_ceil(span) * span;
+        let limit = (newest + 1) - (newest + 1) % span;
+        let mut redo: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+        for &(start, late) in &finer_keys {
+            let s = start - start % span;
+            if s < rebuild_from || s >= limit {
+                continue;
+            }
+            let has_base =
+                maps[k].binary_search_by_key(&s, |p| p.0).is_ok_and(|i| maps[k][i].1.base);
+            if late || !has_base {
+                redo.insert(s);
+            }
         }
-        let specs = tier.specs();
-        let mut persist: Vec<(u8, Interval)> = Vec::new();
-        // The finer level's starts and whether the files may disagree there.
-        let mut finer_keys: Vec<(u64, bool)> = maps[0].iter().map(|(s, p)| (*s, p.late)).collect();
-        let seconds = std::mem::take(&mut maps[0]).into_iter().map(|(s, p)| (s, p.refs)).collect();
-        tier.load_cold_sorted(0, seconds);
-        // Spans of the finer level rebuilt at this open: their rollups are
-        // rebuilt too.
-        let mut rebuilt_finer: Vec<u64> = Vec::new();
-        // `k` indexes the levels, `level` is the same number for the writer.
-        for (k, level) in (1..levels).zip(1u8..) {
-            let span = u64::from(specs[k].span_s);
-            let finer_from = specs[k - 1].retained_from(retained);
-            let rebuild_from = finer_from.div_ceil(span) * span;
-            let limit = (newest + 1) - (newest + 1) % span;
-            let mut redo: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
-            for &(start, late) in &finer_keys {
-                let s = start - start % span;
-                if s < rebuild_from || s >= limit {
-                    continue;
-                }
-                let has_base =
-                    maps[k].binary_search_by_key(&s, |p| p.0).is_ok_and(|i| maps[k][i].1.base);
-                if late || !has_base {
-                    redo.insert(s);
-                }
+        for &start in &rebuilt_finer {
+            let s = start - start % span;
+            if s >= rebuild_from && s < limit {
+                redo.insert(s);
             }
-            for &start in &rebuilt_finer {
-                let s = start - start % span;
-                if s >= rebuild_from && s < limit {
-                    redo.insert(s);
-                }
+        }
+        let mut stored: HashMap<u64, PieceRefs> = HashMap::new();
+        let mut next_keys: Vec<(u64, bool)> = Vec::new();
+        let mut cold = Vec::new();
+        for (start, parts) in std::mem::take(&mut maps[k]) {
+            next_keys.push((start, parts.late || !parts.base));
+            if redo.contains(&start) {
+                stored.insert(start, parts.refs);
+            } else {
+                cold.push((start, parts.refs));
             }
-            let mut stored: HashMap<u64, PieceRefs> = HashMap::new();
-            let mut next_keys: Vec<(u64, bool)> = Vec::new();
-            let mut cold = Vec::new();
-            for (start, parts) in std::mem::take(&mut maps[k]) {
-                next_keys.push((start, parts.late || !parts.base));
-                if redo.contains(&start) {
-                    stored.insert(start, parts.refs);
-                } else {
-                    cold.push((start, parts.refs));
-                }
-            }
-            tier.load_cold_sorted(k, cold);
-            tier.set_built_until(k, limit);
-            let mut rebuilt = Vec::new();
-            for &start in &redo {
-                let Some(piece) = tier.rebuild(k, start, &mut scratch) else { continue };
-                rebuilt.push(start);
-                // Compare with what is stored: persist only a difference.
-                let mut old: Option<Interval> = None;
-                for r in stored.get(&start).into_iter().flatten() {
-                    if let Some(part) = source.read(*r) {
-                        match &mut old {
-                            Some(o) => o.merge(&part),
-                            None => old = Some(part),
-                        }
+        }
+        tier.load_cold_sorted(k, cold);
+        tier.set_built_until(k, limit);
+        let mut rebuilt = Vec::new();
+        for &start in &redo {
+            let Some(piece) = tier.rebuild(k, start, &mut scratch) else { continue };
+            rebuilt.push(start);
+            // Compare with what is stored: persist only a difference.
+            let mut old: Option<Interval> = None;
+            for r in stored.get(&start).into_iter().flatten() {
+                if let Some(part) = source.read(*r) {
+                    match &mut old {
+                        Some(o) => o.merge(&part),
+                        None => old = Some(part),
                     }
                 }
-                if old.as_ref() != Some(&piece) {
-                    persist.push((level, piece));
-                }
             }
-            rebuilt_finer = rebuilt;
-            finer_keys = next_keys;
-        }
-        drop(tier);
-        if let Some(st) = &inner.storage {
-            let mut st = st.lock();
-            for (k, piece) in persist {
-                let r =
-                    st.writer.append(k, &name, &[StoredInterval { interval: piece, late: false }]);
-                st.note(r);
+            if old.as_ref() != Some(&piece) {
+                persist.push((level, piece));
             }
         }
-        map.insert(name, series);
+        rebuilt_finer = rebuilt;
+        finer_keys = next_keys;
+    }
+    drop(tier);
+    if let Some(st) = &inner.storage {
+        let mut st = st.lock();
+        for (k, piece) in persist {
+            let r = st.writer.append(k, &name, &[StoredInterval { interval: piece, late: false }]);
+            st.note(r);
+        }
+    }
+    map.insert(name.clone(), series.clone());
+    Some(series)
+}
+
+/// Makes the cold series `name` live, if it is cold (a no-op otherwise).
+pub(crate) fn warm(inner: &Inner, name: &str) {
+    if !inner.cold.lock().map.contains_key(name) {
+        return;
+    }
+    let mut map = inner.series.write();
+    if !map.contains_key(name) {
+        materialize(inner, &mut map, name);
+    }
+}
+
+/// Makes every cold series whose name `pick` accepts live.
+pub(crate) fn warm_matching(inner: &Inner, pick: impl Fn(&str) -> bool) {
+    let names: Vec<Arc<str>> = {
+        let cold = inner.cold.lock();
+        if cold.map.is_empty() {
+            return;
+        }
+        cold.map.keys().filter(|n| pick(n)).cloned().collect()
+    };
+    if names.is_empty() {
+        return;
+    }
+    let mut map = inner.series.write();
+    for name in names {
+        if !map.contains_key(&name) {
+            materialize(inner, &mut map, &name);
+        }
     }
 }
 

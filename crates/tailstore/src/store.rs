@@ -98,7 +98,7 @@ pub struct StoreStats {
 fn get_or_create<T>(
     map: &RwLock<HashMap<Arc<str>, Arc<T>>>,
     name: &str,
-    cap: usize,
+    (cap, elsewhere): (usize, usize),
     overflowed: &AtomicU64,
     make: impl FnOnce(&str) -> T,
 ) -> Arc<T> {
@@ -109,7 +109,7 @@ fn get_or_create<T>(
     if let Some(e) = map.get(name) {
         return e.clone();
     }
-    let name = if cap > 0 && map.len() >= cap {
+    let name = if cap > 0 && map.len() + elsewhere >= cap {
         overflowed.fetch_add(1, Relaxed);
         OVERFLOW_SERIES
     } else {
@@ -148,6 +148,9 @@ pub(crate) struct Inner {
     pub(crate) open_report: Option<Report>,
     pub(crate) timeline: Arc<Timeline>,
     pub(crate) series: RwLock<HashMap<Arc<str>, Arc<SeriesInner>>>,
+    /// Series found at open and not used yet (see `recovery::load`): they
+    /// become live, in `series`, when first used.
+    pub(crate) cold: Mutex<crate::recovery::Cold>,
     /// Gauges: a name space of their own.
     pub(crate) gauges: RwLock<HashMap<Arc<str>, Arc<GaugeInner>>>,
     /// The process sampler's thread ([`Store::sample_process`]), joined at
@@ -265,6 +268,7 @@ impl Store {
             open_report: scan.as_ref().map(|s| s.report.clone()),
             timeline,
             series: RwLock::new(HashMap::new()),
+            cold: Mutex::new(crate::recovery::Cold::default()),
             gauges: RwLock::new(HashMap::new()),
             sampler: Mutex::new(None),
             sinks: RwLock::new(Vec::new()),
@@ -351,9 +355,12 @@ impl Store {
     #[must_use]
     pub fn series(&self, name: &str) -> Series {
         let inner = &self.inner;
-        let s = get_or_create(&inner.series, name, inner.opts.max_series, &inner.overflowed, |n| {
-            new_series(inner, n, 0)
-        });
+        crate::recovery::warm(inner, name);
+        // Series still cold count towards the cap as the live ones do.
+        let cold = inner.cold.lock().map.len();
+        let cap = (inner.opts.max_series, cold);
+        let s =
+            get_or_create(&inner.series, name, cap, &inner.overflowed, |n| new_series(inner, n, 0));
         Series { inner: s, timeline: inner.timeline.clone() }
     }
 
@@ -361,19 +368,26 @@ impl Store {
     /// number of series).
     #[must_use]
     pub fn has_series(&self, name: &str) -> bool {
-        self.inner.series.read().contains_key(name)
+        self.inner.series.read().contains_key(name) || self.inner.cold.lock().map.contains_key(name)
     }
 
     /// Names of all series, sorted.
     #[must_use]
     pub fn series_names(&self) -> Vec<String> {
-        sorted_names(&self.inner.series)
+        let mut v = sorted_names(&self.inner.series);
+        let cold = self.inner.cold.lock();
+        if !cold.map.is_empty() {
+            v.extend(cold.map.keys().map(ToString::to_string));
+            v.sort();
+        }
+        v
     }
 
     /// Every series and gauge with its kind and the time range it has data
     /// for (sealed or not), sorted by name. Seals what is due first.
     #[must_use]
     pub fn series_info(&self) -> Vec<SeriesInfo> {
+        crate::recovery::warm_matching(&self.inner, |_| true);
         seal_pass(&self.inner, false);
         let series: Vec<Arc<SeriesInner>> = self.inner.series.read().values().cloned().collect();
         let mut out: Vec<SeriesInfo> = series
@@ -424,6 +438,7 @@ impl Store {
         start_s: u64,
         end_s: u64,
     ) -> Option<Vec<Interval>> {
+        crate::recovery::warm(&self.inner, name);
         let s = self.inner.series.read().get(name).cloned()?;
         seal_one(&self.inner, &s);
         let mut tier = s.tier.lock();
@@ -455,9 +470,13 @@ impl Store {
     #[must_use]
     pub fn gauge(&self, name: &str) -> Gauge {
         let inner = &self.inner;
-        let g = get_or_create(&inner.gauges, name, inner.opts.max_series, &inner.overflowed, |n| {
-            new_gauge(inner, n)
-        });
+        let g = get_or_create(
+            &inner.gauges,
+            name,
+            (inner.opts.max_series, 0),
+            &inner.overflowed,
+            |n| new_gauge(inner, n),
+        );
         Gauge { inner: g, timeline: inner.timeline.clone() }
     }
 
@@ -558,7 +577,7 @@ impl Store {
     pub fn stats(&self) -> StoreStats {
         let series = self.inner.series.read();
         let mut st = StoreStats {
-            series: series.len(),
+            series: series.len() + self.inner.cold.lock().map.len(),
             newest_s: self.inner.timeline.newest.load(Relaxed),
             retention_newest_s: self.inner.timeline.retention_newest(),
             rejected: self.inner.timeline.rejected_pre_epoch.load(Relaxed),
