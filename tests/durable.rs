@@ -746,3 +746,37 @@ fn roundtrip_across_rollups_and_retention_edges() {
         "old one-second files were removed: {oldest_l0}"
     );
 }
+
+/// A reopened store loads a series when it is first used (issue 10, item
+/// 9): until then it is listed, counted and capped like a live one, and
+/// every way of reading it (exact series, regex, pieces, the listing)
+/// answers what was stored.
+#[test]
+fn series_loaded_on_first_use_answer_and_count_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        for s in T..T + 120 {
+            record_second(&store, s, 5);
+        }
+        store.close().unwrap();
+    }
+    let total = |store: &Store, sel: Selector| count(store, sel, T, T + 120);
+    let want: Vec<u64> = (0..5).map(|k| (T..T + 120).map(|s| n_of(s, k)).sum()).collect();
+    let store = Store::open(dir.path(), opts().max_series(5)).unwrap();
+    assert_eq!(store.stats().series, 5);
+    assert_eq!(store.series_names().len(), 5);
+    assert!(store.has_series("/models/m3/predict"));
+    assert_eq!(total(&store, Selector::exact("/models/m3/predict")), want[3]);
+    assert_eq!(total(&store, Selector::regex("/models/m[01]/.*").unwrap()), want[0] + want[1]);
+    let pieces = store.pieces("/models/m4/predict", 1, T, T + 120).unwrap();
+    assert_eq!(pieces.iter().map(tailstore::Interval::requests).sum::<u64>(), want[4]);
+    // The two series never used yet still count towards the cap.
+    let s = store.series("/models/new/predict");
+    assert_eq!(s.name(), tailstore::OVERFLOW_SERIES);
+    assert_eq!(store.stats().overflowed, 1);
+    // The listing loads the rest: every series, once.
+    let info = store.series_info();
+    assert_eq!(info.iter().filter(|i| i.name.starts_with("/models/m")).count(), 5);
+    assert_eq!(total(&store, Selector::all()), want.iter().sum::<u64>());
+}

@@ -5,6 +5,8 @@
 //! indexed.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -62,13 +64,26 @@ pub(crate) struct Parts {
     late: bool,
 }
 
+/// One stored record of a cold series: its level, start, late flag and
+/// place.
+#[derive(Clone, Copy)]
+struct ColdRec {
+    level: u8,
+    late: bool,
+    start: u64,
+    r: PieceRef,
+}
+
 /// The series of a directory index not yet loaded into tiers (see
-/// [`load`]): per series and level, each piece's start and stored parts;
-/// and what loading one needs.
+/// [`load`]): every record in one array, each series' records together,
+/// ascending by level and start (the records of one piece in the order
+/// they were written); and what loading one needs. One allocation for all
+/// the records, whatever the number of series.
 #[derive(Default)]
 pub(crate) struct Cold {
-    /// Series not materialized yet.
-    pub(crate) map: HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>,
+    recs: Vec<ColdRec>,
+    /// Series not materialized yet: their records, `recs[a..b]`.
+    pub(crate) map: FxHashMap<Arc<str>, (usize, usize)>,
     /// The mapped segments the pieces are read from.
     source: Option<Arc<dyn PieceSource>>,
     /// The newest second any file held at open.
@@ -103,7 +118,7 @@ pub(crate) struct Cold {
 /// when a query decodes it is marked damaged then, by the tier.
 pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     let levels = inner.opts.levels(inner.durable).len();
-    let (newest, ends, by_series) = group_records(&disk.records, levels);
+    let (newest, ends, (recs, by_series)) = group_records(&disk.records, levels);
     if by_series.is_empty() {
         return;
     }
@@ -118,7 +133,7 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
         let specs = inner.opts.levels(inner.durable);
         let mut v: Vec<Arc<str>> = by_series
             .iter()
-            .filter(|(_, maps)| may_disagree(maps, &specs, retained, newest))
+            .filter(|(_, &(a, b))| may_disagree(&recs[a..b], &specs, retained, newest))
             .map(|(name, _)| name.clone())
             .collect();
         v.sort();
@@ -126,6 +141,7 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
     };
     {
         let mut cold = inner.cold.lock();
+        cold.recs = recs;
         cold.map = by_series;
         cold.source = Some(source);
         cold.newest = newest;
@@ -138,28 +154,72 @@ pub(crate) fn load(inner: &Inner, disk: &DirScan) {
 }
 
 /// Whether the files of a series may disagree where finer data is retained
-/// (a rollup span without a complete copy, or a finer late delta): then
-/// loading it rebuilds and re-persists rollups.
+/// (a rollup span without a complete copy, or a finer late delta after the
+/// last complete copy): then loading it rebuilds and re-persists rollups.
+/// `recs`: the series' records, as [`Cold`] keeps them.
 fn may_disagree(
-    maps: &[Vec<(u64, Parts)>],
+    recs: &[ColdRec],
     specs: &[tailstore_query::LevelSpec],
     retained: u64,
     newest: u64,
 ) -> bool {
-    (1..maps.len().min(specs.len())).any(|k| {
+    let level_of = |l: usize| {
+        let a = recs.partition_point(|r| usize::from(r.level) < l);
+        let b = recs.partition_point(|r| usize::from(r.level) <= l);
+        &recs[a..b]
+    };
+    (1..specs.len()).any(|k| {
+        let (finer, coarser) = (level_of(k - 1), level_of(k));
         let span = u64::from(specs[k].span_s);
         let rebuild_from = specs[k - 1].retained_from(retained).div_ceil(span) * span;
         let limit = (newest + 1) - (newest + 1) % span;
-        maps[k - 1].iter().any(|(start, parts)| {
+        let has_base = |s: u64| {
+            let a = coarser.partition_point(|r| r.start < s);
+            coarser[a..].iter().take_while(|r| r.start == s).any(|r| !r.late)
+        };
+        let mut at = 0;
+        while at < finer.len() {
+            let start = finer[at].start;
+            let n = finer[at..].iter().take_while(|r| r.start == start).count();
+            let piece = &finer[at..at + n];
+            at += n;
+            // Late after the last complete copy (every record adds at level 0).
+            let late = if k == 1 {
+                piece.iter().any(|r| r.late)
+            } else {
+                piece.iter().rev().take_while(|r| r.late).count() > 0
+            };
             let s = start - start % span;
-            s >= rebuild_from
-                && s < limit
-                && (parts.late
-                    || maps[k]
-                        .binary_search_by_key(&s, |p| p.0)
-                        .map_or(true, |i| !maps[k][i].1.base))
-        })
+            if s >= rebuild_from && s < limit && (late || !has_base(s)) {
+                return true;
+            }
+        }
+        false
     })
+}
+
+/// The pieces of one series' records (as [`Cold`] keeps them), per level:
+/// each piece's start and parts, ascending by start. A second is the sum
+/// of its parts; a rollup piece is its last complete copy and the late
+/// deltas after it.
+fn pieces_of(recs: &[ColdRec], levels: usize) -> Vec<Vec<(u64, Parts)>> {
+    let mut maps: Vec<Vec<(u64, Parts)>> = (0..levels).map(|_| Vec::new()).collect();
+    for rec in recs {
+        let level = usize::from(rec.level);
+        let Some(out) = maps.get_mut(level) else { continue };
+        if out.last().is_none_or(|l| l.0 != rec.start) {
+            out.push((rec.start, Parts::default()));
+        }
+        let parts = &mut out.last_mut().expect("pushed above").1;
+        if level > 0 && !rec.late {
+            parts.refs.clear();
+            parts.base = true;
+            parts.late = false;
+        }
+        parts.late |= rec.late;
+        parts.refs.push(rec.r);
+    }
+    maps
 }
 
 /// Makes cold series `name` a live one in `map` (the caller holds the
@@ -173,13 +233,19 @@ pub(crate) fn materialize(
 ) -> Option<Arc<SeriesInner>> {
     let (name, mut maps, source, newest, lost) = {
         let mut cold = inner.cold.lock();
-        let (name, maps) = cold.map.remove_entry(name)?;
+        let (name, (a, b)) = cold.map.remove_entry(name)?;
+        let levels = inner.opts.levels(inner.durable).len();
+        let maps = pieces_of(&cold.recs[a..b], levels);
         let lost: Vec<tailstore_storage::Lost> = cold
             .lost
             .iter()
             .filter(|l| l.series.as_ref().is_none_or(|s| *s == name))
             .cloned()
             .collect();
+        if cold.map.is_empty() {
+            // The last cold series: the records go.
+            cold.recs = Vec::new();
+        }
         (name, maps, cold.source.clone()?, cold.newest, lost)
     };
     let levels = inner.opts.levels(inner.durable).len();
@@ -368,25 +434,26 @@ pub(crate) fn load_gauges(inner: &Inner, disk: &DirScan) {
     }
 }
 
-/// Per series and level, `(start, late, ref)` of each record, in file order.
-type Recs = Vec<(u64, bool, PieceRef)>;
+/// Series records grouped: the records ([`Cold::recs`]) and each series'
+/// range in them.
+type Grouped = (Vec<ColdRec>, FxHashMap<Arc<str>, (usize, usize)>);
 
-/// Per series and level, each piece's start and parts, ascending by start.
-type Grouped = HashMap<Arc<str>, Vec<Vec<(u64, Parts)>>>;
-
-/// Groups a directory index's records by series and level, then by start
-/// with a stable sort (a piece's records are all in one file, in the order
-/// they were written), into each piece's [`Parts`], ascending by start.
-/// Returns the newest second the records cover, the newest distinct last
-/// seconds of records (data time for retention), and the groups.
+/// Groups a directory index's records by series, then by level and start
+/// (a piece's records are all in one file: they stay in the order they
+/// were written) into one array. Returns the newest second the records
+/// cover, the newest distinct last seconds of records (data time for
+/// retention), the records and each series' range in them.
 fn group_records(records: &[Indexed], levels: usize) -> (u64, NewestSeconds, Grouped) {
     let mut newest = 0u64;
     let mut ends = NewestSeconds::new();
-    let mut by_series: HashMap<Arc<str>, Vec<Recs>> = HashMap::new();
-    let mut last: Option<(Arc<str>, usize)> = None;
-    for rec in records {
-        let level = usize::from(rec.level);
-        if level >= levels {
+    let mut ids: FxHashMap<Arc<str>, u32> = FxHashMap::default();
+    let mut names: Vec<Arc<str>> = Vec::new();
+    // (series id, level, start, position in `records`): sorted, the records
+    // of each series together in level, start and file order.
+    let mut keyed: Vec<(u32, u8, u64, u32)> = Vec::with_capacity(records.len());
+    let mut last: Option<(&Arc<str>, u32)> = None;
+    for (pos, rec) in records.iter().enumerate() {
+        if usize::from(rec.level) >= levels {
             continue;
         }
         let span = u64::from(tailstore_storage::span_s(rec.level));
@@ -395,51 +462,39 @@ fn group_records(records: &[Indexed], levels: usize) -> (u64, NewestSeconds, Gro
         if end >= ends.entry() {
             ends.insert(end);
         }
-        let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
-        let item = (rec.entry.start_s, rec.entry.late, r);
         // Runs of records of one series are common: skip the hash lookup.
-        if let Some((name, _)) = &last {
-            if Arc::ptr_eq(name, &rec.entry.series) {
-                if let Some(v) = by_series.get_mut(name) {
-                    v[level].push(item);
-                    continue;
-                }
+        let id = match last {
+            Some((name, id)) if Arc::ptr_eq(name, &rec.entry.series) => id,
+            _ => {
+                let next = u32::try_from(names.len()).unwrap_or(u32::MAX);
+                let id = *ids.entry(rec.entry.series.clone()).or_insert_with(|| {
+                    names.push(rec.entry.series.clone());
+                    next
+                });
+                last = Some((&rec.entry.series, id));
+                id
             }
-        }
-        by_series
-            .entry(rec.entry.series.clone())
-            .or_insert_with(|| (0..levels).map(|_| Vec::new()).collect())[level]
-            .push(item);
-        last = Some((rec.entry.series.clone(), level));
+        };
+        let pos = u32::try_from(pos).unwrap_or(u32::MAX);
+        keyed.push((id, rec.level, rec.entry.start_s, pos));
     }
-    // Per series and level: (start, parts), ascending by start.
-    let grouped: Grouped = by_series
-        .into_iter()
-        .map(|(name, levels)| {
-            let maps = levels
-                .into_iter()
-                .enumerate()
-                .map(|(level, mut recs)| {
-                    recs.sort_by_key(|r| r.0);
-                    let mut out: Vec<(u64, Parts)> = Vec::with_capacity(recs.len());
-                    for (start, late, r) in recs {
-                        if out.last().is_none_or(|l| l.0 != start) {
-                            out.push((start, Parts::default()));
-                        }
-                        let parts = &mut out.last_mut().expect("pushed above").1;
-                        if level > 0 && !late {
-                            parts.refs.clear();
-                            parts.base = true;
-                            parts.late = false;
-                        }
-                        parts.late |= late;
-                        parts.refs.push(r);
-                    }
-                    out
-                })
-                .collect();
-            (name, maps)
-        })
-        .collect();
-    (newest, ends, grouped)
+    drop(ids);
+    keyed.sort_unstable();
+    let mut recs = Vec::with_capacity(keyed.len());
+    let mut ranges: FxHashMap<Arc<str>, (usize, usize)> =
+        FxHashMap::with_capacity_and_hasher(names.len(), rustc_hash::FxBuildHasher);
+    let mut at = 0;
+    while at < keyed.len() {
+        let id = keyed[at].0;
+        let first = recs.len();
+        while let Some(&(i, level, start, pos)) = keyed.get(at).filter(|k| k.0 == id) {
+            let rec = &records[pos as usize];
+            let r = PieceRef { file: rec.loc.file, offset: rec.loc.offset, len: rec.loc.len };
+            recs.push(ColdRec { level, late: rec.entry.late, start, r });
+            at += 1;
+            debug_assert_eq!(i, id);
+        }
+        ranges.insert(names[id as usize].clone(), (first, recs.len()));
+    }
+    (newest, ends, (recs, ranges))
 }
