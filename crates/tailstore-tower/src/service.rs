@@ -165,8 +165,7 @@ where
             Ok(response) => {
                 let status = response.status();
                 pending.status = status.as_u16();
-                let body_ends_now =
-                    bodiless(*this.head, status) || response.body().is_end_stream();
+                let body_ends_now = bodiless(*this.head, status) || response.body().is_end_stream();
                 if body_ends_now {
                     pending.record();
                     return Poll::Ready(Ok(response.map(RecordBody::done)));

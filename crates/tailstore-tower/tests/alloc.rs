@@ -141,7 +141,9 @@ fn inner() -> impl Service<
     Request<()>,
     Response = Response<http_body_util::Either<Full<Bytes>, Chunks>>,
     Error = Infallible,
-    Future = std::future::Ready<Result<Response<http_body_util::Either<Full<Bytes>, Chunks>>, Infallible>>,
+    Future = std::future::Ready<
+        Result<Response<http_body_util::Either<Full<Bytes>, Chunks>>, Infallible>,
+    >,
 > + Clone {
     service_fn(|req: Request<()>| {
         let body = if req.uri().path() == "/whole" {

@@ -146,7 +146,7 @@ async fn the_route_template_names_the_series() {
     }
     assert_eq!(store.series_names(), ["/models/{name}/predict"]);
     assert_eq!(statuses(&store, "/models/{name}/predict"), [(200, 6)]);
-    }
+}
 
 #[tokio::test]
 async fn method_prefix_names_series_by_method_and_template() {
@@ -246,7 +246,8 @@ async fn a_streamed_body_records_head_and_total() {
 async fn a_dropped_request_is_recorded_as_client_closed() {
     let store = Store::in_memory(Options::default());
     let app = app(&store);
-    let r = tokio::time::timeout(Duration::from_millis(50), app.clone().oneshot(req("GET", "/slow")));
+    let r =
+        tokio::time::timeout(Duration::from_millis(50), app.clone().oneshot(req("GET", "/slow")));
     assert!(r.await.is_err(), "the handler sleeps 30 s");
     assert_eq!(statuses(&store, "/slow"), [(STATUS_CLIENT_CLOSED, 1)]);
     let lat = stats(&store, "/slow").max().unwrap();
