@@ -6,7 +6,6 @@
 //! entry and publishes the copy: O(routes) once per route, bounded by the
 //! cap.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -14,6 +13,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use http::Method;
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use tailstore::{Series, Store, OVERFLOW_SERIES};
 
 use crate::{TTFB_PREFIX, UNMATCHED_SERIES};
@@ -66,12 +66,15 @@ fn method_name(slot: usize) -> &'static str {
 }
 
 /// One map per method slot (one in all when names have no method prefix).
-type Maps = Vec<HashMap<Box<str>, Arc<Handles>>>;
+/// `FxHash`: keys are route templates and name-function answers, at most
+/// `max_routes` of them, inserted only through the cap, so a client can
+/// neither choose nor flood them.
+type Maps = Vec<FxHashMap<Box<str>, Arc<Handles>>>;
 
 pub(crate) struct Routes {
     store: Store,
     method_prefix: bool,
-    max_routes: usize,
+    cap: usize,
     maps: ArcSwap<Maps>,
     grow: Mutex<()>,
     /// Routes in `maps`, kept beside them so the full check needs no sum.
@@ -88,8 +91,8 @@ impl Routes {
         Routes {
             store: store.clone(),
             method_prefix,
-            max_routes,
-            maps: ArcSwap::from_pointee(vec![HashMap::new(); slots]),
+            cap: max_routes,
+            maps: ArcSwap::from_pointee(vec![FxHashMap::default(); slots]),
             grow: Mutex::new(()),
             len: AtomicU64::new(0),
             overflow: OnceLock::new(),
@@ -111,7 +114,7 @@ impl Routes {
     }
 
     fn full(&self) -> bool {
-        self.max_routes > 0 && self.routes() >= self.max_routes
+        self.cap > 0 && self.routes() >= self.cap
     }
 
     /// The handles of the requests no route or name function named.

@@ -137,13 +137,13 @@ impl Body for Chunks {
 
 /// A service that allocates nothing: a whole body for `/whole`, a streamed
 /// one otherwise.
+type Answer = Response<http_body_util::Either<Full<Bytes>, Chunks>>;
+
 fn inner() -> impl Service<
     Request<()>,
-    Response = Response<http_body_util::Either<Full<Bytes>, Chunks>>,
+    Response = Answer,
     Error = Infallible,
-    Future = std::future::Ready<
-        Result<Response<http_body_util::Either<Full<Bytes>, Chunks>>, Infallible>,
-    >,
+    Future = std::future::Ready<Result<Answer, Infallible>>,
 > + Clone {
     service_fn(|req: Request<()>| {
         let body = if req.uri().path() == "/whole" {

@@ -198,6 +198,17 @@ fn settled_count(base: &str) -> u64 {
     panic!("the server's count kept moving after wrk stopped");
 }
 
+/// Kills the child when dropped (a failed assertion must not leave the
+/// server running).
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn wrk_against_the_model_server_agrees_with_tailstore() {
     let exe = build_example();
@@ -221,13 +232,6 @@ fn wrk_against_the_model_server_agrees_with_tailstore() {
         }
     });
     // From here on, a panic must not leave the server running.
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut server = Kill(server);
     let first = rx.recv_timeout(Duration::from_secs(60)).expect("the server prints its address");
     let base =
