@@ -30,7 +30,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tailstore::{Options, Selector, Store};
@@ -198,6 +198,59 @@ fn settled_count(base: &str) -> u64 {
     panic!("the server's count kept moving after wrk stopped");
 }
 
+fn path(dir: &tempfile::TempDir) -> &str {
+    dir.path().to_str().expect("a UTF-8 temporary path")
+}
+
+/// The example model server, started on 127.0.0.1 port 0.
+struct Server {
+    child: Kill,
+    base: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        static EXE: OnceLock<PathBuf> = OnceLock::new();
+        let exe = EXE.get_or_init(build_example);
+        let mut child = Command::new(exe)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("piped");
+        // From here on, a panic must not leave the server running.
+        let child = Kill(child);
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first =
+            lines.recv_timeout(Duration::from_secs(60)).expect("the server prints its address");
+        let base =
+            first.strip_prefix("listening on ").expect("first line: listening on ADDR").to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        Server { child, base, lines }
+    }
+
+    /// Stops the server with `POST /admin/shutdown`; the lines it printed
+    /// after the first.
+    fn stop(mut self) -> Vec<String> {
+        let base = &self.base;
+        ureq::post(format!("{base}/admin/shutdown")).send_empty().expect("shutdown answers");
+        let exit = wait_bounded(&mut self.child.0, Duration::from_secs(60)).expect("it stops");
+        assert!(exit.success(), "the server exited with {exit}");
+        self.lines.try_iter().collect()
+    }
+}
+
 /// Kills the child when dropped (a failed assertion must not leave the
 /// server running).
 struct Kill(Child);
@@ -211,32 +264,10 @@ impl Drop for Kill {
 
 #[test]
 fn wrk_against_the_model_server_agrees_with_tailstore() {
-    let exe = build_example();
     let dir = tempfile::tempdir().unwrap();
     let t0 = SystemTime::now();
-    let mut server = Command::new(&exe)
-        .args(["--listen", "127.0.0.1:0", "--median-ms", "5", "--store"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the example starts");
-    let stdout = server.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // From here on, a panic must not leave the server running.
-    let mut server = Kill(server);
-    let first = rx.recv_timeout(Duration::from_secs(60)).expect("the server prints its address");
-    let base =
-        first.strip_prefix("listening on ").expect("first line: listening on ADDR").to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let server = Server::start(&["--median-ms", "5", "--store", path(&dir)]);
+    let base = server.base.clone();
 
     let wrk = Command::new("wrk")
         .args(["-t2", &format!("-c{CONNECTIONS}"), "-d3s", "--latency", "--timeout", "5s"])
@@ -254,10 +285,7 @@ fn wrk_against_the_model_server_agrees_with_tailstore() {
     let w = parse_wrk(&out);
 
     let own = settled_count(&base);
-    ureq::post(format!("{base}/admin/shutdown")).send_empty().expect("shutdown answers");
-    let exit = wait_bounded(&mut server.0, Duration::from_secs(60)).expect("the server stops");
-    assert!(exit.success(), "the server exited with {exit}");
-    let lines: Vec<String> = rx.try_iter().collect();
+    let lines = server.stop();
     let last = lines.last().expect("the server printed its count");
     assert_eq!(last, &format!("requests {own}"));
 
@@ -287,4 +315,54 @@ fn wrk_against_the_model_server_agrees_with_tailstore() {
     assert!(p99 >= w.percentile(50), "P99 below wrk's median\n{report}");
     assert!(p50 <= w.percentile(75) * 1.0005 + 0.01, "P50 above wrk's P75\n{report}");
     eprintln!("{report}");
+}
+
+/// The admin routes the benchmark harness relies on, and `/metrics` and
+/// `/report`: a stall holds a predict request that arrives during it until
+/// it ends, and tailstore records the wait; the server's own count and the
+/// store agree.
+#[test]
+fn the_model_servers_stall_count_metrics_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = SystemTime::now();
+    let server = Server::start(&["--median-ms", "2", "--store", path(&dir)]);
+    let base = server.base.clone();
+    assert_eq!(get(&format!("{base}/admin/count")), r#"{"requests":0}"#);
+    let predict = format!("{base}/models/bert/predict");
+    let post_t0 = Instant::now();
+    let r = ureq::post(format!("{base}/admin/stall?ms=500")).send_empty().expect("stall answers");
+    assert_eq!(r.status(), 204);
+    let post_rtt = post_t0.elapsed();
+    // Both methods are routed (any status of the fake model will do).
+    let answered = |r: Result<ureq::http::Response<ureq::Body>, ureq::Error>| match r {
+        Ok(_) | Err(ureq::Error::StatusCode(400 | 503)) => {}
+        Err(e) => panic!("predict failed: {e}"),
+    };
+    answered(ureq::post(&predict).send("{\"x\": [1, 2]}"));
+    let stalled = post_t0.elapsed();
+    assert!(stalled >= Duration::from_millis(500), "{stalled:?}");
+    let t = Instant::now();
+    answered(ureq::get(&predict).call());
+    let after = t.elapsed();
+    assert!(after < Duration::from_millis(400), "the stall is over: {after:?}");
+    assert_eq!(get(&format!("{base}/admin/count")), r#"{"requests":2}"#);
+    let metrics = get(&format!("{base}/metrics"));
+    assert!(metrics.contains("series=\"/models/{name}/predict\""), "{metrics}");
+    let report = get(&format!("{base}/report"));
+    assert!(report.starts_with("<!DOCTYPE html>") && report.contains("/models/{name}/predict"));
+    let lines = server.stop();
+    assert_eq!(lines.last().map(String::as_str), Some("requests 2"));
+
+    let store = Store::open_read_only(dir.path(), Options::default()).unwrap();
+    let w = store
+        .query(Selector::exact("/models/{name}/predict"))
+        .between(t0 - Duration::from_secs(5), SystemTime::now() + Duration::from_secs(5))
+        .run()
+        .unwrap();
+    assert_eq!(w.count(), 2);
+    // The stalled request arrived at most one round trip after the stall
+    // began, so the server held it at least 500 ms minus that.
+    let max = w.max().expect("latencies");
+    assert!(max + post_rtt >= Duration::from_millis(500), "{max:?} {post_rtt:?}");
+    assert!(max <= stalled, "{max:?} {stalled:?}");
 }
