@@ -65,17 +65,48 @@ fn layer_overhead(c: &mut Criterion) {
     assert_eq!(w.run().expect("an in-memory query").count(), 1, "tailstore recorded nothing");
     assert!(prom_handle.render().contains("/models/{name}/predict"), "axum-prometheus saw nothing");
 
-    let mut g = c.benchmark_group("http_layer");
-    g.throughput(Throughput::Elements(1));
-    for (name, router) in [
+    let routers = [
         ("bare_router", &bare),
         ("pass_through_layer", &pass_through),
         ("tailstore_layer", &tailstore),
         ("axum_prometheus", &prometheus),
-    ] {
+    ];
+    let mut g = c.benchmark_group("http_layer");
+    g.throughput(Throughput::Elements(1));
+    for (name, router) in routers {
         g.bench_function(name, |b| b.iter_custom(|iters| rt.block_on(run(router, iters))));
     }
     g.finish();
+    interleaved(&rt, &routers);
+}
+
+/// The same four routers in rounds, round-robin (so a machine whose load
+/// drifts during the run slows all four alike), printed as medians of
+/// ns per request and each layer's overhead over the bare router.
+fn interleaved(rt: &tokio::runtime::Runtime, routers: &[(&str, &Router)]) {
+    const ROUNDS: usize = 21;
+    const PER_ROUND: u32 = 20_000;
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); routers.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, router)) in routers.iter().enumerate() {
+            let d = rt.block_on(run(router, u64::from(PER_ROUND)));
+            ns[i].push(d.as_secs_f64() * 1e9 / f64::from(PER_ROUND));
+        }
+    }
+    let medians: Vec<f64> = ns
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[ROUNDS / 2]
+        })
+        .collect();
+    println!("interleaved: {ROUNDS} rounds of {PER_ROUND} requests per router, medians");
+    for ((name, _), m) in routers.iter().zip(&medians) {
+        println!(
+            "  {name:<20} {m:>8.0} ns/request  (+{:>6.0} ns over bare_router)",
+            m - medians[0]
+        );
+    }
 }
 
 fn benches() {
@@ -83,6 +114,9 @@ fn benches() {
     layer_overhead(&mut c);
     plain_service(&mut c);
 }
+
+const PLAIN_ROUNDS: usize = 21;
+const PLAIN_PER_ROUND: u32 = 200_000;
 
 /// The layer around a plain tower service (no router, no runtime: the
 /// futures are ready at once), named by a function: the layer's own cost.
@@ -129,6 +163,26 @@ fn plain_service(c: &mut Criterion) {
     let mut layered = layer.layer(inner);
     g.bench_function("tailstore_layer", |b| b.iter(|| one(&mut layered)));
     g.finish();
+
+    // Interleaved rounds, as for the routers.
+    let round = |f: &mut dyn FnMut()| {
+        let t0 = Instant::now();
+        for _ in 0..PLAIN_PER_ROUND {
+            f();
+        }
+        t0.elapsed().as_secs_f64() * 1e9 / f64::from(PLAIN_PER_ROUND)
+    };
+    let (mut b_ns, mut l_ns) = (Vec::new(), Vec::new());
+    for _ in 0..PLAIN_ROUNDS {
+        b_ns.push(round(&mut || one(&mut bare)));
+        l_ns.push(round(&mut || one(&mut layered)));
+    }
+    b_ns.sort_by(f64::total_cmp);
+    l_ns.sort_by(f64::total_cmp);
+    let (b, l) = (b_ns[PLAIN_ROUNDS / 2], l_ns[PLAIN_ROUNDS / 2]);
+    println!("interleaved: {PLAIN_ROUNDS} rounds of {PLAIN_PER_ROUND} calls, medians");
+    println!("  bare_service     {b:>8.1} ns/request");
+    println!("  tailstore_layer  {l:>8.1} ns/request  (+{:.1} ns)", l - b);
 }
 
 criterion_main!(benches);
