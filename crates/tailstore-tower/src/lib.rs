@@ -22,8 +22,9 @@
 //!
 //! 1. axum's [`MatchedPath`](axum::extract::MatchedPath), the route
 //!    template (`/models/{name}/predict`), when the request carries one:
-//!    add the layer with `Router::layer` (or `route_layer`), inside the
-//!    router, where axum has matched the route;
+//!    add the layer with `Router::layer`, inside the router, where axum has
+//!    matched the route (`route_layer` works too, but then the fallback's
+//!    404s are not recorded at all);
 //! 2. else the function given to [`TailstoreLayer::name_with`], when it
 //!    answers `Some`;
 //! 3. else [`UNMATCHED_SERIES`] (`unmatched`): the router's fallback (404s)
@@ -36,9 +37,13 @@
 //! records into the facade's overflow series
 //! [`OVERFLOW_SERIES`](tailstore::OVERFLOW_SERIES) (`(overflow)`, the one
 //! the store itself uses past [`Options::max_series`](tailstore::Options::max_series)),
-//! counted in [`LayerStats::overflowed`]. The store's own cap still
-//! applies on top (a store holding `max_series` series gives new names its
-//! overflow series too, counted in `StoreStats::overflowed`).
+//! counted in [`LayerStats::overflowed`]. The layer keeps a cap of its own
+//! beside the store's (`Options::max_series`, default 10 000, shared by
+//! every writer of the store, and counted per lookup of a new name): its
+//! table of handles must stay bounded whatever the store's setting, and a
+//! request past it must not take the store's name-map lock. The store's cap
+//! still applies on top (a store holding `max_series` series gives new
+//! names its overflow series too, counted in `StoreStats::overflowed`).
 //!
 //! Names have no method by default, so they are the paths the monitoring
 //! guide, its rules (`series: '/models/.*'`) and nginx logs use;
