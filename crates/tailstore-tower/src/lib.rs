@@ -83,12 +83,16 @@
 //! After a route's first request, a request takes no lock and allocates
 //! nothing in the layer: the route table is an immutable map read through
 //! an `ArcSwap`, its handles are shared through an `Arc`, and a series
-//! records without a lock (`tests/alloc.rs` counts the allocations). Under
-//! `Router::layer` axum boxes the wrapped response body once per request
-//! (its `IntoResponse` for a `Response<B>` does), as it does for any layer
-//! that wraps the body. No global recorder is installed: the store is the
-//! one given. `docs/BENCHMARKS.md` gives the overhead in ns per request
-//! beside `axum-prometheus`.
+//! records through the store's `Series::record`, which appends to the
+//! thread's ring (a thread that fills its ring of 256 before the clock
+//! thread drains it folds it under the series' lock: at most once per 256
+//! of its requests, the store's amortised cost). `tests/alloc.rs` counts
+//! the allocations. Under `Router::layer` axum boxes the wrapped response
+//! body once per request (its `IntoResponse` for a `Response<B>` does), as
+//! it does for any layer that wraps the body. The layer reads the clock
+//! twice per request (`Instant::now` at `call` and at the end). No global
+//! recorder is installed: the store is the one given. `docs/BENCHMARKS.md`
+//! gives the overhead in ns per request beside `axum-prometheus`.
 //!
 //! # Panics
 //!
@@ -147,7 +151,8 @@ pub struct LayerStats {
 /// crate's documentation for the series and statuses.
 ///
 /// Cloning is cheap: clones share the route table, the cap and the
-/// counters.
+/// counters. Configure it before use: each setter starts a fresh route
+/// table and fresh counters.
 #[derive(Clone)]
 pub struct TailstoreLayer {
     shared: Arc<Shared>,
