@@ -22,6 +22,12 @@
 //!   200 with a JSON score; about 1 % answer 503 after the delay (the model
 //!   failed) and about 2 % answer 400 at once (bad input). A POST body is
 //!   read (at most 1 MiB) and ignored.
+//! * `GET|POST /models/{name}/generate?tokens=N`: token streaming, as an
+//!   LLM endpoint does: the same fake model's delay (and failures) before
+//!   the response head, then N tokens (default 16, at most 1 024), one every
+//!   `--token-ms` (default 5 ms), sent chunked. The layer records the head
+//!   into `ttfb:/models/{name}/generate` and the whole stream into
+//!   `/models/{name}/generate`.
 //! * `GET /metrics`: the store in the Prometheus text format or
 //!   `OpenMetrics`, as `Accept` asks (`tailstore-prometheus`; `--names
 //!   ingress-nginx` for ingress-nginx's names).
@@ -42,9 +48,12 @@
 //! (`/models/{name}/predict`, `/metrics`, …; anything else in
 //! `unmatched`), so the rules' `series: '/models/.*'` see the predictions.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -53,6 +62,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use bytes::Bytes;
 use clap::Parser;
 use serde::Deserialize;
 use tailstore::{Options, Selector, Store};
@@ -85,6 +95,9 @@ struct Args {
     /// Standard deviation of the log of the delay.
     #[arg(long, default_value_t = 0.5)]
     sigma: f64,
+    /// Time between two streamed tokens of `/generate`, in ms.
+    #[arg(long, default_value_t = 5.0)]
+    token_ms: f64,
     /// Metric names of `/metrics`: tailstore or ingress-nginx.
     #[arg(long, default_value = "tailstore")]
     names: String,
@@ -102,6 +115,10 @@ struct App {
     sigma: f64,
     /// Predict requests whose handler started.
     requests: AtomicU64,
+    /// Generate requests whose handler started.
+    generated: AtomicU64,
+    /// Time between two streamed tokens.
+    token_every: Duration,
     /// Time zero of `stall_until_ns`.
     epoch: Instant,
     /// End of the current stall, ns after `epoch` (0: none yet).
@@ -185,6 +202,80 @@ async fn predict(State(app): State<Arc<App>>, Path(name): Path<String>, body: Bo
             json(StatusCode::OK, &serde_json::json!({"model": name, "score": score}))
         }
     }
+}
+
+#[derive(Deserialize)]
+struct Generate {
+    tokens: Option<u32>,
+}
+
+/// A streamed answer: `left` tokens, one every `every`.
+struct Tokens {
+    left: u32,
+    every: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Tokens {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + self.every;
+        self.sleep.as_mut().reset(next);
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"token ")))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+}
+
+/// Token streaming, as an LLM endpoint does: the head after the prompt's
+/// prefill (the fake model's delay), then `tokens` tokens (default 16, at
+/// most 1 024) one every `--token-ms`, sent chunked. The layer records
+/// the head into `ttfb:/models/{name}/generate` and the whole stream into
+/// `/models/{name}/generate`.
+async fn generate(State(app): State<Arc<App>>, Query(q): Query<Generate>, body: Body) -> Response {
+    let n = app.generated.fetch_add(1, Relaxed);
+    if axum::body::to_bytes(body, MAX_INPUT_BYTES).await.is_err() {
+        return json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({"error": "input too large"}),
+        );
+    }
+    // Draws of their own: predict's n-th request keeps its draws.
+    let (delay, failed) = match app.draw(n ^ (1 << 63)) {
+        Outcome::BadInput => {
+            return json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": "invalid input"}))
+        }
+        Outcome::Failed { delay } => (delay, true),
+        Outcome::Ok { delay, .. } => (delay, false),
+    };
+    tokio::time::sleep(delay).await;
+    if failed {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"error": "model failed"}),
+        );
+    }
+    let every = app.token_every;
+    let tokens = Tokens {
+        left: q.tokens.unwrap_or(16).min(1024),
+        every,
+        sleep: Box::pin(tokio::time::sleep(every)),
+    };
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::new(tokens)).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
@@ -299,12 +390,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         median_ms: args.median_ms,
         sigma: args.sigma,
         requests: AtomicU64::new(0),
+        generated: AtomicU64::new(0),
+        token_every: Duration::from_secs_f64(args.token_ms.max(0.0) / 1000.0),
         epoch: Instant::now(),
         stall_until_ns: AtomicU64::new(0),
         shutdown: Notify::new(),
     });
     let router = Router::new()
         .route("/models/{name}/predict", get(predict).post(predict))
+        .route("/models/{name}/generate", get(generate).post(generate))
         .route("/metrics", get(metrics))
         .route("/report", get(report))
         .route("/admin/count", get(count))

@@ -346,6 +346,9 @@ fn the_model_servers_stall_count_metrics_and_report() {
     let after = t.elapsed();
     assert!(after < Duration::from_millis(400), "the stall is over: {after:?}");
     assert_eq!(get(&format!("{base}/admin/count")), r#"{"requests":2}"#);
+    // Token streaming (seed 1's first generate draw is a success).
+    let tokens = get(&format!("{base}/models/llama/generate?tokens=10"));
+    assert_eq!(tokens, "token ".repeat(10));
     let metrics = get(&format!("{base}/metrics"));
     assert!(metrics.contains("series=\"/models/{name}/predict\""), "{metrics}");
     let report = get(&format!("{base}/report"));
@@ -360,6 +363,18 @@ fn the_model_servers_stall_count_metrics_and_report() {
         .run()
         .unwrap();
     assert_eq!(w.count(), 2);
+    let one = |name: &str| {
+        let w = store
+            .query(Selector::exact(name))
+            .between(t0 - Duration::from_secs(5), SystemTime::now() + Duration::from_secs(5))
+            .run()
+            .unwrap();
+        assert_eq!(w.count(), 1, "{name}");
+        w.max().expect("a latency")
+    };
+    let (head, whole) = (one("ttfb:/models/{name}/generate"), one("/models/{name}/generate"));
+    // Ten tokens 5 ms apart follow the head.
+    assert!(whole >= head + Duration::from_millis(45), "{head:?} {whole:?}");
     // The stalled request arrived at most one round trip after the stall
     // began, so the server held it at least 500 ms minus that.
     let max = w.max().expect("latencies");
