@@ -1,0 +1,1 @@
+//! The harness crate's behaviour tests (one binary).
