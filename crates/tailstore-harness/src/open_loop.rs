@@ -164,4 +164,26 @@ impl OpenLoop {
         let done = Instant::now();
         self.record(&slot, sent, done, status)
     }
+
+    /// Runs the first `total` requests of the schedule on `threads` worker
+    /// threads (at least 1) and returns when all are recorded: each worker
+    /// claims the next slot, waits until it is due, calls `request` (which
+    /// sends it and returns its status) and records it. Requests are sent
+    /// on schedule as long as a worker is free; when every worker waits on
+    /// a stalled server, the next requests go out late and their corrected
+    /// latency counts the delay.
+    pub fn run_workers<F>(&self, threads: usize, total: u64, request: F)
+    where
+        F: Fn(&Slot) -> u16 + Sync,
+    {
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| {
+                    while let Some(slot) = self.next_slot(total) {
+                        self.call(slot, || request(&slot));
+                    }
+                });
+            }
+        });
+    }
 }

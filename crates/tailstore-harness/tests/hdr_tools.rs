@@ -1,0 +1,1 @@
+//! hdr tools
