@@ -1,6 +1,6 @@
 //! Deterministic latency samples shared by the tests.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use tailstore::{Layout, Options, Selector, Store, WindowStats};
 
@@ -69,7 +69,3 @@ pub fn window(store: &Store, name: &str) -> WindowStats {
     store.query(Selector::exact(name)).between(at, at + Duration::from_secs(1)).run().unwrap()
 }
 
-/// `t` as unix seconds.
-pub fn unix_s(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
