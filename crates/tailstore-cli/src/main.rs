@@ -333,10 +333,18 @@ struct QueryArgs {
     /// JSON output (one object; `"damaged_s"`: seconds no intact stored piece covers, 0 when whole).
     #[arg(long)]
     json: bool,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
     /// Output format: table (default), json (as --json), or hgrm (the window's latencies as
     /// HdrHistogram's percentile distribution, as Java's outputPercentileDistribution prints it).
     #[arg(long, value_enum, conflicts_with = "json")]
     format: Option<QueryFormat>,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a library's name"
+    )]
     /// hgrm: unit of the printed values (ms, as HdrHistogram's tools print by default).
     #[arg(long, value_enum, default_value = "ms")]
     hgrm_unit: HlogUnit,

@@ -7,9 +7,13 @@ use tailstore::{Series, Store};
 
 use crate::open_loop::uncorrected_name;
 
-/// Synthesized samples are recorded in batches of this many (a stack
-/// buffer: no allocation on the record path).
-const BATCH: usize = 64;
+/// Up to this many added samples are recorded one by one (lock-free);
+/// more (a stall) in batches.
+const FEW: u64 = 16;
+
+/// Added samples are recorded in batches of this many (a stack buffer: no
+/// allocation on the record path).
+const BATCH: usize = 256;
 
 /// The values `HdrHistogram` adds to a sample of `value_ns` taken when one
 /// was expected every `interval_ns`: `value - interval`, `value - 2 ×
@@ -105,13 +109,30 @@ impl ClosedLoop {
     /// holds the added samples too). A time before 1970 is rejected and
     /// counted, as [`Series::record_at`] does.
     pub fn record_at(&self, at: SystemTime, latency: Duration, status: u16) {
-        self.uncorrected.record_at(at, latency, status);
-        self.corrected.record_at(at, latency, status);
         let Ok(since) = at.duration_since(UNIX_EPOCH) else {
+            // Counted as rejected, as the store counts any pre-1970 sample.
+            self.uncorrected.record_at(at, latency, status);
+            self.corrected.record_at(at, latency, status);
             return;
         };
         let second = since.as_secs();
-        let value = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX).min(self.highest_ns);
+        let raw = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.uncorrected.record_at_unix(second, raw, status);
+        self.corrected.record_at_unix(second, raw, status);
+        if self.interval_ns == 0 {
+            return;
+        }
+        let value = raw.min(self.highest_ns);
+        // value / interval - 1 samples are added (see `missing_values`).
+        let added = (value / self.interval_ns).saturating_sub(1);
+        if added <= FEW {
+            // A few: through the lock-free path, one by one.
+            for m in missing_values(value, self.interval_ns) {
+                self.corrected.record_at_unix(second, m, status);
+            }
+            return;
+        }
+        // A stall's many: in batches (one lock of the series per batch).
         let mut buf = [(0u64, status); BATCH];
         let mut n = 0;
         for m in missing_values(value, self.interval_ns) {

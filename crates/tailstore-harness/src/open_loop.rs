@@ -2,7 +2,7 @@
 //! send time, beside the latency measured from its actual send.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tailstore::{Series, Store};
 
@@ -17,6 +17,11 @@ pub const UNCORRECTED_SUFFIX: &str = ":uncorrected";
 #[must_use]
 pub fn uncorrected_name(name: &str) -> String {
     format!("{name}{UNCORRECTED_SUFFIX}")
+}
+
+/// `d` in ns, saturating (past ~584 years) as the store does.
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The two latencies of one answered request.
@@ -150,8 +155,15 @@ impl OpenLoop {
             uncorrected: done.saturating_duration_since(sent),
         };
         let at = self.schedule.wall(slot.intended);
-        self.corrected.record_at(at, timing.corrected, status);
-        self.uncorrected.record_at(at, timing.uncorrected, status);
+        if let Ok(d) = at.duration_since(UNIX_EPOCH) {
+            let second = d.as_secs();
+            self.corrected.record_at_unix(second, duration_ns(timing.corrected), status);
+            self.uncorrected.record_at_unix(second, duration_ns(timing.uncorrected), status);
+        } else {
+            // Counted as rejected, as the store counts any pre-1970 sample.
+            self.corrected.record_at(at, timing.corrected, status);
+            self.uncorrected.record_at(at, timing.uncorrected, status);
+        }
         timing
     }
 

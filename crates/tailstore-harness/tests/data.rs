@@ -68,4 +68,3 @@ pub fn window(store: &Store, name: &str) -> WindowStats {
     let at = UNIX_EPOCH + Duration::from_secs(T0_S);
     store.query(Selector::exact(name)).between(at, at + Duration::from_secs(1)).run().unwrap()
 }
-

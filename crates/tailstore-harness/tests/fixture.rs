@@ -68,12 +68,11 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut out = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     loop {
-        let arrived;
         let mut head = String::new();
         if r.read_line(&mut head)? == 0 {
             return Ok(());
         }
-        arrived = Instant::now();
+        let arrived = Instant::now();
         let mut content_length = 0usize;
         loop {
             let mut h = String::new();

@@ -34,16 +34,17 @@ fn run(cmd: &mut Command, what: &str) -> String {
 fn compile(dir: &Path) -> PathBuf {
     assert!(Path::new(JAR).exists(), "{JAR} is missing: apt-get install libhdrhistogram-java");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/HgrmCheck.java");
-    run(
-        Command::new("javac").args(["-cp", JAR, "-d"]).arg(dir).arg(&src),
-        "javac HgrmCheck.java",
-    );
+    run(Command::new("javac").args(["-cp", JAR, "-d"]).arg(dir).arg(&src), "javac HgrmCheck.java");
     dir.to_path_buf()
 }
 
 /// Java's `outputPercentileDistribution` of `values` (as `value 1` lines).
 fn java_hgrm(classes: &Path, layout: Layout, values: &[u64], ticks: u32, ratio: f64) -> String {
-    let input: String = values.iter().map(|v| format!("{v} 1\n")).collect();
+    let input = values.iter().fold(String::new(), |mut s, v| {
+        s.push_str(&v.to_string());
+        s.push_str(" 1\n");
+        s
+    });
     let input_path = classes.join("values.txt");
     std::fs::write(&input_path, input).unwrap();
     let cp = format!("{JAR}:{}", classes.display());
@@ -80,14 +81,19 @@ fn hgrm_equals_java_output_percentile_distribution() {
         let mut values = latencies(r.next(), n);
         if k == 4 {
             // Few distinct values: many lines repeat one value.
-            values.iter_mut().for_each(|v| *v %= 5_000);
+            for v in &mut values {
+                *v %= 5_000;
+            }
         }
         let highest = if digits >= 4 { 100_000_000_000 } else { 3_600_000_000_000 };
         let layout = Layout::new(digits, 1, highest).unwrap();
         let opts = HgrmOptions { ticks_per_half_distance: ticks, value_unit_ratio: ratio };
         let got = ours(layout, &values, &opts);
         let java = java_hgrm(&classes, layout, &values, ticks, ratio);
-        assert_eq!(got, java, "case {k}: {n} values, {digits} digits, {ticks} ticks, ratio {ratio}");
+        assert_eq!(
+            got, java,
+            "case {k}: {n} values, {digits} digits, {ticks} ticks, ratio {ratio}"
+        );
     }
 }
 
@@ -164,10 +170,11 @@ fn python_hdrh_reads_our_hlog() {
     let hlog = dir.path().join("run.hlog");
     let n = write_run_hlog(&store, &hlog);
     // The reader the CLI's export test uses (one script for both).
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tailstore-cli/tests/hlog_read.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tailstore-cli/tests/hlog_read.py");
     let out = Command::new("python3").arg(&script).arg(&hlog).output().unwrap_or_else(|e| {
-        panic!("python3 cannot be run ({e}): this test needs python3 with `pip install hdrhistogram`")
+        panic!(
+            "python3 cannot be run ({e}): this test needs python3 with `pip install hdrhistogram`"
+        )
     });
     assert!(
         out.status.success(),
