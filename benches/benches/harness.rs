@@ -11,6 +11,8 @@
 //!   series, plus `HdrHistogram`'s added samples in the corrected one). The
 //!   peers: `record_correct` into one `Mutex<hdrhistogram>`, and into one
 //!   while the plain value goes into a second (what our two series hold).
+//!   `store_two_series_record_at_unix` is the floor under both of ours: the
+//!   store recording the value into two series, with no harness around it.
 //! * `harness_stall`: every response 1 s at a 10 ms interval, so each
 //!   record adds 99 samples: `ClosedLoop::record_at` against
 //!   `record_correct` (`Throughput::Elements(100)`: per sample).
@@ -70,6 +72,17 @@ fn harness_record(c: &mut Criterion) {
         let store = Store::in_memory(Options::default());
         let h = ClosedLoop::new(&store, "bench", Duration::from_nanos(INTERVAL_NS));
         cycle(b, &vals, |v| h.record_at(at, Duration::from_nanos(v), 200));
+    });
+
+    // The floor of both: the store's own record of one sample into each of
+    // two series, without the harness.
+    g.bench_function("store_two_series_record_at_unix", |b| {
+        let store = Store::in_memory(Options::default());
+        let (s1, s2) = (store.series("bench"), store.series("bench:uncorrected"));
+        cycle(b, &vals, |v| {
+            s1.record_at_unix(BASE_SECOND, v, 200);
+            s2.record_at_unix(BASE_SECOND, v, 200);
+        });
     });
 
     g.bench_function("hdrhistogram_mutex_record_correct", |b| {
