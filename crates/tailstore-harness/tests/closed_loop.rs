@@ -47,11 +47,14 @@ fn compare(digits: u8, samples: &[(u64, u64)]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// A sample: an interval and a value of up to 300 intervals (so each
-/// record adds at most ~300 values).
+/// A sample: an interval (small ones too, where buckets are 1 ns wide) and
+/// a value of up to 300 intervals, often an exact multiple of the interval
+/// or one below it (where the loop's `>=` decides), else anywhere between.
 fn sample() -> impl Strategy<Value = (u64, u64)> {
-    (1u64..=20_000_000).prop_flat_map(|interval| {
-        (0..=(interval * 300).min(HIGHEST_NS)).prop_map(move |v| (v, interval))
+    prop_oneof![1u64..=1_000, 1_000u64..=20_000_000].prop_flat_map(|interval| {
+        let rest = prop_oneof![Just(0), Just(interval - 1), 0..interval];
+        (0u64..=300, rest)
+            .prop_map(move |(k, r)| ((interval * k + r).min(HIGHEST_NS), interval))
     })
 }
 
@@ -63,6 +66,7 @@ proptest! {
         digits in 1u8..=5,
         samples in prop::collection::vec(sample(), 1..40),
     ) {
+        let _heavy = crate::heavy();
         compare(digits, &samples)?;
     }
 }

@@ -37,6 +37,7 @@ fn status_of(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> u16 {
 /// send, which the corrected P99 shows.
 #[test]
 fn corrected_p99_shows_a_stall_that_uncorrected_hides() {
+    let _heavy = crate::heavy();
     let server = StallServer::start(Duration::from_millis(1));
     let url = server.url();
     let agent = agent();

@@ -10,3 +10,12 @@ mod fixture;
 mod hdr_tools;
 mod hgrm;
 mod open_loop;
+
+/// Held by the timed end-to-end run and by the CPU-heavy property test, so
+/// the property's histograms do not take the cores the run's schedule needs.
+pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`HEAVY`], also after a test that held it failed.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
