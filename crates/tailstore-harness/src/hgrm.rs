@@ -78,9 +78,12 @@ pub fn write_hgrm_buckets(
         // reaches the next tick level, then one more line at 100 %.
         let mut level = 0.0f64;
         let mut cum = 0u64;
+        let mut top = 0.0f64;
+        let mut ended = false;
         'buckets: for &(idx, count) in buckets.iter().filter(|&&(_, c)| c > 0) {
             cum = cum.saturating_add(count);
             let value = as_f64(highest_eq(idx)) / ratio;
+            top = value;
             loop {
                 let share = 100.0 * as_f64(cum) / as_f64(total);
                 if share < level {
@@ -90,9 +93,16 @@ pub fn write_hgrm_buckets(
                 level = next_level(level, ticks);
                 if cum >= total {
                     line(out, value, 1.0, cum, digits, true)?;
+                    ended = true;
                     break 'buckets;
                 }
             }
+        }
+        if !ended {
+            // Only when the ticks ran out before the last sample (a share that
+            // rounds to 100 % in f64 with samples left: more than 2^53 of
+            // them), where Java's iterator fails; the 100 % line still ends it.
+            line(out, top, 1.0, cum, digits, true)?;
         }
     }
     let (mean, sd) = mean_and_deviation(layout, buckets, total);
@@ -145,13 +155,19 @@ fn next_level(level: f64, ticks: i64) -> f64 {
         reason = "Java's `(long)` cast of a small non-negative logarithm (truncation is the point)"
     )]
     let halvings = ((100.0 / (100.0 - level)).ln() / 2f64.ln()) as i64;
-    // 2^(halvings + 1) as Java's (long) Math.pow computes it; halvings stays
-    // below 64 because level only reaches 100 - 100 / 2^63 on a histogram of
-    // more than 2^63 samples, and saturating keeps even that finite.
-    let steps = ticks.saturating_mul(
-        1i64.checked_shl(u32::try_from(halvings + 1).unwrap_or(63)).unwrap_or(i64::MAX),
-    );
-    level + 100.0 / as_f64_i(steps)
+    // 2^(halvings + 1) as Java's (long) Math.pow computes it. The exponent
+    // passes 62 only once the level is within 100 / 2^61 % of 100, which
+    // takes a histogram of more than 2^61 samples: capped there, and a step
+    // too small to move the level ends the ticks (no line but the 100 %
+    // one follows), so the loop always ends.
+    let exp = u32::try_from(halvings.saturating_add(1)).unwrap_or(0).min(62);
+    let steps = ticks.saturating_mul(1i64 << exp);
+    let next = level + 100.0 / as_f64_i(steps);
+    if next > level {
+        next
+    } else {
+        100.0
+    }
 }
 
 /// Java's `getMean` and `getStdDeviation`: over each bucket's middle value
@@ -286,6 +302,20 @@ mod tests {
             l = next_level(l, 5);
         }
         assert_eq!(seen, [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 77.5]);
+    }
+
+    #[test]
+    fn enormous_counts_end_and_never_panic() {
+        // The first bucket's share rounds to 100 % in f64 while samples remain:
+        // the ticks run out and the output still ends with the 100 % line.
+        let layout = Layout::default();
+        let buckets = [(layout.index(1_000), u64::MAX - 2), (layout.index(2_000_000), 1)];
+        let mut out = Vec::new();
+        write_hgrm_buckets(&mut out, &layout, &buckets, &HgrmOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().count() < 2_000, "{} lines", text.lines().count());
+        assert!(text.contains(&format!("2.001 1.000000000000 {}\n", u64::MAX - 1)), "{text}");
+        assert!(text.contains(&format!("Total count    = {}]", u64::MAX - 1)), "{text}");
     }
 
     #[test]

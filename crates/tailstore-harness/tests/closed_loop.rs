@@ -53,8 +53,7 @@ fn compare(digits: u8, samples: &[(u64, u64)]) -> Result<(), TestCaseError> {
 fn sample() -> impl Strategy<Value = (u64, u64)> {
     prop_oneof![1u64..=1_000, 1_000u64..=20_000_000].prop_flat_map(|interval| {
         let rest = prop_oneof![Just(0), Just(interval - 1), 0..interval];
-        (0u64..=300, rest)
-            .prop_map(move |(k, r)| ((interval * k + r).min(HIGHEST_NS), interval))
+        (0u64..=300, rest).prop_map(move |(k, r)| ((interval * k + r).min(HIGHEST_NS), interval))
     })
 }
 
