@@ -74,7 +74,8 @@ pub struct OpenLoop {
     corrected: Series,
     uncorrected: Series,
     schedule: Schedule,
-    /// The next index to hand out; each `fetch_add` claims one.
+    /// The next index to hand out; a successful compare-exchange from `i`
+    /// to `i + 1` claims index `i` (`next_slot`).
     next: AtomicU64,
 }
 
