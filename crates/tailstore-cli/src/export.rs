@@ -4,14 +4,11 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
-use hdrhistogram::serialization::interval_log::{
-    IntervalLogWriterBuilder, IntervalLogWriterError, Tag,
-};
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::Histogram;
+use anyhow::{bail, Result};
 use tailstore::format::{fmt_float, fmt_ms_full};
-use tailstore::{Interval, Layout, Selector, Store};
+use tailstore::{Layout, Selector, Store};
+use tailstore_harness::ordered;
+pub use tailstore_harness::{collect, SeriesPieces};
 
 /// The CSV header; one row per piece follows.
 pub const CSV_HEADER: &str =
@@ -20,100 +17,23 @@ pub const CSV_HEADER: &str =
 /// Quantiles of the CSV columns.
 const CSV_QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
 
-/// One series' pieces, in time order.
-pub struct SeriesPieces {
-    /// Series name.
-    pub name: String,
-    /// Its sealed pieces of the chosen level.
-    pub pieces: Vec<Interval>,
-}
-
-/// The pieces of `names` at level `span_s`, starting in `[start_s, end_s)`.
-pub fn collect(
-    store: &Store,
-    names: Vec<String>,
-    span_s: u32,
-    start_s: u64,
-    end_s: u64,
-) -> Vec<SeriesPieces> {
-    names
-        .into_iter()
-        .map(|name| {
-            let pieces = store.pieces(&name, span_s, start_s, end_s).unwrap_or_default();
-            SeriesPieces { name, pieces }
-        })
-        .collect()
-}
-
-/// Every piece of every series, ordered by start, then series name.
-fn ordered(all: &[SeriesPieces]) -> Vec<(&str, &Interval)> {
-    let mut v: Vec<(&str, &Interval)> =
-        all.iter().flat_map(|s| s.pieces.iter().map(move |p| (s.name.as_str(), p))).collect();
-    v.sort_by(|a, b| (a.1.start_s, a.0).cmp(&(b.1.start_s, b.0)));
-    v
-}
-
-fn io_err<E: std::fmt::Display>(e: IntervalLogWriterError<E>) -> anyhow::Error {
-    match e {
-        IntervalLogWriterError::IoError(e) => anyhow::Error::from(e),
-        IntervalLogWriterError::SerializeError(e) => anyhow!("serializing a histogram: {e}"),
-    }
-}
-
-/// Writes an interval log: format 1.3 headers (`StartTime` and `BaseTime` =
-/// the first piece's start, `MaxValueDivisor` 10^6 so `Interval_Max` is in
-/// ms as jHiccup writes it), then one V2 + DEFLATE histogram per piece with
-/// a latency (values in ns, 3 significant digits, 1 ns ..= the layout's
-/// highest value), timestamps relative to `BaseTime`. With `tagged`, each
-/// line carries `Tag=<series>`; a name `HdrHistogram` tags cannot hold (`,`,
-/// space, CR, LF) is an error. Pieces without a latency (status-only
-/// requests) have no histogram and are left out.
+/// Writes the interval log of `all` ([`tailstore_harness::write_hlog`]:
+/// format 1.3, one V2 + DEFLATE histogram per piece with a latency, tagged
+/// with its series when `tagged`).
 pub fn write_hlog(
-    mut out: &mut dyn Write,
+    out: &mut dyn Write,
     all: &[SeriesPieces],
     layout: &Layout,
     tagged: bool,
 ) -> Result<usize> {
-    let pieces: Vec<(&str, &Interval)> =
-        ordered(all).into_iter().filter(|(_, p)| !p.hist.is_empty()).collect();
-    if tagged {
-        if let Some((name, _)) = pieces.iter().find(|(n, _)| Tag::new(n).is_none()) {
-            bail!(
-                "series {name:?} cannot be an hlog tag (tags cannot contain ',', ' ', CR or LF); \
-                 export it alone with --series"
-            );
-        }
+    match tailstore_harness::write_hlog(out, all, layout, tagged) {
+        Ok(n) => Ok(n),
+        Err(tailstore_harness::Error::BadTag { name }) => bail!(
+            "series {name:?} cannot be an hlog tag (tags cannot contain ',', ' ', CR or LF); \
+             export it alone with --series"
+        ),
+        Err(e) => Err(e.into()),
     }
-    let base_s = pieces.first().map_or(0, |(_, p)| p.start_s);
-    let base = UNIX_EPOCH + Duration::from_secs(base_s);
-    let mut serializer = V2DeflateSerializer::new();
-    let mut w = IntervalLogWriterBuilder::new()
-        .add_comment(&format!("[Logged with tailstore {}]", env!("CARGO_PKG_VERSION")))
-        .add_comment("[Histogram log format version 1.3]")
-        .with_start_time(base)
-        .with_base_time(base)
-        .with_max_value_divisor(1e6)
-        .begin_log_with(&mut out, &mut serializer)?;
-    let mut h = Histogram::<u64>::new_with_bounds(1, layout.highest_ns().max(2), 3)
-        .context("building the export histogram")?;
-    for (name, p) in &pieces {
-        h.reset();
-        for (idx, count) in p.hist.iter() {
-            // The bucket's middle, kept inside the exact min/max as queries
-            // report it; it lands in the same 3-digit bucket.
-            let v = layout.median_equivalent(idx).clamp(p.min_ns, p.max_ns.max(p.min_ns));
-            h.saturating_record_n(v, count);
-        }
-        let tag = if tagged { Tag::new(name) } else { None };
-        w.write_histogram(
-            &h,
-            Duration::from_secs(p.start_s - base_s),
-            Duration::from_secs(u64::from(p.span_s)),
-            tag,
-        )
-        .map_err(io_err)?;
-    }
-    Ok(pieces.len())
 }
 
 /// A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline.

@@ -346,6 +346,35 @@ struct QueryArgs {
     /// JSON output (one object; `"damaged_s"`: seconds no intact stored piece covers, 0 when whole).
     #[arg(long)]
     json: bool,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
+    /// Output format: table (default), json (as --json), or hgrm (the window's latencies as
+    /// HdrHistogram's percentile distribution, as Java's outputPercentileDistribution prints it).
+    #[arg(long, value_enum, conflicts_with = "json")]
+    format: Option<QueryFormat>,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a library's name"
+    )]
+    /// hgrm: unit of the printed values (ms, as HdrHistogram's tools print by default).
+    #[arg(long, value_enum, default_value = "ms")]
+    hgrm_unit: HlogUnit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum QueryFormat {
+    /// The summary (default)
+    Table,
+    /// One JSON object, as --json
+    Json,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
+    /// HdrHistogram's percentile distribution text (.hgrm)
+    Hgrm,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -863,7 +892,21 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
         _ => bail!("give --start T --end T, or --last D [--at T]"),
     };
     let w = q.run()?;
-    if args.json {
+    let format =
+        if args.json { QueryFormat::Json } else { args.format.unwrap_or(QueryFormat::Table) };
+    if format == QueryFormat::Hgrm {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "the unit's ns count (at most 10^9) is exact in an f64"
+        )]
+        let opts = tailstore_harness::HgrmOptions {
+            value_unit_ratio: args.hgrm_unit.ns() as f64,
+            ..tailstore_harness::HgrmOptions::default()
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        tailstore_harness::write_hgrm(&mut out, &w, &opts)?;
+        std::io::Write::flush(&mut out)?;
+    } else if format == QueryFormat::Json {
         outln!("{}", Value::Object(window_json(&w, &qs)));
     } else {
         let (start, end) = w.bounds_s();

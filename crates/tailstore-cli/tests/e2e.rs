@@ -1449,4 +1449,99 @@ fn replayed_gauge_lines_are_stored_and_queried() {
     let out = run(&["query", "--store", st.to_str().unwrap(), "--gauge", "nope", "--last", "1h"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("gauge \"nope\" is not in store"));
+
+/// `query --format hgrm` writes the window's latencies as `HdrHistogram`'s
+/// percentile distribution (issue 13): the same text as the harness
+/// library's `.hgrm` of the same values (which its tests check against
+/// Java's `outputPercentileDistribution`), in the unit asked for.
+#[test]
+fn query_format_hgrm_writes_the_windows_percentile_distribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_764_547_200u64;
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, jsonl_requests(t0, 3_000)).unwrap();
+    let st = dir.path().join("st");
+    let v = json_of(&run(&[
+        "replay",
+        "--store",
+        st.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(v["ingested"], 3_000);
+    // The oracle: the same latencies (1 + k % 97 ms) in an in-memory store.
+    let oracle = tailstore::Store::in_memory(tailstore::Options::default());
+    let s = oracle.series("all");
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t0);
+    for k in 0..3_000u64 {
+        s.record_at(at, std::time::Duration::from_millis(1 + k % 97), 200);
+    }
+    let w = oracle
+        .query(tailstore::Selector::exact("all"))
+        .between(at, at + std::time::Duration::from_secs(1))
+        .run()
+        .unwrap();
+    for (unit, ratio) in [("ms", 1e6), ("us", 1e3)] {
+        let out = run(&[
+            "query",
+            "--store",
+            st.to_str().unwrap(),
+            "--match",
+            ".*",
+            "--start",
+            &t0.to_string(),
+            "--end",
+            &(t0 + 30).to_string(),
+            "--format",
+            "hgrm",
+            "--hgrm-unit",
+            unit,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut want = Vec::new();
+        let opts = tailstore_harness::HgrmOptions { value_unit_ratio: ratio, ..Default::default() };
+        tailstore_harness::write_hgrm(&mut want, &w, &opts).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&want), "{unit}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Total count    =         3000]"), "{text}");
+    }
+    let max_line = |u: &str| {
+        let out = run(&[
+            "query",
+            "--store",
+            st.to_str().unwrap(),
+            "--match",
+            ".*",
+            "--start",
+            &t0.to_string(),
+            "--end",
+            &(t0 + 30).to_string(),
+            "--format",
+            "hgrm",
+            "--hgrm-unit",
+            u,
+        ]);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("#[Max"))
+            .unwrap()
+            .to_owned()
+    };
+    // 97 ms is in the bucket [96 993 280, 97 058 815] ns (width 2^16 ns), whose highest
+    // value HdrHistogram prints as the maximum.
+    assert_eq!(max_line("ms"), "#[Max     =       97.059, Total count    =         3000]");
+    assert_eq!(max_line("s"), "#[Max     =        0.097, Total count    =         3000]");
+    // --json and --format conflict.
+    let both = run(&[
+        "query",
+        "--store",
+        st.to_str().unwrap(),
+        "--last",
+        "1m",
+        "--json",
+        "--format",
+        "hgrm",
+    ]);
+    assert!(!both.status.success());
 }
