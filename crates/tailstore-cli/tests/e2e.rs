@@ -1449,6 +1449,7 @@ fn replayed_gauge_lines_are_stored_and_queried() {
     let out = run(&["query", "--store", st.to_str().unwrap(), "--gauge", "nope", "--last", "1h"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("gauge \"nope\" is not in store"));
+}
 
 /// `query --format hgrm` writes the window's latencies as `HdrHistogram`'s
 /// percentile distribution (issue 13): the same text as the harness
