@@ -102,11 +102,13 @@ mod encode;
 mod error;
 mod format;
 pub mod grafana;
+pub mod promql;
 #[cfg(feature = "server")]
 mod server;
 
 pub use encode::{escape_label_value, Exposition, Scrape};
 pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
+pub use promql::{PromqlApi, PromqlError};
 #[cfg(feature = "server")]
 pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};
