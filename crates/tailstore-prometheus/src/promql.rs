@@ -534,8 +534,8 @@ impl PromqlApi {
         step: Duration,
     ) -> Result<(Value, Vec<String>), PromqlError> {
         let (t0, t1) = (time_ms(start)?, time_ms(end)?);
-        let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
-        if step_ms == 0 {
+        let step_ns = step.as_nanos();
+        if step_ns == 0 {
             return Err(bad(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
             ));
@@ -543,14 +543,17 @@ impl PromqlApi {
         if t1 < t0 {
             return Err(bad("end timestamp must not be before start time"));
         }
-        let n = (t1 - t0) / step_ms + 1;
-        if n > MAX_POINTS {
+        let n = u128::from(t1 - t0) * 1_000_000 / step_ns + 1;
+        if n > u128::from(MAX_POINTS) {
             return Err(bad(format!(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the \
                  query resolution (?step=XX) (this query asks for {n} points)"
             )));
         }
-        let points: Vec<u64> = (0..n).map(|k| t0 + k * step_ms).collect();
+        // n <= MAX_POINTS and each offset <= t1 - t0: the casts are exact.
+        let points: Vec<u64> = (0..n)
+            .map(|k| t0 + u64::try_from(k * step_ns / 1_000_000).unwrap_or(u64::MAX))
+            .collect();
         let mut cx = self.ctx(store);
         let node = cx.compile_top(expr)?;
         let (vals, warnings) = cx.evaluate(&node, &points)?;
@@ -714,7 +717,7 @@ fn time_ms(t: SystemTime) -> Result<u64, PromqlError> {
 /// A timestamp as Prometheus writes it: float seconds (`1764547200`,
 /// `1764547200.5`).
 fn ts_json(t_ms: u64) -> Value {
-    if t_ms % 1000 == 0 {
+    if t_ms.is_multiple_of(1000) {
         json!(t_ms / 1000)
     } else {
         #[expect(clippy::cast_precision_loss, reason = "ms below 2^53: exact")]
@@ -786,7 +789,6 @@ impl Ctx<'_> {
         Node::Leaf(self.leaves.len() - 1)
     }
 
-    #[expect(clippy::too_many_lines, reason = "one arm per PromQL construct")]
     fn compile(&mut self, e: &Expr) -> Result<Node, PromqlError> {
         match e {
             Expr::NumberLiteral(n) => Ok(Node::Num(n.val)),
@@ -1197,8 +1199,8 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
             },
             r => r.clone(),
         };
-        match index.get(&key) {
-            Some(&k) => {
+        if let Some(&k) = index.get(&key) {
+            {
                 let g = &mut groups[k].1;
                 if let Src::Store { names: gn, first_s: gf, .. } = &mut g.src {
                     gn.extend(names.iter().cloned());
@@ -1214,11 +1216,10 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
                     a.dedup();
                 }
             }
-            None => {
-                index.insert(key.clone(), groups.len());
-                let src = Src::Store { fam: fam0, names: names.clone(), first_s: *first_s };
-                groups.push((key.clone(), Cell { src, win: c.win, red, base: key, outs: vec![] }));
-            }
+        } else {
+            index.insert(key.clone(), groups.len());
+            let src = Src::Store { fam: fam0, names: names.clone(), first_s: *first_s };
+            groups.push((key.clone(), Cell { src, win: c.win, red, base: key, outs: vec![] }));
         }
     }
     Some(groups.into_iter().map(|(_, c)| c).collect())
@@ -1297,7 +1298,9 @@ impl Ctx<'_> {
                     let f = scale_of(c.win, &c.red, w);
                     #[expect(clippy::float_cmp, reason = "1.0 exactly: nothing to scale")]
                     if f != 1.0 {
-                        vals.iter_mut().for_each(|v| *v *= f);
+                        for v in vals.iter_mut() {
+                            *v *= f;
+                        }
                     }
                 };
                 match c.win {
@@ -1527,6 +1530,7 @@ fn drop_name(l: &Arc<Labels>) -> Arc<Labels> {
     }
 }
 
+#[expect(clippy::many_single_char_names, reason = "operands and sides: a, b, l, r, x, y")]
 fn binary(
     op: BinOp,
     bool_: bool,
@@ -1540,7 +1544,8 @@ fn binary(
         let r = op.apply(x, y);
         if !cmp || bool_ {
             Some(r)
-        } else if r == 1.0 {
+        } else if r > 0.5 {
+            // A comparison gives exactly 1 (holds) or 0.
             Some(keep)
         } else {
             None
@@ -1583,12 +1588,12 @@ fn binary(
                     ));
                 }
             }
-            let mut seen: HashMap<Labels, ()> = HashMap::new();
+            let mut seen: std::collections::HashSet<Labels> = std::collections::HashSet::new();
             let mut out = Vec::new();
             for s in &l {
                 let key = sig(&s.labels);
                 let Some(m) = right.get(&key) else { continue };
-                if seen.insert(key.clone(), ()).is_some() {
+                if !seen.insert(key.clone()) {
                     return Err(PromqlError::Execution(
                         "multiple matches for labels: many-to-one matching must be explicit \
                          (group_left/group_right)"
@@ -1667,7 +1672,7 @@ pub struct ApiAnswer {
 }
 
 impl ApiAnswer {
-    fn ok(data: Value, warnings: &[String]) -> ApiAnswer {
+    fn ok(data: &Value, warnings: &[String]) -> ApiAnswer {
         let mut v = json!({"status": "success", "data": data});
         if !warnings.is_empty() {
             v["warnings"] = json!(warnings);
@@ -1697,7 +1702,7 @@ impl PromqlApi {
         now: SystemTime,
     ) -> ApiAnswer {
         match self.answer_inner(store, endpoint, params, now) {
-            Ok(Some((data, warnings))) => ApiAnswer::ok(data, &warnings),
+            Ok(Some((data, warnings))) => ApiAnswer::ok(&data, &warnings),
             Ok(None) => ApiAnswer {
                 status: 404,
                 body: json!({
@@ -1758,7 +1763,7 @@ pub fn parse_time(s: &str) -> Result<SystemTime, PromqlError> {
     let err = || bad(format!("cannot parse {s:?} to a valid timestamp"));
     let s = s.trim();
     if let Ok(v) = s.parse::<f64>() {
-        if !v.is_finite() || v < 0.0 || v > MAX_TIME_S {
+        if !v.is_finite() || !(0.0..=MAX_TIME_S).contains(&v) {
             return Err(err());
         }
         return Ok(UNIX_EPOCH + Duration::from_secs_f64(v));
@@ -1767,6 +1772,7 @@ pub fn parse_time(s: &str) -> Result<SystemTime, PromqlError> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+#[expect(clippy::many_single_char_names, reason = "the date's fields: y, d, h, …")]
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
