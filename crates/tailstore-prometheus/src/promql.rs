@@ -169,7 +169,7 @@ enum Fam {
 #[derive(Clone, Debug)]
 enum Src {
     /// Request series of the store, merged exactly.
-    Store { fam: Fam, names: Vec<String>, first_s: u64 },
+    Store { fam: Fam, names: Vec<String>, first_s: u64, end_s: u64 },
     /// One gauge of the store.
     Gauge { name: String },
 }
@@ -1058,13 +1058,13 @@ impl Ctx<'_> {
                     if !ok {
                         continue;
                     }
-                    let chosen: Vec<(String, u64)> = self
+                    let chosen: Vec<(String, u64, u64)> = self
                         .series
                         .iter()
                         .filter(|s| series_m.iter().all(|m| m.is_match(&s.name)))
-                        .map(|s| (s.name.clone(), s.first_s))
+                        .map(|s| (s.name.clone(), s.first_s, s.end_s))
                         .collect();
-                    for (name, first_s) in chosen {
+                    for (name, first_s, end_s) in chosen {
                         let base = name_labels.clone().with(label, &name);
                         let red = match fam {
                             Fam::Bucket => Red::Buckets { les: les.clone(), collapse: false },
@@ -1076,7 +1076,7 @@ impl Ctx<'_> {
                                 Red::Requests { status: status.clone(), expand: Some(codes) }
                             }
                         };
-                        let src = Src::Store { fam, names: vec![name], first_s };
+                        let src = Src::Store { fam, names: vec![name], first_s, end_s };
                         cells.push(self.make_cell(src, win, red, base));
                     }
                 }
@@ -1181,7 +1181,7 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
     let mut groups: Vec<(Labels, Cell)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for c in cells {
-        let Src::Store { fam, names, first_s } = &c.src else { return None };
+        let Src::Store { fam, names, first_s, end_s } = &c.src else { return None };
         if *fam != fam0 {
             return None;
         }
@@ -1202,9 +1202,10 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
         if let Some(&k) = index.get(&key) {
             {
                 let g = &mut groups[k].1;
-                if let Src::Store { names: gn, first_s: gf, .. } = &mut g.src {
+                if let Src::Store { names: gn, first_s: gf, end_s: ge, .. } = &mut g.src {
                     gn.extend(names.iter().cloned());
                     *gf = (*gf).min(*first_s);
+                    *ge = (*ge).max(*end_s);
                 }
                 if let (
                     Red::Requests { expand: Some(a), .. },
@@ -1218,7 +1219,8 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
             }
         } else {
             index.insert(key.clone(), groups.len());
-            let src = Src::Store { fam: fam0, names: names.clone(), first_s: *first_s };
+            let src =
+                Src::Store { fam: fam0, names: names.clone(), first_s: *first_s, end_s: *end_s };
             groups.push((key.clone(), Cell { src, win: c.win, red, base: key, outs: vec![] }));
         }
     }
@@ -1229,6 +1231,10 @@ fn fuse(cells: &[Cell], by: &Grouping) -> Option<Vec<Cell>> {
 struct CellVals {
     present: Vec<bool>,
     vals: Vec<f64>,
+    /// Per value, the first window end at which it exists (a status first
+    /// seen in the data's second `x` exists from `x + 1` on, as a scrape
+    /// then would have listed it); `None`: all values exist with the cell.
+    from: Option<Vec<u64>>,
 }
 
 impl Ctx<'_> {
@@ -1279,10 +1285,13 @@ impl Ctx<'_> {
 
     fn cell_values(&self, c: &Cell, ends: &[u64]) -> Result<CellVals, PromqlError> {
         let n = c.outs.len();
-        let mut cv =
-            CellVals { present: vec![false; ends.len()], vals: vec![f64::NAN; ends.len() * n] };
+        let mut cv = CellVals {
+            present: vec![false; ends.len()],
+            vals: vec![f64::NAN; ends.len() * n],
+            from: None,
+        };
         match &c.src {
-            Src::Store { names, first_s, .. } => {
+            Src::Store { names, first_s, end_s, .. } => {
                 let sel = if let [one] = names.as_slice() {
                     Selector::exact(one.as_str())
                 } else {
@@ -1290,6 +1299,9 @@ impl Ctx<'_> {
                     Selector::regex(&alt.join("|"))
                         .map_err(|e| PromqlError::Store(tailstore::Error::Query(e)))?
                 };
+                if let Red::Requests { expand: Some(codes), .. } = &c.red {
+                    cv.from = Some(self.first_seen(&sel, codes, (*first_s, *end_s), ends)?);
+                }
                 let bounds = &self.api.bounds;
                 let mut put = |k: usize, w: &WindowStats| {
                     cv.present[k] = true;
@@ -1371,6 +1383,43 @@ impl Ctx<'_> {
         Ok(cv)
     }
 
+    /// For each status of `codes`, the first window end at which the
+    /// series of `sel` hold one: `C(x)`, the count in `[first, x)`, is 0 at
+    /// `first` and positive at `end`; a binary search finds the smallest
+    /// `x` where it is positive (one planned query per step), except for
+    /// the statuses already there at the first point.
+    fn first_seen(
+        &self,
+        sel: &Selector,
+        codes: &[u16],
+        (first, end): (u64, u64),
+        ends: &[u64],
+    ) -> Result<Vec<u64>, PromqlError> {
+        let counts = |x: u64| -> Result<tailstore::StatusCounts, PromqlError> {
+            Ok(self.store.query(sel.clone()).between(secs(first), secs(x)).run()?.status_counts())
+        };
+        let e0 = ends.iter().copied().min().unwrap_or(end).clamp(first, end);
+        let at_e0 = counts(e0)?;
+        let mut out = Vec::with_capacity(codes.len());
+        for &code in codes {
+            if at_e0.get(code) > 0 {
+                out.push(first);
+                continue;
+            }
+            let (mut lo, mut hi) = (e0, end);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if counts(mid)?.get(code) > 0 {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            out.push(hi);
+        }
+        Ok(out)
+    }
+
     fn eval(
         &self,
         node: &Node,
@@ -1389,7 +1438,11 @@ impl Ctx<'_> {
                         continue;
                     }
                     let n = c.outs.len();
-                    for (l, v) in c.outs.iter().zip(&cv.vals[k * n..(k + 1) * n]) {
+                    let end_s = t.div_ceil(1000);
+                    for (j, (l, v)) in c.outs.iter().zip(&cv.vals[k * n..(k + 1) * n]).enumerate() {
+                        if cv.from.as_ref().is_some_and(|f| f.get(j).is_some_and(|&x| x > end_s)) {
+                            continue;
+                        }
                         out.push(Sample { labels: Arc::clone(l), v: *v });
                     }
                 }

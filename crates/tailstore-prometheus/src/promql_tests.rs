@@ -512,3 +512,36 @@ fn every_dashboard_query_answers() {
         assert!(n >= 11, "{n}");
     }
 }
+
+/// A (path, status) series exists from the first second after the status
+/// first occurs (as a scrape then would list it): absent before, 0 in a
+/// window without it afterwards.
+#[test]
+fn a_status_exists_once_it_occurred() {
+    let st = Store::in_memory(Options::default().keep_everything());
+    let s = st.series("/a");
+    for i in 0..100 {
+        s.record_at(at(T0 + i), Duration::from_millis(5), if i == 40 { 503 } else { 200 });
+    }
+    let a = api(Names::ingress_nginx());
+    let q = format!("sum by (status) (increase({P_REQ}[10s]))");
+    let statuses = |t: u64| -> Vec<(String, f64)> {
+        instant(&a, &st, &q, t)
+            .into_iter()
+            .map(|(m, v)| (m["status"].as_str().unwrap().to_string(), v))
+            .collect()
+    };
+    assert_eq!(statuses(T0 + 40), [("200".to_string(), 10.0)]);
+    assert_eq!(statuses(T0 + 41), [("200".to_string(), 9.0), ("503".to_string(), 1.0)]);
+    assert_eq!(statuses(T0 + 90), [("200".to_string(), 10.0), ("503".to_string(), 0.0)]);
+    // The same through a range query (the statuses' first seconds found
+    // once, by binary search).
+    let (data, _) =
+        a.query_range(&st, &q, at(T0 + 30), at(T0 + 60), Duration::from_secs(5)).unwrap();
+    let r = data["result"].as_array().unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[1]["metric"]["status"], "503");
+    let times: Vec<u64> =
+        r[1]["values"].as_array().unwrap().iter().map(|p| p[0].as_u64().unwrap()).collect();
+    assert_eq!(times, [T0 + 45, T0 + 50, T0 + 55, T0 + 60]);
+}

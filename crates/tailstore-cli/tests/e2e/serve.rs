@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::{bin, json_of, run};
 
 /// Kills the server when the test ends, whatever happens.
-struct Running(Child);
+pub(super) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Running {
 
 /// Starts `tailstore serve ARGS` and returns it with the address of its
 /// first line (`listening on http://ADDR`), waiting at most 30 s.
-fn start(args: &[&str]) -> (Running, SocketAddr) {
+pub(super) fn start(args: &[&str]) -> (Running, SocketAddr) {
     let mut child = bin()
         .arg("serve")
         .args(args)
