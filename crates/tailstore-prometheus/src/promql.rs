@@ -414,7 +414,7 @@ struct Ctx<'a> {
     store: &'a Store,
     series: Vec<StoreSeries>,
     gauges: Vec<String>,
-    statuses: Option<HashMap<String, Vec<u16>>>,
+    statuses: HashMap<String, Vec<u16>>,
     leaves: Vec<Leaf>,
     warnings: Vec<String>,
 }
@@ -476,7 +476,7 @@ impl PromqlApi {
             store,
             series,
             gauges,
-            statuses: None,
+            statuses: HashMap::new(),
             leaves: Vec::new(),
             warnings: vec![],
         }
@@ -974,20 +974,21 @@ impl Ctx<'_> {
         m
     }
 
-    fn statuses_of(&mut self, name: &str) -> Result<Vec<u16>, PromqlError> {
-        if self.statuses.is_none() {
-            let mut map = HashMap::new();
-            for s in &self.series {
-                let w = self
-                    .store
-                    .query(Selector::exact(s.name.as_str()))
-                    .between(secs(s.first_s), secs(s.end_s))
-                    .run()?;
-                map.insert(s.name.clone(), w.status_counts().iter().map(|(c, _)| c).collect());
-            }
-            self.statuses = Some(map);
+    /// The statuses series `name` holds over its whole data (what a scrape
+    /// lists), read once per query.
+    fn statuses_of(
+        &mut self,
+        name: &str,
+        (first_s, end_s): (u64, u64),
+    ) -> Result<Vec<u16>, PromqlError> {
+        if let Some(codes) = self.statuses.get(name) {
+            return Ok(codes.clone());
         }
-        Ok(self.statuses.as_ref().and_then(|m| m.get(name)).cloned().unwrap_or_default())
+        let w =
+            self.store.query(Selector::exact(name)).between(secs(first_s), secs(end_s)).run()?;
+        let codes: Vec<u16> = w.status_counts().iter().map(|(c, _)| c).collect();
+        self.statuses.insert(name.to_string(), codes.clone());
+        Ok(codes)
     }
 
     /// The cells of a vector selector, one per series (per gauge), each
@@ -1071,7 +1072,7 @@ impl Ctx<'_> {
                             Fam::Count => Red::Count,
                             Fam::Sum => Red::Sum,
                             Fam::Requests => {
-                                let mut codes = self.statuses_of(&name)?;
+                                let mut codes = self.statuses_of(&name, (first_s, end_s))?;
                                 codes.retain(|c| status.iter().all(|m| m.is_match(&c.to_string())));
                                 Red::Requests { status: status.clone(), expand: Some(codes) }
                             }
