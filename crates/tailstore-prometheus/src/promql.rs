@@ -25,6 +25,9 @@ use crate::format::Names;
 pub const MAX_POINTS: u64 = 11_000;
 /// Most samples one query may compute (points × series).
 pub const MAX_SAMPLES: u64 = 5_000_000;
+/// Most store queries one API query may run (a sliding range query counts
+/// once; a planned window per point and series counts once each).
+pub const MAX_STORE_QUERIES: u64 = 200_000;
 /// How far back an instant selector of a gauge looks for its last value
 /// (Prometheus's default lookback delta), seconds.
 pub const LOOKBACK_S: u64 = 300;
@@ -417,6 +420,9 @@ struct Ctx<'a> {
     statuses: HashMap<String, Vec<u16>>,
     leaves: Vec<Leaf>,
     warnings: Vec<String>,
+    /// Listing series (`/api/v1/series`, labels): every metric is
+    /// selectable bare, the CPU counter included.
+    listing: bool,
 }
 
 /// A metric the API answers.
@@ -477,6 +483,7 @@ impl PromqlApi {
             series,
             gauges,
             statuses: HashMap::new(),
+            listing: false,
             leaves: Vec::new(),
             warnings: vec![],
         }
@@ -678,6 +685,7 @@ impl PromqlApi {
         let start_s = start.map(time_ms).transpose()?.map(|t| t / 1000);
         let end_s = end.map(time_ms).transpose()?.map(|t| t.div_ceil(1000));
         let mut cx = self.ctx(store);
+        cx.listing = true;
         // Series with data in [start, end] (inclusive, whole seconds).
         cx.series.retain(|s| {
             start_s.is_none_or(|a| s.end_s > a) && end_s.is_none_or(|b| s.first_s <= b)
@@ -760,6 +768,59 @@ fn unsupported(what: impl std::fmt::Display) -> PromqlError {
     ))
 }
 
+/// Longest query text, bytes.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+/// Most operators and brackets outside string literals, and deepest
+/// bracket nesting, of a query: parsing and evaluating recurse, and these
+/// bounds keep that recursion far inside a thread's stack.
+pub const MAX_QUERY_OPERATORS: usize = 256;
+/// Deepest nesting of brackets.
+pub const MAX_QUERY_DEPTH: usize = 128;
+
+/// Refuses a query too long or too deeply nested to evaluate safely.
+fn check_shape(expr: &str) -> Result<(), PromqlError> {
+    if expr.len() > MAX_QUERY_BYTES {
+        return Err(bad(format!("the query is longer than {MAX_QUERY_BYTES} bytes")));
+    }
+    let (mut ops, mut depth, mut deepest) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in expr.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q != '`' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
+                ops += 1;
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '^' | '<' | '>' | '=' | '!' => ops += 1,
+            _ => {}
+        }
+    }
+    if deepest > MAX_QUERY_DEPTH {
+        return Err(bad(format!(
+            "the query nests {deepest} brackets deep (at most {MAX_QUERY_DEPTH})"
+        )));
+    }
+    if ops > MAX_QUERY_OPERATORS {
+        return Err(bad(format!(
+            "the query has {ops} operators and brackets (at most {MAX_QUERY_OPERATORS})"
+        )));
+    }
+    Ok(())
+}
+
 /// Whole seconds of a range, or an error naming it.
 fn whole_secs(d: Duration, what: &str) -> Result<u64, PromqlError> {
     if d.subsec_nanos() != 0 || d.is_zero() {
@@ -776,6 +837,7 @@ impl Ctx<'_> {
         if expr.trim().is_empty() {
             return Err(bad("empty query"));
         }
+        check_shape(expr)?;
         let e = pp::parse(expr).map_err(|e| bad(format!("parse error: {e}")))?;
         let n = self.compile(&e)?;
         if let Expr::MatrixSelector(_) = e {
@@ -1084,6 +1146,7 @@ impl Ctx<'_> {
                 Metric::Gauge(ref g) | Metric::Cpu(ref g) => {
                     let (cpu, g) = (matches!(kind, Metric::Cpu(_)), g.clone());
                     let (win, red) = match func {
+                        None if cpu && self.listing => (Win::Lookback, Red::GaugeLast),
                         None if cpu => {
                             return Err(unsupported(format!(
                                 "{CPU_SECONDS} outside rate() or increase() (tailstore keeps CPU \
@@ -1269,6 +1332,24 @@ impl Ctx<'_> {
         // Each point's window ends at the first whole second at or after
         // it (as `tailstore query --last D --at T` does).
         let ends: Vec<u64> = points.iter().map(|t| t.div_ceil(1000)).collect();
+        // Store queries: one sliding query per cell of a range window when
+        // the points are whole seconds apart, else one per point.
+        let slides = uniform(&ends);
+        let queries: u64 = self
+            .leaves
+            .iter()
+            .flat_map(|l| l.cells.iter())
+            .map(|c| match (&c.src, c.win) {
+                (Src::Store { .. }, Win::Range { .. }) if slides => 1,
+                _ => points.len() as u64,
+            })
+            .sum();
+        if queries > MAX_STORE_QUERIES {
+            return Err(bad(format!(
+                "the query needs {queries} store queries (at most {MAX_STORE_QUERIES}): select \
+                 fewer series, use a larger step, or a whole-second step with rate()/increase()"
+            )));
+        }
         let mut values: Vec<Vec<CellVals>> = Vec::with_capacity(self.leaves.len());
         for leaf in &self.leaves {
             let mut lv = Vec::with_capacity(leaf.cells.len());
@@ -1318,10 +1399,7 @@ impl Ctx<'_> {
                 };
                 match c.win {
                     Win::Range { secs, .. } => {
-                        let uniform = ends.len() > 1
-                            && ends.windows(2).all(|w| w[1] - w[0] == ends[1] - ends[0])
-                            && ends[1] > ends[0];
-                        if uniform {
+                        if uniform(ends) {
                             let (e0, step) = (ends[0], ends[1] - ends[0]);
                             let e_last = ends[ends.len() - 1];
                             self.store.query(sel).last(Duration::from_secs(secs)).range_with(
@@ -1488,6 +1566,14 @@ impl Ctx<'_> {
             }
         })
     }
+}
+
+/// Whether the window ends are evenly spaced, a whole step apart (so the
+/// windows slide).
+fn uniform(ends: &[u64]) -> bool {
+    ends.len() > 1
+        && ends[1] > ends[0]
+        && ends.windows(2).all(|w| w[1].checked_sub(w[0]) == Some(ends[1] - ends[0]))
 }
 
 fn secs_time(s: u64) -> SystemTime {

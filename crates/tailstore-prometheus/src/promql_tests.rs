@@ -356,6 +356,11 @@ fn gauges_map_the_guides_container_queries() {
     assert!(e.to_string().contains("avg_over_time"), "{e}");
     let max = one(&a, &st, "max_over_time(container_memory_usage_bytes[10m])", t);
     assert!((max - (512.0 * 1024.0 * 1024.0 + 599.0 * 1024.0)).abs() < 1e-6);
+    // Listed with the served metrics.
+    let names = a.label_values(&st, "__name__", &[], (None, None)).unwrap();
+    assert!(names.as_array().unwrap().iter().any(|n| n == "container_cpu_usage_seconds_total"));
+    let pods = a.label_values(&st, "pod", &[], (None, None)).unwrap();
+    assert_eq!(pods, serde_json::json!(["model-fraud-1"]));
     // Lookback: a gauge last set more than 5 minutes ago is gone.
     assert!(instant(&a, &st, "container_memory_usage_bytes", T0 + 600 + 301).is_empty());
 }
@@ -392,6 +397,35 @@ fn outside_the_subset_is_bad_data_naming_it() {
         assert_eq!(j["status"], "error");
         assert_eq!(j["errorType"], "bad_data");
     }
+    // Deep or long queries are refused before parsing; those just inside
+    // the bounds evaluate (in a test thread's 2 MiB stack).
+    let deep = format!("{}1{}", "(".repeat(129), ")".repeat(129));
+    assert!(a.query(&st, &deep, t).unwrap_err().to_string().contains("129 brackets"));
+    let ok = format!("{}1{}", "(".repeat(128), ")".repeat(128));
+    assert!(a.query(&st, &ok, t).is_ok());
+    let chain = format!("1{}", "+1".repeat(256));
+    let (v, _) = a.query(&st, &chain, t).unwrap();
+    assert_eq!(v["result"][1], "257");
+    let chain = format!("1{}", " + -1".repeat(128));
+    let (v, _) = a.query(&st, &chain, t).unwrap();
+    assert_eq!(v["result"][1], "-127");
+    let nested = format!("{}{P_REQ}{}", "sum(".repeat(128), ")".repeat(128));
+    assert_eq!(a.query(&st, &nested, t).unwrap().0["result"].as_array().unwrap().len(), 1);
+    let long = "1".repeat(20_000);
+    assert!(a.query(&st, &long, t).unwrap_err().to_string().contains("longer than"));
+    let many = format!("1{}", "+1".repeat(257));
+    assert!(a.query(&st, &many, t).unwrap_err().to_string().contains("operators"));
+    // Too many planned store queries (a bare counter per series and point).
+    let many = Store::in_memory(Options::default().keep_everything());
+    for i in 0..20 {
+        many.series(&format!("/s{i}")).record_at(at(T0), Duration::from_millis(1), 200);
+    }
+    let e =
+        a.query_range(&many, P_REQ, at(T0), at(T0 + 10_999), Duration::from_secs(1)).unwrap_err();
+    assert!(e.to_string().contains("220000 store queries"), "{e}");
+    // The same as a rate() slides: one store query per series.
+    let r = format!("rate({P_REQ}[5m])");
+    assert!(a.query_range(&many, &r, at(T0), at(T0 + 10_999), Duration::from_secs(1)).is_ok());
     let q = "sum(rate(nginx_ingress_controller_requests[5m]))";
     let e = a.query_range(&st, q, t, at(T0 + 600 + 20_000), Duration::from_secs(1)).unwrap_err();
     assert!(e.to_string().contains("11,000 points"), "{e}");

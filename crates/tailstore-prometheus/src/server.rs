@@ -26,6 +26,8 @@ const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Longest request body read (a form-encoded API query), bytes; a longer
 /// one is answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Stack of a worker thread, bytes.
+const WORKER_STACK: usize = 16 * 1024 * 1024;
 /// How often the accept thread looks at the stop flag when idle.
 const POLL: Duration = Duration::from_millis(20);
 /// How long a closing connection waits for the client's unread input.
@@ -177,6 +179,10 @@ fn start(source: Source, addr: impl ToSocketAddrs, opts: ServerOptions) -> Resul
         let (jobs, state, count) = (rx.clone(), Arc::clone(&shared), Arc::clone(&server.served));
         let h = std::thread::Builder::new()
             .name(format!("tailstore-metrics-{i}"))
+            // Query evaluation recurses over the expression (bounded by
+            // `promql::MAX_QUERY_OPERATORS`): a roomy stack, reserved, not
+            // committed.
+            .stack_size(WORKER_STACK)
             .spawn(move || worker(&jobs, &state, &count))
             .map_err(Error::io("starting a worker thread"))?;
         server.workers.push(h);

@@ -128,6 +128,11 @@ fn the_api_answers_get_and_post_behind_the_token() {
             assert_eq!(v["errorType"], "bad_data");
         }
     }
+    // A deeply nested query: refused before it is parsed, and still serving.
+    let deep = format!("query={}", "(".repeat(10_000));
+    let (head, v) = post(addr, "/api/v1/query", &deep, auth);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(v["error"].as_str().unwrap().contains("brackets deep"), "{v}");
     // Bodies: too large, not a form, methods.
     let big = format!("query={}", "1".repeat(70_000));
     let (head, v) = post(addr, "/api/v1/query", &big, auth);
