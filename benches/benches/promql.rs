@@ -19,8 +19,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use criterion::{criterion_main, Criterion};
-use tailstore::{Options, Store};
-use tailstore_benches::{Lognormal, SplitMix64, BASE_SECOND};
+use tailstore::Store;
+use tailstore_benches::{endpoints_store, BASE_SECOND};
 use tailstore_prometheus::{Exposition, Names, PromqlApi};
 
 const SERIES: usize = 10;
@@ -30,29 +30,8 @@ const STEP_S: u64 = 15;
 
 fn build() -> (Store, u64) {
     let t0 = Instant::now();
-    let store =
-        Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(1)));
     let start = BASE_SECOND.div_ceil(3600) * 3600;
-    let mut lat = Lognormal::latency(41);
-    let mut st = SplitMix64::new(42);
-    let mut batch = Vec::with_capacity(PER_SECOND);
-    for i in 0..SERIES {
-        let s = store.series(&format!("/models/m{i}/predict"));
-        for k in 0..SPAN_S {
-            batch.clear();
-            batch.extend((0..PER_SECOND).map(|_| {
-                let status = match st.next_u64() % 100 {
-                    0 | 1 => 503,
-                    2 => 404,
-                    _ => 200,
-                };
-                (lat.sample_ns(), status)
-            }));
-            s.record_batch_at_unix(start + k, &batch);
-        }
-        store.seal_now();
-    }
-    store.flush().expect("in memory");
+    let store = endpoints_store(SERIES, start, SPAN_S, PER_SECOND, 41);
     eprintln!(
         "promql setup: {SERIES} series x {SPAN_S} s x {PER_SECOND} samples in {:.1?}",
         t0.elapsed()

@@ -1047,7 +1047,7 @@ impl Ctx<'_> {
             return Ok(codes.clone());
         }
         let w =
-            self.store.query(Selector::exact(name)).between(secs(first_s), secs(end_s)).run()?;
+            self.store.query(Selector::exact(name)).between(at_s(first_s), at_s(end_s)).run()?;
         let codes: Vec<u16> = w.status_counts().iter().map(|(c, _)| c).collect();
         self.statuses.insert(name.to_string(), codes.clone());
         Ok(codes)
@@ -1214,7 +1214,7 @@ impl Ctx<'_> {
     }
 }
 
-fn secs(s: u64) -> SystemTime {
+fn at_s(s: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(s)
 }
 
@@ -1403,8 +1403,8 @@ impl Ctx<'_> {
                             let (e0, step) = (ends[0], ends[1] - ends[0]);
                             let e_last = ends[ends.len() - 1];
                             self.store.query(sel).last(Duration::from_secs(secs)).range_with(
-                                secs_time(e0),
-                                secs_time(e_last),
+                                at_s(e0),
+                                at_s(e_last),
                                 Duration::from_secs(step),
                                 |t, w| {
                                     let k = usize::try_from((t - e0) / step).unwrap_or(usize::MAX);
@@ -1420,7 +1420,7 @@ impl Ctx<'_> {
                                         .store
                                         .query(sel.clone())
                                         .last(Duration::from_secs(secs))
-                                        .ending_at(secs_time(e))
+                                        .ending_at(at_s(e))
                                         .run()?;
                                     put(k, &w);
                                 }
@@ -1433,7 +1433,7 @@ impl Ctx<'_> {
                                 let w = self
                                     .store
                                     .query(sel.clone())
-                                    .between(secs_time(*first_s), secs_time(e))
+                                    .between(at_s(*first_s), at_s(e))
                                     .run()?;
                                 put(k, &w);
                             }
@@ -1450,7 +1450,7 @@ impl Ctx<'_> {
                     let st = self
                         .store
                         .gauge_query(Selector::exact(name.as_str()))
-                        .between(secs_time(e.saturating_sub(len)), secs_time(e))
+                        .between(at_s(e.saturating_sub(len)), at_s(e))
                         .run()?;
                     if let Some(v) = gauge_value(&c.red, &st, len) {
                         cv.present[k] = true;
@@ -1475,7 +1475,7 @@ impl Ctx<'_> {
         ends: &[u64],
     ) -> Result<Vec<u64>, PromqlError> {
         let counts = |x: u64| -> Result<tailstore::StatusCounts, PromqlError> {
-            Ok(self.store.query(sel.clone()).between(secs(first), secs(x)).run()?.status_counts())
+            Ok(self.store.query(sel.clone()).between(at_s(first), at_s(x)).run()?.status_counts())
         };
         let e0 = ends.iter().copied().min().unwrap_or(end).clamp(first, end);
         let at_e0 = counts(e0)?;
@@ -1574,10 +1574,6 @@ fn uniform(ends: &[u64]) -> bool {
     ends.len() > 1
         && ends[1] > ends[0]
         && ends.windows(2).all(|w| w[1].checked_sub(w[0]) == Some(ends[1] - ends[0]))
-}
-
-fn secs_time(s: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(s)
 }
 
 #[expect(clippy::cast_precision_loss, reason = "counts below 2^53 are exact in f64")]
