@@ -1299,6 +1299,8 @@ struct CellVals {
     /// seen in the data's second `x` exists from `x + 1` on, as a scrape
     /// then would have listed it); `None`: all values exist with the cell.
     from: Option<Vec<u64>>,
+    /// Points whose window has seconds no intact stored piece covers.
+    damaged_points: u64,
 }
 
 impl Ctx<'_> {
@@ -1351,12 +1353,23 @@ impl Ctx<'_> {
             )));
         }
         let mut values: Vec<Vec<CellVals>> = Vec::with_capacity(self.leaves.len());
+        let mut damaged = 0;
         for leaf in &self.leaves {
             let mut lv = Vec::with_capacity(leaf.cells.len());
             for c in &leaf.cells {
-                lv.push(self.cell_values(c, &ends)?);
+                let cv = self.cell_values(c, &ends)?;
+                damaged += cv.damaged_points;
+                lv.push(cv);
             }
             values.push(lv);
+        }
+        if damaged > 0 {
+            // As `tailstore query` warns (and exits 3): the answer covers
+            // the intact seconds only.
+            self.warnings.push(format!(
+                "{damaged} windows have seconds that no intact stored piece covers (damaged \
+                 segment files, see `tailstore check`): their numbers cover the other seconds only"
+            ));
         }
         let mut out = Vec::with_capacity(points.len());
         for (k, &t) in points.iter().enumerate() {
@@ -1371,6 +1384,7 @@ impl Ctx<'_> {
             present: vec![false; ends.len()],
             vals: vec![f64::NAN; ends.len() * n],
             from: None,
+            damaged_points: 0,
         };
         match &c.src {
             Src::Store { names, first_s, end_s, .. } => {
@@ -1387,6 +1401,7 @@ impl Ctx<'_> {
                 let bounds = &self.api.bounds;
                 let mut put = |k: usize, w: &WindowStats| {
                     cv.present[k] = true;
+                    cv.damaged_points += u64::from(w.damaged_s() > 0);
                     let vals = &mut cv.vals[k * n..(k + 1) * n];
                     reduce(&c.red, w, bounds, vals);
                     let f = scale_of(c.win, &c.red, w);

@@ -309,3 +309,32 @@ fn promtool_queries_serve_and_gets_query_json_numbers() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad_data") && err.contains("parse error"), "{err}");
 }
+
+/// A damaged second that no finer level covers: the API answers what the
+/// intact seconds hold (as `query --json` does) and says so in `warnings`.
+#[test]
+fn a_damaged_window_is_answered_with_a_warning() {
+    let (_dir, st) = replayed();
+    let first = T0;
+    let (before, _) = super::range_points(&st, "1s", first + 1, first + 601);
+    super::damage_last_record(Path::new(&st), 0);
+    let (after, code) = super::range_points(&st, "1s", first + 1, first + 601);
+    assert_eq!(code, Some(3));
+    let (t, count) = after
+        .iter()
+        .zip(&before)
+        .find(|(a, _)| a["damaged_s"] != 0)
+        .map(|(a, _)| (a["t"].as_u64().unwrap(), a["count"].as_u64().unwrap()))
+        .expect("a point over the damaged second");
+    let (_server, addr) = start(&["--store", &st, "--names", "ingress-nginx"]);
+    let form = format!("query={}&time={t}", enc(&format!("sum(increase({REQ}[1s]))")));
+    let (head, v) = api(addr, "GET", "/api/v1/query", &form);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(v["data"]["result"][0]["value"][1], count.to_string(), "{v}");
+    let w = v["warnings"][0].as_str().unwrap_or_default();
+    assert!(w.contains("no intact stored piece"), "{v}");
+    // A window without the damaged second: no warning.
+    let form = format!("query={}&time={}", enc(&format!("sum(increase({REQ}[1s]))")), t + 2);
+    let (_, v) = api(addr, "GET", "/api/v1/query", &form);
+    assert!(v.get("warnings").is_none(), "{v}");
+}
