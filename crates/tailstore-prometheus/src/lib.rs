@@ -17,7 +17,8 @@
 //!   `GET /metrics`, with content negotiation on `Accept`, and of the
 //!   Prometheus HTTP API's read endpoints (`/api/v1/query`,
 //!   `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`,
-//!   `/api/v1/label/<name>/values`, `/api/v1/status/buildinfo`), so Grafana
+//!   `/api/v1/label/<name>/values`, `/api/v1/metadata`,
+//!   `/api/v1/status/buildinfo`), so Grafana
 //!   uses a pod's store as a Prometheus data source.
 //! * [`PromqlApi`] ([`promql`]): the evaluator behind that API, with no
 //!   I/O: `PromQL` parsed by the `promql-parser` crate, the monitoring

@@ -662,6 +662,41 @@ impl PromqlApi {
         Ok(json!(values))
     }
 
+    /// `/api/v1/metadata`: type, help and unit of each metric family
+    /// served (of `metric` only, when given), as Prometheus lists them.
+    #[must_use]
+    pub fn metadata(&self, store: &Store, metric: Option<&str>) -> Value {
+        let cx = self.ctx(store);
+        let h = self.names.histogram();
+        let mut out = serde_json::Map::new();
+        let mut add = |name: &str, ty: &str, help: &str, unit: &str| {
+            if metric.is_none_or(|m| m == name) {
+                out.insert(name.to_string(), json!([{"type": ty, "help": help, "unit": unit}]));
+            }
+        };
+        add(h, "histogram", "Request latency, from tailstore's exact HDR histograms.", "seconds");
+        let counter = if self.names.counter_typed() { "counter" } else { "unknown" };
+        let family = if self.names.counter_typed() {
+            self.names.counter()
+        } else {
+            self.names.counter_sample()
+        };
+        add(family, counter, "Requests by status code.", "");
+        for (name, m) in cx.metrics() {
+            match m {
+                Metric::Gauge(_) => add(&name, "gauge", "A gauge of the tailstore store.", ""),
+                Metric::Cpu(src) => add(
+                    &name,
+                    "counter",
+                    &format!("CPU seconds, answered under rate() from the gauge {src}."),
+                    "seconds",
+                ),
+                Metric::Store(_) => {}
+            }
+        }
+        Value::Object(out)
+    }
+
     /// `/api/v1/status/buildinfo`.
     #[must_use]
     pub fn buildinfo() -> Value {
@@ -1837,8 +1872,15 @@ impl ApiAnswer {
 }
 
 /// The endpoints [`PromqlApi::answer`] serves, under `/api/v1/`.
-pub const ENDPOINTS: [&str; 6] =
-    ["query", "query_range", "series", "labels", "label/<name>/values", "status/buildinfo"];
+pub const ENDPOINTS: [&str; 7] = [
+    "query",
+    "query_range",
+    "series",
+    "labels",
+    "label/<name>/values",
+    "metadata",
+    "status/buildinfo",
+];
 
 impl PromqlApi {
     /// Answers the request for `/api/v1/{endpoint}` with the decoded
@@ -1897,6 +1939,7 @@ impl PromqlApi {
             "series" => (self.series(store, &matches, range()?)?, vec![]),
             "labels" => (self.labels(store, &matches, range()?)?, vec![]),
             "status/buildinfo" => (PromqlApi::buildinfo(), vec![]),
+            "metadata" => (self.metadata(store, one("metric")), vec![]),
             e => match e.strip_prefix("label/").and_then(|r| r.strip_suffix("/values")) {
                 Some(name) => (self.label_values(store, name, &matches, range()?)?, vec![]),
                 None => return Ok(None),

@@ -495,6 +495,12 @@ fn the_http_answers_decode_parameters_and_list_series() {
     );
     let paths = a.label_values(&st, "path", &[], (Some(at(T0 + 5_000)), None)).unwrap();
     assert_eq!(paths, serde_json::json!([]));
+    let meta = a.metadata(&st, None);
+    assert_eq!(meta["nginx_ingress_controller_request_duration_seconds"][0]["type"], "histogram");
+    assert_eq!(meta["nginx_ingress_controller_requests"][0]["type"], "unknown");
+    let r = a.answer(&st, "metadata", &parse_form("metric=nginx_ingress_controller_requests"), now);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["data"].as_object().unwrap().len(), 1, "{v}");
     let labels = a.labels(&st, &[], (None, None)).unwrap();
     assert_eq!(labels, serde_json::json!(["__name__", "le", "path", "status"]));
     assert!(a.series(&st, &[], (None, None)).is_err());
