@@ -221,6 +221,26 @@ fn serve_answers_the_guides_promql_as_query_json() {
             check(&format!("{expr} @{at}"), got, &expected(oracle, &query_json(&st, len, *at)));
         }
     }
+    // A time with a fraction ends the window at the next whole second, as
+    // `query --at` does.
+    let (expr, len, oracle) = guide_queries().swap_remove(2);
+    let at = format!("{}.25", T0 + 450);
+    let w = json_of(&run(&[
+        "query",
+        "--store",
+        &st,
+        "--match",
+        MATCH,
+        "--last",
+        &format!("{len}s"),
+        "--at",
+        &at,
+        "--json",
+    ]));
+    assert_eq!(w["end"], T0 + 451);
+    let (_, v) = api(addr, "GET", "/api/v1/query", &format!("query={}&time={at}", enc(&expr)));
+    assert_eq!(v["data"]["result"][0]["value"][0], serde_json::json!(1_764_547_650.25));
+    check(&expr, &samples(&v["data"]["result"]), &expected(oracle, &w));
     // The guide's container queries: no gauges in a store directory, so an
     // empty answer (and a warning naming what is served).
     let form =
