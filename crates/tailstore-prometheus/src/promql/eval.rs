@@ -474,12 +474,14 @@ pub(super) fn binary(
                     ));
                 }
                 let Some(v) = pick(s.v, m.v, s.v) else { continue };
-                let labels = if cmp && !bool_ {
-                    Arc::clone(&s.labels)
-                } else if let Some(Grouping::By(_)) = on {
-                    Arc::new(key)
-                } else {
-                    drop_name(&s.labels)
+                // As Prometheus's resultMetric: the left side's labels, its
+                // name dropped by arithmetic and `bool`, then only the `on`
+                // labels kept, or the `ignoring` ones removed.
+                let kept = if cmp && !bool_ { Arc::clone(&s.labels) } else { drop_name(&s.labels) };
+                let labels = match on {
+                    Some(Grouping::By(_)) => Arc::new(key),
+                    Some(Grouping::Without(names)) => Arc::new(kept.without(&strs(names))),
+                    None => kept,
                 };
                 out.push(Sample { labels, v });
             }

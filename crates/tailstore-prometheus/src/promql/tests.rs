@@ -267,6 +267,20 @@ fn buckets_sum_and_count_families() {
     assert!((mean - w.mean().unwrap().as_secs_f64()).abs() < 1e-6);
     let n = one(&a, &st, &format!("increase({h}_count{sel}[5m])"), t);
     assert!((n - f(w.latency_count())).abs() < 1e-9);
+    // Vector matching keeps the left side's labels, as Prometheus: the
+    // `on` labels only, or without the `ignoring` ones.
+    let totals = format!("sum by (path) (increase({P_REQ}[5m]))");
+    let on = instant(&a, &st, &format!("{totals} / on(path) {totals}"), t);
+    assert_eq!(on.len(), 4);
+    assert!(on.iter().all(|(m, v)| m.as_object().unwrap().len() == 1 && (v - 1.0).abs() < 1e-12));
+    let ign = instant(
+        &a,
+        &st,
+        &format!("sum by (path, status) (increase({P_REQ}{{status=\"200\"}}[5m])) / ignoring(status) {totals}"),
+        t,
+    );
+    assert_eq!(ign.len(), 4);
+    assert!(ign.iter().all(|(m, v)| m.get("status").is_none() && *v > 0.5 && *v < 1.0), "{ign:?}");
     // Generic aggregations over materialised samples.
     let paths = one(&a, &st, &format!("count(sum by (path) (rate({P_REQ}[5m])))"), t);
     assert!((paths - 4.0).abs() < 1e-12);
