@@ -14,11 +14,11 @@
 //! Run: `cargo bench -p tailstore-benches --bench exposition`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{criterion_main, Criterion};
-use tailstore::{Options, Store};
-use tailstore_benches::{Lognormal, SplitMix64, BASE_SECOND};
+use tailstore::Store;
+use tailstore_benches::{endpoints_store, BASE_SECOND};
 use tailstore_prometheus::{Exposition, Format, Names};
 
 const PER_SECOND: usize = 2;
@@ -26,29 +26,8 @@ const SPAN_S: u64 = 3_600;
 
 fn build(series: usize) -> Store {
     let t0 = Instant::now();
-    let store =
-        Store::in_memory(Options::default().keep_everything().lateness(Duration::from_secs(1)));
     let start = BASE_SECOND.div_ceil(3600) * 3600;
-    let mut lat = Lognormal::latency(31);
-    let mut st = SplitMix64::new(32);
-    let mut batch = Vec::with_capacity(PER_SECOND);
-    for i in 0..series {
-        let s = store.series(&format!("/models/m{i}/predict"));
-        for k in 0..SPAN_S {
-            batch.clear();
-            batch.extend((0..PER_SECOND).map(|_| {
-                let status = match st.next_u64() % 100 {
-                    0 | 1 => 503,
-                    2 => 404,
-                    _ => 200,
-                };
-                (lat.sample_ns(), status)
-            }));
-            s.record_batch_at_unix(start + k, &batch);
-        }
-        store.seal_now();
-    }
-    store.flush().expect("in memory");
+    let store = endpoints_store(series, start, SPAN_S, PER_SECOND, 31);
     eprintln!(
         "exposition setup: {series} series x {SPAN_S} s x {PER_SECOND} samples in {:.1?}",
         t0.elapsed()

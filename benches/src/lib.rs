@@ -175,6 +175,49 @@ pub fn at(s: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + Duration::from_secs(s)
 }
 
+/// An in-memory store (keep everything, 1 s lateness) of `series` endpoints
+/// `/models/m{i}/predict`, each `span_s` seconds of 1 s data from unix second
+/// `start` with `per_second` lognormal samples a second (about 2 % 503 and 1 %
+/// 404, seeded by `seed`), sealed and rolled up: the store a scrape or a
+/// dashboard query reads.
+///
+/// # Panics
+///
+/// Never: an in-memory store's flush does no I/O.
+#[must_use]
+pub fn endpoints_store(
+    series: usize,
+    start: u64,
+    span_s: u64,
+    per_second: usize,
+    seed: u64,
+) -> tailstore::Store {
+    let store = tailstore::Store::in_memory(
+        tailstore::Options::default().keep_everything().lateness(Duration::from_secs(1)),
+    );
+    let mut lat = Lognormal::latency(seed);
+    let mut st = SplitMix64::new(seed + 1);
+    let mut batch = Vec::with_capacity(per_second);
+    for i in 0..series {
+        let s = store.series(&format!("/models/m{i}/predict"));
+        for k in 0..span_s {
+            batch.clear();
+            batch.extend((0..per_second).map(|_| {
+                let status = match st.next_u64() % 100 {
+                    0 | 1 => 503,
+                    2 => 404,
+                    _ => 200,
+                };
+                (lat.sample_ns(), status)
+            }));
+            s.record_batch_at_unix(start + k, &batch);
+        }
+        store.seal_now();
+    }
+    store.flush().expect("an in-memory store flushes without I/O");
+    store
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

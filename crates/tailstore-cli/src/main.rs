@@ -117,8 +117,11 @@ enum Command {
     Report(ReportArgs),
     /// Serve the store's /metrics for Prometheus: per series a latency histogram (classic
     /// buckets from the exact HDR counts) and a request counter by status, in the text format
-    /// 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks. Prints
-    /// `listening on http://ADDR` as its first line, then serves until killed.
+    /// 0.0.4 or OpenMetrics 1.0 as the scraper's Accept header asks. Also answers the
+    /// Prometheus HTTP API (/api/v1/query, query_range, series, labels, label/NAME/values, metadata,
+    /// status/buildinfo) for Grafana and promtool: the guide's PromQL over the store's exact
+    /// windows (see docs/PROMQL.md). Prints `listening on http://ADDR` as its first line,
+    /// then serves until killed.
     ///
     /// Example: tailstore serve --store ./st --names ingress-nginx --listen 127.0.0.1:9464
     Serve(serve::ServeArgs),

@@ -1,4 +1,5 @@
-//! `tailstore serve`: the store's `/metrics` for Prometheus, through the
+//! `tailstore serve`: the store's `/metrics` for Prometheus, and the
+//! Prometheus query API over it (`/api/v1/…`, `docs/PROMQL.md`), through the
 //! embeddable server of `tailstore-prometheus`.
 
 use std::io::Write as _;
@@ -35,11 +36,12 @@ pub struct ServeArgs {
     /// Histogram bucket bounds in seconds, comma-separated (default: the preset's).
     #[arg(long, value_name = "LE,LE,...")]
     buckets: Option<String>,
-    /// Require the header Authorization: Bearer TOKEN, the token read from this file
-    /// (surrounding whitespace ignored).
+    /// Require the header Authorization: Bearer TOKEN (on /metrics and the /api/v1/ query
+    /// API alike), the token read from this file (surrounding whitespace ignored).
     #[arg(long, value_name = "FILE")]
     auth_token_file: Option<PathBuf>,
-    /// Worker threads answering scrapes.
+    /// Worker threads answering scrapes and queries (more requests wait in a queue of 16,
+    /// then are answered 503).
     #[arg(long, default_value_t = 2)]
     threads: usize,
 }

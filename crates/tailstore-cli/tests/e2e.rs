@@ -13,6 +13,8 @@ mod alerts;
 mod envoy;
 #[path = "e2e/hlog.rs"]
 mod hlog;
+#[path = "e2e/promql.rs"]
+mod promql;
 #[path = "e2e/report.rs"]
 mod report;
 #[path = "e2e/serve.rs"]

@@ -154,6 +154,16 @@ impl Exposition {
         self.bounds.iter().map(|b| b.seconds).collect()
     }
 
+    /// The finite bounds as `(floor(le) in ns, le as the text format writes it)`.
+    pub(crate) fn bounds_ns_text(&self) -> Vec<(u64, String)> {
+        self.bounds.iter().map(|b| (b.ns, b.text.clone())).collect()
+    }
+
+    /// The series selector.
+    pub(crate) fn series_selector(&self) -> &Selector {
+        &self.selector
+    }
+
     /// Writes the exposition of `store` in `format` to `out`.
     ///
     /// Each selected series that holds data is queried once over its whole

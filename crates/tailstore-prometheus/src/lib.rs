@@ -14,7 +14,22 @@
 //!   ingress-nginx's default buckets), under which the monitoring guide's
 //!   `PromQL` works unchanged.
 //! * `serve` (feature `server`): a small embeddable HTTP/1.1 server of
-//!   `GET /metrics`, with content negotiation on `Accept`.
+//!   `GET /metrics`, with content negotiation on `Accept`, and of the
+//!   Prometheus HTTP API's read endpoints (`/api/v1/query`,
+//!   `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`,
+//!   `/api/v1/label/<name>/values`, `/api/v1/metadata`,
+//!   `/api/v1/status/buildinfo`), so Grafana
+//!   uses a pod's store as a Prometheus data source.
+//! * [`PromqlApi`] ([`promql`]): the evaluator behind that API, with no
+//!   I/O: `PromQL` parsed by the `promql-parser` crate, the monitoring
+//!   guide's subset evaluated over the store's exact windows. A range `[5m]`
+//!   at `t` is the whole seconds `[t - 5m, t)` (what `tailstore query
+//!   --last 5m --at t` answers); `increase()` is the exact count, `rate()`
+//!   that count over the window's seconds (no extrapolation);
+//!   `histogram_quantile(q, sum(rate(X_bucket[w])) by (le))` is the exact
+//!   quantile of the merged HDR histograms, not interpolated between
+//!   buckets. Anything outside the subset answers Prometheus's `bad_data`
+//!   error naming it. See `docs/PROMQL.md`.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -88,7 +103,7 @@
 //!
 //! * `server`: `serve`, `serve_with`, `serve_reopening` (a read-only store
 //!   opened again as scrapes come, to follow a writer), `Server`,
-//!   `ServerOptions`.
+//!   `ServerOptions`; `/metrics` and the API behind one bearer token.
 //! * `promtool`: the test group that runs Debian's `promtool check metrics`
 //!   (a missing binary fails it).
 //!
@@ -102,11 +117,13 @@ mod encode;
 mod error;
 mod format;
 pub mod grafana;
+pub mod promql;
 #[cfg(feature = "server")]
 mod server;
 
 pub use encode::{escape_label_value, Exposition, Scrape};
 pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
+pub use promql::{PromqlApi, PromqlError};
 #[cfg(feature = "server")]
 pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};

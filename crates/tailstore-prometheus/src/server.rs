@@ -1,6 +1,8 @@
 //! The embeddable `/metrics` server: a std `TcpListener`, an accept thread
 //! and a bounded pool of workers, each answering one HTTP/1.1 request per
-//! connection (`Connection: close`) with timeouts.
+//! connection (`Connection: close`) with timeouts. It also answers the
+//! Prometheus HTTP API's read endpoints (`/api/v1/query`, …, see
+//! [`crate::promql`]), with GET or a form-encoded POST.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -8,7 +10,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, TrySendError};
 use tailstore::Store;
@@ -16,10 +18,16 @@ use tailstore::Store;
 use crate::encode::Exposition;
 use crate::error::Error;
 use crate::format::{Format, Names};
+use crate::promql::{parse_form, PromqlApi};
 
 /// Longest request head (request line and headers) read, bytes; a longer
 /// one is answered 431.
 const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Longest request body read (a form-encoded API query), bytes; a longer
+/// one is answered 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Stack of a worker thread, bytes.
+const WORKER_STACK: usize = 16 * 1024 * 1024;
 /// How often the accept thread looks at the stop flag when idle.
 const POLL: Duration = Duration::from_millis(20);
 /// How long a closing connection waits for the client's unread input.
@@ -29,6 +37,7 @@ const LINGER: Duration = Duration::from_millis(500);
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     exposition: Exposition,
+    api: PromqlApi,
     threads: usize,
     queue: usize,
     io_timeout: Duration,
@@ -42,6 +51,7 @@ impl ServerOptions {
     #[must_use]
     pub fn new(exposition: Exposition) -> ServerOptions {
         ServerOptions {
+            api: PromqlApi::new(&exposition),
             exposition,
             threads: 2,
             queue: 16,
@@ -71,7 +81,16 @@ impl ServerOptions {
         self
     }
 
-    /// Require `Authorization: Bearer TOKEN` (otherwise 401).
+    /// Labels the API gives every gauge (see [`PromqlApi::gauge_labels`]),
+    /// e.g. `[("pod", "model-fraud-7d9f")]`.
+    #[must_use]
+    pub fn gauge_labels(mut self, labels: &[(String, String)]) -> ServerOptions {
+        self.api = self.api.gauge_labels(labels);
+        self
+    }
+
+    /// Require `Authorization: Bearer TOKEN` (otherwise 401), on `/metrics`
+    /// and the API alike.
     #[must_use]
     pub fn auth_token(mut self, token: Option<String>) -> ServerOptions {
         self.auth_token = token;
@@ -160,6 +179,10 @@ fn start(source: Source, addr: impl ToSocketAddrs, opts: ServerOptions) -> Resul
         let (jobs, state, count) = (rx.clone(), Arc::clone(&shared), Arc::clone(&server.served));
         let h = std::thread::Builder::new()
             .name(format!("tailstore-metrics-{i}"))
+            // Query evaluation recurses over the expression (bounded by
+            // `promql::MAX_QUERY_OPERATORS`): a roomy stack, reserved, not
+            // committed.
+            .stack_size(WORKER_STACK)
             .spawn(move || worker(&jobs, &state, &count))
             .map_err(Error::io("starting a worker thread"))?;
         server.workers.push(h);
@@ -271,11 +294,13 @@ fn busy(mut s: TcpStream, timeout: Duration) {
     let _ = respond(&mut s, "503 Service Unavailable", &[("Retry-After", "1")], "busy\n", false);
 }
 
-/// A parsed request head.
+/// A parsed request head (and a POST's body).
 struct Request<'a> {
     method: &'a str,
     path: &'a str,
     head: &'a str,
+    query: &'a str,
+    body: Vec<u8>,
 }
 
 impl Request<'_> {
@@ -365,10 +390,66 @@ fn handle(mut s: TcpStream, shared: &Shared) {
         linger(&mut s);
         return;
     }
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
-    let req = Request { method, path, head };
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut req = Request { method, path, head, query, body: Vec::new() };
+    if method == "POST" && path.starts_with("/api/") {
+        // The body's start may have come with the head.
+        let after = head.len() + 4;
+        let got = buf.get(after..len).unwrap_or_default().to_vec();
+        match read_body(&mut s, &req, got, Instant::now() + opts.io_timeout) {
+            Ok(b) => req.body = b,
+            Err((status, msg)) => {
+                let body = api_error_body(msg);
+                let _ = respond_json(&mut s, status, &body);
+                linger(&mut s);
+                return;
+            }
+        }
+    }
     let _ = answer(&mut s, &req, shared);
     linger(&mut s);
+}
+
+/// A JSON error body in Prometheus's shape.
+fn api_error_body(msg: &str) -> String {
+    serde_json::json!({"status": "error", "errorType": "bad_data", "error": msg}).to_string()
+}
+
+/// Reads a POST body of `Content-Length` bytes (at most
+/// [`MAX_BODY_BYTES`]), `got` being what came with the head.
+fn read_body(
+    s: &mut TcpStream,
+    req: &Request<'_>,
+    mut got: Vec<u8>,
+    deadline: Instant,
+) -> Result<Vec<u8>, (&'static str, &'static str)> {
+    let Some(len) = req.header("content-length") else {
+        return Err(("411 Length Required", "a POST needs a Content-Length"));
+    };
+    let Ok(len) = len.parse::<usize>() else {
+        return Err(("400 Bad Request", "Content-Length is not a number"));
+    };
+    if len > MAX_BODY_BYTES {
+        return Err(("413 Content Too Large", "the request body is over 64 KiB"));
+    }
+    got.truncate(len);
+    let mut chunk = [0u8; 4096];
+    while got.len() < len {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(("408 Request Timeout", "the request body did not arrive in time"));
+        }
+        let _ = s.set_read_timeout(Some(deadline - now));
+        match s.read(&mut chunk) {
+            Ok(0) => return Err(("400 Bad Request", "the request body ended early")),
+            Ok(n) => got.extend_from_slice(chunk.get(..n.min(len - got.len())).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                return Err(("408 Request Timeout", "the request body did not arrive in time"))
+            }
+        }
+    }
+    Ok(got)
 }
 
 /// Ends the answer, then reads (and drops) what the client may still send
@@ -394,10 +475,20 @@ fn linger(s: &mut TcpStream) {
 
 fn answer(s: &mut TcpStream, req: &Request<'_>, shared: &Shared) -> std::io::Result<()> {
     let head_only = req.method == "HEAD";
-    if req.path != "/metrics" {
-        return respond(s, "404 Not Found", &[], "only /metrics is served here\n", head_only);
+    let api = req.path.strip_prefix("/api/v1/");
+    if req.path != "/metrics" && api.is_none() {
+        return respond(
+            s,
+            "404 Not Found",
+            &[],
+            "only /metrics and /api/v1/ are served here\n",
+            head_only,
+        );
     }
-    if req.method != "GET" && !head_only {
+    if api.is_some() && req.method != "GET" && req.method != "POST" {
+        return respond(s, "405 Method Not Allowed", &[("Allow", "GET, POST")], "", false);
+    }
+    if api.is_none() && req.method != "GET" && !head_only {
         return respond(s, "405 Method Not Allowed", &[("Allow", "GET, HEAD")], "", false);
     }
     if let Some(token) = &shared.opts.auth_token {
@@ -414,6 +505,9 @@ fn answer(s: &mut TcpStream, req: &Request<'_>, shared: &Shared) -> std::io::Res
                 head_only,
             );
         }
+    }
+    if let Some(endpoint) = api {
+        return answer_api(s, req, endpoint, shared);
     }
     let format = Format::negotiate(req.header("accept"));
     let mut body = Vec::with_capacity(64 * 1024);
@@ -435,6 +529,61 @@ fn answer(s: &mut TcpStream, req: &Request<'_>, shared: &Shared) -> std::io::Res
             respond(s, "500 Internal Server Error", &[], &msg, head_only)
         }
     }
+}
+
+/// Answers `/api/v1/{endpoint}`: parameters from the query string and a
+/// form-encoded body, evaluated by [`PromqlApi::answer`].
+fn answer_api(
+    s: &mut TcpStream,
+    req: &Request<'_>,
+    endpoint: &str,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let mut params = parse_form(req.query);
+    if !req.body.is_empty() {
+        let form = req.header("content-type").is_none_or(|ct| {
+            ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+        });
+        if !form {
+            let body = api_error_body("a POST body must be application/x-www-form-urlencoded");
+            return respond_json(s, "400 Bad Request", &body);
+        }
+        params.extend(parse_form(&String::from_utf8_lossy(&req.body)));
+    }
+    let store = match shared.source.store() {
+        Ok(st) => st,
+        Err(e) => {
+            let body = serde_json::json!({
+                "status": "error", "errorType": "internal", "error": chain(&e),
+            })
+            .to_string();
+            return respond_json(s, "500 Internal Server Error", &body);
+        }
+    };
+    let a = shared.opts.api.answer(&store, endpoint, &params, SystemTime::now());
+    let status = match a.status {
+        200 => "200 OK",
+        400 => "400 Bad Request",
+        404 => "404 Not Found",
+        422 => "422 Unprocessable Entity",
+        _ => "500 Internal Server Error",
+    };
+    respond_json(s, status, &a.body)
+}
+
+fn respond_json(s: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+    respond_bytes(s, status, &[("Content-Type", "application/json")], body.as_bytes(), false)
+}
+
+/// An error with its chain of causes: "reading the store: cannot read …".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let _ = write!(msg, ": {c}");
+        src = c.source();
+    }
+    msg
 }
 
 /// Compares in time independent of where the tokens differ.

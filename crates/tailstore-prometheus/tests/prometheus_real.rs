@@ -168,6 +168,18 @@ fn prometheus_scrapes_and_answers_the_guides_queries() {
     }
     prom.wait_value(total, 4_500.0);
     prom.wait_value(own_total, 4_500.0);
+    // tailstore's own API answers the same expressions with the same totals.
+    for (addr, q) in [(server.local_addr(), total), (own.local_addr(), own_total)] {
+        let body = ureq::get(&format!("http://{addr}/api/v1/query"))
+            .query("query", q)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["data"]["result"][0]["value"][1], "4500", "{q}: {body}");
+    }
     prom.wait_value("sum(tailstore_request_duration_seconds_count)", 4_500.0);
     // Prometheus negotiated OpenMetrics: the counter's family is named
     // without `_total` (text 0.0.4 would name it with).

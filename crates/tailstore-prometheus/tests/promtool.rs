@@ -89,16 +89,18 @@ fn backfill_becomes_blocks_holding_the_stores_counts() {
                     Some((ts, v))
                 })
                 .max_by_key(|(ts, _)| *ts)
-                .map(|(_, v)| {
-                    #[expect(
-                        clippy::cast_possible_truncation,
-                        clippy::cast_sign_loss,
-                        reason = "small whole counts"
-                    )]
-                    let n = v as u64;
-                    n
-                })
-                .unwrap_or_else(|| panic!("no {counter} {status} in the dump:\n{dump}"))
+                .map_or_else(
+                    || panic!("no {counter} {status} in the dump:\n{dump}"),
+                    |(_, v)| {
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "small whole counts"
+                        )]
+                        let n = v as u64;
+                        n
+                    },
+                )
         };
         assert_eq!((newest("200"), newest("503"), newest("404")), (582, 12, 6), "{}", names.name());
     }

@@ -4,6 +4,8 @@
 //! exposition (feature `promtool`), and a real Prometheus scraping a served store
 //! (feature `real-prometheus`); in both groups a missing binary fails.
 
+#[cfg(feature = "server")]
+mod api;
 mod grafana;
 #[cfg(feature = "real-prometheus")]
 mod prometheus_real;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::{bin, json_of, run};
 
 /// Kills the server when the test ends, whatever happens.
-struct Running(Child);
+pub(super) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Running {
 
 /// Starts `tailstore serve ARGS` and returns it with the address of its
 /// first line (`listening on http://ADDR`), waiting at most 30 s.
-fn start(args: &[&str]) -> (Running, SocketAddr) {
+pub(super) fn start(args: &[&str]) -> (Running, SocketAddr) {
     let mut child = bin()
         .arg("serve")
         .args(args)
@@ -148,6 +148,20 @@ fn serve_with_a_token_and_bad_arguments() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(body.contains("tailstore_requests_total{series=\"/models/"), "{body}");
     assert!(!body.contains("/healthz"));
+    // The query API is behind the same token, and serves the same series.
+    let api = |auth: &str| {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(s, "GET /api/v1/label/series/values HTTP/1.1\r\nHost: t\r\n{auth}\r\n").unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
+    assert!(api("").starts_with("HTTP/1.1 401"));
+    assert!(api("Authorization: Bearer t0ken!\r\n").starts_with("HTTP/1.1 401"));
+    let r = api("Authorization: Bearer t0ken\r\n");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("\"/models/fraud-v2/predict\"") && !r.contains("/healthz"), "{r}");
 
     for (args, says) in [
         (vec!["--store", st, "--names", "nginx"], "unknown naming preset"),
