@@ -30,6 +30,11 @@
 //! payload's own time is the request's. `HdrHistogram` logs may have white
 //! space around their lines (`HdrHistogramJS`) and tags on some lines only.
 //!
+//! The crate's `tests/corpus` directory holds one file per variant and
+//! proxy above, written from each format's documentation (its `SOURCES.md`
+//! says which), and beside each the expected reading of every line;
+//! `tests/corpus.rs` detects and parses each file and compares every field.
+//!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
 //!
