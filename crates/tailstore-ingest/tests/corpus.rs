@@ -22,12 +22,14 @@ use tailstore_ingest::{detect, Format, HlogReader, Parser, ParserOptions};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
-/// The variants issue 16 names, one corpus file each.
+/// The variants issue 16 names, one corpus file each (and a file mixing
+/// Envoy's text and JSON lines, which its "done when" names).
 const REQUIRED: &[&str] = &[
     "envoy-gateway.json",
     "envoy-json.json",
     "envoy-default.log",
     "envoy-details.log",
+    "envoy-mixed.log",
     "istio-kubectl-timestamps.log",
     "nginx-cri.log",
     "nginx-docker.log",
