@@ -3,7 +3,7 @@
 //!
 //! | proxy | time | series: path / host / upstream | latency | status |
 //! |---|---|---|---|---|
-//! | Traefik (`accessLog.format: json`) | `StartUTC` (else `StartLocal`, `time`) | `RequestPath` / `RequestHost` / `ServiceName` (else `RouterName`) | `Duration` (ns; `OriginDuration` with `--latency upstream`) | `DownstreamStatus` (0: no response) |
+//! | Traefik (`accessLog.format: json`) | `StartUTC` (else `StartLocal`, `time`) | `RequestPath` / `RequestHost` / `ServiceName` (else `RouterName`; neither: `-`) | `Duration` (ns; `OriginDuration` with `--latency upstream`) | `DownstreamStatus` (0: no response) |
 //! | Caddy (`log` of `http.log.access`) | `ts` (unix seconds) | `request.uri` / `request.host` / `request.host` | `duration` (s) | `status` |
 //! | Google Cloud HTTP(S) load balancing, exported as JSON | `timestamp` (else `receiveTimestamp`) | `httpRequest.requestUrl`'s path / its host / its host | `httpRequest.latency` (`"0.123s"`) | `httpRequest.status` (absent: 0, no response) |
 //!
@@ -267,10 +267,12 @@ pub(crate) fn parse(cfg: ProxyConfig, line: &[u8]) -> Result<Request<'_>, LineEr
             let (k, v) = f.host.ok_or_else(|| missing(proxy, "host"))?;
             name(text(v, k)?)
         }
-        (SeriesBy::Upstream, _) => {
-            let (k, v) = f.upstream.or(f.router).ok_or_else(|| missing(proxy, "ServiceName"))?;
-            name(text(v, k)?)
-        }
+        // Traefik: a request no router matched (its own 404) has neither
+        // key; like ingress-nginx's and Envoy's, its upstream is `-`.
+        (SeriesBy::Upstream, _) => match f.upstream.or(f.router) {
+            Some((k, v)) => name(text(v, k)?),
+            None => Cow::Borrowed("-"),
+        },
     };
     if series.is_empty() {
         return Err(err("the series field is empty".to_owned()));
@@ -340,6 +342,12 @@ mod tests {
         );
         let g = parse(cfg(Proxy::GcpLb, SeriesBy::Host), GCP.as_bytes()).unwrap();
         assert_eq!(g.series, "models.example.com");
+        // No router matched: no `ServiceName`, no `RouterName`.
+        let unrouted = TRAEFIK
+            .replace(r#""RouterName":"default-api@kubernetes","ServiceName":"default-model-svc-80@kubernetes","#, "")
+            .replace(r#""DownstreamStatus":200"#, r#""DownstreamStatus":404"#);
+        let t = parse(cfg(Proxy::Traefik, SeriesBy::Upstream), unrouted.as_bytes()).unwrap();
+        assert_eq!((t.series.as_ref(), t.status), ("-", 404));
         assert_eq!(looks_like(TRAEFIK.as_bytes()), Some(Proxy::Traefik));
         assert_eq!(looks_like(CADDY.as_bytes()), Some(Proxy::Caddy));
         assert_eq!(looks_like(GCP.as_bytes()), Some(Proxy::GcpLb));
