@@ -5,7 +5,11 @@
 //! as: `{"series", "ts_s", "ts_nanos", "latency_ns", "status"}`, `{"error":
 //! "<part of the reason>"}`, or `{"skip": true}` (blank and comment lines);
 //! for `HdrHistogram` logs `{"start_ns", "length_ns", "tag", "total",
-//! "values": [[lowest, highest, count], …]}` per interval line.
+//! "values": [[lowest, highest, count], …]}` per interval line. Where the
+//! format logs them, a request line also gives what the other options read:
+//! `"host"` (`--series-by host`), `"upstream"` (`--series-by upstream`) and
+//! `"upstream_latency_ns"` (`--latency upstream`), each a value or
+//! `{"error": …}`; a file gives such a key on every request line or on none.
 //!
 //! Every file is auto-detected as `detect` sees a file (its first 20
 //! non-blank lines, as `tailstore replay` samples it) and must be detected
@@ -18,7 +22,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tailstore_ingest::{detect, Format, HlogReader, Parser, ParserOptions};
+use tailstore_ingest::{
+    detect, Format, HlogReader, LatencySource, Parser, ParserOptions, SeriesBy,
+};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
@@ -100,8 +106,65 @@ fn check_error(at: &str, want: &Value, got: Result<String, String>) {
     }
 }
 
+/// The keys of an expectation line that another option reads, with it.
+const OPTION_KEYS: [(&str, ParserOptions); 3] = [
+    ("host", ParserOptions { latency: LatencySource::Request, series_by: SeriesBy::Host }),
+    ("upstream", ParserOptions { latency: LatencySource::Request, series_by: SeriesBy::Upstream }),
+    (
+        "upstream_latency_ns",
+        ParserOptions { latency: LatencySource::Upstream, series_by: SeriesBy::Path },
+    ),
+];
+
+/// Checks the fields another option reads (`OPTION_KEYS`) where the
+/// expectation gives them: on every request line, or on none.
+fn check_options(file: &str, format: &Format, all: &[&[u8]], want: &[Value]) {
+    let requests: Vec<(usize, &Value)> = want
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.get("error").is_none() && w.get("skip").is_none())
+        .collect();
+    for (key, opts) in OPTION_KEYS {
+        let with = requests.iter().filter(|(_, w)| w.get(key).is_some()).count();
+        if with == 0 {
+            continue;
+        }
+        assert_eq!(with, requests.len(), "{file}: `{key}` on some request lines only");
+        let parser = Parser::new(format, None, opts)
+            .unwrap_or_else(|e| panic!("{file}: parser for {format} with {opts:?}: {e}"));
+        for (i, w) in &requests {
+            let at = format!("{file}:{} ({key})", i + 1);
+            let got = parser.parse(all[*i]);
+            let exp = &w[key];
+            if exp.get("error").is_some() {
+                check_error(&at, exp, got.map(|r| format!("{r:?}")).map_err(|e| e.reason));
+                continue;
+            }
+            let r = match got {
+                Ok(Some(r)) => r,
+                other => panic!("{at}: expected a request, got {other:?}"),
+            };
+            if key == "upstream_latency_ns" {
+                let latency = match exp {
+                    Value::Null => None,
+                    v => Some(v.as_u64().unwrap_or_else(|| panic!("{at}: bad value {v}"))),
+                };
+                assert_eq!(r.latency_ns, latency, "{at}");
+                assert_eq!(r.series, w["series"].as_str().unwrap_or_default(), "{at}: series");
+            } else {
+                let name = exp.as_str().unwrap_or_else(|| panic!("{at}: bad value {exp}"));
+                assert_eq!(r.series, name, "{at}");
+                let latency = w["latency_ns"].as_u64();
+                assert_eq!(r.latency_ns, latency, "{at}: latency_ns");
+            }
+            assert_eq!(u64::from(r.status), u64_of(w, "status", &at), "{at}: status");
+        }
+    }
+}
+
 /// Checks one request-per-line file; returns (requests, errors).
 fn check_requests(file: &str, format: &Format, all: &[&[u8]], want: &[Value]) -> (usize, usize) {
+    check_options(file, format, all, want);
     let parser = Parser::new(format, None, ParserOptions::default())
         .unwrap_or_else(|e| panic!("{file}: parser for {format}: {e}"));
     let (mut ok, mut bad) = (0, 0);
