@@ -1548,3 +1548,40 @@ fn query_format_hgrm_writes_the_windows_percentile_distribution() {
     ]);
     assert!(!both.status.success());
 }
+
+/// Every file of the ingest corpus (`crates/tailstore-ingest/tests/corpus`,
+/// one per log variant and front proxy) replays with auto-detection, and
+/// `lines`, `ingested` and `rejected` are what its expectation file gives:
+/// its lines, its requests (for an interval log, the values of its
+/// histograms) and the lines that must be rejected.
+#[test]
+fn the_ingest_corpus_replays_with_its_expected_counts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tailstore-ingest/tests/corpus");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".expect.json") || name == "SOURCES.md" {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let exp_text = std::fs::read_to_string(dir.join(format!("{stem}.expect.json")))
+            .unwrap_or_else(|e| panic!("{name}: no expectation: {e}"));
+        let exp: Value = serde_json::from_str(&exp_text).unwrap();
+        let lines = exp["lines"].as_array().unwrap();
+        let rejected = lines.iter().filter(|l| l.get("error").is_some()).count() as u64;
+        let ingested: u64 = lines
+            .iter()
+            .filter(|l| l.get("error").is_none() && l.get("skip").is_none())
+            .map(|l| l.get("total").map_or(1, |t| t.as_u64().unwrap()))
+            .sum();
+        let j = json_of(&run(&["replay", "--json", path.to_str().unwrap()]));
+        assert_eq!(
+            (j["lines"].as_u64(), j["ingested"].as_u64(), j["rejected"].as_u64()),
+            (Some(lines.len() as u64), Some(ingested), Some(rejected)),
+            "{name}: {j}"
+        );
+        files += 1;
+    }
+    assert!(files >= 19, "only {files} corpus files in {}", dir.display());
+}

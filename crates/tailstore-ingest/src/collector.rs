@@ -131,10 +131,20 @@ fn strip_syslog(line: &[u8]) -> Option<&[u8]> {
     Some(&rest[colon + 2..])
 }
 
-/// The `log` string of a Docker `json-file` record (`{"log":"…",`), raw
-/// (still JSON-escaped) and whether it has escapes.
-fn docker_log(line: &[u8]) -> Option<(&[u8], bool)> {
-    let rest = line.strip_prefix(b"{\"log\":\"")?;
+/// What a line holds where a Docker `json-file` record would start.
+enum Docker<'a> {
+    /// The `log` string (`{"log":"…",`), raw (still JSON-escaped), and
+    /// whether it has escapes.
+    Record(&'a [u8], bool),
+    /// `{"log":"` whose string never closes: a record cut short.
+    CutShort,
+    /// No Docker record.
+    No,
+}
+
+/// Reads the `log` string of a Docker `json-file` record.
+fn docker_log(line: &[u8]) -> Docker<'_> {
+    let Some(rest) = line.strip_prefix(b"{\"log\":\"") else { return Docker::No };
     let mut i = 0;
     let mut escaped = false;
     while let Some(&c) = rest.get(i) {
@@ -146,12 +156,16 @@ fn docker_log(line: &[u8]) -> Option<(&[u8], bool)> {
             b'"' => {
                 // Another key must follow: `stream` or `time`.
                 let after = &rest[i + 1..];
-                return after.starts_with(b",\"").then_some((&rest[..i], escaped));
+                return if after.starts_with(b",\"") {
+                    Docker::Record(&rest[..i], escaped)
+                } else {
+                    Docker::No
+                };
             }
             _ => i += 1,
         }
     }
-    None
+    Docker::CutShort
 }
 
 /// Whether `line` may carry a wrapper (a cheap look at its first bytes;
@@ -174,19 +188,26 @@ pub(crate) fn maybe_wrapped(line: &[u8]) -> bool {
 ///
 /// # Errors
 ///
-/// A CRI partial record (`P`), which this line-at-a-time reader cannot join.
+/// A CRI partial record (`P`), which this line-at-a-time reader cannot join;
+/// a Docker `json-file` record cut short (its `log` string not closed).
 pub(crate) fn unwrap(line: &[u8], wrappers: Wrappers) -> Result<Unwrapped<'_>, LineError> {
     match line.first() {
-        Some(b'{') => {
-            if let Some((raw, escaped)) = docker_log(line) {
-                if escaped {
-                    let text = fields::json_unescape(raw);
-                    let text = text.trim_end_matches(['\n', '\r']).to_owned();
-                    return Ok(Unwrapped::Owned(text));
-                }
-                return Ok(Unwrapped::Plain(raw));
+        Some(b'{') => match docker_log(line) {
+            Docker::Record(raw, true) => {
+                let text = fields::json_unescape(raw);
+                let text = text.trim_end_matches(['\n', '\r']).to_owned();
+                return Ok(Unwrapped::Owned(text));
             }
-        }
+            Docker::Record(raw, false) => return Ok(Unwrapped::Plain(raw)),
+            Docker::CutShort => {
+                return Err(LineError {
+                    reason: "Docker `json-file` record cut short: its `log` string is not \
+                                 closed"
+                        .to_owned(),
+                })
+            }
+            Docker::No => {}
+        },
         Some(b'0'..=b'9') => {
             if let Some(body) = strip_timestamp(line, wrappers)? {
                 return Ok(Unwrapped::Plain(body));
@@ -262,5 +283,11 @@ mod tests {
         }
         let e = unwrap(b"2025-12-01T00:00:02Z stdout P part", Wrappers::All).unwrap_err();
         assert!(e.reason.contains("CRI partial record"), "{e}");
+        // A Docker record cut short says so (not "no ` - ` after $remote_addr").
+        let cut = br#"{"log":"10.0.0.1 - - [01/Dec/2025:00:00:01 +0000] \"GET /a"#;
+        let e = unwrap(cut, Wrappers::All).unwrap_err();
+        assert!(e.reason.contains("Docker `json-file` record cut short"), "{e}");
+        // A closed `log` string without the record's next key is no record.
+        assert_eq!(plain("{\"log\":\"x\"}", Wrappers::All), "{\"log\":\"x\"}");
     }
 }

@@ -30,6 +30,11 @@
 //! payload's own time is the request's. `HdrHistogram` logs may have white
 //! space around their lines (`HdrHistogramJS`) and tags on some lines only.
 //!
+//! The crate's `tests/corpus` directory holds one file per variant and
+//! proxy above, written from each format's documentation (its `SOURCES.md`
+//! says which), and beside each the expected reading of every line;
+//! `tests/corpus.rs` detects and parses each file and compares every field.
+//!
 //! ```
 //! use tailstore_ingest::{detect, Format, Parser, ParserOptions};
 //!
@@ -403,8 +408,10 @@ enum Kind {
     Envoy(envoy::EnvoyConfig),
     EnvoyJson(envoy::EnvoyConfig),
     Proxy(proxies::ProxyConfig),
-    /// Traefik: JSON lines, or common-log-format ones.
-    Traefik(proxies::ProxyConfig, logformat::LogParser),
+    /// Traefik: JSON lines, or common-log-format ones (whose parser cannot
+    /// be built for options the format has no field for: series by host,
+    /// upstream latency; the reason is kept for such lines).
+    Traefik(proxies::ProxyConfig, Result<logformat::LogParser, String>),
     Haproxy(haproxy::HaproxyConfig),
 }
 
@@ -495,7 +502,11 @@ impl Parser {
                     latency: opts.latency,
                     series_by: opts.series_by,
                 },
-                logformat::LogParser::single(logformat::TRAEFIK_CLF_PRESET, opts)?,
+                // The JSON log has fields the common log format lacks
+                // (`RequestHost`, `OriginDuration`): options that need
+                // them still read a JSON file.
+                logformat::LogParser::single(logformat::TRAEFIK_CLF_PRESET, opts)
+                    .map_err(|e| e.to_string()),
             ),
             Format::Caddy | Format::GcpLb => {
                 let proxy = match format {
@@ -571,7 +582,13 @@ impl Parser {
             Kind::Traefik(cfg, _) if line.first() == Some(&b'{') => {
                 proxies::parse(*cfg, line).map(Some)
             }
-            Kind::Traefik(_, clf) => clf.parse(line).map(Some),
+            Kind::Traefik(_, Ok(clf)) => clf.parse(line).map(Some),
+            Kind::Traefik(_, Err(why)) => Err(LineError {
+                reason: format!(
+                    "a Traefik common-log-format line cannot be read with these options (its \
+                     JSON access log can): {why}"
+                ),
+            }),
             Kind::Haproxy(cfg) => haproxy::parse(*cfg, line).map(Some),
         }
     }
@@ -909,6 +926,24 @@ mod tests {
         assert_eq!((r.series.as_ref(), r.status, r.latency_ns), ("/j", 503, Some(5_000_000)));
         let bad = clf.replace("12ms", "12s");
         assert!(p.parse(bad.as_bytes()).unwrap_err().reason.contains("does not end in `ms`"));
+        // Options the common log format has no field for still read JSON
+        // lines (`RequestHost`, `OriginDuration`); a CLF line says why not.
+        for opts in [
+            ParserOptions { series_by: SeriesBy::Host, ..ParserOptions::default() },
+            ParserOptions { latency: LatencySource::Upstream, ..ParserOptions::default() },
+        ] {
+            let p = Parser::new(&Format::Traefik, None, opts).unwrap();
+            let json = r#"{"DownstreamStatus":200,"Duration":5000000,"OriginDuration":4000000,"RequestHost":"api","RequestPath":"/j","StartUTC":"2024-10-10T13:55:37Z"}"#;
+            let r = p.parse(json.as_bytes()).unwrap().unwrap();
+            let want = if opts.series_by == SeriesBy::Host {
+                ("api", Some(5_000_000))
+            } else {
+                ("/j", Some(4_000_000))
+            };
+            assert_eq!((r.series.as_ref(), r.latency_ns), want);
+            let e = p.parse(clf.as_bytes()).unwrap_err();
+            assert!(e.reason.contains("cannot be read with these options"), "{e}");
+        }
     }
 
     /// Lines behind a collector's wrapper are detected and parsed by their

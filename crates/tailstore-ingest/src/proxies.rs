@@ -3,9 +3,13 @@
 //!
 //! | proxy | time | series: path / host / upstream | latency | status |
 //! |---|---|---|---|---|
-//! | Traefik (`accessLog.format: json`) | `StartUTC` (else `StartLocal`, `time`) | `RequestPath` / `RequestHost` / `ServiceName` (else `RouterName`) | `Duration` (ns; `OriginDuration` with `--latency upstream`) | `DownstreamStatus` (0: no response) |
+//! | Traefik (`accessLog.format: json`) | `StartUTC` (else `StartLocal`, `time`) | `RequestPath` / `RequestHost` / `ServiceName` (else `RouterName`; neither: `-`) | `Duration` (ns; `OriginDuration` with `--latency upstream`) | `DownstreamStatus` (0: no response) |
 //! | Caddy (`log` of `http.log.access`) | `ts` (unix seconds) | `request.uri` / `request.host` / `request.host` | `duration` (s) | `status` |
 //! | Google Cloud HTTP(S) load balancing, exported as JSON | `timestamp` (else `receiveTimestamp`) | `httpRequest.requestUrl`'s path / its host / its host | `httpRequest.latency` (`"0.123s"`) | `httpRequest.status` (absent: 0, no response) |
+//!
+//! A Caddy entry whose `logger` is not an access log's (`http.log.error`,
+//! which also carries the failed request, its duration and status, in the
+//! same stream when both logs go to stderr) is rejected, not counted twice.
 
 use std::borrow::Cow;
 
@@ -48,6 +52,8 @@ struct Found<'a> {
     upstream: Option<(&'static str, Value<'a>)>,
     /// Traefik's `RouterName`, when a line has no `ServiceName`.
     router: Option<(&'static str, Value<'a>)>,
+    /// Caddy's `logger`: `http.log.access…` for access-log entries.
+    logger: Option<(&'static str, Value<'a>)>,
     latency: Option<(&'static str, Value<'a>)>,
     status: Option<(&'static str, Value<'a>)>,
 }
@@ -60,7 +66,8 @@ fn role(
     outer: &[u8],
     key: &[u8],
 ) -> Option<(&'static str, u8)> {
-    // Roles: 0 time, 1 path, 2 host, 3 upstream, 4 latency, 5 status, 6 router.
+    // Roles: 0 time, 1 path, 2 host, 3 upstream, 4 latency, 5 status, 6 router,
+    // 7 logger.
     let upstream_latency = latency == LatencySource::Upstream;
     Some(match (proxy, outer, key) {
         (Proxy::Traefik, b"", b"StartUTC" | b"StartLocal" | b"time") => ("StartUTC", 0),
@@ -76,6 +83,7 @@ fn role(
         (Proxy::Caddy, b"request", b"host") => ("request.host", 2),
         (Proxy::Caddy, b"", b"duration") => ("duration", 4),
         (Proxy::Caddy, b"", b"status") => ("status", 5),
+        (Proxy::Caddy, b"", b"logger") => ("logger", 7),
         (Proxy::GcpLb, b"", b"timestamp" | b"receiveTimestamp") => ("timestamp", 0),
         (Proxy::GcpLb, b"httpRequest", b"requestUrl") => ("httpRequest.requestUrl", 1),
         (Proxy::GcpLb, b"httpRequest", b"latency") => ("httpRequest.latency", 4),
@@ -128,7 +136,8 @@ fn walk<'a>(
                 3 => &mut found.upstream,
                 4 => &mut found.latency,
                 5 => &mut found.status,
-                _ => &mut found.router,
+                6 => &mut found.router,
+                _ => &mut found.logger,
             };
             if slot.is_none() {
                 *slot = Some((name, v));
@@ -198,6 +207,22 @@ fn gcp_latency(v: Value<'_>, key: &str) -> Result<Option<u64>, LineError> {
         .map_err(|e| err(format!("field `{key}` `{}` is not seconds: {e}", num::show(&t))))
 }
 
+/// Checks that a Caddy entry's `logger` is an access log's
+/// (`http.log.access`, `http.log.access.log0`, …). Caddy's error log
+/// (`http.log.error`) also carries `request`, `duration` and `status` for a
+/// request that failed, and shares the stream with the access log when both
+/// go to stderr: read as a request it would count that request twice.
+fn caddy_access_logger(v: Value<'_>, key: &str) -> Result<(), LineError> {
+    let logger = text(v, key)?;
+    if logger.starts_with(b"http.log.access") {
+        return Ok(());
+    }
+    Err(err(format!(
+        "Caddy `{}` entry, not an access-log entry (the access log counts its request)",
+        num::show(&logger)
+    )))
+}
+
 /// Parses one line of `cfg.proxy`'s JSON access log.
 pub(crate) fn parse(cfg: ProxyConfig, line: &[u8]) -> Result<Request<'_>, LineError> {
     let mut sc = Scanner { b: line, i: 0 };
@@ -208,6 +233,9 @@ pub(crate) fn parse(cfg: ProxyConfig, line: &[u8]) -> Result<Request<'_>, LineEr
         return Err(sc.unexpected("the end of the line after the object"));
     }
     let proxy = cfg.proxy;
+    if let Some((k, v)) = f.logger {
+        caddy_access_logger(v, k)?;
+    }
     let (tk, tv) = f.time.ok_or_else(|| missing(proxy, "time"))?;
     let ts: Timestamp = fields::time_of_general(tv, tk)?;
     let status = match f.status {
@@ -239,10 +267,12 @@ pub(crate) fn parse(cfg: ProxyConfig, line: &[u8]) -> Result<Request<'_>, LineEr
             let (k, v) = f.host.ok_or_else(|| missing(proxy, "host"))?;
             name(text(v, k)?)
         }
-        (SeriesBy::Upstream, _) => {
-            let (k, v) = f.upstream.or(f.router).ok_or_else(|| missing(proxy, "ServiceName"))?;
-            name(text(v, k)?)
-        }
+        // Traefik: a request no router matched (its own 404) has neither
+        // key; like ingress-nginx's and Envoy's, its upstream is `-`.
+        (SeriesBy::Upstream, _) => match f.upstream.or(f.router) {
+            Some((k, v)) => name(text(v, k)?),
+            None => Cow::Borrowed("-"),
+        },
     };
     if series.is_empty() {
         return Err(err("the series field is empty".to_owned()));
@@ -312,6 +342,12 @@ mod tests {
         );
         let g = parse(cfg(Proxy::GcpLb, SeriesBy::Host), GCP.as_bytes()).unwrap();
         assert_eq!(g.series, "models.example.com");
+        // No router matched: no `ServiceName`, no `RouterName`.
+        let unrouted = TRAEFIK
+            .replace(r#""RouterName":"default-api@kubernetes","ServiceName":"default-model-svc-80@kubernetes","#, "")
+            .replace(r#""DownstreamStatus":200"#, r#""DownstreamStatus":404"#);
+        let t = parse(cfg(Proxy::Traefik, SeriesBy::Upstream), unrouted.as_bytes()).unwrap();
+        assert_eq!((t.series.as_ref(), t.status), ("-", 404));
         assert_eq!(looks_like(TRAEFIK.as_bytes()), Some(Proxy::Traefik));
         assert_eq!(looks_like(CADDY.as_bytes()), Some(Proxy::Caddy));
         assert_eq!(looks_like(GCP.as_bytes()), Some(Proxy::GcpLb));
@@ -352,6 +388,14 @@ mod tests {
             let e = parse(cfg(proxy, SeriesBy::Path), line.as_bytes()).unwrap_err();
             assert!(e.reason.contains(want), "{line}: {e}");
         }
+        // Caddy's error log shares the stream and has a request, a duration
+        // and a status: it is not a second request.
+        let error_entry = r#"{"level":"error","ts":1716904006.25,"logger":"http.log.error","msg":"dial tcp 10.0.0.9:8080: connect: connection refused","request":{"remote_ip":"127.0.0.1","method":"POST","host":"models.example.com","uri":"/models/m/predict"},"duration":0.001818104,"status":502,"err_id":"6pue15j76","err_trace":"reverseproxy.statusError (reverseproxy.go:1269)"}"#;
+        let e = parse(cfg(Proxy::Caddy, SeriesBy::Path), error_entry.as_bytes()).unwrap_err();
+        assert!(e.reason.contains("Caddy `http.log.error` entry, not an access-log entry"), "{e}");
+        let access = error_entry.replace("http.log.error", "http.log.access.log0");
+        let r = parse(cfg(Proxy::Caddy, SeriesBy::Path), access.as_bytes()).unwrap();
+        assert_eq!((r.status, r.latency_ns), (502, Some(1_818_104)));
         // No response: Google Cloud omits the status.
         let g = parse(
             cfg(Proxy::GcpLb, SeriesBy::Path),
