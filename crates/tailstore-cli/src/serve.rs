@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// then are answered 503).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// A label every gauge carries in the query API, NAME=VALUE (repeatable), e.g.
+    /// pod=model-fraud-7d9f, so that selectors written for cAdvisor's metrics
+    /// (`container_memory_usage_bytes{pod=~"model-.*"}`) select the store's gauges.
+    #[arg(long = "gauge-label", value_name = "NAME=VALUE")]
+    gauge_labels: Vec<String>,
 }
 
 pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
@@ -73,7 +78,26 @@ pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
     };
     // Checked first, for the CLI's usual message about a missing store.
     drop(crate::open_store(&args.store)?);
-    let opts = ServerOptions::new(exposition).threads(args.threads).auth_token(token);
+    let mut labels: Vec<(String, String)> = Vec::new();
+    for l in &args.gauge_labels {
+        let Some((name, value)) = l.split_once('=') else {
+            bail!("--gauge-label {l:?}: expected NAME=VALUE");
+        };
+        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with("__");
+        if !valid || labels.iter().any(|(n, _)| n == name) {
+            bail!(
+                "--gauge-label {l:?}: {name:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not \
+                 starting with __) or is given twice"
+            );
+        }
+        labels.push((name.to_string(), value.to_string()));
+    }
+    let opts = ServerOptions::new(exposition)
+        .threads(args.threads)
+        .auth_token(token)
+        .gauge_labels(&labels);
     let dir = args.store.clone();
     // Opened again (its flushed history, in time of the open) by the first
     // scrape a second after the last opening, so a writer's news show.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
 use tailstore::format::fmt_float;
-use tailstore::{Selector, StatusCounts, Store};
+use tailstore::{Selector, SeriesKind, StatusCounts, Store};
 
 use crate::error::Error;
 use crate::format::{Format, Names};
@@ -51,6 +51,28 @@ pub struct Scrape {
     pub series: usize,
     /// Sample lines written.
     pub samples: usize,
+}
+
+/// One gauge's last value, under its metric name.
+struct GaugeRow {
+    /// The gauge's name as a metric name (see [`metric_name`]).
+    name: String,
+    value: f64,
+}
+
+/// A gauge's name as a metric name: itself when it is one
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), else with every other character as `_`
+/// (and a leading `_` before a digit).
+#[must_use]
+pub fn metric_name(gauge: &str) -> String {
+    let mut s: String = gauge
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
 }
 
 /// The numbers of one series over its retained data.
@@ -182,9 +204,29 @@ impl Exposition {
     ) -> Result<Scrape, Error> {
         let nb = self.bounds.len();
         let mut rows = Vec::new();
+        let mut gauges: Vec<GaugeRow> = Vec::new();
         let mut cum: Vec<u64> = Vec::new();
         for info in store.series_info() {
             let Some((start_s, end_s)) = info.bounds_s else { continue };
+            if info.kind == SeriesKind::Gauge {
+                // The last value set: the newest second holding one.
+                let st = store
+                    .gauge_query(Selector::exact(info.name.as_str()))
+                    .between(
+                        UNIX_EPOCH + Duration::from_secs(end_s.saturating_sub(1).max(start_s)),
+                        UNIX_EPOCH + Duration::from_secs(end_s),
+                    )
+                    .run()?;
+                if let Some(value) = st.last() {
+                    let name = metric_name(&info.name);
+                    // Two gauges whose names map to one metric: the first
+                    // (by name) is exposed, not a duplicate family.
+                    if !gauges.iter().any(|g| g.name == name) && !self.names.reserves(&name) {
+                        gauges.push(GaugeRow { name, value });
+                    }
+                }
+                continue;
+            }
             if !self.selector.matches(&info.name) {
                 continue;
             }
@@ -205,17 +247,19 @@ impl Exposition {
             });
         }
         let mut samples = 0usize;
-        self.write(format, &rows, &cum, nb, &mut samples, out)
+        self.write(format, &rows, &cum, nb, &gauges, &mut samples, out)
             .map_err(Error::io("writing the exposition"))?;
         Ok(Scrape { series: rows.len(), samples })
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the parts of one scrape, written in order")]
     fn write(
         &self,
         format: Format,
         rows: &[Row],
         cum: &[u64],
         nb: usize,
+        gauges: &[GaugeRow],
         samples: &mut usize,
         out: &mut impl Write,
     ) -> std::io::Result<()> {
@@ -281,6 +325,19 @@ impl Exposition {
                 }
             }
         }
+        // Gauges (CPU, memory, …): the last value set, under the gauge's name.
+        for g in gauges {
+            let help = "Last value set, from tailstore's gauges.";
+            if om {
+                writeln!(out, "# TYPE {} gauge", g.name)?;
+                writeln!(out, "# HELP {} {help}", g.name)?;
+            } else {
+                writeln!(out, "# HELP {} {help}", g.name)?;
+                writeln!(out, "# TYPE {} gauge", g.name)?;
+            }
+            writeln!(out, "{} {}", g.name, fmt_float(g.value))?;
+            *samples += 1;
+        }
         if om {
             writeln!(out, "# EOF")?;
         }
@@ -324,7 +381,7 @@ impl Exposition {
         for info in store.series_info() {
             // First second and end (exclusive).
             let Some((first_s, data_end_s)) = info.bounds_s else { continue };
-            if !self.selector.matches(&info.name) {
+            if info.kind != SeriesKind::Requests || !self.selector.matches(&info.name) {
                 continue;
             }
             series += 1;
@@ -465,6 +522,40 @@ mod tests {
     /// The value of the sample line starting with `prefix ` (name and labels).
     fn value(text: &str, prefix: &str) -> Option<String> {
         text.lines().find_map(|l| l.strip_prefix(prefix)?.strip_prefix(' ').map(str::to_string))
+    }
+
+    /// Gauges are exposed under their own (sanitized) names with the last
+    /// value set, in both formats, and are never taken for request series.
+    #[test]
+    fn gauges_are_exposed_with_their_last_value() {
+        let store = Store::in_memory(Options::default().keep_everything());
+        store.series("/m/a").record_at(at(T0), Duration::from_millis(3), 200);
+        let mem = store.gauge("process_resident_memory_bytes");
+        mem.set_at_unix(T0, 1.0e8);
+        mem.set_at_unix(T0 + 9, 2.5e8);
+        mem.set_at_unix(T0 + 4, 9.0e8);
+        store.gauge("gpu memory-used").set_at_unix(T0 + 2, 7.0);
+        store.gauge("1st").set_at_unix(T0 + 2, -1.5);
+        // A gauge whose name would shadow the request families is left out.
+        store.gauge("tailstore_requests_total").set_at_unix(T0, 1.0);
+        for f in [Format::text(), Format::openmetrics()] {
+            let text = encode(&store, &Exposition::new(Names::tailstore()), f);
+            assert_eq!(
+                value(&text, "process_resident_memory_bytes").as_deref(),
+                Some("250000000.0")
+            );
+            assert_eq!(value(&text, "gpu_memory_used").as_deref(), Some("7.0"));
+            assert_eq!(value(&text, "_1st").as_deref(), Some("-1.5"));
+            assert!(text.contains("# TYPE process_resident_memory_bytes gauge"), "{text}");
+            assert!(
+                !text.contains("process_resident_memory_bytes\""),
+                "a gauge as a series: {text}"
+            );
+            assert_eq!(text.matches("tailstore_requests_total{").count(), 1, "{text}");
+            assert!(!text.contains("tailstore_requests_total 1"), "{text}");
+        }
+        assert_eq!(metric_name("a.b/c"), "a_b_c");
+        assert_eq!(metric_name(""), "_");
     }
 
     /// A small store, every line of both formats written out by hand.

@@ -76,6 +76,13 @@ impl Names {
         }
     }
 
+    /// Whether a gauge exposed as `name` would clash with this preset's
+    /// request families (their names or samples).
+    pub(crate) fn reserves(self, name: &str) -> bool {
+        let h = self.histogram();
+        name.starts_with(h) || name.starts_with(self.counter())
+    }
+
     /// Histogram family name (the `_bucket`, `_sum`, `_count` samples add
     /// their suffix).
     pub(crate) fn histogram(self) -> &'static str {

@@ -28,6 +28,10 @@ fn check(text: &[u8]) -> (bool, String) {
 #[test]
 fn promtool_accepts_every_preset() {
     let store = store();
+    // Gauges too (the process sampler's names, and one to sanitize).
+    for (name, v) in [("process_resident_memory_bytes", 8.5e8), ("gpu memory-used", 1.5e9)] {
+        store.gauge(name).set_at_unix(crate::util::T0 + 5, v);
+    }
     for names in [Names::tailstore(), Names::ingress_nginx()] {
         let mut text = Vec::new();
         Exposition::new(names).encode(&store, Format::text(), &mut text).unwrap();

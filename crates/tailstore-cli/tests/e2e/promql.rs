@@ -358,3 +358,82 @@ fn a_damaged_window_is_answered_with_a_warning() {
     let (_, v) = api(addr, "GET", "/api/v1/query", &form);
     assert!(v.get("warnings").is_none(), "{v}");
 }
+
+/// Gauges stored by a replay (`{"gauge", "value"}` lines) are answered by
+/// `serve`: the guide's memory query (cAdvisor's name and `pod` selector,
+/// the pod named with `--gauge-label`) gives the gauge's value in MiB as
+/// `query --gauge` gives it, and `/metrics` exposes the last value.
+#[test]
+fn serve_answers_the_guides_memory_query_from_stored_gauges() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st").to_str().unwrap().to_string();
+    let mut lines = String::new();
+    for s in 0..120u64 {
+        let mib = 800 + s / 10;
+        writeln!(
+            lines,
+            "{{\"ts\":{},\"gauge\":\"container_memory_usage_bytes\",\"value\":{}}}",
+            T0 + s,
+            mib * 1_048_576
+        )
+        .unwrap();
+        writeln!(
+            lines,
+            "{{\"ts\":{},\"path\":\"/models/fraud-v2/predict\",\"status\":200,\"latency_ms\":12}}",
+            T0 + s
+        )
+        .unwrap();
+    }
+    let file = dir.path().join("mixed.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let summary = json_of(&run(&["replay", "--store", &st, "--json", file.to_str().unwrap()]));
+    assert_eq!(summary["gauge_samples"], 120);
+    let (_server, addr) = start(&[
+        "--store",
+        &st,
+        "--names",
+        "ingress-nginx",
+        "--gauge-label",
+        "pod=model-fraud-7d9f",
+    ]);
+    let t = T0 + 120;
+    let expr = "container_memory_usage_bytes{pod=~\"model-.*\"} / 1024 / 1024";
+    let (head, v) = api(addr, "GET", "/api/v1/query", &format!("query={}&time={t}", enc(expr)));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head} {v}");
+    let got = samples(&v["data"]["result"]);
+    assert_eq!(got.len(), 1, "{v}");
+    assert_eq!(got[0].0["pod"], "model-fraud-7d9f", "{v}");
+    let last = json_of(&run(&[
+        "query",
+        "--store",
+        &st,
+        "--gauge",
+        "container_memory_usage_bytes",
+        "--start",
+        &(t - 60).to_string(),
+        "--end",
+        &t.to_string(),
+        "--json",
+    ]))["last"]
+        .as_f64()
+        .unwrap();
+    let mib: f64 = got[0].1.parse().unwrap();
+    assert!((mib - last / 1_048_576.0).abs() < 1e-9, "{mib} MiB, query --gauge says {last} B");
+    assert!((mib - 811.0).abs() < 1e-9, "{mib}");
+    // A selector for another pod selects nothing.
+    let other = "container_memory_usage_bytes{pod=~\"other-.*\"}";
+    let (_, v) = api(addr, "GET", "/api/v1/query", &format!("query={}&time={t}", enc(other)));
+    assert_eq!(samples(&v["data"]["result"]).len(), 0, "{v}");
+    // /metrics: the gauge's last value, and the request families.
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert!(r.contains("\ncontainer_memory_usage_bytes 850395136"), "{r}");
+    assert!(!r.contains("path=\"container_memory_usage_bytes\""), "{r}");
+    // A malformed label is refused before serving.
+    let out = run(&["serve", "--store", &st, "--listen", "127.0.0.1:0", "--gauge-label", "pod"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
+}
