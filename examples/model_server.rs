@@ -66,9 +66,9 @@ use bytes::Bytes;
 use clap::Parser;
 use serde::Deserialize;
 use tailstore::{Options, Selector, Store};
-use tailstore_prometheus::{Exposition, Format, Names};
+use tailstore_prometheus::{ActiveAlert, Exposition, Format, Names};
 use tailstore_report::Report;
-use tailstore_rules::{LiveEvaluator, LiveOptions, Rules};
+use tailstore_rules::{AlertState, LiveEvaluator, LiveOptions, Rules};
 use tailstore_tower::TailstoreLayer;
 use tokio::sync::Notify;
 
@@ -109,6 +109,9 @@ struct Args {
 
 struct App {
     store: Store,
+    /// The live rules' pending and firing alerts, as `/metrics` shows them
+    /// (`ALERTS`), refreshed by the evaluator's events.
+    alerts: Arc<parking_lot::Mutex<Vec<ActiveAlert>>>,
     names: Names,
     seed: u64,
     median_ms: f64,
@@ -282,9 +285,10 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
     let (store, names) = (app.store.clone(), app.names);
+    let alerts = app.alerts.lock().clone();
     let encoded = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        Exposition::new(names).encode(&store, format, &mut out).map(|_| out)
+        Exposition::new(names).encode_with_alerts(&store, format, &alerts, &mut out).map(|_| out)
     })
     .await;
     match encoded {
@@ -369,10 +373,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => Rules::from_yaml_named(RULES, "examples/rules/model-endpoints.yaml")?,
     };
+    let alerts: Arc<parking_lot::Mutex<Vec<ActiveAlert>>> = Arc::default();
+    let active = alerts.clone();
     let live = LiveEvaluator::start(
         &store,
         rules,
-        LiveOptions::default().on_event(|e| {
+        LiveOptions::default().on_event(move |e| {
+            // The instance's state after the event: pending or firing
+            // replaces its entry, inactive removes it.
+            let mut list = active.lock();
+            list.retain(|a| a.alertname != e.rule || a.labels != e.labels);
+            if e.state != AlertState::Inactive {
+                list.push(ActiveAlert {
+                    alertname: e.rule.clone(),
+                    labels: e.labels.clone(),
+                    firing: e.state == AlertState::Firing,
+                });
+                list.sort_by(|a, b| (&a.alertname, &a.labels).cmp(&(&b.alertname, &b.labels)));
+            }
+            drop(list);
             eprintln!(
                 "alert {} {:?} {:?} value={:?} {}",
                 e.rule,
@@ -385,6 +404,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let app = Arc::new(App {
         store: store.clone(),
+        alerts,
         names: Names::parse(&args.names)?,
         seed: args.seed,
         median_ms: args.median_ms,

@@ -53,6 +53,30 @@ pub struct Scrape {
     pub samples: usize,
 }
 
+/// An alert that is pending or firing (from the rules a model server
+/// evaluates live, e.g. `tailstore_rules::LiveEvaluator::states`), exposed
+/// as Prometheus's own `ALERTS` series:
+/// `ALERTS{alertname, alertstate="pending"|"firing", <labels>} 1`, so that
+/// dashboards and silences written for Prometheus's rules see tailstore's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveAlert {
+    /// The rule's name (`alertname`).
+    pub alertname: String,
+    /// The alert's labels (the rule's, and the series it is about); names
+    /// that are not label names are made into ones (as [`metric_name`]
+    /// does, without `:`), and `alertname`, `alertstate` and names starting
+    /// with `__` are left out.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Firing (else pending).
+    pub firing: bool,
+}
+
+/// A label name from any text: `[a-zA-Z_][a-zA-Z0-9_]*`, other characters
+/// as `_`.
+fn label_name(name: &str) -> String {
+    metric_name(name).replace(':', "_")
+}
+
 /// One gauge's last value, under its metric name.
 struct GaugeRow {
     /// The gauge's name as a metric name (see [`metric_name`]).
@@ -202,6 +226,22 @@ impl Exposition {
         format: Format,
         out: &mut impl Write,
     ) -> Result<Scrape, Error> {
+        self.encode_with_alerts(store, format, &[], out)
+    }
+
+    /// [`Exposition::encode`], with the `ALERTS` family of `alerts` (see
+    /// [`ActiveAlert`]) after the store's families.
+    ///
+    /// # Errors
+    ///
+    /// As [`Exposition::encode`].
+    pub fn encode_with_alerts(
+        &self,
+        store: &Store,
+        format: Format,
+        alerts: &[ActiveAlert],
+        out: &mut impl Write,
+    ) -> Result<Scrape, Error> {
         let nb = self.bounds.len();
         let mut rows = Vec::new();
         let mut gauges: Vec<GaugeRow> = Vec::new();
@@ -247,7 +287,7 @@ impl Exposition {
             });
         }
         let mut samples = 0usize;
-        self.write(format, &rows, &cum, nb, &gauges, &mut samples, out)
+        self.write(format, &rows, &cum, nb, (&gauges, alerts), &mut samples, out)
             .map_err(Error::io("writing the exposition"))?;
         Ok(Scrape { series: rows.len(), samples })
     }
@@ -259,7 +299,7 @@ impl Exposition {
         rows: &[Row],
         cum: &[u64],
         nb: usize,
-        gauges: &[GaugeRow],
+        (gauges, alerts): (&[GaugeRow], &[ActiveAlert]),
         samples: &mut usize,
         out: &mut impl Write,
     ) -> std::io::Result<()> {
@@ -325,19 +365,7 @@ impl Exposition {
                 }
             }
         }
-        // Gauges (CPU, memory, …): the last value set, under the gauge's name.
-        for g in gauges {
-            let help = "Last value set, from tailstore's gauges.";
-            if om {
-                writeln!(out, "# TYPE {} gauge", g.name)?;
-                writeln!(out, "# HELP {} {help}", g.name)?;
-            } else {
-                writeln!(out, "# HELP {} {help}", g.name)?;
-                writeln!(out, "# TYPE {} gauge", g.name)?;
-            }
-            writeln!(out, "{} {}", g.name, fmt_float(g.value))?;
-            *samples += 1;
-        }
+        write_gauges_and_alerts(om, gauges, alerts, samples, out)?;
         if om {
             writeln!(out, "# EOF")?;
         }
@@ -476,6 +504,61 @@ impl Exposition {
     }
 }
 
+/// The gauge families (each gauge's last value, under its own name) and
+/// the `ALERTS` family of a scrape.
+fn write_gauges_and_alerts(
+    om: bool,
+    gauges: &[GaugeRow],
+    alerts: &[ActiveAlert],
+    samples: &mut usize,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    // Gauges (CPU, memory, …): the last value set, under the gauge's name.
+    for g in gauges {
+        let help = "Last value set, from tailstore's gauges.";
+        if om {
+            writeln!(out, "# TYPE {} gauge", g.name)?;
+            writeln!(out, "# HELP {} {help}", g.name)?;
+        } else {
+            writeln!(out, "# HELP {} {help}", g.name)?;
+            writeln!(out, "# TYPE {} gauge", g.name)?;
+        }
+        writeln!(out, "{} {}", g.name, fmt_float(g.value))?;
+        *samples += 1;
+    }
+    if !alerts.is_empty() {
+        let help = "Alerts pending or firing, from tailstore's rules.";
+        if om {
+            writeln!(out, "# TYPE ALERTS gauge")?;
+            writeln!(out, "# HELP ALERTS {help}")?;
+        } else {
+            writeln!(out, "# HELP ALERTS {help}")?;
+            writeln!(out, "# TYPE ALERTS gauge")?;
+        }
+        for a in alerts {
+            let state = if a.firing { "firing" } else { "pending" };
+            write!(
+                out,
+                "ALERTS{{alertname=\"{}\",alertstate=\"{state}\"",
+                escape_label_value(&a.alertname)
+            )?;
+            let mut seen: Vec<String> = Vec::new();
+            for (k, v) in &a.labels {
+                let k = label_name(k);
+                if k == "alertname" || k == "alertstate" || k.starts_with("__") || seen.contains(&k)
+                {
+                    continue;
+                }
+                write!(out, ",{k}=\"{}\"", escape_label_value(v))?;
+                seen.push(k);
+            }
+            writeln!(out, "}} 1")?;
+            *samples += 1;
+        }
+    }
+    Ok(())
+}
+
 #[expect(
     clippy::cast_precision_loss,
     reason = "a sum of latencies as f64 seconds, as every exposition of a float sum is: \
@@ -556,6 +639,54 @@ mod tests {
         }
         assert_eq!(metric_name("a.b/c"), "a_b_c");
         assert_eq!(metric_name(""), "_");
+    }
+
+    /// Active alerts become Prometheus's `ALERTS` series, their labels made
+    /// into label names, in both formats (and promtool accepts them, see
+    /// `tests/promtool.rs`).
+    #[test]
+    fn alerts_are_exposed_as_prometheus_alerts() {
+        let store = Store::in_memory(Options::default().keep_everything());
+        store.series("/m/a").record_at(at(T0), Duration::from_millis(3), 200);
+        let alerts = [
+            ActiveAlert {
+                alertname: "High Error Rate".into(),
+                labels: [
+                    ("severity", "critical"),
+                    ("series", "/m/\"a\""),
+                    ("bad-key", "x"),
+                    ("alertstate", "no"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                firing: true,
+            },
+            ActiveAlert {
+                alertname: "Low Traffic".into(),
+                labels: std::collections::BTreeMap::default(),
+                firing: false,
+            },
+        ];
+        for f in [Format::text(), Format::openmetrics()] {
+            let mut out = Vec::new();
+            let scrape = Exposition::new(Names::tailstore())
+                .encode_with_alerts(&store, f, &alerts, &mut out)
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.contains(
+                    "ALERTS{alertname=\"High Error Rate\",alertstate=\"firing\",bad_key=\"x\",series=\"/m/\\\"a\\\"\",severity=\"critical\"} 1\n"
+                ),
+                "{text}"
+            );
+            assert!(text.contains("ALERTS{alertname=\"Low Traffic\",alertstate=\"pending\"} 1\n"));
+            assert_eq!(text.matches("# TYPE ALERTS gauge").count(), 1);
+            assert!(scrape.samples > 2);
+        }
+        // Without alerts, no family.
+        let text = encode(&store, &Exposition::new(Names::tailstore()), Format::text());
+        assert!(!text.contains("ALERTS"));
     }
 
     /// A small store, every line of both formats written out by hand.

@@ -121,7 +121,7 @@ pub mod promql;
 #[cfg(feature = "server")]
 mod server;
 
-pub use encode::{escape_label_value, metric_name, Exposition, Scrape};
+pub use encode::{escape_label_value, metric_name, ActiveAlert, Exposition, Scrape};
 pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
 pub use promql::{PromqlApi, PromqlError};

@@ -34,7 +34,14 @@ fn promtool_accepts_every_preset() {
     }
     for names in [Names::tailstore(), Names::ingress_nginx()] {
         let mut text = Vec::new();
-        Exposition::new(names).encode(&store, Format::text(), &mut text).unwrap();
+        let alerts = [tailstore_prometheus::ActiveAlert {
+            alertname: "High Error Rate".into(),
+            labels: [("severity".to_string(), "critical".to_string())].into_iter().collect(),
+            firing: true,
+        }];
+        Exposition::new(names)
+            .encode_with_alerts(&store, Format::text(), &alerts, &mut text)
+            .unwrap();
         let (ok, msg) = check(&text);
         assert!(ok, "{}: {msg}\n{}", names.name(), String::from_utf8_lossy(&text));
         // Lint findings are printed even on success; there must be none.
