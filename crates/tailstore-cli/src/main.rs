@@ -357,6 +357,9 @@ struct QueryArgs {
     /// HdrHistogram's percentile distribution, as Java's outputPercentileDistribution prints it).
     #[arg(long, value_enum, conflicts_with = "json")]
     format: Option<QueryFormat>,
+    /// The same as --format hgrm.
+    #[arg(long, conflicts_with_all = ["json", "format"])]
+    hgrm: bool,
     #[expect(
         clippy::doc_markdown,
         reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a library's name"
@@ -397,6 +400,13 @@ enum ExportFormat {
     /// OpenMetrics text with timestamps, counts cumulated per point, for Prometheus's
     /// backfill (promtool tsdb create-blocks-from openmetrics FILE DIR)
     Openmetrics,
+    #[expect(
+        clippy::doc_markdown,
+        reason = "clap prints this doc comment verbatim as --help: HdrHistogram is a format's name"
+    )]
+    /// HdrHistogram's percentile distribution (.hgrm) of the selected series' latencies in
+    /// [--start, --end), merged (as query --format hgrm)
+    Hgrm,
 }
 
 #[derive(Args)]
@@ -424,6 +434,9 @@ struct ExportArgs {
     /// distance between the points written.
     #[arg(long, default_value = "1s")]
     level: String,
+    /// hgrm: unit of the printed values.
+    #[arg(long, value_enum, default_value = "ms")]
+    hgrm_unit: HlogUnit,
     /// openmetrics: metric and label names (tailstore or ingress-nginx), as `serve --names`.
     #[arg(long, default_value = "tailstore", value_name = "PRESET")]
     names: String,
@@ -895,8 +908,13 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
         _ => bail!("give --start T --end T, or --last D [--at T]"),
     };
     let w = q.run()?;
-    let format =
-        if args.json { QueryFormat::Json } else { args.format.unwrap_or(QueryFormat::Table) };
+    let format = if args.json {
+        QueryFormat::Json
+    } else if args.hgrm {
+        QueryFormat::Hgrm
+    } else {
+        args.format.unwrap_or(QueryFormat::Table)
+    };
     if format == QueryFormat::Hgrm {
         #[expect(
             clippy::cast_precision_loss,
@@ -1150,13 +1168,44 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if args.format == ExportFormat::Hgrm {
+        // The window [start, end) of every selected series, merged; an open
+        // end is the store's newest second.
+        let end_s = end_s.min(store.stats().newest_s.saturating_add(1)).max(start_s);
+        let w = store
+            .query(sel)
+            .between(
+                std::time::UNIX_EPOCH + Duration::from_secs(start_s),
+                std::time::UNIX_EPOCH + Duration::from_secs(end_s),
+            )
+            .run()?;
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "the unit's ns count (at most 10^9) is exact in an f64"
+        )]
+        let opts = tailstore_harness::HgrmOptions {
+            value_unit_ratio: args.hgrm_unit.ns() as f64,
+            ..tailstore_harness::HgrmOptions::default()
+        };
+        tailstore_harness::write_hgrm(&mut out, &w, &opts)?;
+        out.flush()?;
+        if let Some(p) = &args.out {
+            eprintln!(
+                "{} latencies of {} series in [{start_s}, {end_s}) written to {}",
+                w.latency_count(),
+                names.len(),
+                p.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let all = export::collect(&store, names, span_s, start_s, end_s);
     let n = match args.format {
         ExportFormat::Hlog => {
             export::write_hlog(&mut *out, &all, &store.layout(), args.pattern.is_some())?
         }
         ExportFormat::Csv => export::write_csv(&mut *out, &store, &all)?,
-        ExportFormat::Openmetrics => 0,
+        ExportFormat::Openmetrics | ExportFormat::Hgrm => 0,
     };
     out.flush()?;
     if let Some(p) = &args.out {

@@ -1585,3 +1585,44 @@ fn the_ingest_corpus_replays_with_its_expected_counts() {
     }
     assert!(files >= 19, "only {files} corpus files in {}", dir.display());
 }
+
+/// `query --hgrm` is `query --format hgrm`, and `export --format hgrm`
+/// writes the same distribution of the selected series' window to a file
+/// (issue 13's spellings).
+#[test]
+fn hgrm_flag_and_export_hgrm_write_what_query_format_hgrm_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_764_547_200u64;
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, jsonl_requests(t0, 2_000)).unwrap();
+    let st = dir.path().join("st");
+    let st_s = st.to_str().unwrap();
+    assert_eq!(
+        json_of(&run(&["replay", "--store", st_s, "--json", file.to_str().unwrap()]))["ingested"],
+        2_000
+    );
+    let (a, b) = (t0.to_string(), (t0 + 30).to_string());
+    let window = ["--store", st_s, "--match", "/[ab]", "--start", &a, "--end", &b];
+    for unit in ["ms", "us"] {
+        let query = |extra: &[&str]| {
+            let mut args = vec!["query"];
+            args.extend_from_slice(&window);
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--hgrm-unit", unit]);
+            let out = run(&args);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let long = query(&["--format", "hgrm"]);
+        assert!(long.contains("Total count    =         1334]"), "{long}");
+        assert_eq!(query(&["--hgrm"]), long, "--hgrm {unit}");
+        let path = dir.path().join(format!("ab-{unit}.hgrm"));
+        let mut args = vec!["export"];
+        args.extend_from_slice(&window);
+        args.extend_from_slice(&["--format", "hgrm", "--hgrm-unit", unit, "--out"]);
+        args.push(path.to_str().unwrap());
+        let out = run(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), long, "export --format hgrm {unit}");
+    }
+}
