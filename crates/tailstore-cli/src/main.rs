@@ -916,14 +916,7 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
         args.format.unwrap_or(QueryFormat::Table)
     };
     if format == QueryFormat::Hgrm {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "the unit's ns count (at most 10^9) is exact in an f64"
-        )]
-        let opts = tailstore_harness::HgrmOptions {
-            value_unit_ratio: args.hgrm_unit.ns() as f64,
-            ..tailstore_harness::HgrmOptions::default()
-        };
+        let opts = hgrm_options(args.hgrm_unit);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         tailstore_harness::write_hgrm(&mut out, &w, &opts)?;
         std::io::Write::flush(&mut out)?;
@@ -1119,6 +1112,16 @@ fn unix_s(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// `.hgrm` options printing values in `unit`.
+fn hgrm_options(unit: HlogUnit) -> tailstore_harness::HgrmOptions {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "the unit's ns count (at most 10^9) is exact in an f64"
+    )]
+    let value_unit_ratio = unit.ns() as f64;
+    tailstore_harness::HgrmOptions { value_unit_ratio, ..tailstore_harness::HgrmOptions::default() }
+}
+
 fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
     let span_s: u32 = match args.level.as_str() {
         "1s" => 1,
@@ -1179,14 +1182,7 @@ fn cmd_export(args: &ExportArgs) -> Result<ExitCode> {
                 std::time::UNIX_EPOCH + Duration::from_secs(end_s),
             )
             .run()?;
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "the unit's ns count (at most 10^9) is exact in an f64"
-        )]
-        let opts = tailstore_harness::HgrmOptions {
-            value_unit_ratio: args.hgrm_unit.ns() as f64,
-            ..tailstore_harness::HgrmOptions::default()
-        };
+        let opts = hgrm_options(args.hgrm_unit);
         tailstore_harness::write_hgrm(&mut out, &w, &opts)?;
         out.flush()?;
         if let Some(p) = &args.out {

@@ -422,6 +422,23 @@ struct SegFile {
     touched: Instant,
 }
 
+impl SegFile {
+    /// The file's id of `series`, defined (a series record queued) the
+    /// first time the file sees it.
+    fn id_of(&mut self, series: &str) -> Result<u64, Error> {
+        if let Some(id) = self.ids.get(series) {
+            return Ok(*id);
+        }
+        let id = self.next_id;
+        let rec = encode_series_record(id, series)
+            .ok_or(Error::InvalidSeriesName { len: series.len() })?;
+        self.pending.extend_from_slice(&rec);
+        self.ids.insert(Arc::from(series), id);
+        self.next_id += 1;
+        Ok(id)
+    }
+}
+
 /// The single writer of a directory: holds the lock, appends chunks.
 pub struct Writer {
     dir: PathBuf,
@@ -651,17 +668,7 @@ impl Writer {
         for enc in intervals {
             let bucket = enc.start_s - enc.start_s % bucket_len_s(level);
             let seg = self.seg((level, bucket, false))?;
-            let id = if let Some(id) = seg.ids.get(series) {
-                *id
-            } else {
-                let id = seg.next_id;
-                let rec = encode_series_record(id, series)
-                    .ok_or(Error::InvalidSeriesName { len: series.len() })?;
-                seg.pending.extend_from_slice(&rec);
-                seg.ids.insert(Arc::from(series), id);
-                seg.next_id += 1;
-                id
-            };
+            let id = seg.id_of(series)?;
             let slot = (enc.start_s - bucket) / span;
             seg.pending.extend_from_slice(&frame_interval(id, slot, enc));
             seg.late |= enc.is_late();
@@ -702,17 +709,7 @@ impl Writer {
                     reason: format!("gauge piece starting at {start_s} cannot be stored: {agg:?}"),
                 })?;
             let seg = self.seg((level, bucket, true))?;
-            let id = if let Some(id) = seg.ids.get(series) {
-                *id
-            } else {
-                let id = seg.next_id;
-                let rec = encode_series_record(id, series)
-                    .ok_or(Error::InvalidSeriesName { len: series.len() })?;
-                seg.pending.extend_from_slice(&rec);
-                seg.ids.insert(Arc::from(series), id);
-                seg.next_id += 1;
-                id
-            };
+            let id = seg.id_of(series)?;
             // Encoded with id 0 above to validate before any state changed;
             // framed again with the file's id (a few dozen bytes).
             let rec = if id == 0 {
@@ -1038,6 +1035,13 @@ fn open_gauge_for_append(
         return Ok((file, ids));
     }
     drop(file);
+    set_aside(path)?;
+    open_gauge_for_append(path, level, bucket)
+}
+
+/// Renames the segment (or gauge file) at `path` to the first free
+/// `….seg.damaged-<n>`, so that a fresh one can start under its name.
+fn set_aside(path: &Path) -> Result<(), Error> {
     let mut n = 0;
     let aside = loop {
         let p = path.with_extension(format!("seg.damaged-{n}"));
@@ -1046,8 +1050,7 @@ fn open_gauge_for_append(
         }
         n += 1;
     };
-    std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
-    open_gauge_for_append(path, level, bucket)
+    std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))
 }
 
 /// Opens a segment for appending, writing the header of a new one, and
@@ -1099,15 +1102,7 @@ fn open_for_append(
     // Another version or layout is an error here too, not damage.
     scan_segment(&bytes, path, level, bucket, layout, false)?;
     drop(file);
-    let mut n = 0;
-    let aside = loop {
-        let p = path.with_extension(format!("seg.damaged-{n}"));
-        if !p.exists() {
-            break p;
-        }
-        n += 1;
-    };
-    std::fs::rename(path, &aside).map_err(Error::io("rename aside", path))?;
+    set_aside(path)?;
     let _ = std::fs::remove_file(index_path(path));
     open_for_append(path, level, bucket, layout)
 }

@@ -125,6 +125,19 @@ pub struct SegmentScan {
     pub recovered: usize,
 }
 
+/// Notes series `id` as `name` in a file's dictionary; the damage reason
+/// when the file defined `id` before as another name.
+fn define(series: &mut HashMap<u64, Arc<str>>, id: u64, name: &str) -> Option<&'static str> {
+    match series.get(&id) {
+        Some(old) if **old != *name => Some("series id defined twice, with another name"),
+        Some(_) => None,
+        None => {
+            series.insert(id, Arc::from(name));
+            None
+        }
+    }
+}
+
 /// Reads and checks a segment header: the level must be `level` and the
 /// layout `layout`. `Ok(Err(reason))` is damage; `Err` a newer version or
 /// another layout.
@@ -246,14 +259,7 @@ pub fn scan_segment(
         // A record whose framing is valid but whose contents are not loses
         // only itself: the scan goes on right after it.
         let bad = match rec {
-            Record::Series { id, name } => match scan.series.get(&id) {
-                Some(old) if **old != *name => Some("series id defined twice, with another name"),
-                Some(_) => None,
-                None => {
-                    scan.series.insert(id, Arc::from(name));
-                    None
-                }
-            },
+            Record::Series { id, name } => define(&mut scan.series, id, name),
             Record::Gauge { .. } => Some("gauge record in a request segment"),
             Record::Interval { series, slot, late, stored, zstd } => {
                 match (scan.series.get(&series), slot < slots) {
@@ -430,14 +436,7 @@ pub fn scan_gauge_segment(
         };
         let after_damage = !scan.damage.is_empty();
         let bad = match rec {
-            Record::Series { id, name } => match scan.series.get(&id) {
-                Some(old) if **old != *name => Some("series id defined twice, with another name"),
-                Some(_) => None,
-                None => {
-                    scan.series.insert(id, Arc::from(name));
-                    None
-                }
-            },
+            Record::Series { id, name } => define(&mut scan.series, id, name),
             Record::Interval { .. } => Some("request interval record in a gauge segment"),
             Record::Gauge { series, slot, late, mut agg } => {
                 match (scan.series.get(&series), slot < slots, agg.last_s < span_len) {
