@@ -49,6 +49,41 @@ pub struct ServeArgs {
     /// (`container_memory_usage_bytes{pod=~"model-.*"}`) select the store's gauges.
     #[arg(long = "gauge-label", value_name = "NAME=VALUE")]
     gauge_labels: Vec<String>,
+    /// Rule file (as `tailstore alerts`): every scrape of /metrics adds the alerts pending or
+    /// firing at the store's newest data as Prometheus's ALERTS series (its rules evaluated
+    /// over the recent history, as `tailstore alerts` backtests them).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+}
+
+/// The alerts pending or firing at the newest data of a store: `rules`
+/// backtested over the history that decides them (each rule's `for` and
+/// `keep_firing_for`, and two evaluation intervals), the episodes still
+/// open at its end.
+fn alert_source(rules: tailstore_rules::Rules) -> tailstore_prometheus::AlertSource {
+    let interval = rules.evaluation_interval_s();
+    let lookback =
+        rules.rules().iter().map(|r| r.for_s() + r.keep_firing_for_s()).max().unwrap_or(0)
+            + 2 * interval;
+    std::sync::Arc::new(move |store: &Store| {
+        let end = store.stats().newest_s.saturating_add(1);
+        match tailstore_rules::backtest(store, &rules, end.saturating_sub(lookback), end) {
+            Ok(bt) => bt
+                .episodes
+                .into_iter()
+                .filter(|e| e.resolved_at.is_none())
+                .map(|e| tailstore_prometheus::ActiveAlert {
+                    alertname: e.rule,
+                    labels: e.labels,
+                    firing: e.firing_at.is_some(),
+                })
+                .collect(),
+            Err(e) => {
+                eprintln!("tailstore serve: evaluating the rules: {e}");
+                Vec::new()
+            }
+        }
+    })
 }
 
 pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
@@ -94,10 +129,15 @@ pub fn cmd_serve(args: &ServeArgs) -> Result<ExitCode> {
         }
         labels.push((name.to_string(), value.to_string()));
     }
-    let opts = ServerOptions::new(exposition)
+    let mut opts = ServerOptions::new(exposition)
         .threads(args.threads)
         .auth_token(token)
         .gauge_labels(&labels);
+    if let Some(path) = &args.rules {
+        let rules = tailstore_rules::Rules::from_path(path)
+            .with_context(|| format!("--rules {}", path.display()))?;
+        opts = opts.alerts(alert_source(rules));
+    }
     let dir = args.store.clone();
     // Opened again (its flushed history, in time of the open) by the first
     // scrape a second after the last opening, so a writer's news show.

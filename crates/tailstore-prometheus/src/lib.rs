@@ -126,4 +126,4 @@ pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
 pub use promql::{PromqlApi, PromqlError};
 #[cfg(feature = "server")]
-pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};
+pub use server::{serve, serve_reopening, serve_with, AlertSource, Server, ServerOptions};

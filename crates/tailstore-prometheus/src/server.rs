@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{bounded, Receiver, TrySendError};
 use tailstore::Store;
 
-use crate::encode::Exposition;
+use crate::encode::{ActiveAlert, Exposition};
 use crate::error::Error;
 use crate::format::{Format, Names};
 use crate::promql::{parse_form, PromqlApi};
@@ -33,8 +33,11 @@ const POLL: Duration = Duration::from_millis(20);
 /// How long a closing connection waits for the client's unread input.
 const LINGER: Duration = Duration::from_millis(500);
 
+/// What gives a scrape its active alerts (see [`ServerOptions::alerts`]).
+pub type AlertSource = Arc<dyn Fn(&Store) -> Vec<ActiveAlert> + Send + Sync>;
+
 /// How a server exposes a store and how it bounds its work.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerOptions {
     exposition: Exposition,
     api: PromqlApi,
@@ -42,6 +45,20 @@ pub struct ServerOptions {
     queue: usize,
     io_timeout: Duration,
     auth_token: Option<String>,
+    alerts: Option<AlertSource>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("exposition", &self.exposition)
+            .field("threads", &self.threads)
+            .field("queue", &self.queue)
+            .field("io_timeout", &self.io_timeout)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "…"))
+            .field("alerts", &self.alerts.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerOptions {
@@ -57,7 +74,17 @@ impl ServerOptions {
             queue: 16,
             io_timeout: Duration::from_secs(10),
             auth_token: None,
+            alerts: None,
         }
+    }
+
+    /// Adds the `ALERTS` family to every scrape: `source` gives the alerts
+    /// pending or firing as of the served store (e.g. rules evaluated over
+    /// its newest data, as `tailstore serve --rules` does).
+    #[must_use]
+    pub fn alerts(mut self, source: AlertSource) -> ServerOptions {
+        self.alerts = Some(source);
+        self
     }
 
     /// Worker threads (at least 1): requests answered at the same time.
@@ -511,8 +538,10 @@ fn answer(s: &mut TcpStream, req: &Request<'_>, shared: &Shared) -> std::io::Res
     }
     let format = Format::negotiate(req.header("accept"));
     let mut body = Vec::with_capacity(64 * 1024);
-    let encoded =
-        shared.source.store().and_then(|st| shared.opts.exposition.encode(&st, format, &mut body));
+    let encoded = shared.source.store().and_then(|st| {
+        let alerts = shared.opts.alerts.as_ref().map(|a| a(&st)).unwrap_or_default();
+        shared.opts.exposition.encode_with_alerts(&st, format, &alerts, &mut body)
+    });
     match encoded {
         Ok(_) => {
             respond_bytes(s, "200 OK", &[("Content-Type", format.content_type())], &body, head_only)

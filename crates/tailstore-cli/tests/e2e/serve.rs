@@ -175,3 +175,50 @@ fn serve_with_a_token_and_bad_arguments() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// `serve --rules`: each scrape adds the alerts pending or firing at the
+/// store's newest data as Prometheus's `ALERTS` series, as `tailstore
+/// alerts` backtests them (here the bundled log, whose LLM endpoint is
+/// slow to the end: the guide's "High Latency" fires for it).
+#[test]
+fn serve_with_rules_exposes_the_active_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("st");
+    let st = st.to_str().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let log = root.join("examples/data/model-traffic.log.gz");
+    let rules = root.join("examples/rules/model-endpoints.yaml");
+    let out = run(&["replay", "--store", st, log.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The oracle: the backtest's episodes still open at the data's end.
+    let bt =
+        json_of(&run(&["alerts", "--rules", rules.to_str().unwrap(), "--store", st, "--json"]));
+    let open: Vec<(String, bool)> = bt["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resolved_at"].is_null())
+        .map(|e| (e["rule"].as_str().unwrap().to_string(), !e["firing_at"].is_null()))
+        .collect();
+    assert!(open.iter().any(|(r, firing)| r == "High Latency" && *firing), "{bt}");
+    let (_server, addr) = start(&["--store", st, "--rules", rules.to_str().unwrap()]);
+    let (_, body) = scrape(addr, "");
+    let alerts: Vec<&str> = body.lines().filter(|l| l.starts_with("ALERTS{")).collect();
+    assert!(
+        alerts.iter().any(|l| l.contains("alertname=\"High Latency\",alertstate=\"firing\"")
+            && l.contains("series=\"/models/llm-small/generate\"")),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE ALERTS gauge"));
+    // Each open episode of the backtest is one series, in its state.
+    for (rule, firing) in &open {
+        let state = if *firing { "firing" } else { "pending" };
+        let want = format!("alertname=\"{rule}\",alertstate=\"{state}\"");
+        assert!(alerts.iter().any(|l| l.contains(&want)), "{want}: {alerts:?}");
+    }
+    assert_eq!(alerts.len(), open.len(), "{alerts:?} vs {open:?}");
+    // A rule file that does not load is an error before serving.
+    let out =
+        run(&["serve", "--store", st, "--listen", "127.0.0.1:0", "--rules", "/nonexistent.yaml"]);
+    assert!(!out.status.success());
+}
