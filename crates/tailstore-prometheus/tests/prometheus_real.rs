@@ -234,3 +234,93 @@ fn prometheus_scrapes_and_answers_the_guides_queries() {
     server.stop();
     own.stop();
 }
+
+/// A Prometheus started on the blocks that `promtool tsdb create-blocks-from
+/// openmetrics` makes of `Exposition::backfill`'s history (no scraping; a
+/// retention long enough to keep 2025's blocks): its own API answers the
+/// store's request counts at the history's end, per status, exactly.
+#[test]
+fn prometheus_on_backfilled_blocks_answers_the_stores_counts() {
+    assert!(
+        std::path::Path::new(BINARY).is_file(),
+        "{BINARY} is missing: `apt-get install prometheus` (.ci/run does)"
+    );
+    let store = crate::util::store();
+    let t_end = crate::util::T0 + 600;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.om");
+    let mut text = Vec::new();
+    Exposition::new(Names::tailstore()).backfill(&store, (0, u64::MAX), 60, &mut text).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new("/usr/bin/promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&file)
+        .arg(&data)
+        .output()
+        .expect("/usr/bin/promtool is required (apt-get install prometheus)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(BINARY)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let p = Prometheus { child, url: url.clone(), _dir: tempfile::tempdir().unwrap() };
+    let deadline = Instant::now() + PATIENCE;
+    while ureq::get(&format!("{url}/-/ready")).call().is_err() {
+        assert!(Instant::now() < deadline, "prometheus not ready in {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The counter's value at the history's end, per status, for one series:
+    // the store's totals (600 requests: 582 200s, 12 503s, 6 404s).
+    let at = |status: &str| {
+        let body = ureq::get(&format!("{url}/api/v1/query"))
+            .query(
+                "query",
+                format!(
+                    "tailstore_requests_total{{series=\"/models/fraud-v2/predict\",status=\"{status}\"}}"
+                ),
+            )
+            .query("time", t_end.to_string())
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let r = &v["data"]["result"];
+        assert_eq!(r.as_array().map(Vec::len), Some(1), "{status}: {body}");
+        r[0]["value"][1].as_str().unwrap().parse::<f64>().unwrap()
+    };
+    let w = store
+        .query(Selector::exact("/models/fraud-v2/predict"))
+        .between(
+            UNIX_EPOCH + Duration::from_secs(crate::util::T0),
+            UNIX_EPOCH + Duration::from_secs(t_end),
+        )
+        .run()
+        .unwrap();
+    let count = |code: u16| {
+        #[expect(clippy::cast_precision_loss, reason = "small counts")]
+        let n = w.status_counts().iter().find(|(s, _)| *s == code).map_or(0, |(_, n)| n) as f64;
+        n
+    };
+    for (status, code) in [("200", 200u16), ("503", 503), ("404", 404)] {
+        assert!(
+            (at(status) - count(code)).abs() < 1e-9,
+            "{status}: {} vs {}",
+            at(status),
+            count(code)
+        );
+    }
+    drop(p);
+}

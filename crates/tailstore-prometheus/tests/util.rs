@@ -11,7 +11,7 @@ pub const T0: u64 = 1_764_547_200;
 /// 600 requests each, 2 % 503s, 1 % 404s, latencies 1 ms ..= 1.2 s.
 #[must_use]
 #[cfg_attr(
-    not(any(feature = "server", feature = "promtool")),
+    not(any(feature = "server", feature = "promtool", feature = "real-prometheus")),
     expect(dead_code, reason = "used by the feature-gated groups")
 )]
 pub fn store() -> Store {
