@@ -118,6 +118,7 @@ mod error;
 mod format;
 pub mod grafana;
 pub mod promql;
+mod protobuf;
 #[cfg(feature = "server")]
 mod server;
 
@@ -125,5 +126,6 @@ pub use encode::{escape_label_value, metric_name, ActiveAlert, Exposition, Scrap
 pub use error::Error;
 pub use format::{Format, Names, INGRESS_NGINX_BUCKETS, TAILSTORE_BUCKETS};
 pub use promql::{PromqlApi, PromqlError};
+pub use protobuf::{native_bucket, native_schema};
 #[cfg(feature = "server")]
 pub use server::{serve, serve_reopening, serve_with, Server, ServerOptions};
