@@ -1,5 +1,6 @@
 //! The encoders: a store's series as a histogram family and a counter
-//! family, in text 0.0.4 or `OpenMetrics` 1.0. No I/O but the writer given.
+//! family, in text 0.0.4, `OpenMetrics` 1.0 or protobuf (`crate::protobuf`).
+//! No I/O but the writer given.
 
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -49,7 +50,8 @@ impl Bound {
 pub struct Scrape {
     /// Series exposed (selected and holding data).
     pub series: usize,
-    /// Sample lines written.
+    /// Sample lines written (protobuf: `Metric` messages, one per series'
+    /// histogram, per status counter, per gauge and per alert).
     pub samples: usize,
 }
 

@@ -127,7 +127,7 @@ impl Names {
     }
 }
 
-/// The text format of an exposition.
+/// The format of an exposition: text 0.0.4, `OpenMetrics` 1.0 or protobuf.
 ///
 /// A public newtype over a private enum, so formats can be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
