@@ -207,6 +207,9 @@ pub(crate) fn native_buckets(
     spans.clear();
     deltas.clear();
     let mut zero = 0u64;
+    let scale = 2f64.powi(i32::from(schema));
+    // The native bucket of the last median, and its bounds (seconds).
+    let mut bounds: Option<(i32, f64, f64)> = None;
     // The native bucket being summed, and the last one emitted.
     let mut cur: Option<(i32, u64)> = None;
     let mut last: Option<(i32, u64)> = None;
@@ -231,7 +234,21 @@ pub(crate) fn native_buckets(
             continue;
         }
         #[expect(clippy::cast_precision_loss, reason = "ns below 2^53 are exact; above, 1 ulp")]
-        let k = native_bucket(median_ns as f64 / 1e9, schema);
+        let v = median_ns as f64 / 1e9;
+        // Medians ascend: most fall in the bucket of the one before or the
+        // next, found by comparisons and one `exp2` instead of a `log2`.
+        let k = match bounds {
+            Some((k, lo, hi)) if lo < v && v <= hi => k,
+            Some((k, _, hi)) if hi < v && v <= upper_bound(k + 1, scale) => {
+                bounds = Some((k + 1, hi, upper_bound(k + 1, scale)));
+                k + 1
+            }
+            _ => {
+                let k = native_bucket(v, schema);
+                bounds = Some((k, upper_bound(k - 1, scale), upper_bound(k, scale)));
+                k
+            }
+        };
         cur = match cur {
             Some((ck, cc)) if ck == k => Some((ck, cc + c)),
             Some(done) => {
