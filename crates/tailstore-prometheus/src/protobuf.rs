@@ -712,6 +712,27 @@ mod tests {
         assert!(scrape(&empty, &[]).is_empty());
     }
 
+    #[test]
+    fn ingress_nginx_names_in_protobuf() {
+        use decode::{all, one, string, sub, uint};
+        let store = store_of(&[5_000_000, 7_000_000]);
+        let mut out = Vec::new();
+        crate::Exposition::new(crate::Names::ingress_nginx())
+            .encode(&store, crate::Format::protobuf(), &mut out)
+            .unwrap();
+        let fams: Vec<_> = decode::delimited(&out).iter().map(|m| decode::message(m)).collect();
+        assert_eq!(string(&fams[0], 1), "nginx_ingress_controller_request_duration_seconds");
+        // The guide's counter name, typed counter: protobuf has no `_total` rule.
+        assert_eq!(string(&fams[1], 1), "nginx_ingress_controller_requests");
+        assert_eq!(uint(&fams[1], 3), COUNTER);
+        let m = sub(one(&fams[0], 4));
+        assert_eq!(string(&sub(one(&m, 1)), 1), "path");
+        let h = sub(one(&m, 7));
+        // ingress-nginx's 11 bounds, without `+Inf` (the count says it).
+        assert_eq!(all(&h, 3).len(), crate::INGRESS_NGINX_BUCKETS.len());
+        assert_eq!(decode::native(&h).0.iter().map(|(_, c)| c).sum::<u64>(), 2);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
