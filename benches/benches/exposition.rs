@@ -10,6 +10,9 @@
 //!   in the text format 0.0.4, into a reused `Vec`.
 //! * `exposition/openmetrics_1000_series`: the same in `OpenMetrics` 1.0
 //!   (`_created` lines, `# EOF`).
+//! * `exposition/protobuf_1000_series`: the same in the protobuf format
+//!   (length-delimited `MetricFamily` messages), each histogram with its
+//!   classic buckets and a native histogram from the HDR counts.
 //!
 //! Run: `cargo bench -p tailstore-benches --bench exposition`.
 
@@ -55,6 +58,15 @@ fn exposition(c: &mut Criterion) {
                 b.iter(|| {
                     out.clear();
                     e.encode(black_box(&store), Format::openmetrics(), &mut out).expect("encodes")
+                });
+            });
+            out.clear();
+            let scrape = e.encode(&store, Format::protobuf(), &mut out).expect("encodes");
+            eprintln!("protobuf, {n} series: {} bytes, {} metrics", out.len(), scrape.samples);
+            g.bench_function("protobuf_1000_series", |b| {
+                b.iter(|| {
+                    out.clear();
+                    e.encode(black_box(&store), Format::protobuf(), &mut out).expect("encodes")
                 });
             });
         }

@@ -1,5 +1,6 @@
 //! The encoders: a store's series as a histogram family and a counter
-//! family, in text 0.0.4 or `OpenMetrics` 1.0. No I/O but the writer given.
+//! family, in text 0.0.4, `OpenMetrics` 1.0 or protobuf (`crate::protobuf`).
+//! No I/O but the writer given.
 
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -49,7 +50,8 @@ impl Bound {
 pub struct Scrape {
     /// Series exposed (selected and holding data).
     pub series: usize,
-    /// Sample lines written.
+    /// Sample lines written (protobuf: `Metric` messages, one per series'
+    /// histogram, per status counter, per gauge and per alert).
     pub samples: usize,
 }
 
@@ -102,6 +104,10 @@ pub fn metric_name(gauge: &str) -> String {
 /// The numbers of one series over its retained data.
 struct Row {
     label: String,
+    /// The series name, unescaped (protobuf).
+    name: String,
+    /// The row's non-empty HDR buckets in the scrape's table (protobuf only).
+    hdr: std::ops::Range<usize>,
     created_s: u64,
     count: u64,
     sum_ns: u128,
@@ -246,6 +252,7 @@ impl Exposition {
         let mut rows = Vec::new();
         let mut gauges: Vec<GaugeRow> = Vec::new();
         let mut cum: Vec<u64> = Vec::new();
+        let mut hdr: Vec<(u32, u64)> = Vec::new();
         for info in store.series_info() {
             let Some((start_s, end_s)) = info.bounds_s else { continue };
             if info.kind == SeriesKind::Gauge {
@@ -278,8 +285,14 @@ impl Exposition {
                 )
                 .run()?;
             cum.extend(self.bounds.iter().map(|b| w.count_at_most(Duration::from_nanos(b.ns))));
+            let from = hdr.len();
+            if format.is_protobuf() {
+                hdr.extend(w.accumulator().to_sparse().iter());
+            }
             rows.push(Row {
                 label: escape_label_value(&info.name),
+                name: info.name.clone(),
+                hdr: from..hdr.len(),
                 created_s: start_s,
                 count: w.latency_count(),
                 sum_ns: w.accumulator().sum_ns(),
@@ -287,8 +300,13 @@ impl Exposition {
             });
         }
         let mut samples = 0usize;
-        self.write(format, &rows, &cum, nb, (&gauges, alerts), &mut samples, out)
-            .map_err(Error::io("writing the exposition"))?;
+        if format.is_protobuf() {
+            let tables = (cum.as_slice(), hdr.as_slice(), store.layout());
+            self.write_protobuf(&rows, tables, (&gauges, alerts), &mut samples, out)
+        } else {
+            self.write(format, &rows, &cum, nb, (&gauges, alerts), &mut samples, out)
+        }
+        .map_err(Error::io("writing the exposition"))?;
         Ok(Scrape { series: rows.len(), samples })
     }
 
@@ -368,6 +386,109 @@ impl Exposition {
         write_gauges_and_alerts(om, gauges, alerts, samples, out)?;
         if om {
             writeln!(out, "# EOF")?;
+        }
+        Ok(())
+    }
+}
+
+impl Exposition {
+    /// The protobuf exposition: the histogram family (classic buckets and
+    /// a native histogram per series), the request counter, the gauges and
+    /// `ALERTS`, each family one length-delimited `MetricFamily`. `samples`
+    /// counts the `Metric` messages.
+    fn write_protobuf(
+        &self,
+        rows: &[Row],
+        (cum, hdr, layout): (&[u64], &[(u32, u64)], tailstore::Layout),
+        (gauges, alerts): (&[GaugeRow], &[ActiveAlert]),
+        samples: &mut usize,
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        use crate::protobuf::{Encoder, HistogramData, COUNTER, GAUGE, HISTOGRAM};
+        let names = self.names;
+        let lbl = names.series_label();
+        let nb = self.bounds.len();
+        let mut e = Encoder::default();
+        if !rows.is_empty() {
+            e.begin_family(
+                names.histogram(),
+                "Request latency, from tailstore's HDR histograms: classic buckets (counts \
+                 within one HDR bucket of le) and a native histogram (each sample within one \
+                 native bucket of its own), over the store's retained data.",
+                HISTOGRAM,
+            );
+            for (k, r) in rows.iter().enumerate() {
+                e.begin_metric();
+                e.label(lbl, &r.name);
+                let mut classic = self
+                    .bounds
+                    .iter()
+                    .map(|b| b.seconds)
+                    .zip(cum[k * nb..(k + 1) * nb].iter().copied());
+                e.histogram(
+                    HistogramData {
+                        count: r.count,
+                        sum_s: seconds_of_ns(r.sum_ns),
+                        created_s: r.created_s,
+                        classic: &mut classic,
+                        hdr: &hdr[r.hdr.clone()],
+                    },
+                    &layout,
+                );
+                e.end_metric();
+                *samples += 1;
+            }
+            e.end_family(out)?;
+            e.begin_family(
+                names.counter_sample(),
+                "Requests by status code, over the store's retained data.",
+                COUNTER,
+            );
+            for r in rows {
+                for (status, n) in r.statuses.iter() {
+                    e.begin_metric();
+                    e.label(lbl, &r.name);
+                    e.label("status", &status.to_string());
+                    #[expect(clippy::cast_precision_loss, reason = "counts below 2^53 are exact")]
+                    e.counter(n as f64, r.created_s);
+                    e.end_metric();
+                    *samples += 1;
+                }
+            }
+            e.end_family(out)?;
+        }
+        for g in gauges {
+            e.begin_family(&g.name, "Last value set, from tailstore's gauges.", GAUGE);
+            e.begin_metric();
+            e.gauge(g.value);
+            e.end_metric();
+            *samples += 1;
+            e.end_family(out)?;
+        }
+        if !alerts.is_empty() {
+            e.begin_family("ALERTS", "Alerts pending or firing, from tailstore's rules.", GAUGE);
+            for a in alerts {
+                e.begin_metric();
+                e.label("alertname", &a.alertname);
+                e.label("alertstate", if a.firing { "firing" } else { "pending" });
+                let mut seen: Vec<String> = Vec::new();
+                for (k, v) in &a.labels {
+                    let k = label_name(k);
+                    if k == "alertname"
+                        || k == "alertstate"
+                        || k.starts_with("__")
+                        || seen.contains(&k)
+                    {
+                        continue;
+                    }
+                    e.label(&k, v);
+                    seen.push(k);
+                }
+                e.gauge(1.0);
+                e.end_metric();
+                *samples += 1;
+            }
+            e.end_family(out)?;
         }
         Ok(())
     }

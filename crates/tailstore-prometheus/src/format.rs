@@ -127,7 +127,7 @@ impl Names {
     }
 }
 
-/// The text format of an exposition.
+/// The format of an exposition: text 0.0.4, `OpenMetrics` 1.0 or protobuf.
 ///
 /// A public newtype over a private enum, so formats can be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +137,7 @@ pub struct Format(Kind);
 enum Kind {
     Text,
     OpenMetrics,
+    Protobuf,
 }
 
 impl Format {
@@ -152,6 +153,20 @@ impl Format {
         Format(Kind::OpenMetrics)
     }
 
+    /// Prometheus' protobuf format: length-delimited
+    /// `io.prometheus.client.MetricFamily` messages, histograms with both
+    /// classic buckets and a native histogram (see the crate's docs).
+    #[must_use]
+    pub fn protobuf() -> Format {
+        Format(Kind::Protobuf)
+    }
+
+    /// Whether this is the protobuf format.
+    #[must_use]
+    pub fn is_protobuf(self) -> bool {
+        self.0 == Kind::Protobuf
+    }
+
     /// Whether this is `OpenMetrics`.
     #[must_use]
     pub fn is_openmetrics(self) -> bool {
@@ -164,12 +179,19 @@ impl Format {
         match self.0 {
             Kind::Text => "text/plain; version=0.0.4; charset=utf-8",
             Kind::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Kind::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited"
+            }
         }
     }
 
     /// The format an `Accept` header asks for: the acceptable media range
     /// with the highest `q` (the first among equals) that names
-    /// `application/openmetrics-text` (version 1.0.0 or none) or
+    /// `application/openmetrics-text` (version 1.0.0 or none),
+    /// `application/vnd.google.protobuf` with
+    /// `proto=io.prometheus.client.MetricFamily` and `encoding=delimited`
+    /// (what Prometheus asks for first when native histograms are on), or
     /// `text/plain` (version 0.0.4 or none), or a wildcard (text); text
     /// 0.0.4 when the header is absent or names neither, as `client_golang`
     /// does.
@@ -180,19 +202,27 @@ impl Format {
         for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
             let media = parts.next().unwrap_or("").to_ascii_lowercase();
-            let (mut q, mut version) = (1.0_f64, None);
+            let (mut q, mut version, mut proto, mut encoding) = (1.0_f64, None, None, None);
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
                     let v = v.trim().trim_matches('"');
                     match k.trim().to_ascii_lowercase().as_str() {
                         "q" => q = v.parse().unwrap_or(0.0),
                         "version" => version = Some(v.to_string()),
+                        "proto" => proto = Some(v.to_string()),
+                        "encoding" => encoding = Some(v.to_ascii_lowercase()),
                         _ => {}
                     }
                 }
             }
             let format = match (media.as_str(), version.as_deref()) {
                 ("application/openmetrics-text", None | Some("1.0.0")) => Format::openmetrics(),
+                ("application/vnd.google.protobuf", _)
+                    if proto.as_deref() == Some("io.prometheus.client.MetricFamily")
+                        && encoding.as_deref() == Some("delimited") =>
+                {
+                    Format::protobuf()
+                }
                 ("text/plain", None | Some("0.0.4")) | ("text/*" | "*/*", _) => Format::text(),
                 _ => continue,
             };
@@ -229,6 +259,28 @@ mod tests {
         assert_eq!(Format::negotiate(Some("application/openmetrics-text;version=2.0.0")), text);
         assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), text);
         assert_eq!(Format::negotiate(Some("*/*")), text);
+        // Prometheus 2.x's scrape header with native histograms on.
+        let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+                  encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,\
+                  application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;\
+                  q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(pb)), Format::protobuf());
+        assert!(Format::protobuf().is_protobuf() && !Format::protobuf().is_openmetrics());
+        // Other encodings or messages are not what is written.
+        for other in [
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=other.Message;encoding=delimited",
+            "application/vnd.google.protobuf",
+        ] {
+            assert_eq!(Format::negotiate(Some(other)), text, "{other}");
+        }
+        assert_eq!(
+            Format::negotiate(Some(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+                 encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0"
+            )),
+            om
+        );
     }
 
     #[test]

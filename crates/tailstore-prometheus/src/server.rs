@@ -149,8 +149,8 @@ pub fn serve(store: Store, addr: impl ToSocketAddrs) -> Result<Server, Error> {
 
 /// Serves `GET /metrics` (and `HEAD`) of `store` on `addr` (port 0 picks a
 /// free one: see [`Server::local_addr`]). The format follows the request's
-/// `Accept` ([`Format::negotiate`]: text 0.0.4 unless `OpenMetrics` is
-/// preferred). Other paths answer 404, other methods 405, a missing or
+/// `Accept` ([`Format::negotiate`]: text 0.0.4 unless `OpenMetrics` or
+/// the protobuf format with native histograms is preferred). Other paths answer 404, other methods 405, a missing or
 /// wrong token 401, a request head over 8 KiB 431, a request not read
 /// within the I/O timeout 408, a full queue 503, a failed query 500.
 ///

@@ -64,6 +64,45 @@ fn metrics_negotiates_text_and_openmetrics() {
 }
 
 #[test]
+fn metrics_negotiates_protobuf_with_native_histograms() {
+    let store = store();
+    let server = serve(store.clone(), "127.0.0.1:0").unwrap();
+    let addr = server.local_addr();
+    // Prometheus' scrape header with native histograms on.
+    let accept = "Accept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+                  encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,\
+                  text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n";
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{accept}\r\n").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(answer[..split].to_vec()).unwrap();
+    let body = &answer[split + 4..];
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains(
+            "Content-Type: application/vnd.google.protobuf; \
+             proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        ),
+        "{head}"
+    );
+    // The same bytes as the encoder writes: length-delimited families, the
+    // first named after the histogram.
+    let mut direct = Vec::new();
+    Exposition::new(Names::tailstore())
+        .encode(&store, tailstore_prometheus::Format::protobuf(), &mut direct)
+        .unwrap();
+    assert_eq!(body, direct.as_slice());
+    let name = b"tailstore_request_duration_seconds";
+    // Length prefix (2 bytes: > 127), then field 1 (tag 0x0a), name's length.
+    assert_eq!(&body[2..4], &[0x0a, 34]);
+    assert_eq!(&body[4..4 + name.len()], name);
+    server.stop();
+}
+
+#[test]
 fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     let server = serve_with(
         store(),
