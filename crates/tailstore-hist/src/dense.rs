@@ -494,6 +494,20 @@ impl Accumulator {
         }
     }
 
+    /// The non-empty buckets, `(index, count)` ascending: what
+    /// [`Accumulator::to_sparse`] holds, without allocating.
+    pub fn nonzero(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "lo + i is a bucket index below layout.len(), which is a u32"
+        )]
+        self.used()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| ((self.lo + i) as u32, *c))
+    }
+
     /// The non-empty buckets as a sparse histogram.
     #[must_use]
     #[expect(
@@ -534,6 +548,30 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `nonzero` lists what `to_sparse` holds, for a live accumulator, a
+    /// compact snapshot, one after a subtraction left zeros inside its
+    /// range, and an empty one.
+    #[test]
+    fn nonzero_lists_the_sparse_buckets() {
+        let l = Layout::default();
+        let mut a = Accumulator::new(l);
+        let check = |a: &Accumulator| {
+            let want: Vec<(u32, u64)> = a.to_sparse().iter().collect();
+            assert_eq!(a.nonzero().collect::<Vec<_>>(), want);
+        };
+        check(&a);
+        for i in 0..2_000u64 {
+            a.add_bucket(l.index(1_000 + (i * i * 7_919) % 2_000_000_000), 1 + i % 3);
+        }
+        check(&a);
+        check(&a.snapshot());
+        let mut iv = Interval::empty(0, 1);
+        iv.hist = SparseHist::from_sorted([(l.index(1_000 + 7_919), 2)]).unwrap();
+        a.sub_interval(&iv);
+        check(&a);
+        assert!(a.nonzero().all(|(_, c)| c > 0));
+    }
 
     /// `count_at_most` against sorted samples: never fewer than the samples
     /// at most x, never more than those at most x plus x's bucket width, and

@@ -287,7 +287,7 @@ impl Exposition {
             cum.extend(self.bounds.iter().map(|b| w.count_at_most(Duration::from_nanos(b.ns))));
             let from = hdr.len();
             if format.is_protobuf() {
-                hdr.extend(w.accumulator().to_sparse().iter());
+                hdr.extend(w.accumulator().nonzero());
             }
             rows.push(Row {
                 label: escape_label_value(&info.name),
