@@ -343,7 +343,9 @@ pub(crate) fn materialize(
 
 /// Makes the cold series `name` live, if it is cold (a no-op otherwise).
 pub(crate) fn warm(inner: &Inner, name: &str) {
-    if !inner.cold.lock().map.contains_key(name) {
+    // Cold series are found only in a store opened from disk, and once
+    // loaded they are live: no store-wide lock for a live name.
+    if inner.series.read().contains_key(name) || !inner.cold.lock().map.contains_key(name) {
         return;
     }
     let mut map = inner.series.write();

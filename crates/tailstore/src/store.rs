@@ -355,6 +355,11 @@ impl Store {
     #[must_use]
     pub fn series(&self, name: &str) -> Series {
         let inner = &self.inner;
+        // A live series is one read lock away, as before lazy loading; the
+        // cold ones and the cap are looked at only for a name not live yet.
+        if let Some(s) = inner.series.read().get(name) {
+            return Series { inner: s.clone(), timeline: inner.timeline.clone() };
+        }
         crate::recovery::warm(inner, name);
         // Series still cold count towards the cap as the live ones do.
         let cold = inner.cold.lock().map.len();
