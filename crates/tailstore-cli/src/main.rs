@@ -896,16 +896,10 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
     if let Some(e) = &args.errors {
         q = q.errors(ErrorSet::parse(e)?);
     }
-    let q = match (&args.start, &args.end, &args.last) {
-        (Some(start), Some(end), _) => q.between(parse_time(start)?, parse_time(end)?),
-        (_, _, Some(last)) => {
-            let q = q.last(parse_duration(last)?);
-            match &args.at {
-                Some(at) => q.ending_at(parse_time(at)?),
-                None => q,
-            }
-        }
-        _ => bail!("give --start T --end T, or --last D [--at T]"),
+    let q = match window_of(args)? {
+        Window::Between(start, end) => q.between(start, end),
+        Window::Last(len, None) => q.last(len),
+        Window::Last(len, Some(at)) => q.last(len).ending_at(at),
     };
     let w = q.run()?;
     let format = if args.json {
@@ -954,6 +948,22 @@ fn cmd_query(args: &QueryArgs) -> Result<ExitCode> {
     Ok(if w.damaged_s() > 0 { ExitCode::from(EXIT_DAMAGED) } else { ExitCode::SUCCESS })
 }
 
+/// The window `query` asks for: `--start --end`, or `--last [--at]`.
+enum Window {
+    Between(std::time::SystemTime, std::time::SystemTime),
+    Last(Duration, Option<std::time::SystemTime>),
+}
+
+fn window_of(args: &QueryArgs) -> Result<Window> {
+    Ok(match (&args.start, &args.end, &args.last) {
+        (Some(start), Some(end), _) => Window::Between(parse_time(start)?, parse_time(end)?),
+        (_, _, Some(last)) => {
+            Window::Last(parse_duration(last)?, args.at.as_deref().map(parse_time).transpose()?)
+        }
+        _ => bail!("give --start T --end T, or --last D [--at T]"),
+    })
+}
+
 /// `query --gauge NAME`: a gauge's aggregates over the window.
 fn cmd_query_gauge(args: &QueryArgs, name: &str) -> Result<ExitCode> {
     let store = open_store(&args.target.store)?;
@@ -961,16 +971,10 @@ fn cmd_query_gauge(args: &QueryArgs, name: &str) -> Result<ExitCode> {
         bail!("gauge {name:?} is not in store {}", args.target.store.display());
     }
     let q = store.gauge_query(Selector::exact(name));
-    let q = match (&args.start, &args.end, &args.last) {
-        (Some(start), Some(end), _) => q.between(parse_time(start)?, parse_time(end)?),
-        (_, _, Some(last)) => {
-            let q = q.last(parse_duration(last)?);
-            match &args.at {
-                Some(at) => q.ending_at(parse_time(at)?),
-                None => q,
-            }
-        }
-        _ => bail!("give --start T --end T, or --last D [--at T]"),
+    let q = match window_of(args)? {
+        Window::Between(start, end) => q.between(start, end),
+        Window::Last(len, None) => q.last(len),
+        Window::Last(len, Some(at)) => q.last(len).ending_at(at),
     };
     let st = q.run()?;
     if args.json {
