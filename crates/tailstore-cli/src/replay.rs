@@ -356,16 +356,21 @@ struct Staged {
     status: u16,
 }
 
-/// A parser thread's series: names in the order it met them, and the
-/// handles, created in its blocks' turns (so in input order).
-#[derive(Default)]
-struct Known {
+/// A parser thread's series (or gauges): names in the order it met them,
+/// and the handles, created in its blocks' turns (so in input order).
+struct Known<H> {
     index: rustc_hash::FxHashMap<String, usize>,
     names: Vec<String>,
-    handles: Vec<Option<Series>>,
+    handles: Vec<Option<H>>,
 }
 
-impl Known {
+impl<H> Default for Known<H> {
+    fn default() -> Self {
+        Known { index: rustc_hash::FxHashMap::default(), names: Vec::new(), handles: Vec::new() }
+    }
+}
+
+impl<H> Known<H> {
     fn index_of(&mut self, name: &str) -> usize {
         if let Some(&i) = self.index.get(name) {
             return i;
@@ -376,7 +381,17 @@ impl Known {
         self.index.insert(name.to_owned(), i);
         i
     }
+}
 
+impl Known<tailstore::Gauge> {
+    /// The handle of gauge `i`, created on first use (in a turn).
+    fn gauge(&mut self, store: &Store, i: usize) -> &tailstore::Gauge {
+        let name = &self.names[i];
+        self.handles[i].get_or_insert_with(|| store.gauge(name))
+    }
+}
+
+impl Known<Series> {
     /// The handle of name `i`, created on first use (in a turn). Adds the
     /// name to `overflowed` when the store put it in the overflow series.
     fn get(&mut self, store: &Store, i: usize, overflowed: &mut Vec<String>) -> &Series {
@@ -402,10 +417,9 @@ fn work(
     let mut t = WorkerTotals::default();
     let mut series = Known::default();
     let mut staged: Vec<Staged> = Vec::new();
-    // Gauges met by this worker (name -> index into `gauges`), and the
-    // samples of a block: (gauge, second, value).
-    let mut gauge_index: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
-    let mut gauges: Vec<(String, Option<tailstore::Gauge>)> = Vec::new();
+    // Gauges met by this worker, and the samples of a block: (gauge,
+    // second, value).
+    let mut gauges: Known<tailstore::Gauge> = Known::default();
     let mut staged_gauges: Vec<(usize, u64, f64)> = Vec::new();
     for block in rx {
         let bytes = &block.buf[block.start..block.end];
@@ -442,12 +456,7 @@ fn work(
                     // Not a request: a gauge line (JSON lines only)?
                     let reason = match block.parser.parse_gauge(line) {
                         Some(Ok(g)) if !g.gauge.is_empty() && g.gauge.len() <= MAX_SERIES_NAME_LEN => {
-                            let n = gauges.len();
-                            let gi = *gauge_index.entry(g.gauge.to_string()).or_insert(n);
-                            if gi == n {
-                                gauges.push((g.gauge.to_string(), None));
-                            }
-                            staged_gauges.push((gi, g.ts_s, g.value));
+                            staged_gauges.push((gauges.index_of(&g.gauge), g.ts_s, g.value));
                             t.first_ts = Some(t.first_ts.map_or(g.ts_s, |f| f.min(g.ts_s)));
                             t.last_ts = Some(t.last_ts.map_or(g.ts_s, |l| l.max(g.ts_s)));
                             continue;
@@ -480,8 +489,7 @@ fn work(
         }
         t.ingested += staged.len() as u64;
         for &(gi, ts_s, v) in &staged_gauges {
-            let (name, handle) = &mut gauges[gi];
-            handle.get_or_insert_with(|| store.gauge(name)).set_at_unix(ts_s, v);
+            gauges.gauge(store, gi).set_at_unix(ts_s, v);
         }
         t.gauge_samples += staged_gauges.len() as u64;
         store.seal_now();
@@ -535,7 +543,7 @@ fn dealt(first: u64, count: u64, n: u64, j: u64) -> u64 {
 /// (0.05 % for 3-digit logs; jHiccup's 2-digit logs are 0.4 %).
 fn record_hlog(
     store: &Store,
-    known: &mut Known,
+    known: &mut Known<Series>,
     overflowed: &mut Vec<String>,
     iv: &HlogInterval,
     default_series: &str,
