@@ -125,6 +125,13 @@ pub struct SegmentScan {
     pub recovered: usize,
 }
 
+/// Where a scan resumes after a record at `pos` that does not parse: the
+/// next record magic after `pos`, or the end of the bytes.
+fn resync(bytes: &[u8], pos: usize) -> usize {
+    let after = bytes.get(pos + 1..).unwrap_or_default();
+    memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i)
+}
+
 /// Notes series `id` as `name` in a file's dictionary; the damage reason
 /// when the file defined `id` before as another name.
 fn define(series: &mut HashMap<u64, Arc<str>>, id: u64, name: &str) -> Option<&'static str> {
@@ -248,8 +255,7 @@ pub fn scan_segment(
         let (rec, used) = match parse_record(rest) {
             Ok(r) => r,
             Err(e) => {
-                let after = rest.get(1..).unwrap_or_default();
-                let next = memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i);
+                let next = resync(bytes, pos);
                 scan.damage.push(damage(pos, next - pos, &e.to_string()));
                 pos = next;
                 continue;
@@ -427,8 +433,7 @@ pub fn scan_gauge_segment(
         let (rec, used) = match parse_record(rest) {
             Ok(r) => r,
             Err(e) => {
-                let after = rest.get(1..).unwrap_or_default();
-                let next = memchr::memchr(RECORD_MAGIC, after).map_or(bytes.len(), |i| pos + 1 + i);
+                let next = resync(bytes, pos);
                 scan.damage.push(damage(pos, next - pos, &e.to_string()));
                 pos = next;
                 continue;
