@@ -12,6 +12,7 @@
 mod error;
 mod format;
 mod gauge;
+mod piecemap;
 mod plan;
 mod selector;
 mod slide;

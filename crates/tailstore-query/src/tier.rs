@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tailstore_hist::{Accumulator, Interval};
 
+use crate::piecemap::PieceMap;
 use crate::plan::{plan_around, Plan, Planner};
 
 /// Where a stored piece lies, as its source understands it (for a store
@@ -108,7 +109,7 @@ impl std::fmt::Debug for MemTier {
 #[derive(Debug)]
 struct Level {
     spec: LevelSpec,
-    pieces: BTreeMap<u64, Slot>,
+    pieces: PieceMap<Slot>,
     /// Pieces starting below this are built (complete but for late data).
     built_until: u64,
     /// Where this level's pieces are damaged: no answer uses a piece that
@@ -238,7 +239,7 @@ impl Level {
             return None;
         }
         let span = self.spec.span_s;
-        let slot = self.pieces.get_mut(&start)?;
+        let slot = self.pieces.get_mut(start)?;
         if let Slot::Cold(refs) = slot {
             let Some(iv) = decode(start, span, refs, source, errors) else {
                 self.damaged.mark(start, start + u64::from(span));
@@ -339,7 +340,7 @@ impl MemTier {
                 .into_iter()
                 .map(|spec| Level {
                     spec,
-                    pieces: BTreeMap::new(),
+                    pieces: PieceMap::new(),
                     built_until: 0,
                     damaged: Spans::default(),
                 })
@@ -369,7 +370,7 @@ impl MemTier {
         if start_s < l.spec.retained_from(newest) || refs.is_empty() {
             return;
         }
-        match l.pieces.get_mut(&start_s) {
+        match l.pieces.get_mut(start_s) {
             None => {
                 l.pieces.insert(start_s, Slot::Cold(refs));
             }
@@ -530,7 +531,7 @@ impl MemTier {
     pub fn set_built_until(&mut self, level: usize, until_s: u64) {
         if let Some(l) = self.levels.get_mut(level) {
             l.built_until = until_s;
-            l.pieces.split_off(&until_s);
+            l.pieces.remove_from(until_s);
         }
     }
 
@@ -613,7 +614,7 @@ impl MemTier {
         }
         let mut expire = u64::MAX;
         for level in &self.levels {
-            if let Some((&first, _)) = level.pieces.first_key_value() {
+            if let Some(first) = level.pieces.first_key() {
                 // `retained_from(newest)` passes `first` once
                 // `newest + 1 - retention >= first + span`.
                 let at = first
@@ -643,8 +644,8 @@ impl MemTier {
         for k in 0..self.levels.len() {
             let keep_from = self.keep_from(k, newest);
             let level = &mut self.levels[k];
-            if level.pieces.first_key_value().is_some_and(|(s, _)| *s < keep_from) {
-                level.pieces = level.pieces.split_off(&keep_from);
+            if level.pieces.first_key().is_some_and(|s| s < keep_from) {
+                level.pieces.remove_below(keep_from);
             }
             level.damaged.drop_below(keep_from);
         }
@@ -826,8 +827,7 @@ impl MemTier {
         let mut finer_from = u64::MAX;
         for l in &self.levels {
             let span = u64::from(l.spec.span_s);
-            let keys = (l.pieces.keys().next(), l.pieces.keys().next_back());
-            if let (Some(&first), Some(&last)) = keys {
+            if let (Some(first), Some(last)) = (l.pieces.first_key(), l.pieces.last_key()) {
                 let end = last + span;
                 bounds = Some(match bounds {
                     None => (first, end),
@@ -847,19 +847,20 @@ impl MemTier {
     /// Bytes held by the pieces in memory and the references to cold ones
     /// (approximate).
     pub fn memory_bytes(&self) -> usize {
-        self.levels
+        let maps: usize = self.levels.iter().map(|l| l.pieces.heap_bytes()).sum();
+        let pieces: usize = self
+            .levels
             .iter()
-            .flat_map(|l| l.pieces.values())
-            .map(|slot| match slot {
+            .flat_map(|l| l.pieces.iter())
+            .map(|(_, slot)| match slot {
                 Slot::Hot(iv) => {
-                    std::mem::size_of::<Interval>()
-                        + 48
-                        + iv.hist.heap_bytes()
-                        + iv.status.len() * 16
+                    std::mem::size_of::<Interval>() + iv.hist.heap_bytes() + iv.status.len() * 16
                 }
-                Slot::Cold(refs) => 48 + refs.len() * std::mem::size_of::<PieceRef>(),
+                Slot::Cold(refs) if refs.spilled() => refs.len() * std::mem::size_of::<PieceRef>(),
+                Slot::Cold(_) => 0,
             })
-            .sum()
+            .sum();
+        maps + pieces
     }
 }
 
