@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench -p tailstore-benches --bench memory`.
 
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use tailstore::{Options, Store};
@@ -65,6 +67,59 @@ fn live_bytes(threads: u64, rate: u64, secs: u64) -> usize {
     s.recorder_bytes()
 }
 
+/// Heap bytes requested and not freed, their high-water mark, and the
+/// number of live allocations (each costs the allocator a header besides
+/// its bytes: 8-16 B with glibc).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static BLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = LIVE.fetch_add(bytes, Relaxed) + bytes;
+    PEAK.fetch_max(now, Relaxed);
+}
+
+/// The system allocator, counting live heap bytes and their peak.
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees are this allocator's; the counting
+// touches atomics only and never allocates.
+#[expect(unsafe_code, reason = "a counting global allocator needs `unsafe impl GlobalAlloc`")]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        grew(layout.size());
+        BLOCKS.fetch_add(1, Relaxed);
+        // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
+        grew(layout.size());
+        BLOCKS.fetch_add(1, Relaxed);
+        // SAFETY: the caller's contract for `alloc_zeroed` is `System`'s.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        BLOCKS.fetch_sub(1, Relaxed);
+        // SAFETY: `ptr` came from this allocator, i.e. from `System`, with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        grew(new_size);
+        // SAFETY: `ptr` came from `System` with `layout`; the caller's
+        // contract for `new_size` is `System.realloc`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
 /// Resident bytes of this process (Linux `/proc/self/statm`; 0 elsewhere).
 fn rss_bytes() -> usize {
     std::fs::read_to_string("/proc/self/statm")
@@ -73,14 +128,28 @@ fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// What `n` series of `k` samples cost, per series.
+struct PerSeries {
+    /// `Series::memory_bytes`: recorder and tier, as the store accounts them.
+    accounted: usize,
+    /// Heap bytes still allocated after the flush (every allocation the
+    /// series caused: maps, names, handles included).
+    live: usize,
+    /// Allocations still live after the flush.
+    blocks: f64,
+    /// The heap's high-water mark during the run (what the process needed).
+    peak: usize,
+    /// The process's resident growth (the allocator's high-water mark).
+    resident: usize,
+}
+
 /// `n` series of `k` samples each over an hour, in time order (one thread,
 /// a replay's shape: a scanner's paths seen once, a long tail of rare
-/// endpoints), everything sealed and rolled up. Returns the accounted bytes per series
-/// (`Series::memory_bytes`: recorder and tier) and the process's resident
-/// growth per series (allocator overhead, maps and names included).
-fn per_series_bytes(n: usize, k: u64) -> (usize, usize) {
+/// endpoints), everything sealed and rolled up.
+fn per_series_bytes(n: usize, k: u64) -> PerSeries {
     let store = Store::in_memory(Options::default().keep_everything().max_series(0));
-    let before = rss_bytes();
+    let (rss0, live0, blocks0) = (rss_bytes(), LIVE.load(Relaxed), BLOCKS.load(Relaxed));
+    PEAK.store(live0, Relaxed);
     let series: Vec<_> = (0..n).map(|i| store.series(&format!("/scan/{i}"))).collect();
     // In time order over an hour, as a log holds them: sample `m` goes to
     // series `m % n`.
@@ -90,14 +159,23 @@ fn per_series_bytes(n: usize, k: u64) -> (usize, usize) {
     }
     store.flush().expect("in memory: flush cannot fail");
     let accounted = series.iter().map(tailstore::Series::memory_bytes).sum::<usize>() / n;
-    (accounted, rss_bytes().saturating_sub(before) / n)
+    #[expect(clippy::cast_precision_loss, reason = "a count of allocations, printed")]
+    let blocks = BLOCKS.load(Relaxed).saturating_sub(blocks0) as f64 / n as f64;
+    PerSeries {
+        accounted,
+        live: LIVE.load(Relaxed).saturating_sub(live0) / n,
+        blocks,
+        peak: PEAK.load(Relaxed).saturating_sub(live0) / n,
+        resident: rss_bytes().saturating_sub(rss0) / n,
+    }
 }
 
 fn main() {
     for k in [1u64, 10, 100] {
-        let (accounted, rss) = per_series_bytes(50_000, k);
+        let m = per_series_bytes(50_000, k);
         println!(
-            "memory: 50 000 series of {k} sample(s), sealed: {accounted} B accounted, {rss} B resident per series"
+            "memory: 50 000 series of {k} sample(s), sealed, per series: {} B accounted, {} B live heap in {:.1} allocations, {} B peak heap, {} B resident",
+            m.accounted, m.live, m.blocks, m.peak, m.resident
         );
     }
     for rate in [1_000u64, 100_000] {

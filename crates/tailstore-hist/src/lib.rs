@@ -49,6 +49,7 @@ mod recorder;
 mod sparse;
 mod status;
 mod sync;
+mod token;
 
 pub use dense::{nearest_rank, Accumulator};
 pub use error::Error;

@@ -472,7 +472,8 @@ impl Table {
     pub(crate) fn new(layout: Layout) -> Table {
         Table {
             layout,
-            slots: (0..SLOTS).map(|_| None).collect(),
+            // Allocated at the first dense second (see `get_slow`).
+            slots: Vec::new(),
             overflow: BTreeMap::new(),
             pool: Vec::new(),
             settled: BTreeMap::new(),
@@ -544,6 +545,9 @@ impl Table {
     #[cold]
     #[inline(never)]
     fn get_slow(&mut self, i: usize, second: u64, n: u64) -> &mut SecondAcc {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| None).collect();
+        }
         let in_slot = matches!(self.slots.get(i), Some(Some(a)) if a.second == second);
         let acc: &mut SecondAcc = if in_slot {
             self.slots[i].as_deref_mut().expect("checked: slot i holds `second`")
@@ -596,7 +600,7 @@ impl Table {
     /// newest seconds, where disordered samples land, stay dense; a series
     /// that stopped recording, such as one of a scanner's 200 000 paths,
     /// keeps its last seconds compact instead of a dense accumulator each).
-    /// When no accumulator is left, the spare ones go too: an idle series
+    /// When no accumulator is left, the spares and the slots go too: an idle series
     /// holds no dense memory. Between drains only.
     pub(crate) fn settle_behind(&mut self, lag: u64, store_newest: u64) {
         let own = self.slots.iter().flatten().map(|a| a.second).max();
@@ -608,6 +612,7 @@ impl Table {
         }
         if self.slots.iter().all(Option::is_none) && self.overflow.is_empty() {
             self.pool = Vec::new();
+            self.slots = Vec::new();
         }
     }
 
@@ -656,8 +661,15 @@ impl Table {
             }
         }
         // Settled parts are whole intervals: they go out with their bound.
-        let keep = self.settled.split_off(&bound);
-        Detached { accs, settled: std::mem::replace(&mut self.settled, keep) }
+        // Split only when some stay: `split_off` leaves an allocated empty
+        // node behind (~1.9 KB), which an idle series would keep for good.
+        let settled = if self.settled.last_key_value().is_some_and(|(&s, _)| s >= bound) {
+            let keep = self.settled.split_off(&bound);
+            std::mem::replace(&mut self.settled, keep)
+        } else {
+            std::mem::take(&mut self.settled)
+        };
+        Detached { accs, settled }
     }
 
     /// Keeps up to [`POOL`] used accumulators for the next seconds.

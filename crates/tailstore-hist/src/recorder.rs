@@ -3,9 +3,11 @@
 //!
 //! # Protocol
 //!
-//! Every recording thread owns one [`Shard`] per series (a
-//! `thread_local::ThreadLocal` entry, handed to a new thread only after the
-//! previous owner exited). A shard is a ring of `(meta, value)` slots, each
+//! Every recording thread owns one [`Shard`] per series, handed to a new
+//! thread only after the previous owner exited: the first thread to record
+//! into a series owns the shard inline in the recorder (found by the
+//! thread's token, one thread-local load and a compare; most series have one
+//! recording thread), later ones a `thread_local::ThreadLocal` entry. A shard is a ring of `(meta, value)` slots, each
 //! one request: its second, status and flags packed in `meta`, its latency
 //! in `value`. Recording a sample is two relaxed stores into the slot at
 //! `head` and a `Release` store of `head + 1`: no lock, no read-modify-write,
@@ -49,6 +51,7 @@ use crate::open::{Run, Table};
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts};
 use crate::sync::AtomicU64;
+use crate::token;
 
 /// Slots of the ring every shard starts with (inline, 256 B): enough for a
 /// live thread below ~1 600 records a second per series between two clock
@@ -214,9 +217,9 @@ impl Shard {
         self.tail.store(head, Release);
     }
 
+    /// Bytes of the large ring (the rest is inline).
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<CachePadded<Shard>>()
-            + self.large.get().map_or(0, |r| r.len() * std::mem::size_of::<Slot>())
+        self.large.get().map_or(0, |r| r.len() * std::mem::size_of::<Slot>())
     }
 }
 
@@ -289,13 +292,26 @@ pub struct Sealed {
     pub late: Vec<Interval>,
 }
 
+/// The shard of the first thread that records into a series, inline.
+struct Inline {
+    /// The owning thread's [`token`] (0: not claimed yet). Set once.
+    owner: AtomicU64,
+    shard: Shard,
+}
+
 /// The lock-free recorder of one series.
 pub struct Recorder {
     layout: Layout,
     clock: Arc<dyn Clock>,
-    /// Cache-padded: `ThreadLocal` stores entries of adjacent thread ids
-    /// contiguously, and their hot fields must not share a line.
-    shards: ThreadLocal<CachePadded<Shard>>,
+    /// The first recording thread's shard: no allocation and no
+    /// `ThreadLocal` (whose bucket table alone is ~520 B) for the many series
+    /// that only one thread records into. Cache-padded: its hot fields must
+    /// not share a line with the mutex.
+    first: CachePadded<Inline>,
+    /// The other recording threads' shards, allocated when a second thread
+    /// records. Cache-padded: `ThreadLocal` stores entries of adjacent
+    /// thread ids contiguously, and their hot fields must not share a line.
+    more: OnceLock<Box<ThreadLocal<CachePadded<Shard>>>>,
     open: Mutex<Open>,
 }
 
@@ -313,7 +329,8 @@ impl Recorder {
         Recorder {
             layout,
             clock,
-            shards: ThreadLocal::new(),
+            first: CachePadded::new(Inline { owner: AtomicU64::new(0), shard: Shard::new() }),
+            more: OnceLock::new(),
             open: Mutex::new(Open {
                 table: Table::new(layout),
                 sealed_below,
@@ -337,16 +354,36 @@ impl Recorder {
     )]
     #[inline(always)]
     fn shard(&self) -> &Shard {
-        match self.shards.get() {
-            Some(s) => s,
-            None => self.new_shard(),
+        let t = token::current();
+        // Tokens are never 0, so an unclaimed inline shard never matches.
+        // A match is this thread's claim, or that of an exited thread whose
+        // token this one took (the token's hand-over orders its records
+        // before this thread's).
+        if self.first.owner.load(Relaxed) == t {
+            return &self.first.shard;
         }
+        if let Some(s) = self.more.get().and_then(|m| m.get()) {
+            return s;
+        }
+        self.new_shard(t)
     }
 
     #[cold]
     #[inline(never)]
-    fn new_shard(&self) -> &Shard {
-        self.shards.get_or(|| CachePadded::new(Shard::new()))
+    fn new_shard(&self, token: u64) -> &Shard {
+        if self.first.owner.compare_exchange(0, token, Acquire, Relaxed).is_ok() {
+            return &self.first.shard;
+        }
+        self.more
+            .get_or_init(|| Box::new(ThreadLocal::new()))
+            .get_or(|| CachePadded::new(Shard::new()))
+    }
+
+    /// Every shard (the inline one whether claimed or not: unclaimed, it
+    /// holds nothing).
+    fn shards(&self) -> impl Iterator<Item = &Shard> + '_ {
+        let more = self.more.get().into_iter().flat_map(|m| m.iter().map(|s| &**s));
+        std::iter::once(&self.first.shard).chain(more)
     }
 
     /// Records one request of `value_ns` nanoseconds with `status`, in data
@@ -607,7 +644,7 @@ impl Recorder {
 
     /// Drains every ring. Holding the series mutex.
     fn drain_all(&self, open: &mut Open) {
-        for shard in &self.shards {
+        for shard in self.shards() {
             self.drain_one(open, shard, u64::MAX);
         }
     }
@@ -670,7 +707,7 @@ impl Recorder {
     /// sample recorded while this runs is sealed by the next pass, as it
     /// would be had it come just after.
     pub fn is_idle(&self) -> bool {
-        (&self.shards).into_iter().all(|s| s.is_drained()) && self.open.lock().table.holds_nothing()
+        self.shards().all(Shard::is_drained) && self.open.lock().table.holds_nothing()
     }
 
     /// Adds everything not yet handed out by [`Recorder::seal`] for seconds
@@ -704,8 +741,16 @@ impl Recorder {
     /// allocations, not allocator overhead).
     pub fn memory_bytes(&self) -> usize {
         let open = self.open.lock();
-        let shards: usize = (&self.shards).into_iter().map(|s| s.heap_bytes()).sum();
-        std::mem::size_of::<Recorder>() + shards + open.table.heap_bytes()
+        let more = self.more.get().map_or(0, |m| {
+            std::mem::size_of::<ThreadLocal<CachePadded<Shard>>>()
+                + m.iter()
+                    .map(|s| std::mem::size_of::<CachePadded<Shard>>() + s.heap_bytes())
+                    .sum::<usize>()
+        });
+        std::mem::size_of::<Recorder>()
+            + self.first.shard.heap_bytes()
+            + more
+            + open.table.heap_bytes()
     }
 }
 
