@@ -353,7 +353,7 @@ pub(crate) struct Run {
     clamped: u64,
     invalid_status: u64,
     code: u16,
-    code_n: u32,
+    code_n: u64,
 }
 
 impl Run {
@@ -375,8 +375,8 @@ impl Run {
     /// room for the whole run.
     #[expect(
         clippy::inline_always,
-        reason = "runs for every drained sample (Recorder's drain loop); forced inlining keeps \
-                  the run's totals in registers, which is the point of a run"
+        reason = "runs for every sample of a batch; forced inlining keeps the run's totals in \
+                  registers, which is the point of a run"
     )]
     #[inline(always)]
     pub(crate) fn add(
@@ -386,23 +386,46 @@ impl Run {
         value: Option<u64>,
         status: u16,
     ) {
+        self.count(acc, status, 1);
+        if let Some(v) = value {
+            self.add_latency(acc, layout, v);
+        }
+    }
+
+    /// Counts `n` requests of `status` into the run (their latencies, if
+    /// they have one, each with [`Run::add_latency`]).
+    #[expect(
+        clippy::inline_always,
+        reason = "once per run of the drain loop and per sample of a batch; forced inlining keeps \
+                  the run's totals in registers"
+    )]
+    #[inline(always)]
+    pub(crate) fn count(&mut self, acc: &mut SecondAcc, status: u16, n: u64) {
         let (code, bad) = clamp_status(status);
         if code != self.code {
             self.flush_status(acc);
             self.code = code;
         }
-        self.code_n += 1;
-        self.requests += 1;
-        self.invalid_status += u64::from(bad);
-        if let Some(v) = value {
-            // The bucket clamps (`index` does), the extremes and the sum
-            // keep the raw value: min, max and mean stay exact.
-            self.clamped += u64::from(v > layout.highest_ns());
-            acc.add_cell(layout.index(v));
-            self.sum_ns += u128::from(v);
-            self.min_ns = self.min_ns.min(v);
-            self.max_ns = self.max_ns.max(v);
-        }
+        self.code_n += n;
+        self.requests += n;
+        self.invalid_status += if bad { n } else { 0 };
+    }
+
+    /// Adds one latency: its cell into `acc`, its value to the run's exact
+    /// extremes and sum (the bucket clamps, as `index` does; the extremes
+    /// and the sum keep the raw value: min, max and mean stay exact).
+    #[expect(
+        clippy::inline_always,
+        reason = "runs for every drained sample with a latency (Recorder's drain loop); forced \
+                  inlining is part of the benchmarked record() cost"
+    )]
+    #[inline(always)]
+    pub(crate) fn add_latency(&mut self, acc: &mut SecondAcc, layout: &Layout, v: u64) {
+        self.clamped += u64::from(v > layout.highest_ns());
+        acc.add_cell(layout.index(v));
+        self.sum_ns += u128::from(v);
+        self.min_ns = self.min_ns.min(v);
+        self.max_ns = self.max_ns.max(v);
     }
 
     fn flush_status(&mut self, acc: &mut SecondAcc) {
@@ -520,26 +543,6 @@ impl Table {
             return acc;
         }
         self.get_slow(i, second, n)
-    }
-
-    /// [`Table::get`] for a second whose accumulator was made room in for
-    /// the rest of the drain (the current run's): no spill check.
-    #[expect(
-        clippy::inline_always,
-        reason = "looked up for every sample of a run in the drain loop; forced inlining of the \
-                  slot hit is part of the benchmarked record() cost"
-    )]
-    #[inline(always)]
-    pub(crate) fn get_in_run(&mut self, second: u64) -> &mut SecondAcc {
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "only the low bits select a slot; SLOTS is a power of two"
-        )]
-        let i = second as usize & (SLOTS - 1);
-        if matches!(self.slots.get(i), Some(Some(a)) if a.second == second) {
-            return self.slots[i].as_deref_mut().expect("checked: slot i holds `second`");
-        }
-        self.get_slow(i, second, 0)
     }
 
     #[cold]
