@@ -52,6 +52,7 @@ fn main() {
             }
         }
     }
+    #[expect(clippy::cast_precision_loss, reason = "a count of records, for a printed mean")]
     let ns = t0.elapsed().as_secs_f64() * 1e9 / n as f64;
     println!("{case}: {n} records, {ns:.2} ns each");
 }

@@ -151,7 +151,20 @@ impl Layout {
     )]
     #[inline(always)]
     pub fn index(&self, value_ns: u64) -> u32 {
-        let v = value_ns.min(self.highest_ns);
+        self.index_within(value_ns.min(self.highest_ns))
+    }
+
+    /// [`Layout::index`] of a value known to be at most the highest (no
+    /// clamp); for a larger one the result is past the layout's buckets.
+    #[expect(
+        clippy::inline_always,
+        reason = "computed once per recorded sample when the recorder folds it into its \
+                  second (Run::add_latencies); forced inlining is part of the benchmarked \
+                  record() cost"
+    )]
+    #[inline(always)]
+    #[must_use]
+    pub(crate) fn index_within(&self, v: u64) -> u32 {
         let unit_mag = u32::from(self.unit_mag);
         let half_mag = u32::from(self.half_mag);
         // bucket = position of the highest set bit above the sub-bucket range.

@@ -47,7 +47,7 @@ use thread_local::ThreadLocal;
 use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::newest::NewestSeconds;
-use crate::open::{Run, SecondAcc, Table};
+use crate::open::{Run, Table};
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts};
 use crate::sync::AtomicU64;
@@ -587,58 +587,64 @@ impl Recorder {
         let (mut late, mut rejected) = (0u64, 0u64);
         let (mut any_explicit, mut any_live) = (0u64, 0u64);
         // Consecutive samples with the same `meta` (second, flags and
-        // status: nearly all of them, in or out of order) form a run: they
-        // are classified once, and only their latencies are looked at one
-        // by one, the run's totals kept in registers (see `Run`). `cur` is
-        // the run's accumulator, `None` for a run past retention.
+        // status: nearly all of them, in or out of order) form a run: it is
+        // classified and looked up once, and only its latencies are looked
+        // at one by one, the run's totals kept in registers (see `Run`).
         let mut run = Run::new();
-        let mut run_n = 0u64;
-        let mut run_late = false;
-        let mut cur: Option<&mut SecondAcc> = None;
         let mut last_met = u64::MAX;
         let mask = ring.len() - 1;
-        // Differs from the first slot's `meta`, so the first sample starts a run.
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "only the low bits select a slot; ring lengths are powers of two"
-        )]
-        let mut run_meta = ring.get(tail as usize & mask).map_or(0, |s| !s.meta.load(Relaxed));
-        for p in tail..head {
+        // The `meta` of the sample at `q`, if it is `meta`.
+        let same = |q: u64, meta: u64| {
             #[expect(
                 clippy::cast_possible_truncation,
                 reason = "only the low bits select a slot; ring lengths are powers of two"
             )]
-            let Some(slot) = ring.get(p as usize & mask) else {
-                continue;
+            let slot = ring.get(q as usize & mask)?;
+            (slot.meta.load(Relaxed) == meta).then_some(slot)
+        };
+        let mut p = tail;
+        while p < head {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "only the low bits select a slot; ring lengths are powers of two"
+            )]
+            let Some(meta) = ring.get(p as usize & mask).map(|s| s.meta.load(Relaxed)) else {
+                break;
             };
-            let (meta, value) = (slot.meta.load(Relaxed), slot.value.load(Relaxed));
-            if meta != run_meta {
-                Self::end_run(&mut run, cur.take(), run_meta, run_n, &mut rejected);
-                late += if run_late { run_n } else { 0 };
-                run_meta = meta;
-                run_n = 0;
-                let second = meta >> SECOND_SHIFT;
-                run_late = second >= keep_from && second < *sealed_below;
-                if second >= keep_from {
-                    any_explicit |= meta & EXPLICIT;
-                    any_live |= !meta & EXPLICIT;
-                    if second >= entry && second != last_met {
-                        met.insert(second);
-                        last_met = second;
-                    }
-                    // Room for the rest of this drain: nothing spills mid-run.
-                    cur = Some(table.get(second, head - p));
+            // A run starts at `p`.
+            let second = meta >> SECOND_SHIFT;
+            let run_n = if second < keep_from {
+                let n = (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64;
+                rejected += n;
+                n
+            } else {
+                any_explicit |= meta & EXPLICIT;
+                any_live |= !meta & EXPLICIT;
+                if second >= entry && second != last_met {
+                    met.insert(second);
+                    last_met = second;
                 }
-            }
-            run_n += 1;
-            if meta & NO_LATENCY == 0 {
-                if let Some(acc) = cur.as_deref_mut() {
-                    run.add_latency(acc, layout, value);
-                }
-            }
+                // Room for the rest of this drain: nothing spills mid-run.
+                let acc = table.get(second, head - p);
+                let n = if meta & NO_LATENCY == 0 {
+                    let values =
+                        (p..head).map_while(|q| same(q, meta)).map(|s| s.value.load(Relaxed));
+                    run.add_latencies(acc, layout, values)
+                } else {
+                    (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64
+                };
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "the low 16 bits are the status"
+                )]
+                run.count(acc, meta as u16, n);
+                run.finish(acc);
+                late += if second < *sealed_below { n } else { 0 };
+                n
+            };
+            // A run holds at least the sample at `p`.
+            p += run_n.max(1);
         }
-        Self::end_run(&mut run, cur, run_meta, run_n, &mut rejected);
-        late += if run_late { run_n } else { 0 };
         shard.release(head);
         if !met.is_empty() {
             self.clock.note_newest(&met);
@@ -647,27 +653,6 @@ impl Recorder {
         counters.late += late;
         *explicit |= any_explicit != 0;
         *live |= any_live != 0;
-    }
-
-    /// Folds a run of `n` samples with `meta` into its accumulator `acc`
-    /// (`None`: the run is past retention, counted as rejected).
-    #[expect(
-        clippy::inline_always,
-        reason = "once per run in the drain loop; forced inlining keeps the run's totals in registers"
-    )]
-    #[inline(always)]
-    fn end_run(run: &mut Run, acc: Option<&mut SecondAcc>, meta: u64, n: u64, rejected: &mut u64) {
-        match acc {
-            Some(acc) => {
-                #[expect(
-                    clippy::cast_possible_truncation,
-                    reason = "the low 16 bits are the status"
-                )]
-                run.count(acc, meta as u16, n);
-                run.finish(acc);
-            }
-            None => *rejected += n,
-        }
     }
 
     /// Drains every ring. Holding the series mutex.
@@ -858,7 +843,13 @@ mod tests {
         #[test]
         fn drains_classify_and_count_every_sample(
             samples in proptest::collection::vec(
-                (0u64..12, 0u64..4, proptest::bool::ANY, 0u64..3_000_000_000),
+                (
+                    0u64..12,
+                    0u64..4,
+                    proptest::bool::ANY,
+                    // Latencies in range, and some over it (clamped).
+                    proptest::prop_oneof![9 => 0u64..3_000_000_000, 1 => 3_000_000_000_000u64..],
+                ),
                 1..600,
             ),
         ) {
