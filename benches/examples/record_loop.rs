@@ -5,7 +5,10 @@
 //!
 //! `cargo run --release -p tailstore-benches --example record_loop -- CASE N`
 //! with CASE one of `narrow`, `wide`, `wide_1m`, `dyn`, `hdr` (plain
-//! `hdrhistogram::Histogram::record`, wide) and N records (default 20 M).
+//! `hdrhistogram::Histogram::record`, wide), `in_order` and `jitter_2s`
+//! (`record_at_unix`, 2 000 samples per data second, in order or each up to
+//! 2 s late, as `record_at_disorder` in `benches/record.rs`) and N records
+//! (default 20 M).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -38,6 +41,31 @@ fn main() {
                 black_box(h.record(vals[i & mask]).is_ok());
             }
             black_box(h.len());
+        }
+        "in_order" | "jitter_2s" => {
+            let jitter_ms = if case == "in_order" { 0 } else { 2_000 };
+            let mut rng = SplitMix64::new(12);
+            let mut v: Vec<(u64, u64)> = (0..n)
+                .map(|k| {
+                    let arrival_ms = k as u64 / 2;
+                    let back_ms = if jitter_ms == 0 { 0 } else { rng.next_u64() % jitter_ms };
+                    (1_700_000_000 + arrival_ms.saturating_sub(back_ms) / 1_000, vals[k & mask])
+                })
+                .collect();
+            if jitter_ms == 0 {
+                v.sort_by_key(|p| p.0);
+            }
+            let t0 = Instant::now();
+            for &(second, value) in &v {
+                s.record_at_unix(second, value, 200);
+            }
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "a count of records, for a printed mean"
+            )]
+            let ns = t0.elapsed().as_secs_f64() * 1e9 / n as f64;
+            println!("{case}: {n} records, {ns:.2} ns each");
+            return;
         }
         "dyn" => {
             let f = |v: u64| s.record(Duration::from_nanos(v), 200);

@@ -128,6 +128,62 @@ impl SecondAcc {
         run.finish(self);
     }
 
+    /// Adds the latencies `values` (each as [`Run::add_latency`] would:
+    /// cell, exact extremes and sum) and returns how many there were; their
+    /// requests are counted by [`SecondAcc::add_requests`]. The totals stay
+    /// in locals for the whole loop, and the layout is copied, so that
+    /// stores to the cells do not make the compiler reload either. Room for
+    /// them was made by [`Table::get`].
+    #[expect(
+        clippy::inline_always,
+        reason = "the per-sample loop of the drain (Recorder::drain_one); forced inlining is part \
+                  of the benchmarked record() cost"
+    )]
+    #[inline(always)]
+    pub(crate) fn add_latencies(
+        &mut self,
+        layout: &Layout,
+        values: impl Iterator<Item = u64>,
+    ) -> u64 {
+        let layout = *layout;
+        let highest = layout.highest_ns();
+        let (mut sum, mut min, mut max, mut clamped, mut n) = (0u128, u64::MAX, 0u64, 0u64, 0u64);
+        for v in values {
+            // Over the range is rare: a branch, so that neither the count
+            // nor the clamp takes a register or an instruction otherwise.
+            let bucket_v = if v > highest { over_range(&mut clamped, highest) } else { v };
+            self.add_cell(layout.index_within(bucket_v));
+            sum += u128::from(v);
+            min = min.min(v);
+            max = max.max(v);
+            n += 1;
+        }
+        self.clamped += clamped;
+        self.sum_ns += sum;
+        self.min_ns = self.min_ns.min(min);
+        self.max_ns = self.max_ns.max(max);
+        n
+    }
+
+    /// Counts `n` requests of `status` (any `u16`; >= 1000 counts as 0 and
+    /// in `invalid_status`). Room for them was made by [`Table::get`].
+    #[expect(
+        clippy::inline_always,
+        reason = "once per run of the drain loop (every sample of disordered traffic); forced \
+                  inlining is part of the benchmarked record_at cost"
+    )]
+    #[inline(always)]
+    pub(crate) fn add_requests(&mut self, status: u16, n: u64) {
+        let (code, bad) = clamp_status(status);
+        self.status_hundreds |= 1 << (code / 100);
+        if let Some(s) = self.status.get_mut(usize::from(code)) {
+            // n <= the room `Table::get` made, below `Cell::MAX`.
+            *s += Cell::try_from(n).unwrap_or(Cell::MAX);
+        }
+        self.requests += n;
+        self.invalid_status += if bad { n } else { 0 };
+    }
+
     /// Counts one sample in bucket `idx` (cells only).
     #[expect(
         clippy::inline_always,
@@ -426,42 +482,6 @@ impl Run {
         self.sum_ns += u128::from(v);
         self.min_ns = self.min_ns.min(v);
         self.max_ns = self.max_ns.max(v);
-    }
-
-    /// Adds the latencies `values` (each as [`Run::add_latency`] would) and
-    /// returns how many there were. The totals stay in locals for the
-    /// whole loop, and the layout is copied, so that stores to the cells do
-    /// not make the compiler reload either.
-    #[expect(
-        clippy::inline_always,
-        reason = "the per-sample loop of the drain (Recorder::drain_one); forced inlining is part \
-                  of the benchmarked record() cost"
-    )]
-    #[inline(always)]
-    pub(crate) fn add_latencies(
-        &mut self,
-        acc: &mut SecondAcc,
-        layout: &Layout,
-        values: impl Iterator<Item = u64>,
-    ) -> u64 {
-        let layout = *layout;
-        let highest = layout.highest_ns();
-        let (mut sum, mut min, mut max, mut clamped, mut n) = (0u128, u64::MAX, 0u64, 0u64, 0u64);
-        for v in values {
-            // Over the range is rare: a branch, so that neither the count
-            // nor the clamp takes a register or an instruction otherwise.
-            let bucket_v = if v > highest { over_range(&mut clamped, highest) } else { v };
-            acc.add_cell(layout.index_within(bucket_v));
-            sum += u128::from(v);
-            min = min.min(v);
-            max = max.max(v);
-            n += 1;
-        }
-        self.clamped += clamped;
-        self.sum_ns += sum;
-        self.min_ns = self.min_ns.min(min);
-        self.max_ns = self.max_ns.max(max);
-        n
     }
 
     fn flush_status(&mut self, acc: &mut SecondAcc) {

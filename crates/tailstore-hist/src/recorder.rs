@@ -589,9 +589,12 @@ impl Recorder {
         // Consecutive samples with the same `meta` (second, flags and
         // status: nearly all of them, in or out of order) form a run: it is
         // classified and looked up once, and only its latencies are looked
-        // at one by one, the run's totals kept in registers (see `Run`).
-        let mut run = Run::new();
-        let mut last_met = u64::MAX;
+        // at one by one, the run's totals kept in registers
+        // (`SecondAcc::add_latencies`).
+        //
+        // Seconds noted in `met` lately (direct-mapped): a drain of
+        // disordered traffic switches between a few seconds all the time.
+        let mut noted = [u64::MAX; 4];
         let mask = ring.len() - 1;
         // The `meta` of the sample at `q`, if it is `meta`.
         let same = |q: u64, meta: u64| {
@@ -620,16 +623,19 @@ impl Recorder {
             } else {
                 any_explicit |= meta & EXPLICIT;
                 any_live |= !meta & EXPLICIT;
-                if second >= entry && second != last_met {
+                let k = (second & 3) as usize;
+                if second >= entry && noted.get(k).is_some_and(|&s| s != second) {
                     met.insert(second);
-                    last_met = second;
+                    if let Some(s) = noted.get_mut(k) {
+                        *s = second;
+                    }
                 }
                 // Room for the rest of this drain: nothing spills mid-run.
                 let acc = table.get(second, head - p);
                 let n = if meta & NO_LATENCY == 0 {
                     let values =
                         (p..head).map_while(|q| same(q, meta)).map(|s| s.value.load(Relaxed));
-                    run.add_latencies(acc, layout, values)
+                    acc.add_latencies(layout, values)
                 } else {
                     (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64
                 };
@@ -637,8 +643,7 @@ impl Recorder {
                     clippy::cast_possible_truncation,
                     reason = "the low 16 bits are the status"
                 )]
-                run.count(acc, meta as u16, n);
-                run.finish(acc);
+                acc.add_requests(meta as u16, n);
                 late += if second < *sealed_below { n } else { 0 };
                 n
             };
