@@ -22,6 +22,10 @@ const BLOCK_SHIFT: u32 = 8;
 /// any of them (half the memory of `u32`).
 type Cell = u16;
 type Block = [Cell; BLOCK];
+/// The counts of one hundred status codes.
+type StatusBlock = [Cell; 100];
+// Ten blocks of a hundred hold every status code.
+const _: () = assert!(STATUS_CODES == 10 * 100);
 
 /// A second's accumulator is spilled to an [`Interval`] before it holds
 /// this many requests, so no count can overflow (a count never exceeds
@@ -57,7 +61,10 @@ pub(crate) struct SecondAcc {
     /// list's writes go, so listing takes no branch.
     listed: [u32; LISTED + 1],
     nlisted: usize,
-    status: Box<[Cell; STATUS_CODES]>,
+    /// Counts per status code, a block per hundred (`1xx`, `2xx`, ...),
+    /// allocated on first use and kept (zeroed) for the next second: a
+    /// second of `200`s holds 200 B of them, not 2 KB.
+    status: [Option<Box<StatusBlock>>; 10],
     /// One bit per status hundred (0-9) that holds a count: reads and
     /// resets visit only those.
     status_hundreds: u16,
@@ -83,7 +90,7 @@ impl SecondAcc {
             blocks: (0..nblocks).map(|_| None).collect(),
             listed: [0; LISTED + 1],
             nlisted: 0,
-            status: Box::new([0; STATUS_CODES]),
+            status: Default::default(),
             status_hundreds: 0,
             requests: 0,
             requests_at_pass: 0,
@@ -175,11 +182,8 @@ impl SecondAcc {
     #[inline(always)]
     pub(crate) fn add_requests(&mut self, status: u16, n: u64) {
         let (code, bad) = clamp_status(status);
-        self.status_hundreds |= 1 << (code / 100);
-        if let Some(s) = self.status.get_mut(usize::from(code)) {
-            // n <= the room `Table::get` made, below `Cell::MAX`.
-            *s += Cell::try_from(n).unwrap_or(Cell::MAX);
-        }
+        // n <= the room `Table::get` made, below `Cell::MAX`.
+        self.add_status(code, Cell::try_from(n).unwrap_or(Cell::MAX));
         self.requests += n;
         self.invalid_status += if bad { n } else { 0 };
     }
@@ -297,21 +301,42 @@ impl SecondAcc {
         usize::try_from(self.requests).unwrap_or(usize::MAX).min(self.blocks.len() * BLOCK)
     }
 
+    /// Adds `n` to the count of `code` (below [`STATUS_CODES`]).
+    #[expect(
+        clippy::inline_always,
+        reason = "once per run of the drain loop (every sample of disordered traffic); forced \
+                  inlining is part of the benchmarked record_at cost"
+    )]
+    #[inline(always)]
+    fn add_status(&mut self, code: u16, n: Cell) {
+        let h = code / 100;
+        self.status_hundreds |= 1 << h;
+        if let Some(block) = self.status.get_mut(usize::from(h)) {
+            let block = block.get_or_insert_with(|| Box::new([0; 100]));
+            if let Some(c) = block.get_mut(usize::from(code % 100)) {
+                *c += n;
+            }
+        }
+    }
+
     fn status_pairs(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        (0u16..10).filter(|h| self.status_hundreds & (1 << h) != 0).flat_map(|h| {
-            let lo = usize::from(h) * 100;
-            (h * 100..)
-                .zip(&self.status[lo..lo + 100])
-                .filter(|p| *p.1 > 0)
-                .map(|(code, &c)| (code, u64::from(c)))
-        })
+        (0u16..).zip(&self.status).filter(|(h, _)| self.status_hundreds & (1 << h) != 0).flat_map(
+            |(h, block)| {
+                (h * 100..)
+                    .zip(block.as_deref().into_iter().flatten())
+                    .filter(|p| *p.1 > 0)
+                    .map(|(code, &c)| (code, u64::from(c)))
+            },
+        )
     }
 
     /// Zeroes the status counts (the hundreds used only).
     fn clear_status(&mut self) {
-        for h in 0..10 {
+        for (h, block) in self.status.iter_mut().enumerate() {
             if self.status_hundreds & (1 << h) != 0 {
-                self.status[h * 100..(h + 1) * 100].fill(0);
+                if let Some(block) = block {
+                    block.fill(0);
+                }
             }
         }
         self.status_hundreds = 0;
@@ -392,7 +417,7 @@ impl SecondAcc {
         std::mem::size_of::<SecondAcc>()
             + self.blocks.len() * std::mem::size_of::<Option<Box<Block>>>()
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
-            + std::mem::size_of::<[Cell; STATUS_CODES]>()
+            + self.status.iter().flatten().count() * std::mem::size_of::<StatusBlock>()
     }
 }
 
@@ -486,11 +511,8 @@ impl Run {
 
     fn flush_status(&mut self, acc: &mut SecondAcc) {
         if self.code_n > 0 {
-            acc.status_hundreds |= 1 << (self.code / 100);
-            if let Some(s) = acc.status.get_mut(usize::from(self.code)) {
-                // code_n <= the run's requests, for which `Table::get` made room.
-                *s += Cell::try_from(self.code_n).unwrap_or(Cell::MAX);
-            }
+            // code_n <= the run's requests, for which `Table::get` made room.
+            acc.add_status(self.code, Cell::try_from(self.code_n).unwrap_or(Cell::MAX));
             self.code_n = 0;
         }
     }
@@ -741,7 +763,13 @@ impl Table {
     }
 
     /// Keeps up to [`POOL`] used accumulators for the next seconds.
+    /// None when the table holds no dense second (its slots were freed: the
+    /// series went idle, see [`Table::settle_behind`]): an idle series keeps
+    /// no spare.
     pub(crate) fn recycle(&mut self, accs: Accs) {
+        if self.slots.is_empty() {
+            return;
+        }
         let room = POOL.saturating_sub(self.pool.len());
         self.pool.extend(accs.into_iter().take(room));
     }
