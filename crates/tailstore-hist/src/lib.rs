@@ -45,6 +45,7 @@ mod gauge;
 mod layout;
 mod newest;
 mod open;
+mod piecemap;
 mod recorder;
 mod sparse;
 mod status;
@@ -58,6 +59,7 @@ pub use gauge::{
 };
 pub use layout::Layout;
 pub use newest::{NewestSeconds, SUPPORT};
+pub use piecemap::{Iter as PieceIter, IterMut as PieceIterMut, PieceMap};
 pub use recorder::{Clock, Recorder, RecorderCounters, Sealed};
 pub use sparse::{Interval, SparseHist};
 pub use status::{clamp_status, ErrorSet, StatusCounts, STATUS_CODES};

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::dense::Accumulator;
 use crate::layout::Layout;
+use crate::piecemap::PieceMap;
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
 
@@ -573,7 +574,7 @@ pub(crate) struct Table {
     pool: Accs,
     /// Compact parts of unsealed seconds: evicted accumulators, and parts
     /// spilled before a count could overflow.
-    settled: BTreeMap<u64, Interval>,
+    settled: PieceMap<Interval>,
     /// Drains so far (see `SecondAcc::touch`).
     drains: u64,
 }
@@ -586,7 +587,7 @@ impl Table {
             slots: Vec::new(),
             overflow: BTreeMap::new(),
             pool: Vec::new(),
-            settled: BTreeMap::new(),
+            settled: PieceMap::new(),
             drains: 0,
         }
     }
@@ -753,13 +754,7 @@ impl Table {
         // Settled parts are whole intervals: they go out with their bound.
         // Split only when some stay: `split_off` leaves an allocated empty
         // node behind (~1.9 KB), which an idle series would keep for good.
-        let settled = if self.settled.last_key_value().is_some_and(|(&s, _)| s >= bound) {
-            let keep = self.settled.split_off(&bound);
-            std::mem::replace(&mut self.settled, keep)
-        } else {
-            std::mem::take(&mut self.settled)
-        };
-        Detached { accs, settled }
+        Detached { accs, settled: self.settled.take_below(bound) }
     }
 
     /// Keeps up to [`POOL`] used accumulators for the next seconds.
@@ -809,7 +804,7 @@ impl Table {
 
     /// Seconds holding data.
     pub(crate) fn seconds(&self) -> impl Iterator<Item = u64> + '_ {
-        self.iter().map(SecondAcc::second).chain(self.settled.keys().copied())
+        self.iter().map(SecondAcc::second).chain(self.settled.iter().map(|e| *e.0))
     }
 
     /// Bytes allocated (accumulators, spares, settled parts).
@@ -823,10 +818,11 @@ impl Table {
             .map(|a| a.heap_bytes())
             .sum();
         accs + self.slots.len() * std::mem::size_of::<Option<Box<SecondAcc>>>()
+            + self.settled.heap_bytes()
             + self
                 .settled
-                .values()
-                .map(|p| p.hist.heap_bytes() + p.status.len() * 16)
+                .iter()
+                .map(|(_, p)| p.hist.heap_bytes() + p.status.len() * 16)
                 .sum::<usize>()
     }
 }
@@ -834,7 +830,7 @@ impl Table {
 /// Seconds taken out of a [`Table`] by a seal.
 pub(crate) struct Detached {
     accs: Accs,
-    settled: BTreeMap<u64, Interval>,
+    settled: PieceMap<Interval>,
 }
 
 impl Detached {
@@ -846,7 +842,7 @@ impl Detached {
         let mut out: Vec<Interval> = Vec::with_capacity(accs.len());
         for a in &mut accs {
             let mut iv = a.take_interval();
-            if let Some(s) = settled.remove(&iv.start_s) {
+            if let Some(s) = settled.remove(iv.start_s) {
                 iv.merge(&s);
             }
             if !iv.is_empty() {
@@ -861,13 +857,8 @@ impl Detached {
 
 /// Merges `iv` into the entry of its second in `map` (moved in when the
 /// second has no entry yet).
-pub(crate) fn file(map: &mut BTreeMap<u64, Interval>, iv: Interval) {
-    match map.entry(iv.start_s) {
-        std::collections::btree_map::Entry::Vacant(e) => {
-            e.insert(iv);
-        }
-        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&iv),
-    }
+pub(crate) fn file(map: &mut PieceMap<Interval>, iv: Interval) {
+    map.upsert(iv.start_s, iv, |old, iv| old.merge(&iv));
 }
 
 #[cfg(test)]

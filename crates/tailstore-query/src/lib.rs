@@ -12,7 +12,6 @@
 mod error;
 mod format;
 mod gauge;
-mod piecemap;
 mod plan;
 mod selector;
 mod slide;

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use tailstore_hist::{Accumulator, Interval};
+use tailstore_hist::{Accumulator, Interval, PieceMap};
 
-use crate::piecemap::PieceMap;
 use crate::plan::{plan_around, Plan, Planner};
 
 /// Where a stored piece lies, as its source understands it (for a store

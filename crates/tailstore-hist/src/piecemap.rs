@@ -1,11 +1,11 @@
-//! An ordered map from piece start to piece that costs a few words while it
+//! An ordered map from a second to a piece that costs a few words while it
 //! holds a few pieces.
 //!
-//! A level of a rarely used series (one of a scanner's 200 000 paths, a
-//! long tail of quiet endpoints) holds one or two pieces; a `BTreeMap`
-//! allocates a whole node for them (~456 B for a tier slot, three levels per
-//! series). [`PieceMap`] keeps up to [`SMALL`] entries in a sorted `Vec` and
-//! moves to a `BTreeMap` past that, so a busy level keeps the tree's
+//! A rarely used series (one of a scanner's 200 000 paths, a long tail of
+//! quiet endpoints) holds one or two pieces per map; a `BTreeMap` allocates a
+//! whole node for them (~456 B for a tier slot, ~1.9 KB for an unsealed
+//! second's part). [`PieceMap`] keeps up to eight entries in a sorted `Vec`
+//! and moves to a `BTreeMap` past that, so a busy map keeps the tree's
 //! logarithmic inserts anywhere in time (late seconds of a replay).
 
 use std::collections::btree_map;
@@ -15,16 +15,20 @@ use std::ops::{Bound, RangeBounds};
 /// Entries a map keeps in its sorted `Vec` before it moves to a tree.
 const SMALL: usize = 8;
 
-/// An ordered map `u64 -> V`: a sorted `Vec` while small, a `BTreeMap` after.
+/// An ordered map `u64 -> V` (a second to a piece): a sorted `Vec` while it
+/// holds up to eight entries, a `BTreeMap` after.
 #[derive(Debug)]
-pub(crate) enum PieceMap<V> {
+pub struct PieceMap<V>(Repr<V>);
+
+#[derive(Debug)]
+enum Repr<V> {
     Small(Vec<(u64, V)>),
     Big(BTreeMap<u64, V>),
 }
 
 impl<V> Default for PieceMap<V> {
     fn default() -> Self {
-        PieceMap::Small(Vec::new())
+        PieceMap(Repr::Small(Vec::new()))
     }
 }
 
@@ -45,38 +49,41 @@ fn bounds<V>(v: &[(u64, V)], range: &impl RangeBounds<u64>) -> (usize, usize) {
 
 impl<V> PieceMap<V> {
     /// An empty map (allocates nothing).
-    pub(crate) fn new() -> Self {
+    #[must_use]
+    pub fn new() -> Self {
         PieceMap::default()
     }
 
     /// Number of entries.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            PieceMap::Small(v) => v.len(),
-            PieceMap::Big(m) => m.len(),
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.len(),
+            Repr::Big(m) => m.len(),
         }
     }
 
     /// True when the map holds nothing.
-    pub(crate) fn is_empty(&self) -> bool {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The value at `key`.
-    pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut V> {
-        match self {
-            PieceMap::Small(v) => match v.binary_search_by_key(&key, |e| e.0) {
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut V> {
+        match &mut self.0 {
+            Repr::Small(v) => match v.binary_search_by_key(&key, |e| e.0) {
                 Ok(i) => v.get_mut(i).map(|e| &mut e.1),
                 Err(_) => None,
             },
-            PieceMap::Big(m) => m.get_mut(&key),
+            Repr::Big(m) => m.get_mut(&key),
         }
     }
 
     /// Puts `value` at `key`, returning what was there.
-    pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
-        match self {
-            PieceMap::Small(v) => match v.binary_search_by_key(&key, |e| e.0) {
+    pub fn insert(&mut self, key: u64, value: V) -> Option<V> {
+        match &mut self.0 {
+            Repr::Small(v) => match v.binary_search_by_key(&key, |e| e.0) {
                 Ok(i) => v.get_mut(i).map(|e| std::mem::replace(&mut e.1, value)),
                 Err(i) if v.len() < SMALL => {
                     if v.capacity() == v.len() {
@@ -89,94 +96,145 @@ impl<V> PieceMap<V> {
                 Err(_) => {
                     let mut m: BTreeMap<u64, V> = std::mem::take(v).into_iter().collect();
                     m.insert(key, value);
-                    *self = PieceMap::Big(m);
+                    self.0 = Repr::Big(m);
                     None
                 }
             },
-            PieceMap::Big(m) => m.insert(key, value),
+            Repr::Big(m) => m.insert(key, value),
+        }
+    }
+
+    /// Merges `value` into the entry at `key` with `merge`, or puts it there.
+    pub fn upsert(&mut self, key: u64, value: V, merge: impl FnOnce(&mut V, V)) {
+        match self.get_mut(key) {
+            Some(old) => merge(old, value),
+            None => {
+                self.insert(key, value);
+            }
+        }
+    }
+
+    /// Removes the entry at `key` and returns its value.
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        match &mut self.0 {
+            Repr::Small(v) => match v.binary_search_by_key(&key, |e| e.0) {
+                Ok(i) => Some(v.remove(i).1),
+                Err(_) => None,
+            },
+            Repr::Big(m) => m.remove(&key),
         }
     }
 
     /// The entries with keys in `range`, ascending.
-    pub(crate) fn range(&self, range: impl RangeBounds<u64>) -> Iter<'_, V> {
-        match self {
-            PieceMap::Small(v) => {
+    pub fn range(&self, range: impl RangeBounds<u64>) -> Iter<'_, V> {
+        match &self.0 {
+            Repr::Small(v) => {
                 let (lo, hi) = bounds(v, &range);
-                Iter::Small(v.get(lo..hi).unwrap_or_default().iter())
+                Iter(IterRepr::Small(v.get(lo..hi).unwrap_or_default().iter()))
             }
-            PieceMap::Big(m) => Iter::Big(m.range(range)),
+            Repr::Big(m) => Iter(IterRepr::Big(m.range(range))),
         }
     }
 
     /// The entries with keys in `range`, ascending, values mutable.
-    pub(crate) fn range_mut(&mut self, range: impl RangeBounds<u64>) -> IterMut<'_, V> {
-        match self {
-            PieceMap::Small(v) => {
+    pub fn range_mut(&mut self, range: impl RangeBounds<u64>) -> IterMut<'_, V> {
+        match &mut self.0 {
+            Repr::Small(v) => {
                 let (lo, hi) = bounds(v, &range);
-                IterMut::Small(v.get_mut(lo..hi).unwrap_or_default().iter_mut())
+                IterMut(IterMutRepr::Small(v.get_mut(lo..hi).unwrap_or_default().iter_mut()))
             }
-            PieceMap::Big(m) => IterMut::Big(m.range_mut(range)),
+            Repr::Big(m) => IterMut(IterMutRepr::Big(m.range_mut(range))),
         }
     }
 
     /// Every entry, ascending.
-    pub(crate) fn iter(&self) -> Iter<'_, V> {
+    #[must_use]
+    pub fn iter(&self) -> Iter<'_, V> {
         self.range(..)
     }
 
+    /// The values, ascending by key, taking the map.
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        let (small, big) = match self.0 {
+            Repr::Small(v) => (Some(v.into_iter().map(|e| e.1)), None),
+            Repr::Big(m) => (None, Some(m.into_values())),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
+    }
+
     /// The first key.
-    pub(crate) fn first_key(&self) -> Option<u64> {
+    #[must_use]
+    pub fn first_key(&self) -> Option<u64> {
         self.iter().next().map(|e| *e.0)
     }
 
     /// The last key.
-    pub(crate) fn last_key(&self) -> Option<u64> {
+    #[must_use]
+    pub fn last_key(&self) -> Option<u64> {
         self.iter().next_back().map(|e| *e.0)
     }
 
     /// Removes every entry with a key below `key`.
-    pub(crate) fn remove_below(&mut self, key: u64) {
-        match self {
-            PieceMap::Small(v) => {
+    pub fn remove_below(&mut self, key: u64) {
+        drop(self.take_below(key));
+    }
+
+    /// Removes the entries with a key below `key` and returns them as a map;
+    /// allocates nothing when either side is empty.
+    #[must_use]
+    pub fn take_below(&mut self, key: u64) -> PieceMap<V> {
+        if self.first_key().is_none_or(|k| k >= key) {
+            return PieceMap::new();
+        }
+        if self.last_key().is_some_and(|k| k < key) {
+            return std::mem::take(self);
+        }
+        match &mut self.0 {
+            Repr::Small(v) => {
                 let n = v.partition_point(|e| e.0 < key);
-                v.drain(..n);
+                let rest = v.split_off(n);
+                PieceMap(Repr::Small(std::mem::replace(v, rest)))
             }
-            PieceMap::Big(m) => {
-                if m.last_key_value().is_some_and(|(&k, _)| k >= key) {
-                    *m = m.split_off(&key);
-                } else {
-                    // Nothing stays: give the nodes back.
-                    *self = PieceMap::new();
-                }
+            Repr::Big(m) => {
+                let rest = m.split_off(&key);
+                PieceMap(Repr::Big(std::mem::replace(m, rest)))
             }
         }
     }
 
     /// Removes every entry with a key at or above `key`.
-    pub(crate) fn remove_from(&mut self, key: u64) {
-        match self {
-            PieceMap::Small(v) => {
+    pub fn remove_from(&mut self, key: u64) {
+        if self.first_key().is_some_and(|k| k >= key) {
+            *self = PieceMap::new();
+            return;
+        }
+        match &mut self.0 {
+            Repr::Small(v) => {
                 let n = v.partition_point(|e| e.0 < key);
                 v.truncate(n);
             }
-            PieceMap::Big(m) => {
-                if m.first_key_value().is_some_and(|(&k, _)| k < key) {
-                    drop(m.split_off(&key));
-                } else {
-                    *self = PieceMap::new();
-                }
-            }
+            Repr::Big(m) => drop(m.split_off(&key)),
         }
     }
 
     /// Heap bytes of the map's own storage (not of what values point to).
-    pub(crate) fn heap_bytes(&self) -> usize {
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
         let entry = std::mem::size_of::<(u64, V)>();
-        match self {
-            PieceMap::Small(v) => v.capacity() * entry,
+        match &self.0 {
+            Repr::Small(v) => v.capacity() * entry,
             // A node holds up to 11 entries and is about 2/3 full.
-            PieceMap::Big(m) => m.len() * entry * 3 / 2,
+            Repr::Big(m) => m.len() * entry * 3 / 2,
         }
+    }
+}
+
+impl<'a, V> IntoIterator for &'a PieceMap<V> {
+    type Item = (&'a u64, &'a V);
+    type IntoIter = Iter<'a, V>;
+
+    fn into_iter(self) -> Iter<'a, V> {
+        self.iter()
     }
 }
 
@@ -188,15 +246,17 @@ impl<V> FromIterator<(u64, V)> for PieceMap<V> {
         if v.len() <= SMALL {
             let mut v = v;
             v.shrink_to_fit();
-            PieceMap::Small(v)
+            PieceMap(Repr::Small(v))
         } else {
-            PieceMap::Big(v.into_iter().collect())
+            PieceMap(Repr::Big(v.into_iter().collect()))
         }
     }
 }
 
 /// Entries of a [`PieceMap`], ascending.
-pub(crate) enum Iter<'a, V> {
+pub struct Iter<'a, V>(IterRepr<'a, V>);
+
+enum IterRepr<'a, V> {
     Small(std::slice::Iter<'a, (u64, V)>),
     Big(btree_map::Range<'a, u64, V>),
 }
@@ -205,24 +265,26 @@ impl<'a, V> Iterator for Iter<'a, V> {
     type Item = (&'a u64, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
-            Iter::Big(it) => it.next(),
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next().map(|(k, v)| (k, v)),
+            IterRepr::Big(it) => it.next(),
         }
     }
 }
 
 impl<V> DoubleEndedIterator for Iter<'_, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        match self {
-            Iter::Small(it) => it.next_back().map(|(k, v)| (k, v)),
-            Iter::Big(it) => it.next_back(),
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next_back().map(|(k, v)| (k, v)),
+            IterRepr::Big(it) => it.next_back(),
         }
     }
 }
 
 /// Entries of a [`PieceMap`], ascending, values mutable.
-pub(crate) enum IterMut<'a, V> {
+pub struct IterMut<'a, V>(IterMutRepr<'a, V>);
+
+enum IterMutRepr<'a, V> {
     Small(std::slice::IterMut<'a, (u64, V)>),
     Big(btree_map::RangeMut<'a, u64, V>),
 }
@@ -231,9 +293,9 @@ impl<'a, V> Iterator for IterMut<'a, V> {
     type Item = (&'a u64, &'a mut V);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            IterMut::Small(it) => it.next().map(|(k, v)| (&*k, v)),
-            IterMut::Big(it) => it.next(),
+        match &mut self.0 {
+            IterMutRepr::Small(it) => it.next().map(|(k, v)| (&*k, v)),
+            IterMutRepr::Big(it) => it.next(),
         }
     }
 }
@@ -248,6 +310,8 @@ mod tests {
         Insert(u64, u32),
         RemoveBelow(u64),
         RemoveFrom(u64),
+        TakeBelow(u64),
+        Remove(u64),
         Bump(u64),
     }
 
@@ -256,6 +320,8 @@ mod tests {
             6 => (0u64..40, any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
             1 => (0u64..40).prop_map(Op::RemoveBelow),
             1 => (0u64..40).prop_map(Op::RemoveFrom),
+            1 => (0u64..40).prop_map(Op::TakeBelow),
+            1 => (0u64..40).prop_map(Op::Remove),
             2 => (0u64..40).prop_map(Op::Bump),
         ]
     }
@@ -274,6 +340,13 @@ mod tests {
                         ours.remove_below(k);
                         oracle = oracle.split_off(&k);
                     }
+                    Op::TakeBelow(k) => {
+                        let taken: Vec<_> = ours.take_below(k).into_values().collect();
+                        let rest = oracle.split_off(&k);
+                        let want: Vec<_> = std::mem::replace(&mut oracle, rest).into_values().collect();
+                        prop_assert_eq!(taken, want);
+                    }
+                    Op::Remove(k) => prop_assert_eq!(ours.remove(k), oracle.remove(&k)),
                     Op::RemoveFrom(k) => {
                         ours.remove_from(k);
                         oracle.split_off(&k);
@@ -322,8 +395,8 @@ mod tests {
         for k in 0..20 {
             m.insert(k, k);
         }
-        assert!(matches!(m, PieceMap::Big(_)));
+        assert!(matches!(m.0, Repr::Big(_)));
         m.remove_below(100);
-        assert!(matches!(m, PieceMap::Small(ref v) if v.capacity() == 0), "emptied: nodes freed");
+        assert!(matches!(m.0, Repr::Small(ref v) if v.capacity() == 0), "emptied: nodes freed");
     }
 }
