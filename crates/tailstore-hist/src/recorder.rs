@@ -53,11 +53,11 @@ use crate::status::{clamp_status, StatusCounts};
 use crate::sync::AtomicU64;
 use crate::token;
 
-/// Slots of the ring every shard starts with (inline, 256 B): enough for a
-/// live thread below ~1 600 records a second per series between two clock
+/// Slots of the ring every shard starts with (inline, 128 B): enough for a
+/// live thread below ~800 records a second per series between two clock
 /// ticks, and small for the many series a scanner or a replay touches once
 /// (a shard is allocated per series and recording thread).
-const SMALL: usize = 16;
+const SMALL: usize = 8;
 /// Slots of the ring a shard moves to once its small ring filled up between
 /// two drains (4 KiB, allocated once).
 const LARGE: usize = 256;
@@ -292,12 +292,10 @@ pub struct Sealed {
     pub late: Vec<Interval>,
 }
 
-/// The shard of the first thread that records into a series, inline.
-struct Inline {
-    /// The owning thread's [`token`] (0: not claimed yet). Set once.
-    owner: AtomicU64,
-    shard: Shard,
-}
+/// A shard on cache lines of its own (64 B lines: a 128 B pad, as
+/// `CachePadded` gives on x86-64, would cost every series another 128 B).
+#[repr(align(64))]
+struct Lines(Shard);
 
 /// The lock-free recorder of one series.
 pub struct Recorder {
@@ -305,9 +303,13 @@ pub struct Recorder {
     clock: Arc<dyn Clock>,
     /// The first recording thread's shard: no allocation and no
     /// `ThreadLocal` (whose bucket table alone is ~520 B) for the many series
-    /// that only one thread records into. Cache-padded: its hot fields must
-    /// not share a line with the mutex.
-    first: CachePadded<Inline>,
+    /// that only one thread records into. On lines of its own: its hot
+    /// fields must not share a line with the mutex, nor with `owner`, which
+    /// other recording threads read at every record.
+    first: Lines,
+    /// The inline shard's owner: the [`token`] of the thread that claimed
+    /// it (0: not claimed yet). Set once.
+    owner: AtomicU64,
     /// The other recording threads' shards, allocated when a second thread
     /// records. Cache-padded: `ThreadLocal` stores entries of adjacent
     /// thread ids contiguously, and their hot fields must not share a line.
@@ -329,7 +331,8 @@ impl Recorder {
         Recorder {
             layout,
             clock,
-            first: CachePadded::new(Inline { owner: AtomicU64::new(0), shard: Shard::new() }),
+            first: Lines(Shard::new()),
+            owner: AtomicU64::new(0),
             more: OnceLock::new(),
             open: Mutex::new(Open {
                 table: Table::new(layout),
@@ -359,8 +362,8 @@ impl Recorder {
         // A match is this thread's claim, or that of an exited thread whose
         // token this one took (the token's hand-over orders its records
         // before this thread's).
-        if self.first.owner.load(Relaxed) == t {
-            return &self.first.shard;
+        if self.owner.load(Relaxed) == t {
+            return &self.first.0;
         }
         self.other_shard(t)
     }
@@ -379,8 +382,8 @@ impl Recorder {
     #[cold]
     #[inline(never)]
     fn new_shard(&self, token: u64) -> &Shard {
-        if self.first.owner.compare_exchange(0, token, Acquire, Relaxed).is_ok() {
-            return &self.first.shard;
+        if self.owner.compare_exchange(0, token, Acquire, Relaxed).is_ok() {
+            return &self.first.0;
         }
         self.more
             .get_or_init(|| Box::new(ThreadLocal::new()))
@@ -391,7 +394,7 @@ impl Recorder {
     /// holds nothing).
     fn shards(&self) -> impl Iterator<Item = &Shard> + '_ {
         let more = self.more.get().into_iter().flat_map(|m| m.iter().map(|s| &**s));
-        std::iter::once(&self.first.shard).chain(more)
+        std::iter::once(&self.first.0).chain(more)
     }
 
     /// Records one request of `value_ns` nanoseconds with `status`, in data
@@ -765,10 +768,7 @@ impl Recorder {
                     .map(|s| std::mem::size_of::<CachePadded<Shard>>() + s.heap_bytes())
                     .sum::<usize>()
         });
-        std::mem::size_of::<Recorder>()
-            + self.first.shard.heap_bytes()
-            + more
-            + open.table.heap_bytes()
+        std::mem::size_of::<Recorder>() + self.first.0.heap_bytes() + more + open.table.heap_bytes()
     }
 }
 
