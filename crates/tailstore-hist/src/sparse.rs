@@ -5,6 +5,8 @@
 //! encodings on disk belong to `tailstore-storage`, which builds them from
 //! [`SparseHist::iter`] and [`SparseHist::from_sorted`].
 
+use smallvec::SmallVec;
+
 use crate::error::Error;
 use crate::status::StatusCounts;
 
@@ -60,8 +62,9 @@ impl Counts {
 /// buckets of a latency distribution form a few long runs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SparseHist {
-    /// `(first index, length)` of each run, ascending and non-overlapping.
-    runs: Vec<(u32, u32)>,
+    /// `(first index, length)` of each run, ascending and non-overlapping;
+    /// inline while there is one (a quiet series' piece): no allocation.
+    runs: SmallVec<[(u32, u32); 1]>,
     /// All runs' counts, concatenated (zeros allowed inside a run).
     counts: Counts,
     buckets: u32,
@@ -70,7 +73,7 @@ pub struct SparseHist {
 
 impl Default for SparseHist {
     fn default() -> Self {
-        SparseHist { runs: Vec::new(), counts: Counts::U8(Box::new([])), buckets: 0, total: 0 }
+        SparseHist { runs: SmallVec::new(), counts: Counts::U8(Box::new([])), buckets: 0, total: 0 }
     }
 }
 
@@ -94,7 +97,7 @@ impl SparseHist {
     /// [`Error::Corrupt`] (with the position of the offending pair) when an
     /// index is not above the previous non-zero pair's index.
     pub fn from_sorted(pairs: impl IntoIterator<Item = (u32, u64)>) -> Result<SparseHist, Error> {
-        let mut runs: Vec<(u32, u32)> = Vec::new();
+        let mut runs: SmallVec<[(u32, u32); 1]> = SmallVec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut buckets = 0u32;
         let mut total = 0u64;
@@ -167,7 +170,8 @@ impl SparseHist {
     /// Heap bytes held (runs and counts).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.runs.capacity() * 8 + self.counts.len() * self.counts.width()
+        let runs = if self.runs.spilled() { self.runs.capacity() * 8 } else { 0 };
+        runs + self.counts.len() * self.counts.width()
     }
 
     /// Iterates `(index, count)` of the non-empty buckets, ascending.
