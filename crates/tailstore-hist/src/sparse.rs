@@ -97,13 +97,15 @@ impl SparseHist {
     /// [`Error::Corrupt`] (with the position of the offending pair) when an
     /// index is not above the previous non-zero pair's index.
     pub fn from_sorted(pairs: impl IntoIterator<Item = (u32, u64)>) -> Result<SparseHist, Error> {
+        let pairs = pairs.into_iter();
         let mut runs: SmallVec<[(u32, u32); 1]> = SmallVec::new();
-        let mut counts: Vec<u64> = Vec::new();
+        // At least one count per pair (gaps inside runs add a few).
+        let mut counts: Vec<u64> = Vec::with_capacity(pairs.size_hint().0);
         let mut buckets = 0u32;
         let mut total = 0u64;
         let mut max = 0u64;
         let mut next: u64 = 0; // smallest index the next pair may have
-        for (pos, (i, c)) in pairs.into_iter().enumerate() {
+        for (pos, (i, c)) in pairs.enumerate() {
             if c == 0 {
                 continue;
             }
@@ -113,7 +115,7 @@ impl SparseHist {
             match runs.last_mut() {
                 Some((start, len)) if i - (*start + *len) <= RUN_GAP => {
                     let gap = i - (*start + *len);
-                    counts.extend(std::iter::repeat_n(0, gap as usize));
+                    counts.resize(counts.len() + gap as usize, 0);
                     *len += gap + 1;
                 }
                 _ => runs.push((i, 1)),
