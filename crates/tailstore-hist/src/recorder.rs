@@ -599,7 +599,7 @@ impl Recorder {
         // disordered traffic switches between a few seconds all the time.
         let mut noted = [u64::MAX; 4];
         let mask = ring.len() - 1;
-        // The `meta` of the sample at `q`, if it is `meta`.
+        // The slot at `q`, if its sample has `meta`.
         let same = |q: u64, meta: u64| {
             #[expect(
                 clippy::cast_possible_truncation,
