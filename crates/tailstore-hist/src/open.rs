@@ -19,19 +19,27 @@ use crate::status::{clamp_status, StatusCounts, STATUS_CODES};
 /// Counts per lazily allocated block of a second's histogram.
 const BLOCK: usize = 256;
 const BLOCK_SHIFT: u32 = 8;
-/// A count: a second's requests are capped at `SPILL_AT`, so `u16` holds
-/// any of them (half the memory of `u32`).
+/// A bucket's count in a second: `u16` (half the memory of `u32`); a cell
+/// that wraps carries `Cell::MAX + 1` into `SecondAcc::carries`, so a second
+/// holds any number of requests in a bucket without a spill. `u8` in unit
+/// tests, to exercise the carries.
+#[cfg(not(test))]
 type Cell = u16;
+#[cfg(test)]
+type Cell = u8;
 type Block = [Cell; BLOCK];
+/// A status code's count in a second (`SPILL_AT` keeps it from overflowing).
+type StatusCell = u32;
 /// The counts of one hundred status codes.
-type StatusBlock = [Cell; 100];
+type StatusBlock = [StatusCell; 100];
 // Ten blocks of a hundred hold every status code.
 const _: () = assert!(STATUS_CODES == 10 * 100);
 
 /// A second's accumulator is spilled to an [`Interval`] before it holds
-/// this many requests, so no count can overflow (a count never exceeds
-/// its second's number of requests). Small in unit tests, to exercise it.
-const SPILL_AT: u64 = if cfg!(test) { 5_000 } else { Cell::MAX as u64 };
+/// this many requests, so no status count can overflow (a count never
+/// exceeds its second's number of requests; bucket cells carry instead).
+/// Small in unit tests, to exercise it.
+const SPILL_AT: u64 = if cfg!(test) { 5_000 } else { StatusCell::MAX as u64 };
 
 /// Direct-mapped slots of a [`Table`] (seconds `s` and `s + SLOTS` share one):
 /// the dense accumulators a series holds at most, besides stragglers.
@@ -62,6 +70,8 @@ pub(crate) struct SecondAcc {
     /// list's writes go, so listing takes no branch.
     listed: [u32; LISTED + 1],
     nlisted: usize,
+    /// `(bucket, count)` carried out of cells that wrapped (see [`Cell`]).
+    carries: Vec<(u32, u64)>,
     /// Counts per status code, a block per hundred (`1xx`, `2xx`, ...),
     /// allocated on first use and kept (zeroed) for the next second: a
     /// second of `200`s holds 200 B of them, not 2 KB.
@@ -91,6 +101,7 @@ impl SecondAcc {
             blocks: (0..nblocks).map(|_| None).collect(),
             listed: [0; LISTED + 1],
             nlisted: 0,
+            carries: Vec::new(),
             status: Default::default(),
             status_hundreds: 0,
             requests: 0,
@@ -183,8 +194,8 @@ impl SecondAcc {
     #[inline(always)]
     pub(crate) fn add_requests(&mut self, status: u16, n: u64) {
         let (code, bad) = clamp_status(status);
-        // n <= the room `Table::get` made, below `Cell::MAX`.
-        self.add_status(code, Cell::try_from(n).unwrap_or(Cell::MAX));
+        // n <= the room `Table::get` made, below `StatusCell::MAX`.
+        self.add_status(code, StatusCell::try_from(n).unwrap_or(StatusCell::MAX));
         self.requests += n;
         self.invalid_status += if bad { n } else { 0 };
     }
@@ -198,41 +209,57 @@ impl SecondAcc {
     #[inline(always)]
     fn add_cell(&mut self, idx: u32) {
         let b = (idx >> BLOCK_SHIFT) as usize;
-        let mut first = false;
+        let mut new = Cell::MAX;
         if let Some(slot) = self.blocks.get_mut(b) {
             let block = match slot {
                 Some(block) => block,
                 None => slot.insert(Box::new([0; BLOCK])),
             };
             if let Some(cell) = block.get_mut(idx as usize & (BLOCK - 1)) {
-                first = *cell == 0;
-                *cell += 1;
+                new = cell.wrapping_add(1);
+                *cell = new;
             }
         }
-        // Once the list is full (a busy second) this is one predictable
-        // branch and no store.
-        if self.nlisted <= LISTED && first {
-            self.list(idx);
+        // A cell's first count (1) or a wrap (0): one predictable branch.
+        if new <= 1 {
+            self.rare_cell(idx, new);
         }
     }
 
-    /// The count of bucket `idx`.
-    fn cell(&self, idx: u32) -> Cell {
-        match self.blocks.get((idx >> BLOCK_SHIFT) as usize) {
+    /// The count of bucket `idx`, carries included.
+    fn cell(&self, idx: u32) -> u64 {
+        let low = match self.blocks.get((idx >> BLOCK_SHIFT) as usize) {
             Some(Some(block)) => block.get(idx as usize & (BLOCK - 1)).copied().unwrap_or(0),
             _ => 0,
-        }
+        };
+        u64::from(low) + self.carried(idx)
     }
 
-    /// Notes a cell that went from 0 to 1 (the list is not full). Out of
-    /// line: it keeps the drain loop's registers for the common case.
+    /// What wraps of bucket `idx`'s cell carried.
+    fn carried(&self, idx: u32) -> u64 {
+        self.carries.iter().find(|c| c.0 == idx).map_or(0, |c| c.1)
+    }
+
+    /// A cell that went from 0 to 1 (`new` = 1: listed while the list is
+    /// not full) or wrapped to 0 (carried; the list is given up, so reads
+    /// scan blocks and each cell is read once). Out of line: it keeps the
+    /// drain loop's registers for the common case.
     #[cold]
     #[inline(never)]
-    fn list(&mut self, idx: u32) {
-        if let Some(slot) = self.listed.get_mut(self.nlisted) {
-            *slot = idx;
+    fn rare_cell(&mut self, idx: u32, new: Cell) {
+        if new == 0 {
+            let unit = u64::from(Cell::MAX) + 1;
+            match self.carries.iter_mut().find(|c| c.0 == idx) {
+                Some(c) => c.1 += unit,
+                None => self.carries.push((idx, unit)),
+            }
+            self.nlisted = LISTED + 1;
+        } else if self.nlisted <= LISTED {
+            if let Some(slot) = self.listed.get_mut(self.nlisted) {
+                *slot = idx;
+            }
+            self.nlisted += 1;
         }
-        self.nlisted += 1;
     }
 
     /// Whether the cell list is incomplete (reads scan blocks).
@@ -244,7 +271,7 @@ impl SecondAcc {
     fn listed_cells(&self) -> Vec<(u32, u64)> {
         let mut idx = self.listed[..self.nlisted.min(LISTED)].to_vec();
         idx.sort_unstable();
-        idx.into_iter().map(|i| (i, u64::from(self.cell(i)))).filter(|c| c.1 > 0).collect()
+        idx.into_iter().map(|i| (i, self.cell(i))).filter(|c| c.1 > 0).collect()
     }
 
     /// Zeroes the listed cells (`!listed_full`), sorting the list on the
@@ -294,6 +321,18 @@ impl SecondAcc {
                 push_cells(&mut out, b << BLOCK_SHIFT, block);
             }
         }
+        // Carries (a bucket with 65 536 requests or more in this second).
+        for &(idx, carried) in &self.carries {
+            match out.binary_search_by_key(&idx, |c| c.0) {
+                Ok(i) => {
+                    if let Some(c) = out.get_mut(i) {
+                        c.1 += carried;
+                    }
+                }
+                // The cell wrapped to exactly 0.
+                Err(i) => out.insert(i, (idx, carried)),
+            }
+        }
         out
     }
 
@@ -309,7 +348,7 @@ impl SecondAcc {
                   inlining is part of the benchmarked record_at cost"
     )]
     #[inline(always)]
-    fn add_status(&mut self, code: u16, n: Cell) {
+    fn add_status(&mut self, code: u16, n: StatusCell) {
         let h = code / 100;
         self.status_hundreds |= 1 << h;
         if let Some(block) = self.status.get_mut(usize::from(h)) {
@@ -404,6 +443,7 @@ impl SecondAcc {
             self.clear_listed(free_unused);
         }
         self.clear_status();
+        self.carries.clear();
         self.requests = 0;
         self.requests_at_pass = 0;
         self.min_ns = u64::MAX;
@@ -419,6 +459,7 @@ impl SecondAcc {
             + self.blocks.len() * std::mem::size_of::<Option<Box<Block>>>()
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
             + self.status.iter().flatten().count() * std::mem::size_of::<StatusBlock>()
+            + self.carries.capacity() * std::mem::size_of::<(u32, u64)>()
     }
 }
 
@@ -513,7 +554,7 @@ impl Run {
     fn flush_status(&mut self, acc: &mut SecondAcc) {
         if self.code_n > 0 {
             // code_n <= the run's requests, for which `Table::get` made room.
-            acc.add_status(self.code, Cell::try_from(self.code_n).unwrap_or(Cell::MAX));
+            acc.add_status(self.code, StatusCell::try_from(self.code_n).unwrap_or(StatusCell::MAX));
             self.code_n = 0;
         }
     }

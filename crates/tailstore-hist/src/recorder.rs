@@ -913,6 +913,36 @@ mod tests {
         assert_eq!(sealed.seconds[0].sum_ns, u128::from(n) * 5_000);
     }
 
+    /// Cells that wrap carry (`u8` cells in unit tests: every 256 counts),
+    /// including a cell that wraps to exactly 0; reads in place and the
+    /// sealed interval both count every request in its bucket.
+    #[test]
+    fn cells_that_wrap_carry_their_counts() {
+        let r = recorder();
+        let layout = Layout::default();
+        let cases: [(u64, u64); 4] =
+            [(1_000, 1_000), (5_000_000, 256), (70_000_000, 3), (2_000, 512)];
+        // Interleaved, in small runs, as traffic comes.
+        let mut left: Vec<u64> = cases.iter().map(|c| c.1).collect();
+        while left.iter().any(|&n| n > 0) {
+            for (k, &(v, _)) in cases.iter().enumerate() {
+                for _ in 0..left[k].min(7) {
+                    r.record(true, 100, v, 200);
+                }
+                left[k] -= left[k].min(7);
+            }
+        }
+        let mut want: Vec<(u32, u64)> = cases.iter().map(|&(v, n)| (layout.index(v), n)).collect();
+        want.sort_unstable();
+        let mut acc = Accumulator::new(layout);
+        r.read_unsealed(100, 101, &mut acc);
+        assert_eq!(acc.requests(), 1_771);
+        let sealed = r.seal(200, 200, true);
+        let got: Vec<(u32, u64)> = sealed.seconds[0].hist.iter().collect();
+        assert_eq!(got, want);
+        assert_eq!(sealed.seconds[0].requests(), 1_771);
+    }
+
     #[test]
     fn alternating_seconds_land_in_their_own_second() {
         let r = recorder();
