@@ -147,12 +147,15 @@ impl SecondAcc {
         run.finish(self);
     }
 
-    /// Adds the latencies `values` (each as [`Run::add_latency`] would:
-    /// cell, exact extremes and sum) and returns how many there were; their
+    /// Adds the latencies `value_at(from)`, `value_at(from + 1)`, ... up to
+    /// `to` or the first `None` (each as [`Run::add_latency`] would: cell,
+    /// exact extremes and sum) and returns how many there were; their
     /// requests are counted by [`SecondAcc::add_requests`]. The totals stay
     /// in locals for the whole loop, and the layout is copied, so that
-    /// stores to the cells do not make the compiler reload either. Room for
-    /// them was made by [`Table::get`].
+    /// stores to the cells do not make the compiler reload either; the
+    /// rare cases (a latency over the range, a carry out of the sum's low
+    /// word) take cold branches, so they hold no register. Room for them
+    /// was made by [`Table::get`].
     #[expect(
         clippy::inline_always,
         reason = "the per-sample loop of the drain (Recorder::drain_one); forced inlining is part \
@@ -162,26 +165,33 @@ impl SecondAcc {
     pub(crate) fn add_latencies(
         &mut self,
         layout: &Layout,
-        values: impl Iterator<Item = u64>,
+        from: u64,
+        to: u64,
+        mut value_at: impl FnMut(u64) -> Option<u64>,
     ) -> u64 {
         let layout = *layout;
         let highest = layout.highest_ns();
-        let (mut sum, mut min, mut max, mut clamped, mut n) = (0u128, u64::MAX, 0u64, 0u64, 0u64);
-        for v in values {
-            // Over the range is rare: a branch, so that neither the count
-            // nor the clamp takes a register or an instruction otherwise.
+        let (mut sum, mut min, mut max) = (0u64, u64::MAX, 0u64);
+        let (mut sum_hi, mut clamped) = (0u64, 0u64);
+        let mut q = from;
+        while q < to {
+            let Some(v) = value_at(q) else { break };
             let bucket_v = if v > highest { over_range(&mut clamped, highest) } else { v };
             self.add_cell(layout.index_within(bucket_v));
-            sum += u128::from(v);
+            let (low, carry) = sum.overflowing_add(v);
+            sum = low;
+            if carry {
+                carry_one(&mut sum_hi);
+            }
             min = min.min(v);
             max = max.max(v);
-            n += 1;
+            q += 1;
         }
         self.clamped += clamped;
-        self.sum_ns += sum;
+        self.sum_ns += (u128::from(sum_hi) << 64) | u128::from(sum);
         self.min_ns = self.min_ns.min(min);
         self.max_ns = self.max_ns.max(max);
-        n
+        q - from
     }
 
     /// Counts `n` requests of `status` (any `u16`; >= 1000 counts as 0 and
@@ -573,12 +583,21 @@ impl Run {
 }
 
 /// Counts a latency over the layout's range and returns the value its
-/// bucket is found by (the highest). Out of line: see `Run::add_latencies`.
+/// bucket is found by (the highest). Out of line: see
+/// `SecondAcc::add_latencies`.
 #[cold]
 #[inline(never)]
 fn over_range(clamped: &mut u64, highest: u64) -> u64 {
     *clamped += 1;
     highest
+}
+
+/// Counts a carry out of a sum's low word. Out of line: see
+/// `SecondAcc::add_latencies`.
+#[cold]
+#[inline(never)]
+fn carry_one(hi: &mut u64) {
+    *hi += 1;
 }
 
 /// Appends the non-zero cells of `block` (bucket `base + k` for cell `k`),

@@ -636,9 +636,9 @@ impl Recorder {
                 // Room for the rest of this drain: nothing spills mid-run.
                 let acc = table.get(second, head - p);
                 let n = if meta & NO_LATENCY == 0 {
-                    let values =
-                        (p..head).map_while(|q| same(q, meta)).map(|s| s.value.load(Relaxed));
-                    acc.add_latencies(layout, values)
+                    acc.add_latencies(layout, p, head, |q| {
+                        same(q, meta).map(|s| s.value.load(Relaxed))
+                    })
                 } else {
                     (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64
                 };
