@@ -23,7 +23,8 @@
 //! Nothing here panics on data. Latencies above the layout's highest value
 //! are clamped to it and counted (`Interval::clamped`); status codes of 1000
 //! or more are recorded as 0 and counted (`Interval::invalid_status`);
-//! counts that could overflow are spilled first.
+//! bucket counts that wrap carry, and status counts that could overflow are
+//! spilled first.
 //!
 //! ```
 //! use tailstore_hist::{Accumulator, Layout};
