@@ -144,12 +144,7 @@ impl Layout {
     ///
     /// Branch-free: a `min`, a `leading_zeros` and shifts.
     #[must_use]
-    #[expect(
-        clippy::inline_always,
-        reason = "computed once per recorded sample when the recorder folds it into its \
-                  second (Run::add); forced inlining is part of the benchmarked record() cost"
-    )]
-    #[inline(always)]
+    #[inline]
     pub fn index(&self, value_ns: u64) -> u32 {
         self.index_within(value_ns.min(self.highest_ns))
     }
@@ -159,7 +154,7 @@ impl Layout {
     #[expect(
         clippy::inline_always,
         reason = "computed once per recorded sample when the recorder folds it into its \
-                  second (Run::add_latencies); forced inlining is part of the benchmarked \
+                  second (SecondAcc::add_latencies); forced inlining is part of the benchmarked \
                   record() cost"
     )]
     #[inline(always)]

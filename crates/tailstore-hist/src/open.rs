@@ -135,20 +135,16 @@ impl SecondAcc {
     /// Counts one request: `value_ns` is its latency (`None`: unknown, it
     /// counts in status only); `status` any `u16` (>= 1000 counts as 0 and
     /// in `invalid_status`). Room for it was made by [`Table::get`].
-    #[expect(
-        clippy::inline_always,
-        reason = "a one-sample run, folded into the drain loop for older seconds; forced inlining \
-                  keeps it as cheap as the run itself"
-    )]
-    #[inline(always)]
     pub(crate) fn add(&mut self, layout: &Layout, value_ns: Option<u64>, status: u16) {
-        let mut run = Run::new();
-        run.add(self, layout, value_ns, status);
-        run.finish(self);
+        if let Some(v) = value_ns {
+            self.add_latencies(layout, 0, 1, |_| Some(v));
+        }
+        self.add_requests(status, 1);
     }
 
     /// Adds the latencies `value_at(from)`, `value_at(from + 1)`, ... up to
-    /// `to` or the first `None` (each as [`Run::add_latency`] would: cell,
+    /// `to` or the first `None` (each: its cell, clamped to the layout's
+    /// range and counted as clamped when over it; its raw value into the
     /// exact extremes and sum) and returns how many there were; their
     /// requests are counted by [`SecondAcc::add_requests`]. The totals stay
     /// in locals for the whole loop, and the layout is copied, so that
@@ -213,8 +209,8 @@ impl SecondAcc {
     /// Counts one sample in bucket `idx` (cells only).
     #[expect(
         clippy::inline_always,
-        reason = "runs for every drained sample (Run::add and SecondAcc::add); forced inlining \
-                  is part of the benchmarked record() cost"
+        reason = "runs for every drained sample (SecondAcc::add_latencies); forced inlining is \
+                  part of the benchmarked record() cost"
     )]
     #[inline(always)]
     fn add_cell(&mut self, idx: u32) {
@@ -470,115 +466,6 @@ impl SecondAcc {
             + self.blocks.iter().flatten().count() * std::mem::size_of::<Block>()
             + self.status.iter().flatten().count() * std::mem::size_of::<StatusBlock>()
             + self.carries.capacity() * std::mem::size_of::<(u32, u64)>()
-    }
-}
-
-/// The scalar totals of a run of drained samples of one second, kept in
-/// registers and folded into the second's accumulator when the run ends
-/// ([`Run::finish`]). Only the histogram cells are written per sample; the
-/// status of consecutive samples with the same code (nearly all of them) is
-/// counted here too, so no memory location is incremented twice in a row.
-pub(crate) struct Run {
-    requests: u64,
-    sum_ns: u128,
-    min_ns: u64,
-    max_ns: u64,
-    clamped: u64,
-    invalid_status: u64,
-    code: u16,
-    code_n: u64,
-}
-
-impl Run {
-    pub(crate) fn new() -> Run {
-        Run {
-            requests: 0,
-            sum_ns: 0,
-            min_ns: u64::MAX,
-            max_ns: 0,
-            clamped: 0,
-            invalid_status: 0,
-            code: 0,
-            code_n: 0,
-        }
-    }
-
-    /// Counts one request into the run (cells into `acc` at once). `acc`
-    /// is the same accumulator for the whole run, and [`Table::get`] made
-    /// room for the whole run.
-    #[expect(
-        clippy::inline_always,
-        reason = "runs for every sample of a batch; forced inlining keeps the run's totals in \
-                  registers, which is the point of a run"
-    )]
-    #[inline(always)]
-    pub(crate) fn add(
-        &mut self,
-        acc: &mut SecondAcc,
-        layout: &Layout,
-        value: Option<u64>,
-        status: u16,
-    ) {
-        self.count(acc, status, 1);
-        if let Some(v) = value {
-            self.add_latency(acc, layout, v);
-        }
-    }
-
-    /// Counts `n` requests of `status` into the run (their latencies, if
-    /// they have one, each with [`Run::add_latency`]).
-    #[expect(
-        clippy::inline_always,
-        reason = "once per run of the drain loop and per sample of a batch; forced inlining keeps \
-                  the run's totals in registers"
-    )]
-    #[inline(always)]
-    pub(crate) fn count(&mut self, acc: &mut SecondAcc, status: u16, n: u64) {
-        let (code, bad) = clamp_status(status);
-        if code != self.code {
-            self.flush_status(acc);
-            self.code = code;
-        }
-        self.code_n += n;
-        self.requests += n;
-        self.invalid_status += if bad { n } else { 0 };
-    }
-
-    /// Adds one latency: its cell into `acc`, its value to the run's exact
-    /// extremes and sum (the bucket clamps, as `index` does; the extremes
-    /// and the sum keep the raw value: min, max and mean stay exact).
-    #[expect(
-        clippy::inline_always,
-        reason = "runs for every drained sample with a latency (Recorder's drain loop); forced \
-                  inlining is part of the benchmarked record() cost"
-    )]
-    #[inline(always)]
-    pub(crate) fn add_latency(&mut self, acc: &mut SecondAcc, layout: &Layout, v: u64) {
-        self.clamped += u64::from(v > layout.highest_ns());
-        acc.add_cell(layout.index(v));
-        self.sum_ns += u128::from(v);
-        self.min_ns = self.min_ns.min(v);
-        self.max_ns = self.max_ns.max(v);
-    }
-
-    fn flush_status(&mut self, acc: &mut SecondAcc) {
-        if self.code_n > 0 {
-            // code_n <= the run's requests, for which `Table::get` made room.
-            acc.add_status(self.code, StatusCell::try_from(self.code_n).unwrap_or(StatusCell::MAX));
-            self.code_n = 0;
-        }
-    }
-
-    /// Folds the run into `acc` and starts an empty one.
-    pub(crate) fn finish(&mut self, acc: &mut SecondAcc) {
-        self.flush_status(acc);
-        acc.requests += self.requests;
-        acc.sum_ns += self.sum_ns;
-        acc.min_ns = acc.min_ns.min(self.min_ns);
-        acc.max_ns = acc.max_ns.max(self.max_ns);
-        acc.clamped += self.clamped;
-        acc.invalid_status += self.invalid_status;
-        *self = Run::new();
     }
 }
 

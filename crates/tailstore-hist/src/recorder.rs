@@ -47,7 +47,7 @@ use thread_local::ThreadLocal;
 use crate::dense::Accumulator;
 use crate::layout::Layout;
 use crate::newest::NewestSeconds;
-use crate::open::{Run, Table};
+use crate::open::Table;
 use crate::sparse::{Interval, SparseHist};
 use crate::status::{clamp_status, StatusCounts};
 use crate::sync::AtomicU64;
@@ -436,14 +436,18 @@ impl Recorder {
         if !self.admit(&mut open, second, true, samples.len() as u64) {
             return;
         }
-        // In chunks that fit one accumulator's room (see `Table::get`).
+        // In chunks that fit one accumulator's room (see `Table::get`),
+        // each folded run by run (samples with one status in a row), as a
+        // drain folds them.
         for chunk in samples.chunks(BATCH_CHUNK) {
             let acc = open.table.get(second, chunk.len() as u64);
-            let mut run = Run::new();
-            for &(v, status) in chunk {
-                run.add(acc, &self.layout, Some(v), status);
+            for run in chunk.chunk_by(|a, b| a.1 == b.1) {
+                let status = run.first().map_or(0, |s| s.1);
+                let n = acc.add_latencies(&self.layout, 0, run.len() as u64, |q| {
+                    usize::try_from(q).ok().and_then(|q| run.get(q)).map(|s| s.0)
+                });
+                acc.add_requests(status, n);
             }
-            run.finish(acc);
         }
     }
 

@@ -16,8 +16,9 @@ pub const STATUS_CODES: usize = 1000;
 #[must_use]
 #[expect(
     clippy::inline_always,
-    reason = "called for every recorded sample when the recorder folds it into its second \
-              (Run::add); forced inlining is part of the benchmarked record() cost"
+    reason = "called once per run of samples when the recorder folds them into their second \
+              (SecondAcc::add_requests: every sample of disordered traffic); forced inlining is \
+              part of the benchmarked record_at cost"
 )]
 #[inline(always)]
 pub fn clamp_status(status: u16) -> (u16, bool) {
