@@ -143,10 +143,12 @@ struct PerSeries {
     resident: usize,
 }
 
-/// `n` series of `k` samples each over an hour, in time order (one thread,
-/// a replay's shape: a scanner's paths seen once, a long tail of rare
-/// endpoints), everything sealed and rolled up.
-fn per_series_bytes(n: usize, k: u64) -> PerSeries {
+/// `n` series of `k` samples each over an hour, in time order (a replay's
+/// shape: a scanner's paths seen once, a long tail of rare endpoints),
+/// recorded by `threads` threads (the samples of round `m / n` by thread
+/// `(m / n) % threads`: each series records from every thread, as one
+/// behind a server's worker pool does), everything sealed and rolled up.
+fn per_series_bytes(n: usize, k: u64, threads: usize) -> PerSeries {
     let store = Store::in_memory(Options::default().keep_everything().max_series(0));
     let (rss0, live0, blocks0) = (rss_bytes(), LIVE.load(Relaxed), BLOCKS.load(Relaxed));
     PEAK.store(live0, Relaxed);
@@ -154,9 +156,17 @@ fn per_series_bytes(n: usize, k: u64) -> PerSeries {
     // In time order over an hour, as a log holds them: sample `m` goes to
     // series `m % n`.
     let total = n * usize::try_from(k).expect("a bench's sample count fits usize");
-    for m in 0..total {
-        series[m % n].record_at_unix(BASE_SECOND + m as u64 * 3600 / total as u64, 10_000_000, 404);
-    }
+    std::thread::scope(|sc| {
+        for t in 0..threads {
+            let series = &series;
+            sc.spawn(move || {
+                for m in (0..total).filter(|m| (m / n) % threads == t) {
+                    let second = BASE_SECOND + m as u64 * 3600 / total as u64;
+                    series[m % n].record_at_unix(second, 10_000_000, 404);
+                }
+            });
+        }
+    });
     store.flush().expect("in memory: flush cannot fail");
     let accounted = series.iter().map(tailstore::Series::memory_bytes).sum::<usize>() / n;
     #[expect(clippy::cast_precision_loss, reason = "a count of allocations, printed")]
@@ -171,10 +181,10 @@ fn per_series_bytes(n: usize, k: u64) -> PerSeries {
 }
 
 fn main() {
-    for k in [1u64, 10, 100] {
-        let m = per_series_bytes(50_000, k);
+    for (k, threads) in [(1u64, 1usize), (10, 1), (100, 1), (2, 2)] {
+        let m = per_series_bytes(50_000, k, threads);
         println!(
-            "memory: 50 000 series of {k} sample(s), sealed, per series: {} B accounted, {} B live heap in {:.1} allocations, {} B peak heap, {} B resident",
+            "memory: 50 000 series of {k} sample(s) from {threads} thread(s), sealed, per series: {} B accounted, {} B live heap in {:.1} allocations, {} B peak heap, {} B resident",
             m.accounted, m.live, m.blocks, m.peak, m.resident
         );
     }
