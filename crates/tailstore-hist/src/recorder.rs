@@ -612,6 +612,9 @@ impl Recorder {
             let slot = ring.get(q as usize & mask)?;
             (slot.meta.load(Relaxed) == meta).then_some(slot)
         };
+        // The length of the run of `meta` from `p` (no latency looked at).
+        let run_len =
+            |p: u64, meta: u64| (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64;
         let mut p = tail;
         while p < head {
             #[expect(
@@ -624,7 +627,7 @@ impl Recorder {
             // A run starts at `p`.
             let second = meta >> SECOND_SHIFT;
             let run_n = if second < keep_from {
-                let n = (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64;
+                let n = run_len(p, meta);
                 rejected += n;
                 n
             } else {
@@ -644,7 +647,7 @@ impl Recorder {
                         same(q, meta).map(|s| s.value.load(Relaxed))
                     })
                 } else {
-                    (p..head).take_while(|&q| same(q, meta).is_some()).count() as u64
+                    run_len(p, meta)
                 };
                 #[expect(
                     clippy::cast_possible_truncation,
