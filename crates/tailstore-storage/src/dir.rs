@@ -1010,18 +1010,9 @@ fn open_gauge_for_append(
     bucket: u64,
 ) -> Result<(File, HashMap<Arc<str>, u64>), Error> {
     if !path.exists() {
-        let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
-        std::fs::write(&tmp, gauge_header(level)).map_err(Error::io("write", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(Error::io("open", path))?;
-        return Ok((file, HashMap::new()));
+        return Ok((create_with_header(path, &gauge_header(level))?, HashMap::new()));
     }
-    let mut file =
-        OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))?;
+    let mut file = open_append(path)?;
     let mut bytes = Vec::new();
     (&file).read_to_end(&mut bytes).map_err(Error::io("read", path))?;
     if bytes.is_empty() {
@@ -1037,6 +1028,23 @@ fn open_gauge_for_append(
     drop(file);
     set_aside(path)?;
     open_gauge_for_append(path, level, bucket)
+}
+
+/// Creates the segment (or gauge file) `path` with `header` in place,
+/// written beside it and renamed over the name, so a crash never leaves an
+/// empty file behind and an empty one is damage (see `scan_segment`); the
+/// temporary name has compaction's suffix, so a leftover is removed at the
+/// next writer open. Returns it opened for appending.
+fn create_with_header(path: &Path, header: &[u8]) -> Result<File, Error> {
+    let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
+    std::fs::write(&tmp, header).map_err(Error::io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+    open_append(path)
+}
+
+/// Opens `path` for reading and appending.
+fn open_append(path: &Path) -> Result<File, Error> {
+    OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))
 }
 
 /// Renames the segment (or gauge file) at `path` to the first free
@@ -1064,24 +1072,10 @@ fn open_for_append(
     layout: &Layout,
 ) -> Result<(File, HashMap<Arc<str>, u64>), Error> {
     if !path.exists() {
-        // Created with its header in place (written beside it, then renamed
-        // over the name), so a crash never leaves an empty segment behind
-        // and an empty one is damage (see `scan_segment`).
-        // The suffix of compaction's temporary files: a leftover is removed
-        // at the next writer open.
-        let tmp = path.with_extension(format!("seg{COMPACT_SUFFIX}"));
-        std::fs::write(&tmp, segment_header(level, layout)).map_err(Error::io("write", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
         // Just a header: nothing to read back or scan.
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(Error::io("open", path))?;
-        return Ok((file, HashMap::new()));
+        return Ok((create_with_header(path, &segment_header(level, layout))?, HashMap::new()));
     }
-    let mut file =
-        OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open", path))?;
+    let mut file = open_append(path)?;
     let len = file.metadata().map_err(Error::io("stat", path))?.len();
     if len == 0 {
         // Reported as damage by the scan; the writer reuses the name.
