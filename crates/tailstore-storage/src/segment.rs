@@ -1,5 +1,6 @@
 //! Segment files: header, and scanning chunks with resynchronisation.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,13 +135,13 @@ fn resync(bytes: &[u8], pos: usize) -> usize {
 
 /// Notes series `id` as `name` in a file's dictionary; the damage reason
 /// when the file defined `id` before as another name.
-fn define(series: &mut HashMap<u64, Arc<str>>, id: u64, name: &str) -> Option<&'static str> {
+fn define(series: &mut HashMap<u64, Arc<str>>, id: u64, name: &str) -> Result<(), &'static str> {
     match series.get(&id) {
-        Some(old) if **old != *name => Some("series id defined twice, with another name"),
-        Some(_) => None,
+        Some(old) if **old != *name => Err("series id defined twice, with another name"),
+        Some(_) => Ok(()),
         None => {
             series.insert(id, Arc::from(name));
-            None
+            Ok(())
         }
     }
 }
@@ -248,76 +249,86 @@ pub fn scan_segment(
     let span_secs = span_s(level);
     let span_len = u64::from(span_secs);
     let slots = bucket_len_s(level) / span_len;
+    scan.valid_end = SEGMENT_HEADER_LEN as u64;
+    // A record whose framing is valid but whose contents are not loses only
+    // itself: the walk goes on right after it.
+    let walked = walk_records(bytes, path, |rec, pos, used| {
+        match rec {
+            Record::Series { id, name } => {
+                define(&mut scan.series, id, name)?;
+            }
+            Record::Gauge { .. } => return Err("gauge record in a request segment".into()),
+            Record::Interval { series, slot, late, stored, zstd } => {
+                let Some(name) = scan.series.get(&series) else {
+                    return Err("interval of an undefined series id".into());
+                };
+                if slot >= slots {
+                    return Err("interval starts outside the file's time bucket".into());
+                }
+                let start_s = bucket_s + slot * span_len;
+                if decode {
+                    let iv = decode_interval(stored, zstd, layout, start_s, span_secs)
+                        .map_err(|e| e.to_string())?;
+                    scan.intervals.push(iv);
+                }
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "parse_record caps a record at 64 MiB + its 16-byte frame: fits u32"
+                )]
+                let len = used as u32;
+                scan.entries.push(Entry {
+                    series: name.clone(),
+                    start_s,
+                    late,
+                    offset: pos as u64,
+                    len,
+                });
+            }
+        }
+        scan.valid_end = (pos + used) as u64;
+        Ok(())
+    });
+    (scan.damage, scan.recovered) = walked;
+    Ok(scan)
+}
+
+/// Walks the records after a segment's header. A record that does not
+/// parse is damage up to the next record magic ([`resync`]); `judge` checks
+/// each record that does (an `Err` is damage covering that record alone)
+/// and is given its offset and length. Returns the damage found and how
+/// many whole records came after some.
+fn walk_records<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+    mut judge: impl FnMut(Record<'a>, usize, usize) -> Result<(), Cow<'static, str>>,
+) -> (Vec<Damage>, usize) {
+    let damage = |offset: usize, skipped: usize, reason: &str| Damage {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        skipped: skipped as u64,
+        reason: reason.to_string(),
+    };
+    let (mut found, mut recovered) = (Vec::new(), 0);
     let mut pos = SEGMENT_HEADER_LEN;
-    scan.valid_end = pos as u64;
     // The bytes from `pos` on, while there are any.
     while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
         let (rec, used) = match parse_record(rest) {
             Ok(r) => r,
             Err(e) => {
                 let next = resync(bytes, pos);
-                scan.damage.push(damage(pos, next - pos, &e.to_string()));
+                found.push(damage(pos, next - pos, &e.to_string()));
                 pos = next;
                 continue;
             }
         };
-        let after_damage = !scan.damage.is_empty();
-        // A record whose framing is valid but whose contents are not loses
-        // only itself: the scan goes on right after it.
-        let bad = match rec {
-            Record::Series { id, name } => define(&mut scan.series, id, name),
-            Record::Gauge { .. } => Some("gauge record in a request segment"),
-            Record::Interval { series, slot, late, stored, zstd } => {
-                match (scan.series.get(&series), slot < slots) {
-                    (None, _) => Some("interval of an undefined series id"),
-                    (_, false) => Some("interval starts outside the file's time bucket"),
-                    (Some(name), true) => {
-                        let start_s = bucket_s + slot * span_len;
-                        let decoded = if decode {
-                            match decode_interval(stored, zstd, layout, start_s, span_secs) {
-                                Ok(iv) => Some(Ok(iv)),
-                                Err(e) => Some(Err(e.to_string())),
-                            }
-                        } else {
-                            None
-                        };
-                        match decoded {
-                            Some(Err(reason)) => {
-                                scan.damage.push(damage(pos, used, &reason));
-                                pos += used;
-                                continue;
-                            }
-                            Some(Ok(iv)) => scan.intervals.push(iv),
-                            None => {}
-                        }
-                        #[expect(
-                            clippy::cast_possible_truncation,
-                            reason = "parse_record caps a record at 64 MiB + its 16-byte frame: fits u32"
-                        )]
-                        let len = used as u32;
-                        scan.entries.push(Entry {
-                            series: name.clone(),
-                            start_s,
-                            late,
-                            offset: pos as u64,
-                            len,
-                        });
-                        None
-                    }
-                }
-            }
-        };
-        if let Some(reason) = bad {
-            scan.damage.push(damage(pos, used, reason));
-        } else {
-            if after_damage {
-                scan.recovered += 1;
-            }
-            scan.valid_end = (pos + used) as u64;
+        let after_damage = !found.is_empty();
+        match judge(rec, pos, used) {
+            Err(reason) => found.push(damage(pos, used, &reason)),
+            Ok(()) => recovered += usize::from(after_damage),
         }
         pos += used;
     }
-    Ok(scan)
+    (found, recovered)
 }
 
 /// Gauge segment magic, `"TAILGAU\0"`.
@@ -428,42 +439,32 @@ pub fn scan_gauge_segment(
     }
     let span_len = u64::from(span_s(level));
     let slots = bucket_len_s(level) / span_len;
-    let mut pos = SEGMENT_HEADER_LEN;
-    while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
-        let (rec, used) = match parse_record(rest) {
-            Ok(r) => r,
-            Err(e) => {
-                let next = resync(bytes, pos);
-                scan.damage.push(damage(pos, next - pos, &e.to_string()));
-                pos = next;
-                continue;
+    let walked = walk_records(bytes, path, |rec, _, _| {
+        match rec {
+            Record::Series { id, name } => {
+                define(&mut scan.series, id, name)?;
             }
-        };
-        let after_damage = !scan.damage.is_empty();
-        let bad = match rec {
-            Record::Series { id, name } => define(&mut scan.series, id, name),
-            Record::Interval { .. } => Some("request interval record in a gauge segment"),
+            Record::Interval { .. } => {
+                return Err("request interval record in a gauge segment".into());
+            }
             Record::Gauge { series, slot, late, mut agg } => {
-                match (scan.series.get(&series), slot < slots, agg.last_s < span_len) {
-                    (None, _, _) => Some("gauge piece of an undefined series id"),
-                    (_, false, _) => Some("gauge piece starts outside the file's time bucket"),
-                    (_, _, false) => Some("gauge piece's last sample lies outside its span"),
-                    (Some(name), true, true) => {
-                        let start_s = bucket_s + slot * span_len;
-                        agg.last_s += start_s;
-                        scan.pieces.push(GaugePiece { series: name.clone(), start_s, late, agg });
-                        None
-                    }
+                let Some(name) = scan.series.get(&series) else {
+                    return Err("gauge piece of an undefined series id".into());
+                };
+                if slot >= slots {
+                    return Err("gauge piece starts outside the file's time bucket".into());
                 }
+                if agg.last_s >= span_len {
+                    return Err("gauge piece's last sample lies outside its span".into());
+                }
+                let start_s = bucket_s + slot * span_len;
+                agg.last_s += start_s;
+                scan.pieces.push(GaugePiece { series: name.clone(), start_s, late, agg });
             }
-        };
-        if let Some(reason) = bad {
-            scan.damage.push(damage(pos, used, reason));
-        } else if after_damage {
-            scan.recovered += 1;
         }
-        pos += used;
-    }
+        Ok(())
+    });
+    (scan.damage, scan.recovered) = walked;
     Ok(scan)
 }
 
