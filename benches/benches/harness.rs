@@ -26,13 +26,12 @@
 //! Run: `cargo bench -p tailstore-benches --bench harness`.
 
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_main, Criterion, Throughput};
 use parking_lot::Mutex;
 use tailstore::{Options, Store};
-use tailstore_benches::{latencies_ns, new_hdr, BASE_SECOND, SLICE, SLICE_MASK};
+use tailstore_benches::{latencies_ns, new_hdr, two_threads, BASE_SECOND, SLICE, SLICE_MASK};
 use tailstore_harness::{ClosedLoop, OpenLoop, Schedule};
 
 const INTERVAL_NS: u64 = 100_000_000;
@@ -123,33 +122,6 @@ fn harness_stall(c: &mut Criterion) {
         black_box(h.lock().len());
     });
     g.finish();
-}
-
-/// Runs `work(thread, iters)` on two threads started behind a barrier and
-/// returns the wall time from the earliest start to the latest end.
-fn two_threads<F>(iters: u64, work: F) -> Duration
-where
-    F: Fn(usize, usize) + Sync,
-{
-    let iters = usize::try_from(iters).expect("criterion's iteration count fits in usize");
-    let barrier = Barrier::new(2);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..2)
-            .map(|t| {
-                let (barrier, work) = (&barrier, &work);
-                sc.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    work(t, iters);
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("bench thread panicked")).collect()
-    });
-    let start = spans.iter().map(|s| s.0).min().expect("two spans");
-    let end = spans.iter().map(|s| s.1).max().expect("two spans");
-    end - start
 }
 
 fn harness_2threads(c: &mut Criterion) {

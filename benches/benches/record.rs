@@ -19,15 +19,14 @@
 //! Run: `cargo bench -p tailstore-benches --bench record`.
 
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_main, Criterion, Throughput};
 use parking_lot::Mutex;
 use tailstore::{Options, Store};
 use tailstore_benches::{
-    latencies_ns, new_hdr, new_prometheus, ns_to_secs, samples, SplitMix64, BASE_SECOND, SLICE,
-    SLICE_MASK,
+    latencies_ns, new_hdr, new_prometheus, ns_to_secs, samples, two_threads, SplitMix64,
+    BASE_SECOND, SLICE, SLICE_MASK,
 };
 use tailstore_hist::Layout;
 
@@ -112,44 +111,6 @@ fn record_batch(c: &mut Criterion) {
     });
 
     g.finish();
-}
-
-/// Wall time of two threads each running `work(thread, iters)` concurrently:
-/// from the earliest start to the latest end, both started behind a barrier
-/// so thread creation is not timed.
-///
-/// Reading the figure: criterion divides this wall time by `iters` and
-/// prints it as `time`: the wall time in which *each* thread did one record.
-/// With `Throughput::Elements(2)` its `thrpt` line counts both threads'
-/// records, so `1 / thrpt` (= `time / 2`) is the aggregate wall time per
-/// record across both threads: half the single-thread figure would be
-/// perfect 2x scaling, equal to it no scaling, more than it contention
-/// making two threads slower than one. The machine has 2 cores shared with
-/// the store's clock thread and other tenants, so treat this as contention
-/// behaviour, not a scaling curve.
-fn two_threads<F>(iters: u64, work: F) -> Duration
-where
-    F: Fn(usize, usize) + Sync,
-{
-    let iters = usize::try_from(iters).expect("criterion's iteration count fits in usize");
-    let barrier = Barrier::new(2);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..2)
-            .map(|t| {
-                let (barrier, work) = (&barrier, &work);
-                sc.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    work(t, iters);
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("bench thread panicked")).collect()
-    });
-    let start = spans.iter().map(|s| s.0).min().expect("two spans");
-    let end = spans.iter().map(|s| s.1).max().expect("two spans");
-    end - start
 }
 
 fn record_2threads(c: &mut Criterion) {

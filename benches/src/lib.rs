@@ -5,7 +5,8 @@
 //! Latencies are in nanoseconds. The default distribution is lognormal with
 //! a median of 40 ms and sigma 0.6, a typical model-serving latency shape.
 
-use std::time::Duration;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
 
 /// Median of the default latency distribution, in ns (40 ms).
 pub const MEDIAN_NS: f64 = 40_000_000.0;
@@ -216,6 +217,48 @@ pub fn endpoints_store(
     }
     store.flush().expect("an in-memory store flushes without I/O");
     store
+}
+
+/// Wall time of two threads each running `work(thread, iters)` concurrently:
+/// from the earliest start to the latest end, both started behind a barrier
+/// so thread creation is not timed.
+///
+/// Reading the figure: criterion divides this wall time by `iters` and
+/// prints it as `time`: the wall time in which *each* thread did one record.
+/// With `Throughput::Elements(2)` its `thrpt` line counts both threads'
+/// records, so `1 / thrpt` (= `time / 2`) is the aggregate wall time per
+/// record across both threads: half the single-thread figure would be
+/// perfect 2x scaling, equal to it no scaling, more than it contention
+/// making two threads slower than one. The machine has 2 cores shared with
+/// the store's clock thread and other tenants, so treat this as contention
+/// behaviour, not a scaling curve.
+///
+/// # Panics
+///
+/// When a bench thread panics (or `iters` does not fit `usize`).
+pub fn two_threads<F>(iters: u64, work: F) -> Duration
+where
+    F: Fn(usize, usize) + Sync,
+{
+    let iters = usize::try_from(iters).expect("criterion's iteration count fits in usize");
+    let barrier = Barrier::new(2);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let (barrier, work) = (&barrier, &work);
+                sc.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    work(t, iters);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("bench thread panicked")).collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().expect("two spans");
+    let end = spans.iter().map(|s| s.1).max().expect("two spans");
+    end - start
 }
 
 #[cfg(test)]
